@@ -1,0 +1,233 @@
+"""The adapter protocol and ``--model`` specs.
+
+An adapter is anything with ``name``, ``fingerprint()``, ``supports(family)`` and
+``predict(requests) -> responses``; trainable baselines add ``fit(examples)``. The
+:class:`Adapter` base class gives built-in and plugin adapters typed, validated parameters and a
+fingerprint that covers them.
+
+A model spec on the command line is ``kind:target[,key=value...]``::
+
+    baseline:tfidf-logreg
+    baseline:majority,seed=1
+    baseline:textcnn,epochs=5,name=my-cnn
+
+``name=`` sets the display name used in results folders and leaderboards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from bench.errors import ModelSpecError, did_you_mean
+from bench.families.base import Request, Response
+
+__all__ = [
+    "Adapter",
+    "ModelAdapter",
+    "ModelSpec",
+    "TrainableAdapter",
+    "make_adapter",
+    "parse_model_spec",
+]
+
+_SECRET_KEYS = re.compile(r"(api_?key|token|secret|password)", re.IGNORECASE)
+
+
+@runtime_checkable
+class ModelAdapter(Protocol):
+    """What the runner needs from a model."""
+
+    name: str
+
+    def fingerprint(self) -> str:
+        """A hash that changes whenever the model's answers could change."""
+        ...
+
+    def supports(self, family: str) -> bool:
+        """Whether the adapter can answer requests of ``family``."""
+        ...
+
+    def predict(self, requests: Sequence[Request]) -> list[Response]:
+        """One response per request, in order."""
+        ...
+
+
+@runtime_checkable
+class TrainableAdapter(ModelAdapter, Protocol):
+    """An adapter trained on the task's train split before it predicts."""
+
+    def fit(self, examples: Sequence[tuple[Request, Any]]) -> None:
+        """Train on ``(request, reference)`` pairs."""
+        ...
+
+
+class Adapter:
+    """Base class for adapters with validated parameters.
+
+    Subclasses set ``name`` (the registry name), ``families`` and a nested pydantic ``Params``
+    model; ``self.params`` holds the validated values. ``version`` is bumped whenever a change
+    of code changes the adapter's answers, which changes the fingerprint and so invalidates
+    cached predictions.
+    """
+
+    name: str = "adapter"
+    version: ClassVar[int] = 1
+    families: ClassVar[tuple[str, ...]] = ()
+    cacheable: ClassVar[bool] = True
+    requires_training: ClassVar[bool] = False
+
+    class Params(BaseModel):
+        """No parameters."""
+
+        model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def __init__(self, target: str | None = None, **params: Any) -> None:
+        self.target = target
+        try:
+            self.params = self.Params(**params)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: "
+                + ("unknown parameter" + did_you_mean(str(e["loc"][-1]), self.Params.model_fields)
+                   if e["type"] == "extra_forbidden" else e["msg"])
+                for e in exc.errors()
+            )
+            raise ModelSpecError(
+                f"model '{self.name}': {problems}",
+                fix=f"parameters of {self.name}: {', '.join(self.Params.model_fields) or 'none'}",
+            ) from exc
+
+    def fingerprint(self) -> str:
+        """SHA-256 (16 hex) of the adapter's name, code version, target and parameters."""
+        payload = {
+            "adapter": self.name,
+            "version": self.version,
+            "target": self.target,
+            "params": self.params.model_dump(mode="json"),
+        }
+        blob = json.dumps(payload, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def supports(self, family: str) -> bool:
+        """Whether ``family`` is one of ``self.families``."""
+        return family in self.families
+
+    def predict(self, requests: Sequence[Request]) -> list[Response]:
+        """One response per request, in order."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A parsed ``--model`` spec.
+
+    Attributes:
+        raw: The spec as written.
+        kind: The part before ``:`` (``baseline``, ``hf``, ``openai``, ``predictions``, a plugin).
+        target: The part after ``:`` up to the first comma (a baseline name, a model path).
+        params: ``key=value`` pairs, values as strings (the adapter validates and converts them).
+        display_name: ``name=`` if given, else the spec without secrets.
+    """
+
+    raw: str
+    kind: str
+    target: str
+    params: dict[str, str] = field(default_factory=dict)
+    display_name: str = ""
+
+    @property
+    def dir_name(self) -> str:
+        """The display name made safe as one folder name."""
+        safe = re.sub(r"[^A-Za-z0-9._=-]+", "-", self.display_name).strip("-.")
+        return safe or "model"
+
+    def public_params(self) -> dict[str, str]:
+        """Params with anything that looks like a secret removed."""
+        return {k: ("***" if _SECRET_KEYS.search(k) else v) for k, v in self.params.items()}
+
+
+def parse_model_spec(raw: str) -> ModelSpec:
+    """Parse ``kind:target[,key=value...]``.
+
+    Raises:
+        ModelSpecError: The spec is malformed.
+
+    Example:
+        >>> parse_model_spec("baseline:majority,seed=1").params
+        {'seed': '1'}
+    """
+    text = raw.strip()
+    kind, sep, rest = text.partition(":")
+    if not sep or not kind or not rest:
+        raise ModelSpecError(
+            f"model spec '{raw}' is not KIND:TARGET[,key=value...]",
+            fix="write e.g. baseline:tfidf-logreg or baseline:majority,seed=1",
+        )
+    target, *pairs = rest.split(",")
+    params: dict[str, str] = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        key = key.strip()
+        if not eq or not key:
+            raise ModelSpecError(
+                f"model spec '{raw}': '{pair}' is not key=value", fix="write parameters as key=value"
+            )
+        if key in params:
+            raise ModelSpecError(f"model spec '{raw}': parameter '{key}' is given twice")
+        params[key] = value.strip()
+    display = params.pop("name", None)
+    if display is None:
+        shown = [f"{k}={v}" for k, v in params.items() if not _SECRET_KEYS.search(k)]
+        display = ",".join([f"{kind}:{target}", *shown])
+    return ModelSpec(raw=raw, kind=kind.strip(), target=target.strip(), params=params, display_name=display)
+
+
+def make_adapter(spec: ModelSpec | str) -> Any:
+    """Build the adapter a spec names (``kind:target`` first, then ``kind``).
+
+    Raises:
+        ModelSpecError: Unknown kind or target (with did-you-mean), or bad parameters.
+    """
+    from bench.registry import registry
+
+    if isinstance(spec, str):
+        spec = parse_model_spec(spec)
+    full = f"{spec.kind}:{spec.target}"
+    names = registry.names("adapter")
+    if ("adapter", full) in registry:
+        cls = registry.get("adapter", full)
+        adapter = cls(**spec.params)
+    elif ("adapter", spec.kind) in registry:
+        cls = registry.get("adapter", spec.kind)
+        adapter = cls(spec.target, **spec.params)
+    else:
+        known_kinds = sorted({n.partition(":")[0] for n in names})
+        if spec.kind in known_kinds:
+            targets = [n.partition(":")[2] for n in names if n.startswith(spec.kind + ":")]
+            raise ModelSpecError(
+                f"unknown {spec.kind} '{spec.target}'{did_you_mean(spec.target, targets)}",
+                fix=f"use one of: {', '.join(f'{spec.kind}:{t}' for t in targets)}",
+            )
+        raise ModelSpecError(
+            f"unknown model kind '{spec.kind}' in '{spec.raw}'{did_you_mean(spec.kind, known_kinds)}",
+            fix=f"use one of: {', '.join(known_kinds)} (plugins add more)",
+        )
+    if not isinstance(adapter, ModelAdapter):
+        raise ModelSpecError(
+            f"'{full}' does not implement the adapter protocol (name, fingerprint, supports, predict)"
+        )
+    return adapter
+
+
+def builtin_baselines() -> list[str]:
+    """Specs of every built-in baseline, in a stable order."""
+    from bench.registry import registry
+
+    return [n for n in registry.names("adapter") if n.startswith("baseline:")]

@@ -1,0 +1,127 @@
+"""Scoring saved model outputs: a file of predictions as an adapter.
+
+The file is JSON Lines, one object per example with the example's ``id`` and its
+``prediction``: for sentiment, the label as a string (a label outside the task's label set scores
+as a miss) or a response object (``{"label": ..., "probabilities": {...}}``). Every test example
+must have exactly one prediction, and the file must name no other id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from bench.adapters.base import Adapter
+from bench.errors import PredictionsError
+from bench.families.base import Family, Request, Response
+from bench.spec import TaskSpec
+
+__all__ = ["PredictionsAdapter", "read_predictions"]
+
+
+def read_predictions(path: str | Path) -> dict[str, Any]:
+    """Read a predictions JSONL file into ``{id: prediction}``.
+
+    Raises:
+        PredictionsError: Unreadable file, invalid JSON, a line that is not an object with
+            ``id`` and ``prediction``, or an id given twice (each named with its line).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise PredictionsError(f"{path}: no such predictions file", fix="check the path") from exc
+    except UnicodeDecodeError as exc:
+        raise PredictionsError(f"{path}: not UTF-8 (byte {exc.start})", fix="save it as UTF-8") from exc
+    out: dict[str, Any] = {}
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise PredictionsError(
+                f"{path}: line {lineno}: invalid JSON ({exc.msg})",
+                fix='write one object per line: {"id": ..., "prediction": ...}',
+            ) from exc
+        if not isinstance(obj, dict) or "id" not in obj or "prediction" not in obj:
+            raise PredictionsError(
+                f"{path}: line {lineno}: expected an object with 'id' and 'prediction'",
+                fix='write one object per line: {"id": ..., "prediction": ...}',
+            )
+        key = str(obj["id"])
+        if key in out:
+            raise PredictionsError(f"{path}: line {lineno}: id {key!r} appears twice", fix="keep one")
+        out[key] = obj["prediction"]
+    if not out:
+        raise PredictionsError(f"{path}: no predictions", fix="write one line per test example")
+    return out
+
+
+class PredictionsAdapter(Adapter):
+    """Serves the predictions saved in a file (``predictions:FILE``)."""
+
+    name = "predictions"
+    cacheable: ClassVar[bool] = False
+
+    def __init__(self, target: str | None = None, **params: Any) -> None:
+        super().__init__(target, **params)
+        if not target:
+            raise PredictionsError("predictions adapter needs a file: predictions:FILE")
+        self.path = Path(target)
+        self._predictions = read_predictions(self.path)
+        self._family: Family | None = None
+        self._spec: TaskSpec | None = None
+        self._checked = False
+        import hashlib
+
+        self._hash = hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
+
+    def bind(self, spec: TaskSpec, family: Family) -> None:
+        """Tell the adapter which task its predictions belong to."""
+        self._spec, self._family = spec, family
+
+    def check_ids(self, ids: Sequence[str]) -> None:
+        """Raise unless the file has exactly one prediction per id in ``ids``."""
+        wanted = set(ids)
+        missing = [i for i in ids if i not in self._predictions]
+        extra = sorted(set(self._predictions) - wanted)
+        if missing:
+            raise PredictionsError(
+                f"{self.path}: {len(missing)} of {len(ids)} test examples have no prediction "
+                f"(first: {', '.join(map(repr, missing[:5]))})",
+                fix="write a prediction for every id of the test split (see samples.jsonl of a run)",
+            )
+        if extra:
+            raise PredictionsError(
+                f"{self.path}: {len(extra)} ids are not in the task's test split "
+                f"(first: {', '.join(map(repr, extra[:5]))})",
+                fix="check that the file belongs to this task (and --limit)",
+            )
+        self._checked = True
+
+    def fingerprint(self) -> str:
+        """The SHA-256 (16 hex) of the file's bytes."""
+        return self._hash
+
+    def supports(self, family: str) -> bool:
+        """Any family: the file decides."""
+        return True
+
+    def predict(self, requests: Sequence[Request]) -> list[Response]:
+        if self._family is None or self._spec is None:
+            raise PredictionsError("predictions adapter used before bind()")
+        out = []
+        for req in requests:
+            value = self._predictions[req.id]
+            try:
+                out.append(self._family.parse_prediction(value, self._spec))
+            except (TypeError, ValueError) as exc:
+                raise PredictionsError(
+                    f"{self.path}: id {req.id!r}: prediction {str(value)[:80]!r} has the wrong "
+                    f"shape for the {self._family.name} family ({str(exc).splitlines()[0]})",
+                    fix="see the family's response type in the README",
+                ) from exc
+        return out

@@ -1,0 +1,131 @@
+"""The prediction cache: SQLite in WAL mode, keyed by adapter fingerprint + request hash.
+
+Every batch of predictions is committed as soon as it is computed, so an interrupted run loses
+at most the batch in flight and a re-run recomputes nothing that finished. Several processes may
+share one cache file: WAL lets readers and one writer work at once, and writers wait (busy
+timeout) and retry instead of failing with "database is locked".
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.errors import ResultsError
+
+__all__ = ["PredictionCache"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS predictions (
+    adapter TEXT NOT NULL,
+    request TEXT NOT NULL,
+    response TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (adapter, request)
+) WITHOUT ROWID;
+"""
+
+
+class PredictionCache:
+    """A persistent map ``(adapter fingerprint, request hash) -> response JSON``.
+
+    Args:
+        path: The SQLite file (created with its folder if missing).
+        timeout: Seconds a writer waits for a lock before retrying.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> cache = PredictionCache(pathlib.Path(tempfile.mkdtemp()) / "c.sqlite")
+        >>> cache.put_many("fp", [("h1", {"label": "positive"})])
+        >>> cache.get_many("fp", ["h1", "h2"])
+        {'h1': {'label': 'positive'}}
+    """
+
+    def __init__(self, path: str | Path, *, timeout: float = 60.0) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            self._retry(lambda: self._conn.executescript(_SCHEMA))
+        except (sqlite3.Error, OSError) as exc:
+            raise ResultsError(
+                f"cannot open the prediction cache {self.path}: {exc}",
+                fix="choose a writable --cache path",
+            ) from exc
+
+    def get_many(self, adapter: str, hashes: Sequence[str]) -> dict[str, Any]:
+        """The cached responses among ``hashes`` (absent ones are left out)."""
+        found: dict[str, Any] = {}
+        chunk = 500
+        for i in range(0, len(hashes), chunk):
+            part = list(hashes[i : i + chunk])
+            marks = ",".join("?" * len(part))
+            rows = self._retry(
+                lambda part=part, marks=marks: self._conn.execute(
+                    f"SELECT request, response FROM predictions WHERE adapter = ? AND request IN ({marks})",
+                    [adapter, *part],
+                ).fetchall()
+            )
+            for request, response in rows:
+                found[request] = json.loads(response)
+        return found
+
+    def put_many(self, adapter: str, items: Iterable[tuple[str, Any]]) -> None:
+        """Store responses in one transaction (an existing entry is kept)."""
+        now = time.time()
+        rows = [(adapter, h, json.dumps(r, ensure_ascii=False, sort_keys=True), now) for h, r in items]
+        if not rows:
+            return
+
+        def write() -> None:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(
+                    "INSERT OR IGNORE INTO predictions VALUES (?, ?, ?, ?)", rows
+                )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+        self._retry(write)
+
+    def count(self, adapter: str | None = None) -> int:
+        """Number of cached responses (of one adapter, or in all)."""
+        if adapter is None:
+            row = self._conn.execute("SELECT COUNT(*) FROM predictions").fetchone()
+        else:
+            row = self._conn.execute(
+                "SELECT COUNT(*) FROM predictions WHERE adapter = ?", [adapter]
+            ).fetchone()
+        return int(row[0])
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    def __enter__(self) -> PredictionCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def _retry(fn: Any, attempts: int = 8) -> Any:
+        delay = 0.05
+        for attempt in range(attempts):
+            try:
+                return fn()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or attempt == attempts - 1:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        return None

@@ -1,0 +1,466 @@
+"""Data sources → ``datasets.Dataset``, with field mapping, seeded splits and fingerprints.
+
+Sources (``source.kind`` in a task file):
+
+* ``builtin`` — files shipped inside the package (``bench/builtin/<location>``), the smoke suite;
+* ``local`` — JSON, JSONL, CSV, TSV, Parquet, plain-text files (one example per line) or folders
+  of text files (``text-files``: one example per file, the label is the parent folder's name);
+* ``hub`` — ``datasets.load_dataset(location, name, split=..., revision=...)``;
+* ``url`` — files downloaded from a base URL and checked against their pinned SHA-256.
+
+``--data NAME=PATH`` replaces a task's source by a local copy of its original release (the
+layout in ``source.original``), which is how people evaluate behind a firewall.
+
+Every split is reduced to the family's canonical columns (``id`` plus the family's fields),
+checked row by row (the first bad row is named with its file, row and field), and fingerprinted
+by content.
+"""
+
+from __future__ import annotations
+
+import codecs
+import glob
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bench.errors import DataError, did_you_mean
+from bench.families.base import Family
+from bench.spec import OriginalRelease, SourceSpec, TaskSpec
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+__all__ = ["BUILTIN_ROOT", "LoadedSplit", "dataset_fingerprint", "load_split", "parse_split", "resolve_source"]
+
+BUILTIN_ROOT = Path(__file__).parent / "builtin"
+_SPLIT_RE = re.compile(r"^(?P<base>[A-Za-z0-9_.-]+)(?:\[(?P<start>-?\d*%?):(?P<stop>-?\d*%?)\])?$")
+_ROW = "__row__"
+
+
+@dataclass(frozen=True)
+class LoadedSplit:
+    """One role's examples (``train`` / ``validation`` / ``test``) and where they came from.
+
+    Attributes:
+        dataset: Canonical columns: ``id`` and the family's fields.
+        fingerprint: SHA-256 (16 hex) of the rows' content.
+        origin: Human-readable description of the files or hub split read.
+    """
+
+    dataset: Dataset
+    fingerprint: str
+    origin: str
+
+
+def parse_split(expr: str) -> tuple[str, str | None, str | None]:
+    """Split ``"train[:80%]"`` into ``("train", "", "80%")``; no brackets gives ``None`` bounds."""
+    m = _SPLIT_RE.match(expr)
+    if not m:
+        raise DataError(f"'{expr}' is not a split expression", fix="write e.g. train or train[:80%]")
+    return m["base"], m["start"], m["stop"]
+
+
+def _bound(text: str | None, n: int, default: int) -> int:
+    if text is None or text == "":
+        return default
+    if text.endswith("%"):
+        # Percent bounds round to the nearest row, as datasets' ReadInstruction does by default.
+        value = int(round(float(text[:-1]) * n / 100))
+    else:
+        value = int(text)
+    if value < 0:
+        value += n
+    return max(0, min(n, value))
+
+
+def resolve_source(spec: TaskSpec, data_override: str | Path | None) -> SourceSpec:
+    """The source to read: the task's own, or a local copy of its original release."""
+    if data_override is None:
+        return spec.source
+    original: OriginalRelease | None = spec.source.original_release()
+    if original is None:
+        raise DataError(
+            f"task '{spec.name}' does not declare the layout of its original release",
+            fix=f"add source.original to {spec.path or spec.name} or drop --data {spec.name}=...",
+        )
+    path = Path(data_override).expanduser()
+    if not path.exists():
+        raise DataError(f"--data {spec.name}={data_override}: no such file or folder", fix="check the path")
+    files = dict(original.files)
+    if path.is_file():
+        # A single file stands for every split of a one-file release.
+        if len({json.dumps(v) for v in files.values()}) != 1:
+            raise DataError(
+                f"--data {spec.name}={data_override}: the task's original release has several "
+                f"files ({', '.join(sorted(files))}); pass the folder that holds them",
+                fix="point --data at the folder",
+            )
+        files = {k: path.name for k in files}
+        path = path.parent
+    return SourceSpec(
+        kind="local",
+        location=str(path.resolve()),
+        format=original.format,
+        files=files,
+        splits=original.splits or spec.source.splits,  # type: ignore[arg-type]
+        fields=original.fields if original.fields is not None else spec.source.fields,
+        label_map=original.label_map if original.label_map is not None else spec.source.label_map,
+        shuffle_seed=spec.source.shuffle_seed,
+        sha256=original.sha256,
+    )
+
+
+def load_split(
+    spec: TaskSpec,
+    family: Family,
+    role: str,
+    *,
+    data_override: str | Path | None = None,
+    limit: int | None = None,
+) -> LoadedSplit:
+    """Load one role's split of ``spec``'s data as canonical columns.
+
+    Args:
+        spec: The task.
+        family: The task's family (which fields rows need).
+        role: ``train``, ``validation`` or ``test``.
+        data_override: A local copy of the original release (``--data``).
+        limit: Keep only the first ``limit`` examples (after slicing).
+
+    Raises:
+        DataError: Missing files, undecodable bytes, missing columns, bad rows, empty splits.
+    """
+    source = resolve_source(spec, data_override)
+    expr = source.splits.get(role)  # type: ignore[call-overload]
+    if expr is None:
+        raise DataError(f"task '{spec.name}' has no '{role}' split", fix="add it to source.splits")
+    base, start, stop = parse_split(expr)
+    raw, origin, fmt = _load_raw(spec, source, base)
+    if _ROW not in raw.column_names:
+        raw = raw.add_column(_ROW, list(range(len(raw))))
+    ds = _canonical(raw, spec, source, family, origin, fmt, base)
+    if source.shuffle_seed is not None:
+        ds = ds.shuffle(seed=source.shuffle_seed)
+    n = len(ds)
+    lo, hi = _bound(start, n, 0), _bound(stop, n, n)
+    if (lo, hi) != (0, n):
+        ds = ds.select(range(lo, max(lo, hi)))
+    if limit is not None:
+        ds = ds.select(range(min(limit, len(ds))))
+    if len(ds) == 0:
+        raise DataError(
+            f"task '{spec.name}': split '{role}' ({expr}) of {origin} is empty",
+            fix="check the files and the split expression",
+        )
+    _check_rows(ds, spec, family, origin, fmt)
+    ds = ds.remove_columns([_ROW])
+    return LoadedSplit(dataset=ds, fingerprint=dataset_fingerprint(ds), origin=origin)
+
+
+def dataset_fingerprint(ds: Dataset) -> str:
+    """SHA-256 (16 hex) of a dataset's rows (column names and values, in order)."""
+    digest = hashlib.sha256(json.dumps(sorted(ds.column_names)).encode())
+    for batch in ds.iter(batch_size=2048):
+        digest.update(json.dumps(batch, sort_keys=True, ensure_ascii=False, default=str).encode())
+    return digest.hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- raw loading
+
+
+def _datasets() -> Any:
+    """Import ``datasets`` quietly: bench renders its own progress."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    return datasets
+
+
+def _base_dir(spec: TaskSpec, source: SourceSpec) -> Path:
+    if source.kind == "builtin":
+        return BUILTIN_ROOT / source.location
+    path = Path(source.location).expanduser()
+    if not path.is_absolute() and spec.path is not None:
+        path = spec.path.parent / path
+    return path
+
+
+def _load_raw(spec: TaskSpec, source: SourceSpec, base: str) -> tuple[Dataset, str, str]:
+    if source.kind == "hub":
+        return _load_hub(spec, source, base)
+    files = source.files or {}
+    if base not in files:
+        raise DataError(
+            f"task '{spec.name}': split '{base}' names no file{did_you_mean(base, files)}",
+            fix=f"use one of the file keys: {', '.join(sorted(files))}",
+        )
+    patterns = files[base]
+    patterns = [patterns] if isinstance(patterns, str) else list(patterns)
+    fmt = source.format or "jsonl"
+    if source.kind == "url":
+        paths = [_download(spec, source, p) for p in patterns]
+    else:
+        root = _base_dir(spec, source)
+        paths = []
+        for pattern in patterns:
+            target = root / pattern
+            if fmt == "text-files":
+                matched = sorted(glob.glob(str(target / "**" / "*.txt"), recursive=True)) if target.is_dir() \
+                    else sorted(glob.glob(str(target), recursive=True))
+            else:
+                matched = sorted(glob.glob(str(target), recursive=True))
+            if not matched:
+                raise DataError(
+                    f"task '{spec.name}': no file matches {target}",
+                    fix="check source.location and source.files (or the --data path)",
+                )
+            paths += [Path(p) for p in matched]
+        for path in paths:
+            _verify_sha256(spec, source, root, path)
+    if fmt in ("json", "jsonl", "csv", "tsv", "text", "text-files"):
+        for path in paths:
+            _check_utf8(path)
+    origin = ", ".join(str(p) for p in paths[:3]) + (f" (+{len(paths) - 3} files)" if len(paths) > 3 else "")
+    return _read_files(fmt, paths, origin), origin, fmt
+
+
+def _load_hub(spec: TaskSpec, source: SourceSpec, base: str) -> tuple[Dataset, str, str]:
+    datasets = _datasets()
+
+    origin = f"hub:{source.location}" + (f"/{source.name}" if source.name else "") + f"[{base}]"
+    if source.revision:
+        origin += f"@{source.revision}"
+    try:
+        ds = datasets.load_dataset(source.location, source.name, split=base, revision=source.revision)
+    except (FileNotFoundError, ConnectionError, ValueError, OSError) as exc:
+        raise DataError(
+            f"task '{spec.name}': cannot load {origin}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+            fix=f"check the network, or pass a local copy of the original release with --data {spec.name}=PATH",
+        ) from exc
+    return ds, origin, "hub"
+
+
+def _download(spec: TaskSpec, source: SourceSpec, name: str) -> Path:
+    from datasets import DownloadManager
+
+    url = source.location.rstrip("/") + "/" + name
+    try:
+        path = Path(DownloadManager().download(url))
+    except Exception as exc:  # the download manager raises many network error types
+        raise DataError(
+            f"task '{spec.name}': cannot download {url}: {type(exc).__name__}",
+            fix=f"check the network, or pass a local copy with --data {spec.name}=PATH",
+        ) from exc
+    _verify_sha256(spec, source, None, path, key=name)
+    return path
+
+
+def _verify_sha256(
+    spec: TaskSpec, source: SourceSpec, root: Path | None, path: Path, key: str | None = None
+) -> None:
+    if not source.sha256:
+        return
+    if key is None and root is not None:
+        try:
+            key = path.relative_to(root).as_posix()
+        except ValueError:
+            key = path.name
+    expected = source.sha256.get(key or path.name) or source.sha256.get(path.name)
+    if expected is None:
+        return
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    if digest.hexdigest() != expected:
+        raise DataError(
+            f"task '{spec.name}': {path} has SHA-256 {digest.hexdigest()}, expected {expected}",
+            fix="the file differs from the release the task pins; use the original file",
+        )
+
+
+def _check_utf8(path: Path) -> None:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line, offset = 1, 0
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                bad = offset + exc.start
+                with path.open("rb") as again:
+                    head = again.read(bad)
+                line = head.count(b"\n") + 1
+                raise DataError(
+                    f"{path}: line {line}: not UTF-8 (byte 0x{chunk[exc.start]:02x} at offset {bad})",
+                    fix="convert the file to UTF-8 (e.g. iconv -f GB18030 -t UTF-8)",
+                ) from exc
+            offset += len(chunk)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path}: ends inside a UTF-8 character", fix="convert the file to UTF-8") from exc
+
+
+def _read_files(fmt: str, paths: list[Path], origin: str) -> Dataset:
+    datasets = _datasets()
+
+    files = [str(p) for p in paths]
+    try:
+        if fmt in ("json", "jsonl"):
+            return datasets.load_dataset("json", data_files=files, split="train")
+        if fmt == "csv":
+            return datasets.load_dataset("csv", data_files=files, split="train")
+        if fmt == "tsv":
+            # quoting=3 (QUOTE_NONE): TSV releases (GLUE) use bare quotes inside text.
+            return datasets.load_dataset(
+                "csv", data_files=files, split="train", delimiter="\t", quoting=3
+            )
+        if fmt == "parquet":
+            return datasets.load_dataset("parquet", data_files=files, split="train")
+        if fmt == "text":
+            return datasets.load_dataset("text", data_files=files, split="train")
+        if fmt == "text-files":
+            return datasets.Dataset.from_generator(
+                _text_files, gen_kwargs={"paths": files}, features=datasets.Features(
+                    {"id": datasets.Value("string"), "text": datasets.Value("string"),
+                     "label": datasets.Value("string"), "path": datasets.Value("string")}
+                ),
+            )
+    except datasets.exceptions.DatasetGenerationError as exc:
+        cause = exc.__cause__ or exc
+        raise DataError(
+            f"cannot read {origin} as {fmt}: {type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}",
+            fix=f"check that the files are valid {fmt}",
+        ) from exc
+    raise DataError(f"unknown format '{fmt}'", fix="use json, jsonl, csv, tsv, parquet, text or text-files")
+
+
+def _text_files(paths: list[str]) -> Iterator[dict[str, str]]:
+    for p in paths:
+        path = Path(p)
+        yield {
+            "id": f"{path.parent.name}/{path.stem}",
+            "text": path.read_text(encoding="utf-8"),
+            "label": path.parent.name,
+            "path": str(path),
+        }
+
+
+# --------------------------------------------------------------------------- canonical columns
+
+
+def _row_name(fmt: str, row: int) -> str:
+    if fmt == "jsonl":
+        return f"row {row} (line {row + 1})"
+    if fmt in ("csv", "tsv"):
+        return f"row {row} (line {row + 2}, after the header)"
+    if fmt == "text":
+        return f"row {row} (line {row + 1})"
+    return f"row {row}"
+
+
+def _canonical(
+    raw: Dataset, spec: TaskSpec, source: SourceSpec, family: Family, origin: str, fmt: str, base: str
+) -> Dataset:
+    wanted = [*family.required_fields, *(f for f in family.optional_fields if f not in family.required_fields)]
+    columns = [c for c in raw.column_names if c != _ROW]
+    mapping: dict[str, str] = {}
+    for field in wanted:
+        column = source.fields.get(field, field)
+        if column in columns:
+            mapping[field] = column
+        elif field in family.required_fields:
+            hint = did_you_mean(column, columns)
+            raise DataError(
+                f"{origin}: field '{field}' maps to column '{column}', which the data does not "
+                f"have{hint}; columns: {', '.join(columns)}",
+                fix=f"set source.fields.{field} to the column that holds it",
+            )
+    for field in source.fields:
+        if field not in wanted:
+            raise DataError(
+                f"task '{spec.name}': source.fields names '{field}', which the {family.name} family "
+                f"does not use{did_you_mean(field, wanted)}",
+                fix=f"map only {', '.join(wanted)}",
+            )
+    keep = [*mapping.values(), _ROW]
+    ds = raw.select_columns(list(dict.fromkeys(keep)))
+    # Copy rather than rename: two fields may read the same column.
+    label_map = source.label_map
+
+    def project(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        out: dict[str, list[Any]] = {f: batch[c] for f, c in mapping.items()}
+        if "id" not in mapping:
+            out["id"] = [f"{base}-{r}" for r in batch[_ROW]]
+        else:
+            out["id"] = [None if v is None else str(v) for v in out["id"]]
+        if label_map is not None and "label" in out:
+            out["label"] = [_map_label(v, label_map) for v in out["label"]]
+        elif "label" in out:
+            out["label"] = [None if _is_null(v) else str(v) for v in out["label"]]
+        out[_ROW] = batch[_ROW]
+        return out
+
+    return ds.map(
+        project,
+        batched=True,
+        remove_columns=ds.column_names,
+        desc=f"{spec.name}: fields",
+        new_fingerprint=_derive(ds._fingerprint, "fields", mapping, label_map, base),
+    )
+
+
+def _is_null(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _map_label(value: Any, label_map: Mapping[str, str]) -> Any:
+    if _is_null(value):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    key = str(value)
+    # An unmapped raw label is kept (marked) so that the row check can name it.
+    return label_map.get(key, f"\x00unmapped:{key}")
+
+
+def _derive(*parts: Any) -> str:
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _check_rows(ds: Dataset, spec: TaskSpec, family: Family, origin: str, fmt: str) -> None:
+    seen: dict[str, int] = {}
+    label_map = spec.source.label_map
+    for batch in ds.iter(batch_size=4096):
+        rows = batch[_ROW]
+        for j in range(len(rows)):
+            row = {k: v[j] for k, v in batch.items()}
+            where = f"{origin}: {_row_name(fmt, row[_ROW])}"
+            label = row.get("label")
+            if isinstance(label, str) and label.startswith("\x00unmapped:"):
+                raw = label.removeprefix("\x00unmapped:")
+                raise DataError(
+                    f"{where}: field 'label' is '{raw}', which source.label_map does not map "
+                    f"(it maps {sorted((label_map or {}).keys())})",
+                    fix="fix the row or add the value to label_map",
+                )
+            problem = family.check_row(row, spec)
+            if problem:
+                raise DataError(f"{where} (id {row.get('id')!r}): {problem}", fix="fix or remove the row")
+            rid = row["id"]
+            if rid is None:
+                raise DataError(f"{where}: field 'id' is missing", fix="give every row an id")
+            if rid in seen:
+                raise DataError(
+                    f"{where}: id {rid!r} repeats row {seen[rid]}", fix="make ids unique"
+                )
+            seen[rid] = row[_ROW]

@@ -1,0 +1,42 @@
+"""``bench doctor``: which resources and extras are present on this machine."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+
+__all__ = ["Check", "checks"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the doctor's report."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+def checks() -> list[Check]:
+    """NLTK data packages, jieba's dictionary, OpenCC, optional extras and the torch device."""
+    from bench.preprocess import resources
+
+    rows: list[Check] = []
+    for status in resources.nltk_resources():
+        detail = status.path if status.present else f"install: {status.download}"
+        rows.append(Check(f"nltk:{status.name}", status.present, detail or ""))
+    for status in (resources.jieba_status(), resources.opencc_status()):
+        rows.append(Check(status.name, status.present, status.detail))
+    for extra, module in (("hf", "transformers"), ("api", "httpx"), ("ray", "ray")):
+        found = importlib.util.find_spec(module) is not None
+        rows.append(
+            Check(f"extra [{extra}]", found, module if found else f"pip install 'bench[{extra}]'")
+        )
+    try:
+        import torch
+
+        device = "cuda: " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+        rows.append(Check("torch", True, f"{torch.__version__} ({device})"))
+    except ImportError:
+        rows.append(Check("torch", False, "pip install torch"))
+    return rows

@@ -1,0 +1,100 @@
+"""The family contract: how a data row becomes a typed request and its reference.
+
+A family knows which fields its rows need, which fields are text (so preprocessing applies to
+them by default), how to build one :class:`Request` per example, how to check a task spec, and
+how to read a response back from JSON (cache, predictions files).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from bench.spec import TaskSpec
+
+__all__ = ["Family", "Request", "Response", "get_family"]
+
+
+class Request(BaseModel):
+    """One example as a model sees it. Subclasses add the family's fields.
+
+    ``id`` identifies the example within its task; it is not part of :meth:`content_hash`, so
+    two examples with the same content share a cached prediction.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    family: ClassVar[str]
+    id: str
+    language: str
+
+    def content_hash(self) -> str:
+        """SHA-256 of everything the model sees (all fields but ``id``)."""
+        payload = self.model_dump(mode="json", exclude={"id"})
+        payload["__family__"] = self.family
+        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+class Response(BaseModel):
+    """What an adapter returns for one request. Subclasses add the family's fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    family: ClassVar[str]
+
+
+class Family(ABC):
+    """A task family (sentiment, translation, ...)."""
+
+    name: ClassVar[str]
+    request_type: ClassVar[type[Request]]
+    response_type: ClassVar[type[Response]]
+    required_fields: ClassVar[tuple[str, ...]]
+    optional_fields: ClassVar[tuple[str, ...]] = ("id",)
+    text_fields: ClassVar[tuple[str, ...]]
+    default_metrics: ClassVar[tuple[str, ...]]
+
+    @classmethod
+    def check_spec(cls, spec: TaskSpec) -> None:
+        """Raise :class:`~bench.errors.TaskSpecError` when ``spec`` cannot work for this family."""
+
+    @abstractmethod
+    def build(self, row: Mapping[str, Any], spec: TaskSpec) -> tuple[Request, Any]:
+        """Turn one preprocessed row into ``(request, reference)``."""
+
+    @abstractmethod
+    def check_row(self, row: Mapping[str, Any], spec: TaskSpec) -> str | None:
+        """Return why ``row`` is unusable (naming the field), or ``None`` when it is fine."""
+
+    @abstractmethod
+    def sample_input(self, request: Request) -> Any:
+        """The part of the request shown in ``samples.jsonl`` and ``bench tasks show``."""
+
+    @abstractmethod
+    def sample_prediction(self, response: Response | None) -> Any:
+        """The part of the response shown in ``samples.jsonl``."""
+
+    def parse_response(self, data: Mapping[str, Any]) -> Response:
+        """Read a response back from its JSON form."""
+        return self.response_type.model_validate(dict(data))
+
+    def parse_prediction(self, value: Any, spec: TaskSpec) -> Response:
+        """Read a response from a predictions file's ``prediction`` value."""
+        if isinstance(value, Mapping):
+            return self.parse_response(value)
+        raise TypeError(f"expected an object, got {type(value).__name__}")
+
+
+def get_family(name: str) -> Family:
+    """Instantiate the registered family ``name``."""
+    from bench.registry import registry
+
+    cls = registry.get("family", name)
+    family: Family = cls()
+    return family

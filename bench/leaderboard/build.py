@@ -1,0 +1,108 @@
+"""Build leaderboard tables from run records (and nothing else).
+
+* ``long``: one row per (model, task, metric) with value, interval, n and signature;
+* ``main``: models × tasks on each task's primary metric, plus the number of tasks each model
+  has and the mean of the primary metrics rescaled to 0–100 (over the tasks the model has;
+  a missing task is missing, never 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bench.errors import RecordError
+from bench.records import RunRecord, load_records
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Leaderboard", "build_leaderboard"]
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """The tables of one leaderboard.
+
+    Attributes:
+        records: The records it was built from, sorted by model then task.
+        long: One row per (model, task, metric).
+        main: Models × tasks on the primary metric, with ``mean (0-100)`` and ``tasks``.
+        tasks: Task names in column order.
+    """
+
+    records: list[RunRecord]
+    long: pd.DataFrame
+    main: pd.DataFrame
+    tasks: list[str]
+
+
+def _scale(value: float, metric: str) -> float:
+    """Primary metrics in [0, 1] (accuracy, F1) become percentages; others stay as they are."""
+    if metric in ("mcc",):
+        return value * 100
+    return value * 100 if -1e-9 <= value <= 1 + 1e-9 else value
+
+
+def build_leaderboard(source: str | Path | Sequence[RunRecord]) -> Leaderboard:
+    """Build the tables from a results folder or a list of records.
+
+    Raises:
+        RecordError: No records, or two records for the same (model, task).
+    """
+    import pandas as pd
+
+    records = load_records(source) if isinstance(source, (str, Path)) else list(source)
+    if not records:
+        raise RecordError(f"no run records under {source}", fix="run `bench run` first")
+    seen: dict[tuple[str, str], RunRecord] = {}
+    for rec in records:
+        key = (rec.model.name, rec.task.name)
+        if key in seen:
+            raise RecordError(
+                f"two records for model '{key[0]}' on task '{key[1]}' (runs {seen[key].run_id} "
+                f"and {rec.run_id})",
+                fix="keep one record per model and task in the results folder",
+            )
+        seen[key] = rec
+    rows = []
+    for rec in records:
+        for name, mv in rec.metrics.items():
+            if not isinstance(mv.value, (int, float)):
+                continue
+            rows.append(
+                {
+                    "model": rec.model.name,
+                    "task": rec.task.name,
+                    "family": rec.task.family,
+                    "languages": ",".join(rec.task.languages),
+                    "metric": name,
+                    "primary": name == rec.primary_metric,
+                    "value": float(mv.value),
+                    "ci_low": mv.ci_low,
+                    "ci_high": mv.ci_high,
+                    "n": mv.n,
+                    "higher_is_better": mv.higher_is_better,
+                    "signature": mv.signature,
+                    "task_version": rec.task.version,
+                    "dataset_fingerprint": rec.task.dataset_fingerprint,
+                    "model_fingerprint": rec.model.fingerprint,
+                    "failures": rec.failures.get("count", 0),
+                    "date": rec.finished_at[:10],
+                }
+            )
+    long = pd.DataFrame(rows).sort_values(["task", "model", "metric"], kind="stable").reset_index(drop=True)
+    tasks = sorted({r.task.name for r in records})
+    models = sorted({r.model.name for r in records})
+    primary = long[long["primary"]]
+    main = primary.pivot(index="model", columns="task", values="value").reindex(index=models, columns=tasks)
+    scaled = primary.assign(
+        scaled=[_scale(v, m) for v, m in zip(primary["value"], primary["metric"], strict=True)]
+    ).pivot(index="model", columns="task", values="scaled").reindex(index=models, columns=tasks)
+    main["tasks"] = main[tasks].notna().sum(axis=1).astype(int)
+    main["mean (0-100)"] = scaled.mean(axis=1, skipna=True)
+    main = main.sort_values(["mean (0-100)", "tasks"], ascending=False, kind="stable")
+    main.index.name = "model"
+    return Leaderboard(records=records, long=long, main=main, tasks=tasks)

@@ -1,0 +1,335 @@
+"""Classification metrics through scikit-learn, with vectorised bootstrap intervals.
+
+Point values come from scikit-learn. Intervals come from a percentile bootstrap over
+(prediction, label) pairs: each resample's confusion matrix is built in one vectorised pass and
+the metric is read off it with the same formulas scikit-learn uses (a test checks that the
+confusion-matrix formulas reproduce scikit-learn's values exactly).
+
+Choices stated once for every metric here (and in each signature):
+
+* A missing or out-of-label-set prediction is its own column ``(none)``: it is never counted as
+  correct, it is a false negative for the gold class, and it is a false positive for no class.
+* Averages are over the task's label set (``labels=`` in scikit-learn), in the task's order.
+* ``zero_division=0``: a precision, recall or F1 whose denominator is 0 is 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import Field
+
+from bench.metrics.base import Metric, MetricValue, ScoringContext, percentile_ci
+
+__all__ = ["ECE", "MCC", "Accuracy", "ConfusionMatrix", "MacroF1", "PerClass"]
+
+NONE_LABEL = "(none)"
+
+
+def _sklearn_version() -> str:
+    import sklearn
+
+    return str(sklearn.__version__)
+
+
+def _labels(ctx: ScoringContext) -> list[str]:
+    return list(ctx.spec.labels or [])
+
+
+def _encoded(ctx: ScoringContext) -> tuple[np.ndarray, np.ndarray, int]:
+    """Gold and predicted label indices; index ``K`` is ``(none)``."""
+    if "cls.encoded" not in ctx.memo:
+        labels = _labels(ctx)
+        index = {label: i for i, label in enumerate(labels)}
+        k = len(labels)
+        gold = np.fromiter((index[r] for r in ctx.references), dtype=np.int64, count=ctx.n)
+        pred = np.fromiter(
+            (
+                index.get(getattr(resp, "label", None) or "", k) if resp is not None else k
+                for resp in ctx.responses
+            ),
+            dtype=np.int64,
+            count=ctx.n,
+        )
+        ctx.memo["cls.encoded"] = (gold, pred, k)
+    encoded: tuple[np.ndarray, np.ndarray, int] = ctx.memo["cls.encoded"]
+    return encoded
+
+
+def _string_labels(ctx: ScoringContext) -> tuple[list[str], list[str]]:
+    gold, pred, _ = _encoded(ctx)
+    names = [*_labels(ctx), NONE_LABEL]
+    return [names[i] for i in gold], [names[i] for i in pred]
+
+
+def _boot_confusions(ctx: ScoringContext) -> np.ndarray | None:
+    """``(B, K+1, K+1)`` confusion matrices of the bootstrap resamples (rows gold, cols pred)."""
+    if ctx.bootstrap.resamples == 0 or ctx.n == 0:
+        return None
+    if "cls.boot" not in ctx.memo:
+        gold, pred, k = _encoded(ctx)
+        size = k + 1
+        cell = gold * size + pred
+        idx = ctx.bootstrap.resample_indices(ctx.n)
+        b = idx.shape[0]
+        flat = cell[idx] + (np.arange(b, dtype=np.int64) * size * size)[:, None]
+        counts = np.bincount(flat.ravel(), minlength=b * size * size)
+        ctx.memo["cls.boot"] = counts.reshape(b, size, size).astype(np.float64)
+    boot: np.ndarray = ctx.memo["cls.boot"]
+    return boot
+
+
+def _ci(ctx: ScoringContext, samples: np.ndarray | None) -> tuple[float | None, float | None]:
+    if samples is None:
+        return None, None
+    return percentile_ci(samples, ctx.bootstrap.confidence)
+
+
+def _prf_from_confusion(conf: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-class precision, recall, F1 (zero_division=0) from ``(..., K+1, K+1)`` matrices."""
+    tp = np.diagonal(conf, axis1=-2, axis2=-1)[..., :k]
+    pred_k = conf.sum(axis=-2)[..., :k]
+    gold_k = conf.sum(axis=-1)[..., :k]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(pred_k > 0, tp / np.where(pred_k > 0, pred_k, 1), 0.0)
+        recall = np.where(gold_k > 0, tp / np.where(gold_k > 0, gold_k, 1), 0.0)
+        denom = pred_k + gold_k
+        f1 = np.where(denom > 0, 2 * tp / np.where(denom > 0, denom, 1), 0.0)
+    return precision, recall, f1
+
+
+def _mcc_from_confusion(conf: np.ndarray) -> np.ndarray:
+    """Multiclass MCC (Gorodkin's R_K, as scikit-learn computes it); 0 when undefined."""
+    t = conf.sum(axis=-1)
+    p = conf.sum(axis=-2)
+    c = np.trace(conf, axis1=-2, axis2=-1)
+    s = conf.sum(axis=(-2, -1))
+    cov_ytyp = c * s - (t * p).sum(axis=-1)
+    cov_ypyp = s**2 - (p * p).sum(axis=-1)
+    cov_ytyt = s**2 - (t * t).sum(axis=-1)
+    denom = np.sqrt(cov_ytyt * cov_ypyp)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denom > 0, cov_ytyp / np.where(denom > 0, denom, 1), 0.0)
+
+
+class _ClassificationMetric(Metric):
+    families: ClassVar[tuple[str, ...]] = ("sentiment",)
+
+    def _signature(self, ctx: ScoringContext, extra: str = "") -> str:
+        parts = [
+            f"{self.name}",
+            f"labels:{','.join(_labels(ctx))}",
+            "invalid:miss",
+            "zero_division:0",
+        ]
+        if extra:
+            parts.append(extra)
+        parts += [ctx.bootstrap.tag(), f"sklearn:{_sklearn_version()}", f"v:{self.version}"]
+        return "|".join(parts)
+
+
+class Accuracy(_ClassificationMetric):
+    """Accuracy: the fraction of examples whose predicted label equals the gold label.
+
+    ``sklearn.metrics.accuracy_score``; a missing prediction counts as wrong.
+
+    Example:
+        >>> # 3 of 4 right -> 0.75 (see tests/unit/metrics for a runnable version)
+    """
+
+    name: ClassVar[str] = "accuracy"
+
+    def score(self, ctx: ScoringContext) -> list[MetricValue]:
+        from sklearn.metrics import accuracy_score
+
+        gold, pred = _string_labels(ctx)
+        value = float(accuracy_score(gold, pred)) if ctx.n else float("nan")
+        boot = _boot_confusions(ctx)
+        samples = None
+        if boot is not None:
+            samples = np.trace(boot, axis1=1, axis2=2) / ctx.n
+        low, high = _ci(ctx, samples)
+        return [
+            MetricValue(
+                name="accuracy", value=value, n=ctx.n, ci_low=low, ci_high=high,
+                signature=self._signature(ctx),
+            )
+        ]
+
+    def per_example(self, ctx: ScoringContext) -> dict[str, list[float | None]]:
+        gold, pred, _ = _encoded(ctx)
+        return {"correct": [float(x) for x in (gold == pred)]}
+
+
+class MacroF1(_ClassificationMetric):
+    """Macro-averaged F1: the unweighted mean of per-class F1 over the task's labels.
+
+    ``sklearn.metrics.f1_score(average="macro", labels=task_labels, zero_division=0)``.
+    """
+
+    name: ClassVar[str] = "macro_f1"
+
+    def score(self, ctx: ScoringContext) -> list[MetricValue]:
+        from sklearn.metrics import f1_score
+
+        gold, pred = _string_labels(ctx)
+        labels = _labels(ctx)
+        value = float(
+            f1_score(gold, pred, labels=labels, average="macro", zero_division=0)
+        ) if ctx.n else float("nan")
+        boot = _boot_confusions(ctx)
+        samples = None
+        if boot is not None:
+            samples = _prf_from_confusion(boot, len(labels))[2].mean(axis=-1)
+        low, high = _ci(ctx, samples)
+        return [
+            MetricValue(
+                name="macro_f1", value=value, n=ctx.n, ci_low=low, ci_high=high,
+                signature=self._signature(ctx, "average:macro"),
+            )
+        ]
+
+
+class PerClass(_ClassificationMetric):
+    """Per-class precision, recall and F1 for every label (``precision/<label>`` etc.).
+
+    ``sklearn.metrics.precision_recall_fscore_support(labels=task_labels, zero_division=0)``.
+    """
+
+    name: ClassVar[str] = "per_class"
+
+    def score(self, ctx: ScoringContext) -> list[MetricValue]:
+        from sklearn.metrics import precision_recall_fscore_support
+
+        gold, pred = _string_labels(ctx)
+        labels = _labels(ctx)
+        p, r, f, support = precision_recall_fscore_support(
+            gold, pred, labels=labels, average=None, zero_division=0
+        )
+        boot = _boot_confusions(ctx)
+        boot_prf = _prf_from_confusion(boot, len(labels)) if boot is not None else None
+        out = []
+        for which, values in (("precision", p), ("recall", r), ("f1", f)):
+            for i, label in enumerate(labels):
+                samples = None
+                if boot_prf is not None:
+                    samples = boot_prf[("precision", "recall", "f1").index(which)][:, i]
+                low, high = _ci(ctx, samples)
+                out.append(
+                    MetricValue(
+                        name=f"{which}/{label}", value=float(values[i]), n=int(support[i]),
+                        ci_low=low, ci_high=high,
+                        signature=self._signature(ctx, f"{which}:{label}"),
+                    )
+                )
+        return out
+
+
+class MCC(_ClassificationMetric):
+    """Matthews correlation coefficient (multiclass R_K), in [-1, 1].
+
+    ``sklearn.metrics.matthews_corrcoef``; ``(none)`` predictions take part as their own class.
+    """
+
+    name: ClassVar[str] = "mcc"
+
+    def score(self, ctx: ScoringContext) -> list[MetricValue]:
+        from sklearn.metrics import matthews_corrcoef
+
+        gold, pred = _string_labels(ctx)
+        value = float(matthews_corrcoef(gold, pred)) if ctx.n else float("nan")
+        boot = _boot_confusions(ctx)
+        low, high = _ci(ctx, _mcc_from_confusion(boot) if boot is not None else None)
+        return [
+            MetricValue(
+                name="mcc", value=value, n=ctx.n, ci_low=low, ci_high=high,
+                signature=self._signature(ctx),
+            )
+        ]
+
+
+class ConfusionMatrix(_ClassificationMetric):
+    """The confusion matrix: rows are gold labels, columns predicted labels plus ``(none)``.
+
+    ``sklearn.metrics.confusion_matrix``. A table, so it has no interval.
+    """
+
+    name: ClassVar[str] = "confusion_matrix"
+
+    def score(self, ctx: ScoringContext) -> list[MetricValue]:
+        from sklearn.metrics import confusion_matrix
+
+        gold, pred = _string_labels(ctx)
+        labels = _labels(ctx)
+        matrix = confusion_matrix(gold, pred, labels=[*labels, NONE_LABEL])[: len(labels)]
+        table: dict[str, Any] = {
+            "gold": labels,
+            "predicted": [*labels, NONE_LABEL],
+            "matrix": matrix.tolist(),
+        }
+        return [
+            MetricValue(
+                name="confusion_matrix", value=table, n=ctx.n, signature=self._signature(ctx)
+            )
+        ]
+
+
+class ECE(_ClassificationMetric):
+    """Expected calibration error (Guo et al., 2017), lower is better.
+
+    Confidence is the probability the model gave its predicted label; examples are put in
+    ``bins`` equal-width bins over (0, 1] and ECE = Σ_b (|b|/n) · |accuracy(b) − confidence(b)|.
+    Computed over the examples whose response carries probabilities (``n`` says how many); when
+    none does, the metric is reported as unavailable rather than given a value.
+    """
+
+    name: ClassVar[str] = "ece"
+    higher_is_better: ClassVar[bool] = False
+    bins: int = Field(default=15, ge=1, le=1000)
+
+    def unavailable(self, ctx: ScoringContext) -> str | None:
+        if not any(getattr(r, "probabilities", None) for r in ctx.responses if r is not None):
+            return "the adapter gave no class probabilities"
+        return None
+
+    def _stats(self, ctx: ScoringContext) -> tuple[np.ndarray, np.ndarray]:
+        gold, pred, _ = _encoded(ctx)
+        labels = _labels(ctx)
+        conf, correct = [], []
+        for i, resp in enumerate(ctx.responses):
+            probs = getattr(resp, "probabilities", None) if resp is not None else None
+            if not probs:
+                continue
+            predicted = labels[pred[i]] if pred[i] < len(labels) else None
+            conf.append(float(probs.get(predicted, 0.0)) if predicted else 0.0)
+            correct.append(float(gold[i] == pred[i]))
+        return np.asarray(conf), np.asarray(correct)
+
+    def _bin_of(self, conf: np.ndarray) -> np.ndarray:
+        # Bins (0, 1/B], (1/B, 2/B], ...; a confidence of exactly 0 goes to the first bin.
+        return np.clip(np.ceil(conf * self.bins).astype(np.int64) - 1, 0, self.bins - 1)
+
+    def score(self, ctx: ScoringContext) -> list[MetricValue]:
+        conf, correct = self._stats(ctx)
+        m = conf.size
+        gap = correct - conf
+        bins = self._bin_of(conf)
+        value = float(np.abs(np.bincount(bins, weights=gap, minlength=self.bins)).sum() / m)
+        samples = None
+        if ctx.bootstrap.resamples:
+            idx = np.random.default_rng(ctx.bootstrap.seed).integers(
+                0, m, size=(ctx.bootstrap.resamples, m)
+            )
+            b = idx.shape[0]
+            flat = bins[idx] + (np.arange(b) * self.bins)[:, None]
+            sums = np.bincount(flat.ravel(), weights=gap[idx].ravel(), minlength=b * self.bins)
+            samples = np.abs(sums.reshape(b, self.bins)).sum(axis=1) / m
+        low, high = _ci(ctx, samples)
+        return [
+            MetricValue(
+                name="ece", value=value, n=m, ci_low=low, ci_high=high,
+                signature=self._signature(ctx, f"bins:{self.bins}|conf:p(pred)"),
+                higher_is_better=False,
+            )
+        ]

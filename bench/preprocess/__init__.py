@@ -1,0 +1,78 @@
+"""Preprocessing: registered, parameterised, pure steps applied with ``Dataset.map``.
+
+Each step's output is cached by ``datasets`` under a fingerprint derived from the input's
+fingerprint and the step's name, version and params, so a second run of the same task is cheap.
+The ordered list of steps and params is hashed into every run record
+(:meth:`bench.spec.TaskSpec.preprocess_hash`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from bench.errors import TaskSpecError
+from bench.preprocess.base import Step, tokens_column
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+    from bench.families.base import Family
+    from bench.spec import TaskSpec
+
+__all__ = ["Step", "apply_steps", "build_steps", "check_resources"]
+
+
+def build_steps(spec: TaskSpec) -> list[Step]:
+    """Instantiate the task's steps (params validated) and check their order."""
+    from bench.registry import registry
+
+    steps: list[Step] = []
+    has_tokens = False
+    for i, step_spec in enumerate(spec.preprocess):
+        cls = registry.get("step", step_spec.name)
+        step: Step = cls(**step_spec.params)
+        if step.needs_tokens and not has_tokens:
+            raise TaskSpecError(
+                f"task '{spec.name}': preprocess[{i}] '{step.name}' works on tokens, but no "
+                "tokenising step (zh_segment, zh_pos, en_tokenize) comes before it",
+                fix="add a tokenising step before it",
+            )
+        if step.name in ("zh_segment", "zh_pos", "en_tokenize"):
+            has_tokens = True
+        steps.append(step)
+    return steps
+
+
+def check_resources(steps: Sequence[Step]) -> None:
+    """Raise ``MissingResource`` for the first step whose data is not installed."""
+    for step in steps:
+        step.check_resources()
+
+
+def apply_steps(ds: Dataset, steps: Sequence[Step], family: Family, *, desc: str = "") -> Dataset:
+    """Apply ``steps`` in order to ``ds`` with ``Dataset.map`` (cached by fingerprint)."""
+    for step in steps:
+        fields = list(step.fields or family.text_fields)
+        missing = [
+            f for f in fields
+            if f not in ds.column_names
+            and not (step.needs_tokens and tokens_column(f) in ds.column_names)
+        ]
+        if missing:
+            raise TaskSpecError(
+                f"step '{step.name}' names fields {missing} that the examples do not have "
+                f"(they have {ds.column_names})",
+                fix="set the step's 'fields' param to the family's text fields",
+            )
+        fingerprint = hashlib.sha256(
+            json.dumps([ds._fingerprint, step.identity(), fields], sort_keys=True, default=str).encode()
+        ).hexdigest()[:32]
+
+        def run(batch: dict[str, list[object]], _step: Step = step, _fields: list[str] = fields) -> dict[str, list[object]]:
+            return _step.apply(batch, _fields)
+
+        ds = ds.map(run, batched=True, batch_size=256, desc=f"{desc}{step.name}", new_fingerprint=fingerprint)
+    return ds

@@ -1,0 +1,147 @@
+"""One registry for families, preprocessing steps, metrics and adapters.
+
+Entries are ``"module:attr"`` strings resolved on first use, so importing ``bench`` imports
+nothing heavy. Third-party packages add entries through the entry-point group ``bench.plugins``;
+each entry point is named ``KIND.NAME`` (``adapter.my-model``, ``metric.my-score``) and points at
+the object, for example in a plugin's ``pyproject.toml``::
+
+    [project.entry-points."bench.plugins"]
+    "adapter.echo" = "my_plugin.adapters:EchoAdapter"
+
+Names are stable: a changed meaning is a new name or a new version, never a silent edit.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib import metadata
+from typing import Any, Final, Literal
+
+from bench.errors import UnknownName, did_you_mean
+
+__all__ = ["KINDS", "ENTRY_POINT_GROUP", "Kind", "Registry", "registry"]
+
+Kind = Literal["family", "step", "metric", "adapter"]
+KINDS: Final[tuple[Kind, ...]] = ("family", "step", "metric", "adapter")
+ENTRY_POINT_GROUP: Final = "bench.plugins"
+
+_BUILTINS: dict[Kind, dict[str, str]] = {
+    "family": {
+        "sentiment": "bench.families.sentiment:SentimentFamily",
+    },
+    "step": {
+        "unicode_nfkc": "bench.preprocess.text:UnicodeNFKC",
+        "fullwidth_to_halfwidth": "bench.preprocess.text:FullwidthToHalfwidth",
+        "lowercase": "bench.preprocess.text:Lowercase",
+        "strip_html": "bench.preprocess.text:StripHTML",
+        "collapse_whitespace": "bench.preprocess.text:CollapseWhitespace",
+        "traditional_to_simplified": "bench.preprocess.zh:TraditionalToSimplified",
+        "zh_segment": "bench.preprocess.zh:ZhSegment",
+        "zh_pos": "bench.preprocess.zh:ZhPOS",
+        "en_tokenize": "bench.preprocess.en:EnTokenize",
+        "en_sentences": "bench.preprocess.en:EnSentences",
+        "en_pos": "bench.preprocess.en:EnPOS",
+        "remove_stopwords": "bench.preprocess.stopwords:RemoveStopwords",
+        "truncate": "bench.preprocess.text:Truncate",
+    },
+    "metric": {
+        "accuracy": "bench.metrics.classification:Accuracy",
+        "macro_f1": "bench.metrics.classification:MacroF1",
+        "mcc": "bench.metrics.classification:MCC",
+        "per_class": "bench.metrics.classification:PerClass",
+        "confusion_matrix": "bench.metrics.classification:ConfusionMatrix",
+        "ece": "bench.metrics.classification:ECE",
+    },
+    "adapter": {
+        "baseline:majority": "bench.adapters.baselines:MajorityBaseline",
+        "baseline:tfidf-logreg": "bench.adapters.baselines:TfidfLogReg",
+        "baseline:textcnn": "bench.adapters.textcnn:TextCNNBaseline",
+        "predictions": "bench.adapters.predictions:PredictionsAdapter",
+    },
+}
+
+
+class Registry:
+    """Maps ``(kind, name)`` to lazily imported objects.
+
+    Example:
+        >>> from bench.registry import registry
+        >>> registry.get("metric", "accuracy").__name__
+        'Accuracy'
+    """
+
+    def __init__(self, builtins: dict[Kind, dict[str, str]] | None = None) -> None:
+        self._targets: dict[Kind, dict[str, str | Any]] = {
+            kind: dict((builtins or {}).get(kind, {})) for kind in KINDS
+        }
+        self._loaded: dict[tuple[Kind, str], Any] = {}
+        self._plugins_scanned = False
+
+    def register(self, kind: Kind, name: str, target: str | Any) -> None:
+        """Register ``target`` (an object or a ``"module:attr"`` string) as ``kind`` ``name``."""
+        self._check_kind(kind)
+        self._targets[kind][name] = target
+        self._loaded.pop((kind, name), None)
+
+    def names(self, kind: Kind) -> list[str]:
+        """All registered names of ``kind``, plugins included, sorted."""
+        self._check_kind(kind)
+        self._scan_plugins()
+        return sorted(self._targets[kind])
+
+    def __contains__(self, key: tuple[Kind, str]) -> bool:
+        kind, name = key
+        self._scan_plugins()
+        return name in self._targets.get(kind, {})
+
+    def get(self, kind: Kind, name: str) -> Any:
+        """Resolve ``name``; an unknown name raises ``UnknownName`` with a did-you-mean."""
+        self._check_kind(kind)
+        self._scan_plugins()
+        key = (kind, name)
+        if key in self._loaded:
+            return self._loaded[key]
+        if name not in self._targets[kind]:
+            raise UnknownName(
+                f"unknown {kind} '{name}'{did_you_mean(name, self._targets[kind])}",
+                fix=f"use one of: {', '.join(sorted(self._targets[kind]))}",
+            )
+        target = self._targets[kind][name]
+        obj = _import(target) if isinstance(target, str) else target
+        self._loaded[key] = obj
+        return obj
+
+    def _check_kind(self, kind: str) -> None:
+        if kind not in KINDS:
+            raise UnknownName(
+                f"unknown registry kind '{kind}'{did_you_mean(kind, KINDS)}",
+                fix=f"use one of: {', '.join(KINDS)}",
+            )
+
+    def _scan_plugins(self) -> None:
+        if self._plugins_scanned:
+            return
+        self._plugins_scanned = True
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            kind, _, name = ep.name.partition(".")
+            if kind not in KINDS or not name:
+                raise UnknownName(
+                    f"entry point '{ep.name}' in group '{ENTRY_POINT_GROUP}' "
+                    f"(package {ep.dist.name if ep.dist else '?'}) is not named KIND.NAME",
+                    fix=f"name it like 'adapter.my-model'; KIND is one of {', '.join(KINDS)}",
+                )
+            # Built-in names win: a plugin cannot silently change a built-in's meaning.
+            self._targets[kind].setdefault(name, ep.value)  # type: ignore[index]
+
+
+def _import(target: str) -> Any:
+    module_name, _, attr = target.partition(":")
+    module = importlib.import_module(module_name)
+    obj: Any = module
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+registry = Registry(_BUILTINS)
+"""The process-wide registry of built-in and plugin entries."""

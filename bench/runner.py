@@ -1,0 +1,388 @@
+"""Plan → predict → score → record, for each (model, task) pair.
+
+The runner never prints. It reports progress through a callback of :class:`Event` s, which the
+CLI renders with rich; tests and other programs can pass their own.
+
+For each pair: load and preprocess the test split (and the train split for trainable adapters),
+build requests, look every request up in the prediction cache, train the adapter only if some
+prediction is missing, predict the rest in batches (each batch committed to the cache at once),
+score, and write the run record atomically. An example on which the adapter raises is counted
+as a failure with its cause, scored as a miss, and never cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import __version__
+from bench.adapters.base import ModelSpec, make_adapter
+from bench.cache import PredictionCache
+from bench.data import load_split
+from bench.errors import AdapterError, BenchError
+from bench.families.base import Family, Request, Response, get_family
+from bench.metrics.base import BootstrapConfig, Metric, ScoringContext, score_task
+from bench.preprocess import apply_steps, build_steps, check_resources
+from bench.records import ModelInfo, RunRecord, TaskInfo, environment, write_run
+from bench.spec import TaskSpec
+
+__all__ = ["Event", "RunConfig", "RunOutcome", "run_pair", "run_plan"]
+
+
+@dataclass(frozen=True)
+class Event:
+    """A progress report: ``kind`` is one of ``pair-start``, ``stage``, ``predict-start``,
+    ``predict-progress``, ``pair-done``, ``pair-skipped``, ``pair-failed``."""
+
+    kind: str
+    model: str
+    task: str
+    stage: str = ""
+    done: int = 0
+    total: int = 0
+    message: str = ""
+
+
+Callback = Callable[[Event], None]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Settings of a run.
+
+    Attributes:
+        results: Folder that receives ``<model>/<task>/record.json``.
+        cache: The SQLite prediction cache file (``None`` disables caching).
+        limit: Score only the first N test examples.
+        batch_size: Requests per ``predict`` call (and per cache commit).
+        bootstrap: Confidence-interval settings.
+        data: ``{task: path}`` local copies of original releases (``--data``).
+        max_failures: Fail the pair when more examples than this fail (``None``: no limit).
+    """
+
+    results: Path
+    cache: Path | None = None
+    limit: int | None = None
+    batch_size: int = 64
+    bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)
+    data: Mapping[str, Path] = field(default_factory=dict)
+    max_failures: int | None = None
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What happened to one pair: ``status`` is ``done``, ``skipped`` or ``failed``."""
+
+    model: str
+    task: str
+    status: str
+    record_path: Path | None = None
+    record: RunRecord | None = None
+    reason: str = ""
+    adapter_calls: int = 0
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _combine(*parts: str | None) -> str:
+    return hashlib.sha256("|".join(p or "" for p in parts).encode()).hexdigest()[:16]
+
+
+def run_plan(
+    models: Sequence[ModelSpec],
+    tasks: Sequence[TaskSpec],
+    config: RunConfig,
+    progress: Callback | None = None,
+) -> list[RunOutcome]:
+    """Run every (model, task) pair in order; skipped pairs are returned, not raised.
+
+    A ``BenchError`` in one pair (bad data, a missing resource) stops the run: the same error
+    would hit every model on that task, and records already written stay on disk.
+    """
+    cache = PredictionCache(config.cache) if config.cache else None
+    outcomes = []
+    try:
+        for model in models:
+            for task in tasks:
+                outcomes.append(run_pair(model, task, config, progress=progress, cache=cache))
+    finally:
+        if cache is not None:
+            cache.close()
+    return outcomes
+
+
+def run_pair(
+    model: ModelSpec,
+    task: TaskSpec,
+    config: RunConfig,
+    *,
+    progress: Callback | None = None,
+    cache: PredictionCache | None = None,
+    adapter: Any = None,
+) -> RunOutcome:
+    """Evaluate one model on one task and write its record.
+
+    Args:
+        model: The model spec.
+        task: The task.
+        config: Run settings.
+        progress: Receives :class:`Event` s.
+        cache: An open prediction cache (``None``: no caching).
+        adapter: An already built adapter (``bench score`` passes a predictions adapter).
+    """
+    emit = progress or (lambda _e: None)
+    name, tname = model.display_name, task.name
+    started_at, t0 = _now(), time.perf_counter()
+    timings: dict[str, float] = {}
+    family = get_family(task.family)
+    adapter = adapter if adapter is not None else make_adapter(model)
+    if not adapter.supports(task.family):
+        reason = f"{adapter.name} does not support the {task.family} family"
+        emit(Event("pair-skipped", name, tname, message=reason))
+        return RunOutcome(name, tname, "skipped", reason=reason)
+    trainable = callable(getattr(adapter, "fit", None))
+    has_train = "train" in task.source.splits
+    if getattr(adapter, "requires_training", False) and not has_train:
+        reason = f"{adapter.name} needs a train split and task {tname} has none"
+        emit(Event("pair-skipped", name, tname, message=reason))
+        return RunOutcome(name, tname, "skipped", reason=reason)
+
+    if callable(getattr(adapter, "bind", None)):
+        adapter.bind(task, family)
+    emit(Event("pair-start", name, tname))
+    steps = build_steps(task)
+    check_resources(steps)  # before any model call
+
+    emit(Event("stage", name, tname, stage="load"))
+    tick = time.perf_counter()
+    data_override = config.data.get(tname)
+    test = load_split(task, family, "test", data_override=data_override, limit=config.limit)
+    timings["load_s"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    emit(Event("stage", name, tname, stage="preprocess"))
+    test_ds = apply_steps(test.dataset, steps, family, desc=f"{tname}: ")
+    requests, references = _build(family, task, test_ds)
+    if callable(getattr(adapter, "check_ids", None)):
+        adapter.check_ids([r.id for r in requests])
+    timings["preprocess_s"] = time.perf_counter() - tick
+
+    fingerprint = adapter.fingerprint()
+    train_fp = None
+    train_examples: list[tuple[Request, Any]] | None = None
+    if trainable and has_train:
+        tick = time.perf_counter()
+        train = load_split(task, family, "train", data_override=data_override)
+        train_fp = train.fingerprint
+        fingerprint = _combine(fingerprint, "train", train_fp, task.preprocess_hash())
+        train_ds = train.dataset
+        timings["load_s"] += time.perf_counter() - tick
+
+        def load_train() -> list[tuple[Request, Any]]:
+            ds = apply_steps(train_ds, steps, family, desc=f"{tname} train: ")
+            reqs, refs = _build(family, task, ds)
+            return list(zip(reqs, refs, strict=True))
+    hashes = [r.content_hash() for r in requests]
+
+    # Predictions: cache first, then the adapter for what is missing.
+    cacheable = cache is not None and getattr(adapter, "cacheable", True)
+    cached_raw = cache.get_many(fingerprint, hashes) if cacheable and cache else {}
+    responses: list[Response | None] = [None] * len(requests)
+    for i, h in enumerate(hashes):
+        if h in cached_raw:
+            responses[i] = family.parse_response(cached_raw[h])
+    todo = [i for i, r in enumerate(responses) if r is None]
+    failures: dict[str, str] = {}
+    calls = 0
+    timings["fit_s"] = 0.0
+    if todo and trainable and has_train:
+        emit(Event("stage", name, tname, stage="fit"))
+        tick = time.perf_counter()
+        train_examples = load_train()
+        adapter.fit(train_examples)
+        timings["fit_s"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    emit(Event("predict-start", name, tname, done=len(requests) - len(todo), total=len(requests)))
+    # Unique requests only: duplicates in a test set share one prediction.
+    first_of: dict[str, int] = {}
+    unique = [i for i in todo if first_of.setdefault(hashes[i], i) == i]
+    done = len(requests) - len(todo)
+    for start in range(0, len(unique), config.batch_size):
+        batch = unique[start : start + config.batch_size]
+        got, errs = _predict_batch(adapter, [requests[i] for i in batch])
+        calls += 1
+        new = []
+        for i, resp in zip(batch, got, strict=True):
+            if resp is None:
+                failures[requests[i].id] = errs[batch.index(i)]
+            else:
+                responses[i] = resp
+                new.append((hashes[i], resp.model_dump(mode="json")))
+        if cacheable and cache is not None:
+            cache.put_many(fingerprint, new)
+        done += len(batch)
+        emit(Event("predict-progress", name, tname, done=min(done, len(requests)), total=len(requests)))
+    for i in todo:
+        if responses[i] is None and requests[i].id not in failures:
+            j = first_of[hashes[i]]
+            if responses[j] is not None:
+                responses[i] = responses[j]
+            else:
+                failures[requests[i].id] = failures.get(requests[j].id, "failed")
+    timings["predict_s"] = time.perf_counter() - tick
+    if config.max_failures is not None and len(failures) > config.max_failures:
+        causes = Counter(failures.values()).most_common(3)
+        raise AdapterError(
+            f"{name} on {tname}: {len(failures)} of {len(requests)} examples failed "
+            f"(most common: {'; '.join(f'{c} ×{n}' for c, n in causes)}); predictions that "
+            "succeeded are cached",
+            fix="fix the model or raise --max-failures, then re-run",
+        )
+
+    emit(Event("stage", name, tname, stage="score"))
+    tick = time.perf_counter()
+    metrics = _metrics(task)
+    ctx = ScoringContext(task, requests, references, responses, config.bootstrap)
+    values, skipped, per_example = score_task(ctx, metrics)
+    timings["score_s"] = time.perf_counter() - tick
+    if task.primary_metric not in values:
+        raise BenchError(
+            f"task {tname}: primary metric '{task.primary_metric}' could not be computed for "
+            f"{name}: {skipped.get(task.primary_metric, 'unknown reason')}",
+            fix="choose a primary metric every adapter can be scored on",
+        )
+    timings["total_s"] = time.perf_counter() - t0
+
+    record = RunRecord(
+        run_id=uuid.uuid4().hex,
+        started_at=started_at,
+        finished_at=_now(),
+        bench_version=__version__,
+        task=TaskInfo(
+            name=tname,
+            version=task.version,
+            family=task.family,
+            languages=list(task.languages),
+            suite=task.suite,
+            spec_hash=task.spec_hash(),
+            dataset_fingerprint=test.fingerprint,
+            dataset_origin=_portable_origin(test.origin),
+            train_fingerprint=train_fp,
+            preprocess=[s.identity() for s in steps],
+            preprocess_hash=task.preprocess_hash(),
+            prompt_hash=task.prompt_hash(),
+            n_examples=len(requests),
+        ),
+        model=ModelInfo(
+            name=name,
+            spec=_public_spec(model),
+            adapter=adapter.name,
+            fingerprint=fingerprint,
+            params=model.public_params(),
+            info=dict(getattr(adapter, "info", lambda: {})()),
+        ),
+        primary_metric=task.primary_metric,
+        metrics=values,
+        metrics_skipped=skipped,
+        bootstrap=config.bootstrap.model_dump(),
+        timings={k: round(v, 4) for k, v in timings.items()},
+        predictions={
+            "total": len(requests),
+            "cached": len(requests) - len(todo),
+            "computed": len(todo) - len(failures),
+            "failed": len(failures),
+        },
+        failures={
+            "count": len(failures),
+            "by_cause": dict(sorted(Counter(failures.values()).items())),
+            "ids": sorted(failures)[:100],
+        },
+        environment=environment(),
+    )
+    samples = [
+        {
+            "id": req.id,
+            "input": family.sample_input(req),
+            "prediction": family.sample_prediction(resp),
+            "response": None if resp is None else resp.model_dump(mode="json"),
+            "reference": ref,
+            "failure": failures.get(req.id),
+            "scores": per_example[i],
+        }
+        for i, (req, ref, resp) in enumerate(zip(requests, references, responses, strict=True))
+    ]
+    path = write_run(Path(config.results) / model.dir_name / tname, record, samples)
+    emit(Event("pair-done", name, tname, message=str(path)))
+    return RunOutcome(name, tname, "done", record_path=path, record=record, adapter_calls=calls)
+
+
+def _public_spec(model: ModelSpec) -> str:
+    parts = [f"{model.kind}:{model.target}", *(f"{k}={v}" for k, v in model.public_params().items())]
+    return ",".join(parts)
+
+
+def _portable_origin(origin: str) -> str:
+    # Paths inside the package are shown relative to it, so records do not depend on where
+    # bench is installed.
+    from bench.data import BUILTIN_ROOT
+
+    return origin.replace(str(BUILTIN_ROOT) + "/", "builtin:")
+
+
+def _build(family: Family, task: TaskSpec, ds: Any) -> tuple[list[Request], list[Any]]:
+    requests, references = [], []
+    for batch in ds.iter(batch_size=1024):
+        keys = list(batch)
+        for j in range(len(batch[keys[0]])):
+            req, ref = family.build({k: batch[k][j] for k in keys}, task)
+            requests.append(req)
+            references.append(ref)
+    return requests, references
+
+
+def _metrics(task: TaskSpec) -> list[Metric]:
+    from bench.registry import registry
+
+    return [registry.get("metric", m.name)(**m.params) for m in task.metrics]
+
+
+def _predict_batch(adapter: Any, batch: list[Request]) -> tuple[list[Response | None], list[str]]:
+    """Predict a batch; on an exception, retry one by one so only failing examples fail.
+
+    A ``BenchError`` (the adapter cannot serve the task at all) stops the run instead.
+    """
+    try:
+        got: list[Response] | None = list(adapter.predict(batch))
+    except BenchError:
+        raise
+    except Exception:  # an adapter's bug or a transient error: isolate it per example below
+        got = None
+    if got is not None:
+        if len(got) != len(batch):
+            raise AdapterError(
+                f"{adapter.name} returned {len(got)} responses for {len(batch)} requests",
+                fix="an adapter returns exactly one response per request",
+            )
+        return list(got), [""] * len(batch)
+    out: list[Response | None] = []
+    errs: list[str] = []
+    for req in batch:
+        try:
+            (resp,) = adapter.predict([req])
+            out.append(resp)
+            errs.append("")
+        except BenchError:
+            raise
+        except Exception as exc:  # counted per cause, never scored as a prediction
+            out.append(None)
+            errs.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+    return out, errs

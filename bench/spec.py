@@ -1,0 +1,472 @@
+"""The task file: a closed, typed schema, read with ``yaml.safe_load`` semantics.
+
+A task file is data. It names its family, languages, data source, preprocessing steps, prompt
+and metrics by registered names; it never holds code. :func:`load_task` turns a file into a
+frozen :class:`TaskSpec` or raises :class:`~bench.errors.TaskSpecError` naming the file, the line
+and the field, with a did-you-mean for misspelt keys and registry names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bench.errors import TaskSpecError, UnknownName, did_you_mean
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "MetricSpec",
+    "OriginalRelease",
+    "PromptSpec",
+    "SourceSpec",
+    "StepSpec",
+    "TaskSpec",
+    "load_task",
+    "parse_task",
+    "task_json_schema",
+]
+
+SCHEMA_VERSION = 1
+"""Version of the task-file schema; bumped when the meaning of a field changes."""
+
+LANGUAGE = r"^[a-z]{2,3}(-[A-Za-z0-9]+)*$"
+NAME = r"^[a-z0-9][a-z0-9._-]*$"
+SPLIT_EXPR = r"^[A-Za-z0-9_.-]+(\[-?\d*%?:-?\d*%?\])?$"
+FORMATS = ("json", "jsonl", "csv", "tsv", "parquet", "text", "text-files")
+
+
+class _Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _named_params(value: Any, what: str) -> Any:
+    """Accept ``name`` or ``{name: {params}}`` or ``{name: ..., params: ...}`` forms."""
+    if isinstance(value, str):
+        return {"name": value, "params": {}}
+    if isinstance(value, dict) and len(value) == 1 and "name" not in value:
+        ((name, params),) = value.items()
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            raise ValueError(f"the params of {what} '{name}' must be a mapping, got {params!r}")
+        return {"name": name, "params": params}
+    return value
+
+
+class StepSpec(_Closed):
+    """One preprocessing step: a registered step name and its parameters.
+
+    In YAML, ``- lowercase`` or ``- zh_segment: {fields: [text]}``.
+    """
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        return _named_params(value, "step")
+
+
+class MetricSpec(_Closed):
+    """One metric: a registered metric name and its parameters.
+
+    In YAML, ``- accuracy`` or ``- ece: {bins: 15}``.
+    """
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        return _named_params(value, "metric")
+
+
+class PromptSpec(_Closed):
+    """How a generic (LLM) adapter turns a request into a prompt and parses the answer back.
+
+    ``template`` is a ``str.format`` template over the request's fields (``{text}``,
+    ``{labels}``); ``verbalizers`` map each label to the word the model is expected to say.
+    """
+
+    template: str
+    system: str | None = None
+    verbalizers: dict[str, str] | None = None
+
+
+class OriginalRelease(_Closed):
+    """The layout of the data's original release, loaded from a local copy with ``--data``.
+
+    ``files`` maps split names to paths (globs allowed) relative to the folder given with
+    ``--data NAME=DIR``; ``sha256`` optionally pins each file's hash.
+    """
+
+    format: Literal["json", "jsonl", "csv", "tsv", "parquet", "text", "text-files"]
+    files: dict[str, str | list[str]]
+    splits: dict[str, str] | None = None
+    fields: dict[str, str] | None = None
+    label_map: dict[str, str] | None = None
+    sha256: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("label_map", mode="before")
+    @classmethod
+    def _str_keys(cls, value: Any) -> Any:
+        return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
+
+
+class SourceSpec(_Closed):
+    """Where the examples come from and how their columns map onto the family's fields.
+
+    Kinds:
+        builtin: files shipped inside the package (``location`` under ``bench/builtin``).
+        local: files on disk (``location`` relative to the task file, or absolute).
+        hub: ``datasets.load_dataset(location, name, split=..., revision=revision)``.
+        url: files downloaded from ``location`` (a base URL) and checked against ``sha256``.
+
+    ``splits`` maps the roles ``train`` / ``validation`` / ``test`` to split expressions such as
+    ``train``, ``validation`` or ``all[:80%]``; slicing happens after an optional seeded shuffle
+    (``shuffle_seed``), so an 80/20 split is declared, not computed by hand.
+    """
+
+    kind: Literal["builtin", "local", "hub", "url"]
+    location: str
+    name: str | None = None
+    revision: str | None = None
+    format: Literal["json", "jsonl", "csv", "tsv", "parquet", "text", "text-files"] | None = None
+    files: dict[str, str | list[str]] | None = None
+    splits: dict[Literal["train", "validation", "test"], str]
+    fields: dict[str, str] = Field(default_factory=dict)
+    label_map: dict[str, str] | None = None
+    shuffle_seed: int | None = None
+    sha256: dict[str, str] = Field(default_factory=dict)
+    original: OriginalRelease | None = None
+
+    @field_validator("label_map", mode="before")
+    @classmethod
+    def _str_keys(cls, value: Any) -> Any:
+        return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
+
+    @field_validator("splits")
+    @classmethod
+    def _split_exprs(cls, value: dict[str, str]) -> dict[str, str]:
+        if "test" not in value:
+            raise ValueError("splits must name a 'test' split (the one that is scored)")
+        for role, expr in value.items():
+            if not re.match(SPLIT_EXPR, expr):
+                raise ValueError(
+                    f"split '{role}': '{expr}' is not a split expression like 'train', "
+                    "'train[:80%]' or 'all[100:200]'"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _kind_needs(self) -> SourceSpec:
+        if self.kind in ("builtin", "local", "url"):
+            if self.format is None:
+                raise ValueError(f"a '{self.kind}' source needs 'format' (one of {FORMATS})")
+            if not self.files:
+                raise ValueError(f"a '{self.kind}' source needs 'files' (split name -> file)")
+        if self.kind == "url" and not self.sha256:
+            raise ValueError("a 'url' source needs 'sha256' for every file it downloads")
+        return self
+
+    def original_release(self) -> OriginalRelease | None:
+        """The original file layout, for ``--data``: declared, or this source's own files."""
+        if self.original is not None:
+            return self.original
+        if self.kind in ("local", "url", "builtin") and self.format and self.files:
+            return OriginalRelease(
+                format=self.format,
+                files=self.files,
+                splits=None,
+                fields=None,
+                label_map=None,
+                sha256=self.sha256,
+            )
+        return None
+
+
+class TaskSpec(_Closed):
+    """A validated task definition (one YAML file under ``tasks/``).
+
+    Attributes beyond the file's own: ``path`` (the file) and ``suite`` (its folder under the
+    tasks root, e.g. ``smoke``) are filled in by :func:`load_task`.
+    """
+
+    name: str = Field(pattern=NAME)
+    version: int = Field(ge=1)
+    family: str
+    languages: list[str] = Field(min_length=1)
+    description: str = Field(min_length=1)
+    source: SourceSpec
+    labels: list[str] | None = None
+    preprocess: list[StepSpec] = Field(default_factory=list)
+    prompt: PromptSpec | None = None
+    metrics: list[MetricSpec] = Field(min_length=1)
+    primary_metric: str
+    tags: list[str] = Field(default_factory=list)
+    citation: str | None = None
+    license: str | None = None
+    path: Path | None = Field(default=None, exclude=True)
+    suite: str | None = Field(default=None, exclude=True)
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, value: list[str]) -> list[str]:
+        for lang in value:
+            if not re.match(LANGUAGE, lang):
+                raise ValueError(f"'{lang}' is not a language code like 'en', 'zh' or 'zh-Hant'")
+        return value
+
+    @model_validator(mode="after")
+    def _primary_in_metrics(self) -> TaskSpec:
+        names = [m.name for m in self.metrics]
+        if self.primary_metric not in names:
+            raise ValueError(
+                f"primary_metric '{self.primary_metric}' is not in metrics "
+                f"{names}{did_you_mean(self.primary_metric, names)}"
+            )
+        if len(set(names)) != len(names):
+            raise ValueError(f"metrics lists a name twice: {names}")
+        if self.labels is not None and len(set(self.labels)) != len(self.labels):
+            raise ValueError(f"labels lists a label twice: {self.labels}")
+        return self
+
+    @property
+    def language(self) -> str:
+        """The task's first (main) language."""
+        return self.languages[0]
+
+    def preprocess_hash(self) -> str:
+        """SHA-256 (16 hex) of the ordered steps and their params."""
+        return _short_hash([s.model_dump() for s in self.preprocess])
+
+    def prompt_hash(self) -> str | None:
+        """SHA-256 (16 hex) of the prompt, or ``None`` when the task has none."""
+        return _short_hash(self.prompt.model_dump()) if self.prompt else None
+
+    def spec_hash(self) -> str:
+        """SHA-256 (16 hex) of the whole spec as validated."""
+        return _short_hash(self.model_dump(mode="json"))
+
+
+def _short_hash(obj: Any) -> str:
+    blob = json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def task_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a task file, for editors (``bench tasks schema``)."""
+    schema = TaskSpec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = f"bench task file (schema version {SCHEMA_VERSION})"
+    for hidden in ("path", "suite"):
+        schema.get("properties", {}).pop(hidden, None)
+    return schema
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_task(path: str | Path, *, suite: str | None = None, check_names: bool = True) -> TaskSpec:
+    """Read and validate one task file.
+
+    Args:
+        path: The YAML file. Its stem must equal the task's ``name``.
+        suite: The suite the file belongs to (its folder under a tasks root).
+        check_names: Also check family, step and metric names (and their params) against the
+            registry.
+
+    Raises:
+        TaskSpecError: The file is unreadable, not YAML, or does not match the schema; the
+            message names the file, line and field.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise TaskSpecError(f"{path}: no such task file", fix="check the path") from exc
+    except UnicodeDecodeError as exc:
+        raise TaskSpecError(
+            f"{path}: not UTF-8 (byte {exc.start})", fix="save the file as UTF-8"
+        ) from exc
+    return parse_task(text, path=path, suite=suite, check_names=check_names)
+
+
+def parse_task(
+    text: str, *, path: Path | None = None, suite: str | None = None, check_names: bool = True
+) -> TaskSpec:
+    """Validate task-file text; see :func:`load_task`."""
+    where = str(path) if path else "<task>"
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        loc = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise TaskSpecError(
+            f"{where}:{loc}: invalid YAML: {problem}",
+            fix="task files are plain YAML data; tags such as !!python/... are never allowed",
+        ) from exc
+    lines = _line_index(node)
+    if not isinstance(data, dict):
+        raise TaskSpecError(f"{where}: a task file must be a YAML mapping, got {type(data).__name__}")
+    try:
+        spec = TaskSpec.model_validate(data)
+    except ValidationError as exc:
+        raise TaskSpecError(_describe(exc, where, lines)) from exc
+    if path is not None and spec.name != path.stem:
+        raise TaskSpecError(
+            f"{where} line {lines.get(('name',), 1)}: field 'name': '{spec.name}' differs from "
+            f"the file name '{path.stem}'",
+            fix=f"rename the file to {spec.name}.yaml or set name: {path.stem}",
+        )
+    spec = spec.model_copy(update={"path": path, "suite": suite})
+    if check_names:
+        _check_names(spec, where, lines)
+    return spec
+
+
+def _check_names(spec: TaskSpec, where: str, lines: dict[tuple[Any, ...], int]) -> None:
+    from bench.registry import registry
+
+    def fail(loc: tuple[Any, ...], message: str, fix: str | None = None) -> None:
+        line = _nearest_line(lines, loc)
+        raise TaskSpecError(f"{where} line {line}: field '{_dotted(loc)}': {message}", fix=fix)
+
+    try:
+        family = registry.get("family", spec.family)
+    except UnknownName as exc:
+        fail(("family",), exc.message, exc.fix)
+    for i, step in enumerate(spec.preprocess):
+        try:
+            cls = registry.get("step", step.name)
+        except UnknownName as exc:
+            fail(("preprocess", i), exc.message, exc.fix)
+        try:
+            cls(**step.params)
+        except ValidationError as exc:
+            fail(("preprocess", i, step.name), _brief(exc), "see `bench tasks schema` and the step's docs")
+        except TypeError as exc:
+            fail(("preprocess", i, step.name), str(exc))
+    for i, metric in enumerate(spec.metrics):
+        try:
+            cls = registry.get("metric", metric.name)
+        except UnknownName as exc:
+            fail(("metrics", i), exc.message, exc.fix)
+        try:
+            cls(**metric.params)
+        except ValidationError as exc:
+            fail(("metrics", i, metric.name), _brief(exc))
+        except TypeError as exc:
+            fail(("metrics", i, metric.name), str(exc))
+    try:
+        family.check_spec(spec)
+    except TaskSpecError as exc:
+        fail(getattr(exc, "loc", ("family",)), exc.message, exc.fix)
+
+
+def _brief(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown parameter"
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts)
+
+
+def _describe(exc: ValidationError, where: str, lines: dict[tuple[Any, ...], int]) -> str:
+    messages = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        # pydantic adds function-name segments for before-validators; drop them.
+        loc = tuple(p for p in loc if p not in ("function-after", "function-before"))
+        line = _nearest_line(lines, loc)
+        if err["type"] == "extra_forbidden":
+            key = str(loc[-1])
+            siblings = _field_names(loc[:-1])
+            msg = f"unknown key '{key}'{did_you_mean(key, siblings)}"
+            if siblings:
+                msg += f"; allowed: {', '.join(siblings)}"
+        elif err["type"] == "missing":
+            msg = "required field is missing"
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+        messages.append(f"{where} line {line}: field '{_dotted(loc)}': {msg}")
+    return messages[0] if len(messages) == 1 else f"{len(messages)} errors: " + " | ".join(messages)
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<root>"
+
+
+def _field_names(loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the pydantic model found by walking ``loc`` from TaskSpec."""
+    model: Any = TaskSpec
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        if field is None:
+            return []
+        model = _model_of(field.annotation)
+    if model is None or not hasattr(model, "model_fields"):
+        return []
+    return [n for n in model.model_fields if n not in ("path", "suite")]
+
+
+def _model_of(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _line_index(node: yaml.Node | None) -> dict[tuple[Any, ...], int]:
+    """Map each path in the YAML document to its 1-based line number."""
+    index: dict[tuple[Any, ...], int] = {}
+
+    def walk(n: yaml.Node, path: tuple[Any, ...]) -> None:
+        index[path] = n.start_mark.line + 1
+        if isinstance(n, yaml.MappingNode):
+            for key, value in n.value:
+                k = key.value
+                index[(*path, k)] = key.start_mark.line + 1
+                walk(value, (*path, k))
+                index[(*path, k)] = key.start_mark.line + 1
+        elif isinstance(n, yaml.SequenceNode):
+            for i, item in enumerate(n.value):
+                walk(item, (*path, i))
+
+    if node is not None:
+        walk(node, ())
+    return index
+
+
+def _nearest_line(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int:
+    for end in range(len(loc), -1, -1):
+        key = tuple(loc[:end])
+        if key in lines:
+            return lines[key]
+        # Mapping keys in YAML may be ints where the loc holds strings, and vice versa.
+        alt = tuple(str(p) if not isinstance(p, str) else p for p in key)
+        for k, v in lines.items():
+            if tuple(str(p) for p in k) == tuple(str(p) for p in alt):
+                return v
+    return 1

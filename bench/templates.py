@@ -1,0 +1,64 @@
+"""Commented task-file templates for ``bench new-task``."""
+
+from __future__ import annotations
+
+from bench.errors import UnknownName, did_you_mean
+
+__all__ = ["task_template"]
+
+_SENTIMENT = """\
+# Task file for bench (schema: `bench tasks schema`; check it with `bench tasks validate`).
+# A task file is data: every step, metric and family is a registered name, never code.
+name: {name}                 # must equal the file name without .yaml
+version: 1                   # bump whenever a change could change a score
+family: sentiment
+languages: [en]              # the first language drives tokenisers (en, zh, ...)
+description: >-
+  One paragraph: what is classified, where the data comes from, and its licence.
+labels: [negative, positive] # the label set, in a fixed order
+source:
+  kind: local                # builtin | local | hub | url
+  location: data/{name}      # local: a folder relative to this file (or absolute)
+  format: jsonl              # json | jsonl | csv | tsv | parquet | text | text-files
+  files:                     # split name -> file (globs allowed)
+    train: train.jsonl
+    test: test.jsonl
+  splits:                    # role -> split expression; slices like all[:80%] are allowed
+    train: train
+    test: test
+  fields:                    # the family's field -> the column that holds it
+    text: text
+    label: label
+  # label_map: {{0: negative, 1: positive}}   # raw label values -> labels
+  # shuffle_seed: 13                         # seeded shuffle before slicing
+preprocess:                  # ordered steps with params (see `bench doctor` for resources)
+  - unicode_nfkc
+  - collapse_whitespace
+prompt:                      # for generic (LLM) adapters
+  template: "Is the sentiment of this review {{labels}}?\\n\\n{{text}}\\n\\nAnswer:"
+  verbalizers: {{negative: negative, positive: positive}}
+metrics:
+  - accuracy
+  - macro_f1
+  - per_class
+  - mcc
+  - confusion_matrix
+  - ece: {{bins: 15}}
+primary_metric: accuracy
+"""
+
+_TEMPLATES = {"sentiment": _SENTIMENT}
+
+
+def task_template(name: str, family: str) -> str:
+    """A commented YAML template for a new task of ``family`` that validates as it is.
+
+    Raises:
+        UnknownName: No template for ``family``.
+    """
+    if family not in _TEMPLATES:
+        raise UnknownName(
+            f"no task template for family '{family}'{did_you_mean(family, _TEMPLATES)}",
+            fix=f"use one of: {', '.join(sorted(_TEMPLATES))}",
+        )
+    return _TEMPLATES[family].format(name=name)
