@@ -51,11 +51,13 @@ class LoadedSplit:
         dataset: Canonical columns: ``id`` and the family's fields.
         fingerprint: SHA-256 (16 hex) of the rows' content.
         origin: Human-readable description of the files or hub split read.
+        dropped: Rows dropped by ``source.drop_empty`` before splitting.
     """
 
     dataset: Dataset
     fingerprint: str
     origin: str
+    dropped: int = 0
 
 
 def parse_split(expr: str) -> tuple[str, str | None, str | None]:
@@ -112,6 +114,7 @@ def resolve_source(spec: TaskSpec, data_override: str | Path | None) -> SourceSp
         fields=original.fields if original.fields is not None else spec.source.fields,
         label_map=original.label_map if original.label_map is not None else spec.source.label_map,
         shuffle_seed=spec.source.shuffle_seed,
+        drop_empty=spec.source.drop_empty,
         sha256=original.sha256,
     )
 
@@ -145,6 +148,18 @@ def load_split(
     if _ROW not in raw.column_names:
         raw = raw.add_column(_ROW, list(range(len(raw))))
     ds = _canonical(raw, spec, source, family, origin, fmt, base)
+    dropped = 0
+    if source.drop_empty:
+        fields = list(source.drop_empty)
+        before = len(ds)
+        ds = ds.filter(
+            lambda batch: [
+                all(not _is_blank(batch[f][j]) for f in fields) for j in range(len(batch["id"]))
+            ],
+            batched=True,
+            new_fingerprint=_derive(ds._fingerprint, "drop_empty", fields),
+        )
+        dropped = before - len(ds)
     if source.shuffle_seed is not None:
         ds = ds.shuffle(seed=source.shuffle_seed)
     n = len(ds)
@@ -158,9 +173,9 @@ def load_split(
             f"task '{spec.name}': split '{role}' ({expr}) of {origin} is empty",
             fix="check the files and the split expression",
         )
-    _check_rows(ds, spec, family, origin, fmt)
+    _check_rows(ds, spec, source, family, origin, fmt)
     ds = ds.remove_columns([_ROW])
-    return LoadedSplit(dataset=ds, fingerprint=dataset_fingerprint(ds), origin=origin)
+    return LoadedSplit(dataset=ds, fingerprint=dataset_fingerprint(ds), origin=origin, dropped=dropped)
 
 
 def dataset_fingerprint(ds: Dataset) -> str:
@@ -384,7 +399,7 @@ def _canonical(
                 f"have{hint}; columns: {', '.join(columns)}",
                 fix=f"set source.fields.{field} to the column that holds it",
             )
-    for field in source.fields:
+    for field in [*source.fields, *source.drop_empty]:
         if field not in wanted:
             raise DataError(
                 f"task '{spec.name}': source.fields names '{field}', which the {family.name} family "
@@ -422,6 +437,10 @@ def _is_null(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+def _is_blank(value: Any) -> bool:
+    return _is_null(value) or (isinstance(value, str) and not value.strip())
+
+
 def _map_label(value: Any, label_map: Mapping[str, str]) -> Any:
     if _is_null(value):
         return None
@@ -437,9 +456,11 @@ def _derive(*parts: Any) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def _check_rows(ds: Dataset, spec: TaskSpec, family: Family, origin: str, fmt: str) -> None:
+def _check_rows(
+    ds: Dataset, spec: TaskSpec, source: SourceSpec, family: Family, origin: str, fmt: str
+) -> None:
     seen: dict[str, int] = {}
-    label_map = spec.source.label_map
+    label_map = source.label_map
     for batch in ds.iter(batch_size=4096):
         rows = batch[_ROW]
         for j in range(len(rows)):

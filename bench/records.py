@@ -59,6 +59,7 @@ class TaskInfo(_Frozen):
     dataset_fingerprint: str
     dataset_origin: str
     train_fingerprint: str | None = None
+    dropped_rows: int = 0
     preprocess: list[dict[str, Any]] = Field(default_factory=list)
     preprocess_hash: str
     prompt_hash: str | None = None

@@ -277,6 +277,7 @@ def run_pair(
             dataset_fingerprint=test.fingerprint,
             dataset_origin=_portable_origin(test.origin),
             train_fingerprint=train_fp,
+            dropped_rows=test.dropped,
             preprocess=[s.identity() for s in steps],
             preprocess_hash=task.preprocess_hash(),
             prompt_hash=task.prompt_hash(),

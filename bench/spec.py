@@ -133,6 +133,10 @@ class SourceSpec(_Closed):
     ``splits`` maps the roles ``train`` / ``validation`` / ``test`` to split expressions such as
     ``train``, ``validation`` or ``all[:80%]``; slicing happens after an optional seeded shuffle
     (``shuffle_seed``), so an 80/20 split is declared, not computed by hand.
+
+    ``drop_empty`` names fields whose null or blank rows are dropped (before shuffling and
+    slicing) instead of failing the load: for releases known to hold a few empty rows. The
+    number dropped is recorded in every run record.
     """
 
     kind: Literal["builtin", "local", "hub", "url"]
@@ -145,6 +149,7 @@ class SourceSpec(_Closed):
     fields: dict[str, str] = Field(default_factory=dict)
     label_map: dict[str, str] | None = None
     shuffle_seed: int | None = None
+    drop_empty: list[str] = Field(default_factory=list)
     sha256: dict[str, str] = Field(default_factory=dict)
     original: OriginalRelease | None = None
 

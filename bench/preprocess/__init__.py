@@ -57,7 +57,8 @@ def apply_steps(ds: Dataset, steps: Sequence[Step], family: Family, *, desc: str
     for step in steps:
         fields = list(step.fields or family.text_fields)
         missing = [
-            f for f in fields
+            f
+            for f in fields
             if f not in ds.column_names
             and not (step.needs_tokens and tokens_column(f) in ds.column_names)
         ]
@@ -68,11 +69,21 @@ def apply_steps(ds: Dataset, steps: Sequence[Step], family: Family, *, desc: str
                 fix="set the step's 'fields' param to the family's text fields",
             )
         fingerprint = hashlib.sha256(
-            json.dumps([ds._fingerprint, step.identity(), fields], sort_keys=True, default=str).encode()
+            json.dumps(
+                [ds._fingerprint, step.identity(), fields], sort_keys=True, default=str
+            ).encode()
         ).hexdigest()[:32]
 
-        def run(batch: dict[str, list[object]], _step: Step = step, _fields: list[str] = fields) -> dict[str, list[object]]:
+        def run(
+            batch: dict[str, list[object]], _step: Step = step, _fields: list[str] = fields
+        ) -> dict[str, list[object]]:
             return _step.apply(batch, _fields)
 
-        ds = ds.map(run, batched=True, batch_size=256, desc=f"{desc}{step.name}", new_fingerprint=fingerprint)
+        ds = ds.map(
+            run,
+            batched=True,
+            batch_size=256,
+            desc=f"{desc}{step.name}",
+            new_fingerprint=fingerprint,
+        )
     return ds

@@ -69,9 +69,7 @@ class TextStep(Step):
         raise NotImplementedError
 
     def apply(self, batch: Batch, fields: Sequence[str]) -> Batch:
-        return {
-            f: [None if t is None else self.transform(t) for t in batch[f]] for f in fields
-        }
+        return {f: [None if t is None else self.transform(t) for t in batch[f]] for f in fields}
 
 
 class TokenStep(Step):

@@ -1,0 +1,316 @@
+"""Data resources the preprocessing steps use, and how to tell whether they are installed.
+
+NLTK data packages (``punkt_tab``, ``stopwords``, the perceptron tagger …) are looked up with
+``nltk.data.find`` on ``nltk.data.path`` (which starts with the folders in ``NLTK_DATA``). Every
+NLTK step goes through :func:`require_nltk`, so a missing package always fails the same way:
+with a :class:`~bench.errors.MissingResource` naming the package, the step, the folders searched
+and the download command. ``bench doctor`` lists the same facts with :func:`nltk_resources`,
+:func:`jieba_status` and :func:`opencc_status`.
+
+Nothing heavy is imported at module import time; ``nltk``, ``jieba`` and ``opencc`` are imported
+inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Final
+
+from bench.errors import MissingDependency, MissingResource
+
+__all__ = [
+    "NLTK_PACKAGES",
+    "OPENCC_CONFIGS",
+    "NltkPackage",
+    "ResourceStatus",
+    "file_sha256_16",
+    "jieba_status",
+    "nltk_location",
+    "nltk_resources",
+    "opencc_status",
+    "require_nltk",
+    "require_opencc",
+]
+
+
+@dataclass(frozen=True)
+class NltkPackage:
+    """An NLTK data package bench can use.
+
+    Attributes:
+        name: The package name the NLTK downloader knows, such as ``punkt_tab``.
+        resource: The resource path probed with ``nltk.data.find`` to tell it is installed.
+        used_by: What in bench needs it (step names, with the params that make them need it).
+    """
+
+    name: str
+    resource: str
+    used_by: tuple[str, ...]
+
+    @property
+    def install(self) -> str:
+        """The command that installs the package."""
+        return f"python -m nltk.downloader {self.name}"
+
+
+NLTK_PACKAGES: Final[tuple[NltkPackage, ...]] = (
+    NltkPackage(
+        "punkt_tab",
+        "tokenizers/punkt_tab/english/",
+        ("en_sentences", "en_tokenize (sentence_split: true)"),
+    ),
+    NltkPackage("stopwords", "corpora/stopwords/english", ("remove_stopwords (language: en)",)),
+    NltkPackage(
+        "averaged_perceptron_tagger_eng", "taggers/averaged_perceptron_tagger_eng/", ("en_pos",)
+    ),
+    NltkPackage(
+        "universal_tagset", "taggers/universal_tagset/en-ptb.map", ("en_pos (tagset: universal)",)
+    ),
+    NltkPackage("movie_reviews", "corpora/movie_reviews/", ("movie_reviews data source",)),
+)
+"""Every NLTK data package bench can use, in the order ``bench doctor`` lists them."""
+
+OPENCC_CONFIGS: Final[tuple[str, ...]] = ("t2s", "tw2s", "hk2s", "tw2sp")
+"""The OpenCC conversions the ``traditional_to_simplified`` step offers."""
+
+
+@dataclass(frozen=True)
+class ResourceStatus:
+    """Whether one resource is usable, where it was found, and how to install it.
+
+    Attributes:
+        name: The resource: an NLTK package name, ``jieba`` or ``opencc``.
+        present: True when the resource is installed and usable.
+        path: Where it was found (a folder, a file, or ``archive.zip/entry``); None if absent.
+        download: The exact command that installs (or repairs) it.
+        detail: One line for a report: where it is and what version when present, why not
+            when absent.
+        kind: ``"nltk"`` for NLTK data packages, ``"python"`` for Python packages with data.
+        used_by: What in bench needs it.
+        version: The package version, where there is one.
+        checksum: A short content hash of the resource's data (jieba: its dictionary), where
+            results depend on that data.
+    """
+
+    name: str
+    present: bool
+    path: str | None
+    download: str
+    detail: str
+    kind: str = "nltk"
+    used_by: tuple[str, ...] = ()
+    version: str | None = None
+    checksum: str | None = None
+
+
+def nltk_location(pointer: Any) -> str:
+    """Where an ``nltk.data.find`` result points: a folder or file, or ``archive.zip/entry``."""
+    zipfile = getattr(pointer, "zipfile", None)
+    if zipfile is not None:
+        return f"{zipfile.filename}/{pointer.entry}"
+    return str(getattr(pointer, "path", pointer))
+
+
+def _searched() -> str:
+    import nltk
+
+    return ", ".join(str(p) for p in nltk.data.path) or "(nltk.data.path is empty)"
+
+
+def require_nltk(resource_path: str, package: str, used_by: str) -> Any:
+    """Find an NLTK data resource, or raise a :class:`MissingResource` that says how to get it.
+
+    Args:
+        resource_path: The resource path within NLTK data, such as
+            ``"tokenizers/punkt_tab/english/"`` (a trailing slash finds a folder, also inside a
+            zipped package).
+        package: The NLTK data package that holds it, such as ``"punkt_tab"``.
+        used_by: The registry name of the step that needs it, for the message.
+
+    Returns:
+        The path pointer ``nltk.data.find`` returned (a file system or a zip entry pointer).
+
+    Raises:
+        MissingResource: The resource is not in any folder of ``nltk.data.path``.
+
+    Example:
+        >>> require_nltk("tokenizers/punkt_tab/english/", "punkt_tab", "en_sentences")
+        ... # doctest: +SKIP
+        FileSystemPathPointer('/usr/share/nltk_data/tokenizers/punkt_tab/english')
+    """
+    import nltk
+
+    try:
+        return nltk.data.find(resource_path)
+    except LookupError:
+        raise MissingResource(
+            f"NLTK data package '{package}' (needed by step '{used_by}') is not installed; "
+            f"searched: {_searched()}",
+            fix=f"run `python -m nltk.downloader {package}` or set NLTK_DATA to a folder that "
+            "has it",
+        ) from None
+
+
+def nltk_resources() -> list[ResourceStatus]:
+    """Report every NLTK data package bench can use: present or not, and where.
+
+    Returns:
+        One :class:`ResourceStatus` per entry of :data:`NLTK_PACKAGES`, in that order.
+
+    Example:
+        >>> [s.name for s in nltk_resources()][:2]
+        ['punkt_tab', 'stopwords']
+    """
+    import nltk
+
+    statuses = []
+    for pkg in NLTK_PACKAGES:
+        try:
+            path: str | None = nltk_location(nltk.data.find(pkg.resource))
+        except LookupError:
+            path = None
+        statuses.append(
+            ResourceStatus(
+                name=pkg.name,
+                present=path is not None,
+                path=path,
+                download=pkg.install,
+                detail=path if path is not None else f"not found; searched: {_searched()}",
+                used_by=pkg.used_by,
+            )
+        )
+    return statuses
+
+
+@functools.lru_cache(maxsize=8)
+def _sha256_16(path: str, mtime_ns: int, size: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+def file_sha256_16(path: Path) -> str:
+    """First 16 hex digits of the SHA-256 of a file (cached per path, mtime and size)."""
+    st = path.stat()
+    return _sha256_16(str(path), st.st_mtime_ns, st.st_size)
+
+
+def jieba_status() -> ResourceStatus:
+    """Report jieba: its version, its main dictionary and the dictionary's hash.
+
+    Segmentation depends on the dictionary, so ``checksum`` (the first 16 hex digits of the
+    SHA-256 of jieba's ``dict.txt``) belongs in any signature of segmented results.
+
+    Example:
+        >>> status = jieba_status()
+        >>> status.present, len(status.checksum or "")
+        (True, 16)
+    """
+    download = "pip install --force-reinstall 'jieba>=0.42'"
+    used_by = ("zh_segment", "zh_pos")
+    try:
+        import jieba
+    except ImportError as exc:
+        return ResourceStatus(
+            "jieba", False, None, download, f"cannot import jieba: {exc}", "python", used_by
+        )
+    version = getattr(jieba, "__version__", None)
+    dict_path = Path(jieba.__file__).parent / jieba.DEFAULT_DICT_NAME
+    if not dict_path.is_file():
+        return ResourceStatus(
+            "jieba",
+            False,
+            None,
+            download,
+            f"jieba {version}: its dictionary {dict_path} is missing",
+            "python",
+            used_by,
+            version,
+        )
+    checksum = file_sha256_16(dict_path)
+    return ResourceStatus(
+        "jieba",
+        True,
+        str(dict_path),
+        download,
+        f"jieba {version}, dictionary {dict_path} (sha256 {checksum})",
+        "python",
+        used_by,
+        version,
+        checksum,
+    )
+
+
+def require_opencc(used_by: str = "traditional_to_simplified") -> Any:
+    """Return the ``opencc.OpenCC`` class, or raise if the opencc package is absent or broken.
+
+    Args:
+        used_by: The step that needs it, for the message.
+
+    Raises:
+        MissingDependency: ``opencc`` cannot be imported, or imports without ``OpenCC`` (an
+            install that lost its ``opencc/__init__.py`` imports as an empty namespace package).
+
+    Example:
+        >>> require_opencc()("t2s").convert("漢字")
+        '汉字'
+    """
+    fix = "reinstall it: pip install --force-reinstall 'opencc>=1.1.6'"
+    try:
+        import opencc
+    except ImportError as exc:
+        raise MissingDependency(
+            f"the 'opencc' package (needed by step '{used_by}') cannot be imported: {exc}",
+            fix=fix,
+        ) from None
+    cls = getattr(opencc, "OpenCC", None)
+    if cls is None:
+        where = ", ".join(getattr(opencc, "__path__", [])) or "?"
+        raise MissingDependency(
+            f"the 'opencc' package (needed by step '{used_by}') is broken: it has no OpenCC "
+            f"class (is {where}/__init__.py missing?)",
+            fix=fix,
+        )
+    return cls
+
+
+def opencc_status() -> ResourceStatus:
+    """Report opencc: whether it imports and every conversion bench offers loads.
+
+    Example:
+        >>> opencc_status().name
+        'opencc'
+    """
+    download = "pip install --force-reinstall 'opencc>=1.1.6'"
+    used_by = ("traditional_to_simplified",)
+    try:
+        version: str | None = metadata.version("opencc")
+    except metadata.PackageNotFoundError:
+        version = None
+    try:
+        cls = require_opencc()
+    except MissingDependency as exc:
+        return ResourceStatus(
+            "opencc", False, None, download, exc.message, "python", used_by, version
+        )
+    import opencc
+
+    path = ", ".join(getattr(opencc, "__path__", [])) or None
+    failed = []
+    for config in OPENCC_CONFIGS:
+        try:
+            cls(config)
+        except Exception as exc:  # the C extension raises RuntimeError; report, don't crash
+            failed.append(f"{config}: {exc}")
+    detail = (
+        f"opencc {version}: cannot load " + "; ".join(failed)
+        if failed
+        else f"opencc {version}, conversions {', '.join(OPENCC_CONFIGS)} load"
+    )
+    return ResourceStatus("opencc", not failed, path, download, detail, "python", used_by, version)
