@@ -53,7 +53,8 @@ def discover(extra: Iterable[str | Path] = (), *, check_names: bool = True) -> d
     for root in task_roots(extra):
         if not root.is_dir():
             continue
-        for path in sorted(root.rglob("*.yaml")):
+        paths = sorted([*root.rglob("*.yaml"), *root.rglob("*.yml")])
+        for path in paths:
             rel = path.relative_to(root)
             suite = rel.parts[0] if len(rel.parts) > 1 else None
             spec = load_task(path, suite=suite, check_names=check_names)

@@ -95,6 +95,7 @@ def resolve_source(spec: TaskSpec, data_override: str | Path | None) -> SourceSp
     if not path.exists():
         raise DataError(f"--data {spec.name}={data_override}: no such file or folder", fix="check the path")
     files = dict(original.files)
+    sha256 = dict(original.sha256)
     if path.is_file():
         # A single file stands for every split of a one-file release.
         if len({json.dumps(v) for v in files.values()}) != 1:
@@ -103,6 +104,14 @@ def resolve_source(spec: TaskSpec, data_override: str | Path | None) -> SourceSp
                 f"files ({', '.join(sorted(files))}); pass the folder that holds them",
                 fix="point --data at the folder",
             )
+        # The release's pinned hash applies to the given file, whatever its name.
+        (only,) = {json.dumps(v) for v in files.values()}
+        release_file = json.loads(only)
+        pinned = None
+        if isinstance(release_file, str):
+            pinned = sha256.get(release_file) or sha256.get(Path(release_file).name)
+        if pinned is not None:
+            sha256 = {path.name: pinned}
         files = {k: path.name for k in files}
         path = path.parent
     return SourceSpec(
@@ -115,7 +124,7 @@ def resolve_source(spec: TaskSpec, data_override: str | Path | None) -> SourceSp
         label_map=original.label_map if original.label_map is not None else spec.source.label_map,
         shuffle_seed=spec.source.shuffle_seed,
         drop_empty=spec.source.drop_empty,
-        sha256=original.sha256,
+        sha256=sha256,
     )
 
 
@@ -165,7 +174,8 @@ def load_split(
     n = len(ds)
     lo, hi = _bound(start, n, 0), _bound(stop, n, n)
     if (lo, hi) != (0, n):
-        ds = ds.select(range(lo, max(lo, hi)))
+        # An empty range is selected as [] (datasets rejects range(n, n) as out of bounds).
+        ds = ds.select(range(lo, hi) if hi > lo else [])
     if limit is not None:
         ds = ds.select(range(min(limit, len(ds))))
     if len(ds) == 0:
@@ -289,6 +299,12 @@ def _verify_sha256(
             key = path.name
     expected = source.sha256.get(key or path.name) or source.sha256.get(path.name)
     if expected is None:
+        if source.kind == "url":  # a download is only trusted when it is pinned
+            raise DataError(
+                f"task '{spec.name}': {key or path.name} has no SHA-256 in source.sha256 "
+                f"(it pins {', '.join(sorted(source.sha256))})",
+                fix="pin every downloaded file in source.sha256",
+            )
         return
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -328,6 +344,8 @@ def _read_files(fmt: str, paths: list[Path], origin: str) -> Dataset:
     datasets = _datasets()
 
     files = [str(p) for p in paths]
+    if fmt != "text-files" and all(_is_empty_file(p) for p in paths):
+        raise DataError(f"{origin}: no examples (the file is empty)", fix="check the data files")
     try:
         if fmt in ("json", "jsonl"):
             return datasets.load_dataset("json", data_files=files, split="train")
@@ -355,7 +373,22 @@ def _read_files(fmt: str, paths: list[Path], origin: str) -> Dataset:
             f"cannot read {origin} as {fmt}: {type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}",
             fix=f"check that the files are valid {fmt}",
         ) from exc
+    except ValueError as exc:
+        # datasets' way of saying that the files hold a header but no rows.
+        if "corresponds to no data" not in str(exc):
+            raise
+        raise DataError(
+            f"{origin}: no examples (no data rows)", fix="check the data files"
+        ) from exc
     raise DataError(f"unknown format '{fmt}'", fix="use json, jsonl, csv, tsv, parquet, text or text-files")
+
+
+def _is_empty_file(path: Path) -> bool:
+    """Whether ``path`` holds nothing but whitespace (read only when it is small)."""
+    size = path.stat().st_size
+    if size == 0:
+        return True
+    return size < 4096 and not path.read_bytes().strip()
 
 
 def _text_files(paths: list[str]) -> Iterator[dict[str, str]]:
@@ -392,7 +425,8 @@ def _canonical(
         column = source.fields.get(field, field)
         if column in columns:
             mapping[field] = column
-        elif field in family.required_fields:
+        elif field in family.required_fields or field in source.fields:
+            # A required field, or an optional one the task maps explicitly, must be there.
             hint = did_you_mean(column, columns)
             raise DataError(
                 f"{origin}: field '{field}' maps to column '{column}', which the data does not "

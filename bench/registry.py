@@ -131,7 +131,7 @@ class Registry:
                     fix=f"name it like 'adapter.my-model'; KIND is one of {', '.join(KINDS)}",
                 )
             # Built-in names win: a plugin cannot silently change a built-in's meaning.
-            self._targets[kind].setdefault(name, ep.value)  # type: ignore[index]
+            self._targets[kind].setdefault(name, ep.value)
 
 
 def _import(target: str) -> Any:

@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from bench.errors import TaskSpecError, UnknownName, did_you_mean
 
@@ -230,19 +238,41 @@ class TaskSpec(_Closed):
                 raise ValueError(f"'{lang}' is not a language code like 'en', 'zh' or 'zh-Hant'")
         return value
 
-    @model_validator(mode="after")
-    def _primary_in_metrics(self) -> TaskSpec:
-        names = [m.name for m in self.metrics]
-        if self.primary_metric not in names:
+    # Field validators (not one model validator) so that an error names its field and line.
+    @field_validator("labels")
+    @classmethod
+    def _unique_labels(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            twice = _first_repeat(value)
+            if twice is not None:
+                raise ValueError(f"label '{twice}' is listed twice in {value}")
+        return value
+
+    @field_validator("metrics")
+    @classmethod
+    def _unique_metrics(cls, value: list[MetricSpec]) -> list[MetricSpec]:
+        names = [m.name for m in value]
+        twice = _first_repeat(names)
+        if twice is not None:
+            first = names.index(twice)
+            again = names.index(twice, first + 1)
             raise ValueError(
-                f"primary_metric '{self.primary_metric}' is not in metrics "
-                f"{names}{did_you_mean(self.primary_metric, names)}"
+                f"metric '{twice}' is listed twice (metrics[{first}] and metrics[{again}])"
             )
-        if len(set(names)) != len(names):
-            raise ValueError(f"metrics lists a name twice: {names}")
-        if self.labels is not None and len(set(self.labels)) != len(self.labels):
-            raise ValueError(f"labels lists a label twice: {self.labels}")
-        return self
+        return value
+
+    @field_validator("primary_metric")
+    @classmethod
+    def _primary_in_metrics(cls, value: str, info: ValidationInfo) -> str:
+        metrics = info.data.get("metrics")
+        if metrics is None:  # metrics itself is invalid; that error is reported instead
+            return value
+        names = [m.name for m in metrics]
+        if value not in names:
+            raise ValueError(
+                f"primary_metric '{value}' is not in metrics {names}{did_you_mean(value, names)}"
+            )
+        return value
 
     @property
     def language(self) -> str:
@@ -262,6 +292,15 @@ class TaskSpec(_Closed):
         return _short_hash(self.model_dump(mode="json"))
 
 
+def _first_repeat(values: list[str]) -> str | None:
+    seen: set[str] = set()
+    for v in values:
+        if v in seen:
+            return v
+        seen.add(v)
+    return None
+
+
 def _short_hash(obj: Any) -> str:
     blob = json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
@@ -274,6 +313,29 @@ def task_json_schema() -> dict[str, Any]:
     schema["title"] = f"bench task file (schema version {SCHEMA_VERSION})"
     for hidden in ("path", "suite"):
         schema.get("properties", {}).pop(hidden, None)
+    # Steps and metrics are usually written in their short forms (``- lowercase``,
+    # ``- ece: {bins: 15}``), which the models accept before validation; the schema must too.
+    defs = schema.get("$defs", {})
+    for model, what in (("StepSpec", "step"), ("MetricSpec", "metric")):
+        full = defs.get(model)
+        if full is None:
+            continue
+        defs[model] = {
+            "title": full.get("title", model),
+            "description": full.get("description", ""),
+            "anyOf": [
+                {"type": "string", "description": f"a registered {what} name"},
+                {
+                    "type": "object",
+                    "description": f"{{{what} name: {{params}}}}",
+                    "minProperties": 1,
+                    "maxProperties": 1,
+                    "not": {"required": ["name"]},
+                    "additionalProperties": {"anyOf": [{"type": "object"}, {"type": "null"}]},
+                },
+                full,
+            ],
+        }
     return schema
 
 
@@ -322,6 +384,7 @@ def parse_task(
             fix="task files are plain YAML data; tags such as !!python/... are never allowed",
         ) from exc
     lines = _line_index(node)
+    _check_duplicate_keys(node, where)
     if not isinstance(data, dict):
         raise TaskSpecError(f"{where}: a task file must be a YAML mapping, got {type(data).__name__}")
     try:
@@ -359,7 +422,11 @@ def _check_names(spec: TaskSpec, where: str, lines: dict[tuple[Any, ...], int]) 
         try:
             cls(**step.params)
         except ValidationError as exc:
-            fail(("preprocess", i, step.name), _brief(exc), "see `bench tasks schema` and the step's docs")
+            fail(
+                ("preprocess", i, step.name),
+                _brief(exc, cls),
+                "see `bench tasks schema` and the step's docs",
+            )
         except TypeError as exc:
             fail(("preprocess", i, step.name), str(exc))
     for i, metric in enumerate(spec.metrics):
@@ -370,7 +437,7 @@ def _check_names(spec: TaskSpec, where: str, lines: dict[tuple[Any, ...], int]) 
         try:
             cls(**metric.params)
         except ValidationError as exc:
-            fail(("metrics", i, metric.name), _brief(exc))
+            fail(("metrics", i, metric.name), _brief(exc, cls))
         except TypeError as exc:
             fail(("metrics", i, metric.name), str(exc))
     try:
@@ -379,13 +446,17 @@ def _check_names(spec: TaskSpec, where: str, lines: dict[tuple[Any, ...], int]) 
         fail(getattr(exc, "loc", ("family",)), exc.message, exc.fix)
 
 
-def _brief(exc: ValidationError) -> str:
+def _brief(exc: ValidationError, cls: Any = None) -> str:
+    params = [n for n in getattr(cls, "model_fields", {}) if not n.startswith("_")]
     parts = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
-            msg = "unknown parameter"
+            key = str(err["loc"][-1]) if err["loc"] else ""
+            msg = f"unknown parameter{did_you_mean(key, params)}"
+            if params:
+                msg += f"; parameters: {', '.join(params)}"
         parts.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(parts)
 
@@ -462,6 +533,31 @@ def _line_index(node: yaml.Node | None) -> dict[tuple[Any, ...], int]:
     if node is not None:
         walk(node, ())
     return index
+
+
+def _check_duplicate_keys(node: yaml.Node | None, where: str) -> None:
+    """YAML keeps the last of two equal keys; a task file must not say two things at once."""
+
+    def walk(n: yaml.Node, path: tuple[Any, ...]) -> None:
+        if isinstance(n, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key, value in n.value:
+                k = key.value
+                line = key.start_mark.line + 1
+                if k in seen:
+                    raise TaskSpecError(
+                        f"{where} line {line}: field '{_dotted((*path, k))}': key '{k}' is "
+                        f"given twice (first on line {seen[k]})",
+                        fix="keep one of them",
+                    )
+                seen[k] = line
+                walk(value, (*path, k))
+        elif isinstance(n, yaml.SequenceNode):
+            for i, item in enumerate(n.value):
+                walk(item, (*path, i))
+
+    if node is not None:
+        walk(node, ())
 
 
 def _nearest_line(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int:

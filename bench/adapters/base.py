@@ -88,6 +88,9 @@ class Adapter:
 
         model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # Subclasses narrow this to their own ``Params`` (``params: Params``).
+    params: Any
+
     def __init__(self, target: str | None = None, **params: Any) -> None:
         self.target = target
         try:

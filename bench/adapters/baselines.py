@@ -7,6 +7,7 @@ their answers: code version, hyper-parameters and seed.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -36,6 +37,7 @@ def text_tokens(request: SentimentRequest) -> list[str]:
     if request.language.startswith("zh") or _CJK.search(request.text):
         import jieba
 
+        jieba.setLogLevel(logging.WARNING)
         return [t.lower() for t in jieba.lcut(request.text) if t.strip()]
     return [t.lower() for t in _EN_TOKEN.findall(request.text)]
 
@@ -65,6 +67,8 @@ class MajorityBaseline(Adapter):
 
         model_config = ConfigDict(extra="forbid", frozen=True)
         seed: int = 0
+
+    params: Params
 
     def __init__(self, target: str | None = None, **params: Any) -> None:
         super().__init__(target, **params)
@@ -116,6 +120,8 @@ class TfidfLogReg(Adapter):
         min_df: int = Field(default=1, ge=1)
         max_iter: int = Field(default=2000, ge=100)
         solver: Literal["liblinear", "lbfgs", "saga"] = "liblinear"
+
+    params: Params
 
     def __init__(self, target: str | None = None, **params: Any) -> None:
         super().__init__(target, **params)

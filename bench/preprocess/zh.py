@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -105,6 +106,7 @@ def _tokenizer(user_dict: str | None, step: str) -> tuple[Any, str | None]:
         if tokenizer is None:
             import jieba
 
+            jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict" chatter on stderr
             tokenizer = jieba.Tokenizer()
             tokenizer.initialize()
             if data is not None:

@@ -1,0 +1,136 @@
+"""Conformance: every task file under tasks/, and every task template, is a working task."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bench.catalog import builtin_tasks_root, discover
+from bench.data import load_split
+from bench.families.base import Family, get_family
+from bench.preprocess import build_steps
+from bench.registry import _BUILTINS, registry
+from bench.spec import LANGUAGE, TaskSpec, load_task
+from bench.templates import _TEMPLATES, task_template
+
+ROOT = builtin_tasks_root()
+TASK_FILES = sorted(ROOT.rglob("*.yaml"))
+IDS = [p.relative_to(ROOT).as_posix() for p in TASK_FILES]
+BUILTIN_DATA = [
+    p for p in TASK_FILES if yaml.safe_load(p.read_text("utf-8"))["source"]["kind"] == "builtin"
+]
+
+
+def test_there_are_tasks_and_discovery_finds_each_file_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("BENCH_TASKS_PATH", raising=False)
+    assert len(TASK_FILES) >= 5 and len(BUILTIN_DATA) >= 2
+    tasks = discover()
+    assert sorted(t.path for t in tasks.values() if t.path is not None) == TASK_FILES
+    assert {p.parent.name for p in TASK_FILES} >= {"smoke", "standard"}
+
+
+@pytest.fixture(params=TASK_FILES, ids=IDS)
+def spec(request: pytest.FixtureRequest) -> TaskSpec:
+    path: Path = request.param
+    return load_task(path, suite=path.relative_to(ROOT).parts[0])
+
+
+def test_name_is_the_file_stem(spec: TaskSpec) -> None:
+    assert spec.path is not None
+    assert spec.name == spec.path.stem
+    assert spec.version >= 1
+    assert spec.description.strip()
+
+
+def test_languages_are_set(spec: TaskSpec) -> None:
+    assert spec.languages
+    assert all(re.match(LANGUAGE, lang) for lang in spec.languages)
+    assert len(set(spec.languages)) == len(spec.languages)
+    assert spec.language in {"en", "zh"}  # the suite's two languages
+
+
+def test_primary_metric_is_one_of_the_metrics(spec: TaskSpec) -> None:
+    names = [m.name for m in spec.metrics]
+    assert spec.primary_metric in names
+    assert len(set(names)) == len(names)
+
+
+def test_every_metric_resolves_and_takes_its_params(spec: TaskSpec) -> None:
+    for metric in spec.metrics:
+        cls = registry.get("metric", metric.name)
+        instance = cls(**metric.params)
+        assert instance.name == metric.name
+
+
+def test_every_step_resolves_and_the_pipeline_builds(spec: TaskSpec) -> None:
+    for step in spec.preprocess:
+        assert registry.get("step", step.name).name == step.name
+    steps = build_steps(spec)
+    assert [s.name for s in steps] == [s.name for s in spec.preprocess]
+
+
+def test_the_family_accepts_the_spec(spec: TaskSpec) -> None:
+    family = get_family(spec.family)
+    assert isinstance(family, Family) and family.name == spec.family
+    family.check_spec(spec)
+    if spec.family == "sentiment":
+        assert spec.labels and len(spec.labels) >= 2
+
+
+def test_a_remote_source_declares_its_original_release(spec: TaskSpec) -> None:
+    source = spec.source
+    if source.kind in ("hub", "url"):
+        # So that --data NAME=PATH can load a local copy behind a firewall.
+        assert source.original_release() is not None
+    if source.kind == "url":
+        for files in (source.files or {}).values():
+            for name in [files] if isinstance(files, str) else files:
+                assert name in source.sha256, f"{name} is downloaded but not pinned"
+
+
+@pytest.mark.parametrize("path", BUILTIN_DATA, ids=[p.stem for p in BUILTIN_DATA])
+def test_builtin_data_loads_with_both_labels(path: Path) -> None:
+    # Remote data (hub, url) is loaded from local copies in tests/unit/test_real_data.py.
+    spec = load_task(path)
+    family = get_family(spec.family)
+    train = load_split(spec, family, "train").dataset
+    test = load_split(spec, family, "test").dataset
+    assert len(train) >= 300 and len(test) >= 150
+    assert not set(train["id"]) & set(test["id"])
+    for split in (train, test):
+        counts = Counter(split["label"])
+        assert set(counts) == set(spec.labels or ())
+        assert min(counts.values()) >= 0.4 * max(counts.values())  # balanced enough
+    # No templated near-duplicates: texts are unique across both splits.
+    texts = [t.strip().lower() for t in [*train["text"], *test["text"]]]
+    assert len(set(texts)) == len(texts)
+
+
+def test_every_builtin_family_has_a_template() -> None:
+    assert set(_BUILTINS["family"]) <= set(_TEMPLATES)
+
+
+@pytest.mark.parametrize("family", sorted(_TEMPLATES))
+def test_new_task_template_validates(
+    family: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    name = f"my-{family}-task"
+    with pytest.raises(SystemExit) as info:
+        main(["new-task", name, "--family", family, "--dir", str(tmp_path / "custom")])
+    assert info.value.code in (0, None)
+    path = tmp_path / "custom" / f"{name}.yaml"
+    assert path.read_text(encoding="utf-8") == task_template(name, family)
+    spec = load_task(path)
+    assert spec.name == name and spec.family == family
+    assert "#" in path.read_text(encoding="utf-8")  # the template explains itself
+    get_family(family).check_spec(spec)
+    build_steps(spec)
