@@ -9,7 +9,7 @@ A model spec on the command line is ``kind:target[,key=value...]``::
 
     baseline:tfidf-logreg
     baseline:majority,seed=1
-    baseline:textcnn,epochs=5,name=my-cnn
+    baseline:textcnn,max_epochs=5,name=my-cnn
 
 ``name=`` sets the display name used in results folders and leaderboards.
 """

@@ -3,8 +3,8 @@
 The model of Kim (2014): token embeddings, parallel 1-D convolutions of several widths with
 ReLU, max-over-time pooling, dropout and a linear layer over the task's labels. Embeddings are
 learned from scratch (Kim's "CNN-rand"), so the baseline needs no download. Chinese is read
-character by character and other languages word by word (:func:`~bench.adapters.baselines.
-text_tokens`), unless ``units`` says otherwise.
+character by character and other languages word by word
+(:func:`~bench.adapters.baselines.text_tokens`), unless ``units`` says otherwise.
 
 Torch is imported only when the adapter trains or predicts, so importing this module stays
 cheap.
@@ -34,6 +34,10 @@ __all__ = ["TextCNNBaseline"]
 
 PAD = 0
 UNK = 1
+# Embeddings start in U(-a, a) with a small a (Kim's CNN-rand starts uniform too). torch's
+# N(0, 1) start overfits small train splits at once: trained on 600 SST-2 sentences it scored
+# 0.61 mean accuracy over six shuffles against 0.68 with this start; ChnSentiCorp was unchanged.
+_EMBEDDING_INIT = 0.05
 
 
 class TextCNNBaseline(Adapter):
@@ -223,8 +227,9 @@ class TextCNNBaseline(Adapter):
                     continue
                 probs = self._probabilities(torch, model, val_seqs)
                 val_f1 = _macro_f1(val_y, probs.argmax(axis=1))
-                val_loss = float(-np.mean(np.log(np.maximum(probs[np.arange(len(val_y)), val_y],
-                                                            1e-12))))
+                val_loss = float(
+                    -np.mean(np.log(np.maximum(probs[np.arange(len(val_y)), val_y], 1e-12)))
+                )
                 record["val_macro_f1"] = val_f1
                 record["val_loss"] = val_loss
                 key = (val_f1, -val_loss)
@@ -401,6 +406,9 @@ def _build_model(vocab_size: int, n_labels: int, p: TextCNNBaseline.Params) -> A
         def __init__(self) -> None:
             super().__init__()
             self.embedding = nn.Embedding(vocab_size, p.embedding_dim, padding_idx=PAD)
+            with torch.no_grad():
+                self.embedding.weight.uniform_(-_EMBEDDING_INIT, _EMBEDDING_INIT)
+                self.embedding.weight[PAD].zero_()
             self.convs = nn.ModuleList(
                 nn.Conv1d(p.embedding_dim, p.filters, k) for k in p.kernel_sizes
             )
