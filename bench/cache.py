@@ -69,7 +69,8 @@ class PredictionCache:
             marks = ",".join("?" * len(part))
             rows = self._retry(
                 lambda part=part, marks=marks: self._conn.execute(
-                    f"SELECT request, response FROM predictions WHERE adapter = ? AND request IN ({marks})",
+                    "SELECT request, response FROM predictions "
+                    f"WHERE adapter = ? AND request IN ({marks})",
                     [adapter, *part],
                 ).fetchall()
             )
@@ -80,7 +81,9 @@ class PredictionCache:
     def put_many(self, adapter: str, items: Iterable[tuple[str, Any]]) -> None:
         """Store responses in one transaction (an existing entry is kept)."""
         now = time.time()
-        rows = [(adapter, h, json.dumps(r, ensure_ascii=False, sort_keys=True), now) for h, r in items]
+        rows = [
+            (adapter, h, json.dumps(r, ensure_ascii=False, sort_keys=True), now) for h, r in items
+        ]
         if not rows:
             return
 
@@ -124,7 +127,7 @@ class PredictionCache:
             try:
                 return fn()
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc) or attempt == attempts - 1:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or attempt == attempts - 1:
                     raise
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)

@@ -97,11 +97,16 @@ def select_tasks(selector: str, extra: Iterable[str | Path] = ()) -> list[TaskSp
             matched = [tasks[part]]
         else:
             matched = [
-                t for t in tasks.values()
+                t
+                for t in tasks.values()
                 if t.family == part or t.suite == part or fnmatch.fnmatchcase(t.name, part)
             ]
         if not matched:
-            words = [*tasks, *{t.family for t in tasks.values()}, *{t.suite or "" for t in tasks.values()}]
+            words = [
+                *tasks,
+                *{t.family for t in tasks.values()},
+                *{t.suite or "" for t in tasks.values()},
+            ]
             raise TaskNotFound(
                 f"no task matches '{part}'{did_you_mean(part, words)}",
                 fix="use a task name, family, suite, glob or 'all' (see `bench tasks list`)",

@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bench.errors import BenchError
@@ -59,7 +60,9 @@ def _parse_data(items: Sequence[str] | None) -> dict[str, Path]:
     for item in items or []:
         name, eq, path = item.partition("=")
         if not eq or not name or not path:
-            raise DataError(f"--data '{item}' is not NAME=PATH", fix="write e.g. --data sst2=./SST-2")
+            raise DataError(
+                f"--data '{item}' is not NAME=PATH", fix="write e.g. --data sst2=./SST-2"
+            )
         data[name.strip()] = Path(path.strip())
     return data
 
@@ -78,32 +81,49 @@ def run(
     model: Annotated[
         list[str] | None,
         typer.Option(
-            "--model", "-m",
-            help="Model spec KIND:TARGET[,key=value...], repeatable. Default: every built-in baseline.",
+            "--model",
+            "-m",
+            help="Model spec KIND:TARGET[,key=value...], repeatable. "
+            "Default: every built-in baseline.",
         ),
     ] = None,
     tasks: Annotated[
         str,
-        typer.Option("--tasks", "-t", help="Task names, families, suites, globs or 'all', comma-separated."),
+        typer.Option(
+            "--tasks", "-t", help="Task names, families, suites, globs or 'all', comma-separated."
+        ),
     ] = "smoke",
     limit: Annotated[int | None, typer.Option(help="Score only the first N test examples.")] = None,
-    results: Annotated[Path | None, typer.Option(help="Results folder [default: .bench/results].")] = None,
-    cache: Annotated[Path | None, typer.Option(help="Prediction cache file [default: .bench/cache.sqlite].")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the prediction cache.")] = False,
+    results: Annotated[
+        Path | None, typer.Option(help="Results folder (default: .bench/results).")
+    ] = None,
+    cache: Annotated[
+        Path | None, typer.Option(help="Prediction cache file (default: .bench/cache.sqlite).")
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Do not read or write the prediction cache.")
+    ] = False,
     data: Annotated[
         list[str] | None,
-        typer.Option("--data", help="NAME=PATH: load task NAME from a local copy of its original release."),
+        typer.Option(
+            "--data", help="NAME=PATH: load task NAME from a local copy of its original release."
+        ),
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Requests per predict call.")] = 64,
-    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap resamples per interval (0: none).")] = 1000,
+    bootstrap: Annotated[
+        int, typer.Option(min=0, help="Bootstrap resamples per interval (0: none).")
+    ] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 12345,
     max_failures: Annotated[
         int | None, typer.Option(help="Fail a model/task pair when more examples than this fail.")
     ] = None,
     publish: Annotated[
-        Path | None, typer.Option(help="Also build the leaderboard of the results folder into this folder.")
+        Path | None,
+        typer.Option(help="Also build the leaderboard of this run's records into this folder."),
     ] = None,
-    title: Annotated[str, typer.Option(help="Title of the published leaderboard.")] = "bench leaderboard",
+    title: Annotated[
+        str, typer.Option(help="Title of the published leaderboard.")
+    ] = "bench leaderboard",
     tasks_dir: TasksDir = None,
 ) -> None:
     """Run models on tasks, write one record per (model, task), optionally publish a leaderboard.
@@ -130,9 +150,7 @@ def run(
     from bench.errors import ResultsError
 
     _check_writable(config.results, ResultsError)
-    err.print(
-        f"bench run: {len(specs)} model(s) × {len(selected)} task(s) → {config.results}"
-    )
+    err.print(f"bench run: {len(specs)} model(s) × {len(selected)} task(s) → {config.results}")
     with _Progress() as progress:
         try:
             outcomes = run_plan(specs, selected, config, progress=progress.on_event)
@@ -145,7 +163,8 @@ def run(
             raise typer.Exit(130) from None
     _summary(outcomes)
     if publish is not None:
-        _publish(config.results, publish, title)
+        records = [o.record for o in outcomes if o.record is not None]
+        _publish(records, publish, title)
 
 
 def _check_writable(folder: Path, error: Callable[..., BenchError]) -> None:
@@ -155,18 +174,32 @@ def _check_writable(folder: Path, error: Callable[..., BenchError]) -> None:
         probe.write_text("ok")
         probe.unlink()
     except OSError as exc:
-        raise error(f"results folder {folder} is not writable: {exc.strerror}", fix="choose another --results") from exc
+        raise error(
+            f"results folder {folder} is not writable: {exc.strerror}",
+            fix="choose another --results",
+        ) from exc
 
 
 class _Progress:
     """Renders runner events with a rich progress bar (on stderr)."""
 
     def __init__(self) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=err, transient=False, disable=not err.is_terminal,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=False,
+            disable=not err.is_terminal,
         )
         self.bars: dict[tuple[str, str], Any] = {}
 
@@ -192,7 +225,9 @@ class _Progress:
             bar = self.bars.get(key)
             if bar is None:
                 bar = self.bars[key] = self.progress.add_task(label, total=event.total)
-            self.progress.update(bar, description=f"{label}: predict", total=event.total, completed=event.done)
+            self.progress.update(
+                bar, description=f"{label}: predict", total=event.total, completed=event.done
+            )
         elif event.kind == "predict-progress":
             self.progress.update(self.bars[key], completed=event.done)
         elif event.kind == "pair-done":
@@ -207,7 +242,9 @@ class _Progress:
 def _summary(outcomes: Sequence[Any]) -> None:
     table = Table(title="results", show_lines=False)
     for col in ("model", "task", "primary metric", "value", "95% CI", "n", "failed", "cached"):
-        table.add_column(col, justify="right" if col in ("value", "n", "failed", "cached") else "left")
+        table.add_column(
+            col, justify="right" if col in ("value", "n", "failed", "cached") else "left"
+        )
     skipped = []
     for o in outcomes:
         if o.status != "done" or o.record is None:
@@ -215,10 +252,20 @@ def _summary(outcomes: Sequence[Any]) -> None:
             continue
         r = o.record
         p = r.primary
-        ci = f"[{p.ci_low:.4f}, {p.ci_high:.4f}]" if p.ci_low is not None and p.ci_high is not None else "—"
+        ci = (
+            f"[{p.ci_low:.4f}, {p.ci_high:.4f}]"
+            if p.ci_low is not None and p.ci_high is not None
+            else "—"
+        )
         table.add_row(
-            r.model.name, r.task.name, r.primary_metric, f"{p.value:.4f}", ci, str(p.n),
-            str(r.failures["count"]), f"{r.predictions['cached']}/{r.predictions['total']}",
+            r.model.name,
+            r.task.name,
+            r.primary_metric,
+            f"{p.value:.4f}",
+            ci,
+            str(p.n),
+            str(r.failures["count"]),
+            f"{r.predictions['cached']}/{r.predictions['total']}",
         )
     out.print(table)
     if skipped:
@@ -227,12 +274,14 @@ def _summary(outcomes: Sequence[Any]) -> None:
             out.print(f"  {o.model} · {o.task}: {o.reason}")
 
 
-def _publish(results: Path, dest: Path, title: str) -> None:
+def _publish(records: list[Any], dest: Path, title: str) -> None:
     from bench.leaderboard import build_leaderboard, write_leaderboard
 
-    board = build_leaderboard(results)
+    board = build_leaderboard(records)
     command = "bench " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else ""
-    paths = write_leaderboard(board, dest, title=title, command=command.replace(str(Path.cwd()) + os.sep, ""))
+    paths = write_leaderboard(
+        board, dest, title=title, command=command.replace(str(Path.cwd()) + os.sep, "")
+    )
     for p in paths:
         err.print(f"wrote {p}")
 
@@ -243,11 +292,20 @@ def _publish(results: Path, dest: Path, title: str) -> None:
 @app.command()
 def score(
     task: Annotated[str, typer.Option("--task", help="The task the predictions belong to.")],
-    predictions: Annotated[Path, typer.Option("--predictions", help='JSONL file: {"id": ..., "prediction": ...} per line.')],
-    name: Annotated[str | None, typer.Option(help="Display name of the model [default: the file stem].")] = None,
+    predictions: Annotated[
+        Path,
+        typer.Option("--predictions", help='JSONL file: {"id": ..., "prediction": ...} per line.'),
+    ],
+    name: Annotated[
+        str | None, typer.Option(help="Display name of the model (default: the file stem).")
+    ] = None,
     data: Annotated[list[str] | None, typer.Option("--data", help="NAME=PATH, as for run.")] = None,
-    results: Annotated[Path | None, typer.Option(help="Results folder [default: .bench/results].")] = None,
-    limit: Annotated[int | None, typer.Option(help="The --limit the predictions were made with.")] = None,
+    results: Annotated[
+        Path | None, typer.Option(help="Results folder (default: .bench/results).")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="The --limit the predictions were made with.")
+    ] = None,
     bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap resamples (0: none).")] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 12345,
     tasks_dir: TasksDir = None,
@@ -262,10 +320,18 @@ def score(
     spec = find_task(task, tasks_dir or [])
     adapter = PredictionsAdapter(str(predictions))
     display = name or predictions.stem
-    model = ModelSpec(raw=f"predictions:{predictions}", kind="predictions", target=str(predictions), display_name=display)
+    model = ModelSpec(
+        raw=f"predictions:{predictions}",
+        kind="predictions",
+        target=str(predictions),
+        display_name=display,
+    )
     config = RunConfig(
-        results=results or _default_results(), cache=None, limit=limit,
-        bootstrap=BootstrapConfig(resamples=bootstrap, seed=seed), data=_parse_data(data),
+        results=results or _default_results(),
+        cache=None,
+        limit=limit,
+        bootstrap=BootstrapConfig(resamples=bootstrap, seed=seed),
+        data=_parse_data(data),
     )
     outcome = run_pair(model, spec, config, adapter=adapter)
     _summary([outcome])
@@ -277,8 +343,12 @@ def score(
 
 @app.command()
 def leaderboard(
-    results: Annotated[Path, typer.Option(help="Folder of run records.")] = Path(".bench/results"),
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the leaderboard into.")] = Path("leaderboard"),
+    results: Annotated[
+        Path | None, typer.Option(help="Folder of run records (default: .bench/results).")
+    ] = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder to write the leaderboard into.")
+    ] = Path("leaderboard"),
     formats: Annotated[str, typer.Option(help="Comma-separated: md,csv.")] = "md,csv",
     title: Annotated[str, typer.Option(help="Title of the report.")] = "bench leaderboard",
 ) -> None:
@@ -291,7 +361,7 @@ def leaderboard(
     bad = [f for f in wanted if f not in FORMATS]
     if bad:
         raise _BE(f"unknown format(s) {bad}", fix=f"use {','.join(FORMATS)}")
-    board = build_leaderboard(results)
+    board = build_leaderboard(results or _default_results())
     command = "bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     for p in write_leaderboard(board, out_dir, formats=wanted, title=title, command=command):
         err.print(f"wrote {p}")
@@ -313,8 +383,13 @@ def tasks_list(
         table.add_column(col, justify="right" if col == "n test" else "left")
     for spec in select_tasks(selector, tasks_dir or []):
         table.add_row(
-            spec.name, spec.family, ",".join(spec.languages), spec.suite or "—",
-            spec.source.kind, _count(spec), spec.primary_metric,
+            spec.name,
+            spec.family,
+            ",".join(spec.languages),
+            spec.suite or "—",
+            spec.source.kind,
+            _count(spec),
+            spec.primary_metric,
         )
     out.print(table)
 
@@ -351,7 +426,9 @@ def tasks_show(
 
     spec = find_task(name, tasks_dir or [])
     out.print(f"[bold]{spec.name}[/bold]  ({spec.path})")
-    out.print(yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True), allow_unicode=True, sort_keys=False))
+    dumped = spec.model_dump(mode="json", exclude_none=True)
+    text = yaml.safe_dump(dumped, allow_unicode=True, sort_keys=False)
+    out.print(text, markup=False, highlight=False, soft_wrap=True)
     family = get_family(spec.family)
     steps = build_steps(spec)
     check_resources(steps)
@@ -360,7 +437,9 @@ def tasks_show(
     ds = apply_steps(split.dataset, steps, family)
     out.print(f"[bold]first {len(ds)} test examples[/bold] (after preprocessing; {split.origin})")
     for row in ds:
-        out.print(json.dumps(row, ensure_ascii=False))
+        # One JSON object per line, verbatim: no wrapping, no markup (texts may hold "[...]").
+        line = json.dumps(row, ensure_ascii=False)
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @tasks_app.command("validate")
@@ -374,15 +453,17 @@ def tasks_validate(
     for p in paths:
         files += sorted(p.rglob("*.yaml")) if p.is_dir() else [p]
     if not files:
-        raise BenchError(f"no task files in {', '.join(map(str, paths))}", fix="pass .yaml files or folders")
+        raise BenchError(
+            f"no task files in {', '.join(map(str, paths))}", fix="pass .yaml files or folders"
+        )
     problems = 0
     for f in files:
         try:
             load_task(f)
-            out.print(f"ok  {f}")
+            out.print(f"ok  {f}", markup=False, highlight=False, soft_wrap=True)
         except BenchError as exc:
             problems += 1
-            err.print(f"error: {exc}")
+            err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
     if problems:
         raise typer.Exit(2)
 
@@ -404,7 +485,9 @@ def tasks_schema() -> None:
 def new_task(
     name: Annotated[str, typer.Argument(help="Task name (= file stem).")],
     family: Annotated[str, typer.Option(help="Task family.")],
-    directory: Annotated[Path, typer.Option("--dir", help="Where to write the file.")] = Path("tasks/custom"),
+    directory: Annotated[Path, typer.Option("--dir", help="Where to write the file.")] = Path(
+        "tasks/custom"
+    ),
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented task template that validates; edit it, then `bench tasks validate`."""
@@ -431,7 +514,11 @@ def doctor() -> None:
     for col in ("resource", "status", "detail"):
         table.add_column(col)
     for row in checks():
-        table.add_row(row.name, "[green]ok[/green]" if row.ok else "[red]missing[/red]", row.detail)
+        table.add_row(
+            escape(row.name),
+            "[green]ok[/green]" if row.ok else "[red]missing[/red]",
+            escape(row.detail),
+        )
     out.print(table)
 
 
@@ -448,6 +535,7 @@ def _run(fn: Callable[[], T]) -> T:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: ``bench``."""
+
     def call() -> None:
         app(args=list(argv) if argv is not None else None, standalone_mode=True)
 

@@ -36,7 +36,14 @@ from bench.spec import OriginalRelease, SourceSpec, TaskSpec
 if TYPE_CHECKING:
     from datasets import Dataset
 
-__all__ = ["BUILTIN_ROOT", "LoadedSplit", "dataset_fingerprint", "load_split", "parse_split", "resolve_source"]
+__all__ = [
+    "BUILTIN_ROOT",
+    "LoadedSplit",
+    "dataset_fingerprint",
+    "load_split",
+    "parse_split",
+    "resolve_source",
+]
 
 BUILTIN_ROOT = Path(__file__).parent / "builtin"
 _SPLIT_RE = re.compile(r"^(?P<base>[A-Za-z0-9_.-]+)(?:\[(?P<start>-?\d*%?):(?P<stop>-?\d*%?)\])?$")
@@ -64,18 +71,17 @@ def parse_split(expr: str) -> tuple[str, str | None, str | None]:
     """Split ``"train[:80%]"`` into ``("train", "", "80%")``; no brackets gives ``None`` bounds."""
     m = _SPLIT_RE.match(expr)
     if not m:
-        raise DataError(f"'{expr}' is not a split expression", fix="write e.g. train or train[:80%]")
+        raise DataError(
+            f"'{expr}' is not a split expression", fix="write e.g. train or train[:80%]"
+        )
     return m["base"], m["start"], m["stop"]
 
 
 def _bound(text: str | None, n: int, default: int) -> int:
     if text is None or text == "":
         return default
-    if text.endswith("%"):
-        # Percent bounds round to the nearest row, as datasets' ReadInstruction does by default.
-        value = int(round(float(text[:-1]) * n / 100))
-    else:
-        value = int(text)
+    # Percent bounds round to the nearest row, as datasets' ReadInstruction does by default.
+    value = round(float(text[:-1]) * n / 100) if text.endswith("%") else int(text)
     if value < 0:
         value += n
     return max(0, min(n, value))
@@ -93,7 +99,9 @@ def resolve_source(spec: TaskSpec, data_override: str | Path | None) -> SourceSp
         )
     path = Path(data_override).expanduser()
     if not path.exists():
-        raise DataError(f"--data {spec.name}={data_override}: no such file or folder", fix="check the path")
+        raise DataError(
+            f"--data {spec.name}={data_override}: no such file or folder", fix="check the path"
+        )
     files = dict(original.files)
     sha256 = dict(original.sha256)
     if path.is_file():
@@ -185,7 +193,9 @@ def load_split(
         )
     _check_rows(ds, spec, source, family, origin, fmt)
     ds = ds.remove_columns([_ROW])
-    return LoadedSplit(dataset=ds, fingerprint=dataset_fingerprint(ds), origin=origin, dropped=dropped)
+    return LoadedSplit(
+        dataset=ds, fingerprint=dataset_fingerprint(ds), origin=origin, dropped=dropped
+    )
 
 
 def dataset_fingerprint(ds: Dataset) -> str:
@@ -197,6 +207,11 @@ def dataset_fingerprint(ds: Dataset) -> str:
 
 
 # --------------------------------------------------------------------------- raw loading
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
 def _datasets() -> Any:
@@ -237,8 +252,11 @@ def _load_raw(spec: TaskSpec, source: SourceSpec, base: str) -> tuple[Dataset, s
         for pattern in patterns:
             target = root / pattern
             if fmt == "text-files":
-                matched = sorted(glob.glob(str(target / "**" / "*.txt"), recursive=True)) if target.is_dir() \
+                matched = (
+                    sorted(glob.glob(str(target / "**" / "*.txt"), recursive=True))
+                    if target.is_dir()
                     else sorted(glob.glob(str(target), recursive=True))
+                )
             else:
                 matched = sorted(glob.glob(str(target), recursive=True))
             if not matched:
@@ -252,7 +270,9 @@ def _load_raw(spec: TaskSpec, source: SourceSpec, base: str) -> tuple[Dataset, s
     if fmt in ("json", "jsonl", "csv", "tsv", "text", "text-files"):
         for path in paths:
             _check_utf8(path)
-    origin = ", ".join(str(p) for p in paths[:3]) + (f" (+{len(paths) - 3} files)" if len(paths) > 3 else "")
+    origin = ", ".join(str(p) for p in paths[:3]) + (
+        f" (+{len(paths) - 3} files)" if len(paths) > 3 else ""
+    )
     return _read_files(fmt, paths, origin), origin, fmt
 
 
@@ -263,11 +283,14 @@ def _load_hub(spec: TaskSpec, source: SourceSpec, base: str) -> tuple[Dataset, s
     if source.revision:
         origin += f"@{source.revision}"
     try:
-        ds = datasets.load_dataset(source.location, source.name, split=base, revision=source.revision)
+        ds = datasets.load_dataset(
+            source.location, source.name, split=base, revision=source.revision
+        )
     except (FileNotFoundError, ConnectionError, ValueError, OSError) as exc:
         raise DataError(
-            f"task '{spec.name}': cannot load {origin}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-            fix=f"check the network, or pass a local copy of the original release with --data {spec.name}=PATH",
+            f"task '{spec.name}': cannot load {origin}: {_first_line(exc)}",
+            fix="check the network, or pass a local copy of the original release with "
+            f"--data {spec.name}=PATH",
         ) from exc
     return ds, origin, "hub"
 
@@ -330,14 +353,17 @@ def _check_utf8(path: Path) -> None:
                     head = again.read(bad)
                 line = head.count(b"\n") + 1
                 raise DataError(
-                    f"{path}: line {line}: not UTF-8 (byte 0x{chunk[exc.start]:02x} at offset {bad})",
+                    f"{path}: line {line}: not UTF-8 "
+                    f"(byte 0x{chunk[exc.start]:02x} at offset {bad})",
                     fix="convert the file to UTF-8 (e.g. iconv -f GB18030 -t UTF-8)",
                 ) from exc
             offset += len(chunk)
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError as exc:
-            raise DataError(f"{path}: ends inside a UTF-8 character", fix="convert the file to UTF-8") from exc
+            raise DataError(
+                f"{path}: ends inside a UTF-8 character", fix="convert the file to UTF-8"
+            ) from exc
 
 
 def _read_files(fmt: str, paths: list[Path], origin: str) -> Dataset:
@@ -362,15 +388,21 @@ def _read_files(fmt: str, paths: list[Path], origin: str) -> Dataset:
             return datasets.load_dataset("text", data_files=files, split="train")
         if fmt == "text-files":
             return datasets.Dataset.from_generator(
-                _text_files, gen_kwargs={"paths": files}, features=datasets.Features(
-                    {"id": datasets.Value("string"), "text": datasets.Value("string"),
-                     "label": datasets.Value("string"), "path": datasets.Value("string")}
+                _text_files,
+                gen_kwargs={"paths": files},
+                features=datasets.Features(
+                    {
+                        "id": datasets.Value("string"),
+                        "text": datasets.Value("string"),
+                        "label": datasets.Value("string"),
+                        "path": datasets.Value("string"),
+                    }
                 ),
             )
     except datasets.exceptions.DatasetGenerationError as exc:
         cause = exc.__cause__ or exc
         raise DataError(
-            f"cannot read {origin} as {fmt}: {type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}",
+            f"cannot read {origin} as {fmt}: {_first_line(cause)}",
             fix=f"check that the files are valid {fmt}",
         ) from exc
     except ValueError as exc:
@@ -380,7 +412,9 @@ def _read_files(fmt: str, paths: list[Path], origin: str) -> Dataset:
         raise DataError(
             f"{origin}: no examples (no data rows)", fix="check the data files"
         ) from exc
-    raise DataError(f"unknown format '{fmt}'", fix="use json, jsonl, csv, tsv, parquet, text or text-files")
+    raise DataError(
+        f"unknown format '{fmt}'", fix="use json, jsonl, csv, tsv, parquet, text or text-files"
+    )
 
 
 def _is_empty_file(path: Path) -> bool:
@@ -416,9 +450,18 @@ def _row_name(fmt: str, row: int) -> str:
 
 
 def _canonical(
-    raw: Dataset, spec: TaskSpec, source: SourceSpec, family: Family, origin: str, fmt: str, base: str
+    raw: Dataset,
+    spec: TaskSpec,
+    source: SourceSpec,
+    family: Family,
+    origin: str,
+    fmt: str,
+    base: str,
 ) -> Dataset:
-    wanted = [*family.required_fields, *(f for f in family.optional_fields if f not in family.required_fields)]
+    wanted = [
+        *family.required_fields,
+        *(f for f in family.optional_fields if f not in family.required_fields),
+    ]
     columns = [c for c in raw.column_names if c != _ROW]
     mapping: dict[str, str] = {}
     for field in wanted:
@@ -436,7 +479,8 @@ def _canonical(
     for field in [*source.fields, *source.drop_empty]:
         if field not in wanted:
             raise DataError(
-                f"task '{spec.name}': source.fields names '{field}', which the {family.name} family "
+                f"task '{spec.name}': source.fields names '{field}', which the "
+                f"{family.name} family "
                 f"does not use{did_you_mean(field, wanted)}",
                 fix=f"map only {', '.join(wanted)}",
             )
@@ -510,7 +554,9 @@ def _check_rows(
                 )
             problem = family.check_row(row, spec)
             if problem:
-                raise DataError(f"{where} (id {row.get('id')!r}): {problem}", fix="fix or remove the row")
+                raise DataError(
+                    f"{where} (id {row.get('id')!r}): {problem}", fix="fix or remove the row"
+                )
             rid = row["id"]
             if rid is None:
                 raise DataError(f"{where}: field 'id' is missing", fix="give every row an id")

@@ -8,6 +8,7 @@ like keys or tokens are masked before they reach a record.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -38,8 +39,19 @@ __all__ = [
 
 RECORD_SCHEMA_VERSION = 1
 _PACKAGES = (
-    "bench", "datasets", "numpy", "scikit-learn", "sacrebleu", "rouge-score", "jieba", "nltk",
-    "pandas", "torch", "pydantic", "opencc", "transformers",
+    "bench",
+    "datasets",
+    "numpy",
+    "scikit-learn",
+    "sacrebleu",
+    "rouge-score",
+    "jieba",
+    "nltk",
+    "pandas",
+    "torch",
+    "pydantic",
+    "opencc",
+    "transformers",
 )
 
 
@@ -138,10 +150,8 @@ def atomic_write_text(path: Path, text: str) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
 
 
@@ -156,7 +166,9 @@ def write_run(folder: Path, record: RunRecord, samples: Iterable[dict[str, Any]]
         path = folder / "record.json"
         atomic_write_text(path, record.model_dump_json(indent=2) + "\n")
     except OSError as exc:
-        raise ResultsError(f"cannot write results to {folder}: {exc}", fix="choose a writable --results folder") from exc
+        raise ResultsError(
+            f"cannot write results to {folder}: {exc}", fix="choose a writable --results folder"
+        ) from exc
     return path
 
 
@@ -187,6 +199,8 @@ def load_records(results: str | Path) -> list[RunRecord]:
     """Every ``record.json`` under ``results`` (sorted by model, then task)."""
     root = Path(results)
     if not root.is_dir():
-        raise RecordError(f"{root}: no such results folder", fix="pass the --results folder of a run")
+        raise RecordError(
+            f"{root}: no such results folder", fix="pass the --results folder of a run"
+        )
     records = [load_record(p) for p in sorted(root.rglob("record.json"))]
     return sorted(records, key=lambda r: (r.model.name, r.task.name))

@@ -19,7 +19,7 @@ from typing import Any, Final, Literal
 
 from bench.errors import UnknownName, did_you_mean
 
-__all__ = ["KINDS", "ENTRY_POINT_GROUP", "Kind", "Registry", "registry"]
+__all__ = ["ENTRY_POINT_GROUP", "KINDS", "Kind", "Registry", "registry"]
 
 Kind = Literal["family", "step", "metric", "adapter"]
 KINDS: Final[tuple[Kind, ...]] = ("family", "step", "metric", "adapter")

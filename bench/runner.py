@@ -107,7 +107,14 @@ def run_plan(
 
     A ``BenchError`` in one pair (bad data, a missing resource) stops the run: the same error
     would hit every model on that task, and records already written stay on disk.
+
+    Every model spec (adapter name and parameters) and every task's preprocessing resources
+    (NLTK data) are checked first, so such mistakes stop the run before any model is called.
     """
+    for model in models:
+        make_adapter(model)
+    for task in tasks:
+        check_resources(build_steps(task))
     cache = PredictionCache(config.cache) if config.cache else None
     outcomes = []
     try:
@@ -190,6 +197,7 @@ def run_pair(
             ds = apply_steps(train_ds, steps, family, desc=f"{tname} train: ")
             reqs, refs = _build(family, task, ds)
             return list(zip(reqs, refs, strict=True))
+
     hashes = [r.content_hash() for r in requests]
 
     # Predictions: cache first, then the adapter for what is missing.
@@ -230,7 +238,11 @@ def run_pair(
         if cacheable and cache is not None:
             cache.put_many(fingerprint, new)
         done += len(batch)
-        emit(Event("predict-progress", name, tname, done=min(done, len(requests)), total=len(requests)))
+        emit(
+            Event(
+                "predict-progress", name, tname, done=min(done, len(requests)), total=len(requests)
+            )
+        )
     for i in todo:
         if responses[i] is None and requests[i].id not in failures:
             j = first_of[hashes[i]]
@@ -327,7 +339,10 @@ def run_pair(
 
 
 def _public_spec(model: ModelSpec) -> str:
-    parts = [f"{model.kind}:{model.target}", *(f"{k}={v}" for k, v in model.public_params().items())]
+    parts = [
+        f"{model.kind}:{model.target}",
+        *(f"{k}={v}" for k, v in model.public_params().items()),
+    ]
     return ",".join(parts)
 
 

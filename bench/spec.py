@@ -386,7 +386,9 @@ def parse_task(
     lines = _line_index(node)
     _check_duplicate_keys(node, where)
     if not isinstance(data, dict):
-        raise TaskSpecError(f"{where}: a task file must be a YAML mapping, got {type(data).__name__}")
+        raise TaskSpecError(
+            f"{where}: a task file must be a YAML mapping, got {type(data).__name__}"
+        )
     try:
         spec = TaskSpec.model_validate(data)
     except ValidationError as exc:

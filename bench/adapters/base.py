@@ -98,8 +98,11 @@ class Adapter:
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc'])}: "
-                + ("unknown parameter" + did_you_mean(str(e["loc"][-1]), self.Params.model_fields)
-                   if e["type"] == "extra_forbidden" else e["msg"])
+                + (
+                    "unknown parameter" + did_you_mean(str(e["loc"][-1]), self.Params.model_fields)
+                    if e["type"] == "extra_forbidden"
+                    else e["msg"]
+                )
                 for e in exc.errors()
             )
             raise ModelSpecError(
@@ -180,7 +183,8 @@ def parse_model_spec(raw: str) -> ModelSpec:
         key = key.strip()
         if not eq or not key:
             raise ModelSpecError(
-                f"model spec '{raw}': '{pair}' is not key=value", fix="write parameters as key=value"
+                f"model spec '{raw}': '{pair}' is not key=value",
+                fix="write parameters as key=value",
             )
         if key in params:
             raise ModelSpecError(f"model spec '{raw}': parameter '{key}' is given twice")
@@ -189,7 +193,9 @@ def parse_model_spec(raw: str) -> ModelSpec:
     if display is None:
         shown = [f"{k}={v}" for k, v in params.items() if not _SECRET_KEYS.search(k)]
         display = ",".join([f"{kind}:{target}", *shown])
-    return ModelSpec(raw=raw, kind=kind.strip(), target=target.strip(), params=params, display_name=display)
+    return ModelSpec(
+        raw=raw, kind=kind.strip(), target=target.strip(), params=params, display_name=display
+    )
 
 
 def make_adapter(spec: ModelSpec | str) -> Any:
@@ -219,12 +225,14 @@ def make_adapter(spec: ModelSpec | str) -> Any:
                 fix=f"use one of: {', '.join(f'{spec.kind}:{t}' for t in targets)}",
             )
         raise ModelSpecError(
-            f"unknown model kind '{spec.kind}' in '{spec.raw}'{did_you_mean(spec.kind, known_kinds)}",
+            f"unknown model kind '{spec.kind}' in '{spec.raw}'"
+            f"{did_you_mean(spec.kind, known_kinds)}",
             fix=f"use one of: {', '.join(known_kinds)} (plugins add more)",
         )
     if not isinstance(adapter, ModelAdapter):
         raise ModelSpecError(
-            f"'{full}' does not implement the adapter protocol (name, fingerprint, supports, predict)"
+            f"'{full}' does not implement the adapter protocol "
+            "(name, fingerprint, supports, predict)"
         )
     return adapter
 

@@ -89,7 +89,8 @@ class MajorityBaseline(Adapter):
         if self._label is None:
             raise AdapterError("majority baseline: predict() called before fit()")
         return [
-            SentimentResponse(label=self._label, probabilities=self._probs) for _ in _sentiment(requests)
+            SentimentResponse(label=self._label, probabilities=self._probs)
+            for _ in _sentiment(requests)
         ]
 
 
@@ -136,7 +137,9 @@ class TfidfLogReg(Adapter):
         features: list[tuple[str, Any]] = [
             (
                 "words",
-                TfidfVectorizer(analyzer=_NGrams(p.word_ngrams), sublinear_tf=True, min_df=p.min_df),
+                TfidfVectorizer(
+                    analyzer=_NGrams(p.word_ngrams), sublinear_tf=True, min_df=p.min_df
+                ),
             )
         ]
         if p.char_ngrams:

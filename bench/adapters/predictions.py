@@ -34,7 +34,9 @@ def read_predictions(path: str | Path) -> dict[str, Any]:
     except FileNotFoundError as exc:
         raise PredictionsError(f"{path}: no such predictions file", fix="check the path") from exc
     except UnicodeDecodeError as exc:
-        raise PredictionsError(f"{path}: not UTF-8 (byte {exc.start})", fix="save it as UTF-8") from exc
+        raise PredictionsError(
+            f"{path}: not UTF-8 (byte {exc.start})", fix="save it as UTF-8"
+        ) from exc
     out: dict[str, Any] = {}
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -53,7 +55,9 @@ def read_predictions(path: str | Path) -> dict[str, Any]:
             )
         key = str(obj["id"])
         if key in out:
-            raise PredictionsError(f"{path}: line {lineno}: id {key!r} appears twice", fix="keep one")
+            raise PredictionsError(
+                f"{path}: line {lineno}: id {key!r} appears twice", fix="keep one"
+            )
         out[key] = obj["prediction"]
     if not out:
         raise PredictionsError(f"{path}: no predictions", fix="write one line per test example")
@@ -92,7 +96,8 @@ class PredictionsAdapter(Adapter):
             raise PredictionsError(
                 f"{self.path}: {len(missing)} of {len(ids)} test examples have no prediction "
                 f"(first: {', '.join(map(repr, missing[:5]))})",
-                fix="write a prediction for every id of the test split (see samples.jsonl of a run)",
+                fix="write a prediction for every id of the test split "
+                "(see samples.jsonl of a run)",
             )
         if extra:
             raise PredictionsError(

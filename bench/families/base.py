@@ -62,7 +62,11 @@ class Family(ABC):
 
     @classmethod
     def check_spec(cls, spec: TaskSpec) -> None:
-        """Raise :class:`~bench.errors.TaskSpecError` when ``spec`` cannot work for this family."""
+        """Raise :class:`~bench.errors.TaskSpecError` when ``spec`` cannot work for this family.
+
+        The default accepts every spec that passed the schema.
+        """
+        return None
 
     @abstractmethod
     def build(self, row: Mapping[str, Any], spec: TaskSpec) -> tuple[Request, Any]:

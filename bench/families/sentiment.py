@@ -132,5 +132,7 @@ class SentimentFamily(Family):
     def parse_prediction(self, value: Any, spec: TaskSpec) -> Response:
         """A predictions file may give the label as a string or the full response object."""
         if value is None or isinstance(value, str):
-            return SentimentResponse(label=value if value in (spec.labels or []) else None, raw=value)
+            return SentimentResponse(
+                label=value if value in (spec.labels or []) else None, raw=value
+            )
         return super().parse_prediction(value, spec)

@@ -67,6 +67,24 @@ def build_leaderboard(source: str | Path | Sequence[RunRecord]) -> Leaderboard:
                 fix="keep one record per model and task in the results folder",
             )
         seen[key] = rec
+    # One column compares one test set: records of a task made on different data (another
+    # --limit, another release, another task version) are not comparable.
+    first: dict[str, RunRecord] = {}
+    for rec in records:
+        ref = first.setdefault(rec.task.name, rec)
+        if (rec.task.version, rec.task.dataset_fingerprint) != (
+            ref.task.version,
+            ref.task.dataset_fingerprint,
+        ):
+            raise RecordError(
+                f"task '{rec.task.name}': model '{rec.model.name}' was scored on different data "
+                f"(task version {rec.task.version}, dataset {rec.task.dataset_fingerprint}, "
+                f"n={rec.task.n_examples}) than model '{ref.model.name}' (task version "
+                f"{ref.task.version}, dataset {ref.task.dataset_fingerprint}, "
+                f"n={ref.task.n_examples})",
+                fix="re-run both on the same data (same --limit and --data), "
+                "or publish them separately",
+            )
     rows = []
     for rec in records:
         for name, mv in rec.metrics.items():
@@ -93,14 +111,24 @@ def build_leaderboard(source: str | Path | Sequence[RunRecord]) -> Leaderboard:
                     "date": rec.finished_at[:10],
                 }
             )
-    long = pd.DataFrame(rows).sort_values(["task", "model", "metric"], kind="stable").reset_index(drop=True)
+    long = (
+        pd.DataFrame(rows)
+        .sort_values(["task", "model", "metric"], kind="stable")
+        .reset_index(drop=True)
+    )
     tasks = sorted({r.task.name for r in records})
     models = sorted({r.model.name for r in records})
     primary = long[long["primary"]]
-    main = primary.pivot(index="model", columns="task", values="value").reindex(index=models, columns=tasks)
-    scaled = primary.assign(
-        scaled=[_scale(v, m) for v, m in zip(primary["value"], primary["metric"], strict=True)]
-    ).pivot(index="model", columns="task", values="scaled").reindex(index=models, columns=tasks)
+    main = primary.pivot(index="model", columns="task", values="value").reindex(
+        index=models, columns=tasks
+    )
+    scaled = (
+        primary.assign(
+            scaled=[_scale(v, m) for v, m in zip(primary["value"], primary["metric"], strict=True)]
+        )
+        .pivot(index="model", columns="task", values="scaled")
+        .reindex(index=models, columns=tasks)
+    )
     main["tasks"] = main[tasks].notna().sum(axis=1).astype(int)
     main["mean (0-100)"] = scaled.mean(axis=1, skipna=True)
     main = main.sort_values(["mean (0-100)", "tasks"], ascending=False, kind="stable")

@@ -27,7 +27,11 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 
 def _md_escape(text: str) -> str:
     return (
-        str(text).replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+        str(text)
+        .replace("\\", "\\\\")
+        .replace("|", "\\|")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
     )
 
 
@@ -48,7 +52,12 @@ def render_markdown(board: Leaderboard, *, title: str = "Leaderboard", command: 
         "has; a missing task is shown as —, never as 0."
     )
     lines.append("")
-    header = ["model", *[f"{t} ({by_task[t].primary_metric})" for t in board.tasks], "tasks", "mean (0-100)"]
+    header = [
+        "model",
+        *[f"{t} ({by_task[t].primary_metric})" for t in board.tasks],
+        "tasks",
+        "mean (0-100)",
+    ]
     rows = []
     prim = long[long["primary"]].set_index(["model", "task"])
     for model, row in board.main.iterrows():
@@ -105,9 +114,22 @@ def render_markdown(board: Leaderboard, *, title: str = "Leaderboard", command: 
 def render_csv(board: Leaderboard) -> str:
     """Long format: one row per (model, task, metric)."""
     cols = [
-        "model", "task", "family", "languages", "metric", "primary", "value", "ci_low", "ci_high",
-        "n", "higher_is_better", "failures", "task_version", "dataset_fingerprint",
-        "model_fingerprint", "signature",
+        "model",
+        "task",
+        "family",
+        "languages",
+        "metric",
+        "primary",
+        "value",
+        "ci_low",
+        "ci_high",
+        "n",
+        "higher_is_better",
+        "failures",
+        "task_version",
+        "dataset_fingerprint",
+        "model_fingerprint",
+        "signature",
     ]
     out: str = board.long[cols].to_csv(index=False, float_format="%.6f", lineterminator="\n")
     return out

@@ -22,7 +22,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from bench.families.base import Request, Response
 from bench.spec import TaskSpec
 
-__all__ = ["BootstrapConfig", "Metric", "MetricValue", "ScoringContext", "percentile_ci", "score_task"]
+__all__ = [
+    "BootstrapConfig",
+    "Metric",
+    "MetricValue",
+    "ScoringContext",
+    "percentile_ci",
+    "score_task",
+]
 
 
 class BootstrapConfig(BaseModel):
@@ -122,7 +129,9 @@ class Metric(BaseModel):
         return "|".join(f"{k}:{v}" for k, v in sorted(params.items()))
 
 
-def score_task(ctx: ScoringContext, metrics: Sequence[Metric]) -> tuple[dict[str, MetricValue], dict[str, str], list[dict[str, float | None]]]:
+def score_task(
+    ctx: ScoringContext, metrics: Sequence[Metric]
+) -> tuple[dict[str, MetricValue], dict[str, str], list[dict[str, float | None]]]:
     """Score every metric of a task.
 
     Returns:

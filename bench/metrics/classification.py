@@ -15,6 +15,7 @@ Choices stated once for every metric here (and in each signature):
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -152,7 +153,11 @@ class Accuracy(_ClassificationMetric):
         low, high = _ci(ctx, samples)
         return [
             MetricValue(
-                name="accuracy", value=value, n=ctx.n, ci_low=low, ci_high=high,
+                name="accuracy",
+                value=value,
+                n=ctx.n,
+                ci_low=low,
+                ci_high=high,
                 signature=self._signature(ctx),
             )
         ]
@@ -175,9 +180,11 @@ class MacroF1(_ClassificationMetric):
 
         gold, pred = _string_labels(ctx)
         labels = _labels(ctx)
-        value = float(
-            f1_score(gold, pred, labels=labels, average="macro", zero_division=0)
-        ) if ctx.n else float("nan")
+        value = (
+            float(f1_score(gold, pred, labels=labels, average="macro", zero_division=0))
+            if ctx.n
+            else float("nan")
+        )
         boot = _boot_confusions(ctx)
         samples = None
         if boot is not None:
@@ -185,7 +192,11 @@ class MacroF1(_ClassificationMetric):
         low, high = _ci(ctx, samples)
         return [
             MetricValue(
-                name="macro_f1", value=value, n=ctx.n, ci_low=low, ci_high=high,
+                name="macro_f1",
+                value=value,
+                n=ctx.n,
+                ci_low=low,
+                ci_high=high,
                 signature=self._signature(ctx, "average:macro"),
             )
         ]
@@ -218,8 +229,11 @@ class PerClass(_ClassificationMetric):
                 low, high = _ci(ctx, samples)
                 out.append(
                     MetricValue(
-                        name=f"{which}/{label}", value=float(values[i]), n=int(support[i]),
-                        ci_low=low, ci_high=high,
+                        name=f"{which}/{label}",
+                        value=float(values[i]),
+                        n=int(support[i]),
+                        ci_low=low,
+                        ci_high=high,
                         signature=self._signature(ctx, f"{which}:{label}"),
                     )
                 )
@@ -243,7 +257,11 @@ class MCC(_ClassificationMetric):
         low, high = _ci(ctx, _mcc_from_confusion(boot) if boot is not None else None)
         return [
             MetricValue(
-                name="mcc", value=value, n=ctx.n, ci_low=low, ci_high=high,
+                name="mcc",
+                value=value,
+                n=ctx.n,
+                ci_low=low,
+                ci_high=high,
                 signature=self._signature(ctx),
             )
         ]
@@ -315,7 +333,8 @@ class ECE(_ClassificationMetric):
         m = conf.size
         gap = correct - conf
         bins = self._bin_of(conf)
-        value = float(np.abs(np.bincount(bins, weights=gap, minlength=self.bins)).sum() / m)
+        # Exactly rounded sums (fsum), so the value does not depend on the examples' order.
+        value = math.fsum(abs(math.fsum(gap[bins == b])) for b in range(self.bins)) / m
         samples = None
         if ctx.bootstrap.resamples:
             idx = np.random.default_rng(ctx.bootstrap.seed).integers(
@@ -328,7 +347,11 @@ class ECE(_ClassificationMetric):
         low, high = _ci(ctx, samples)
         return [
             MetricValue(
-                name="ece", value=value, n=m, ci_low=low, ci_high=high,
+                name="ece",
+                value=value,
+                n=m,
+                ci_low=low,
+                ci_high=high,
                 signature=self._signature(ctx, f"bins:{self.bins}|conf:p(pred)"),
                 higher_is_better=False,
             )

@@ -1,0 +1,358 @@
+"""The ``bench`` command line, run as a user runs it: a separate process in a temporary folder.
+
+Every bad input must end as one ``error: ...`` line on stderr and exit code 2, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.data import BUILTIN_ROOT
+
+_SCRIPT = Path(sys.executable).with_name("bench")
+BENCH = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "bench.cli"]
+
+
+def bench(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*BENCH, *args],
+        capture_output=True,
+        text=True,
+        env=env or dict(os.environ),
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture()
+def cli(bench_home: Path, nltk_data: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temporary working folder with BENCH_HOME and NLTK_DATA set for child processes."""
+    monkeypatch.delenv("BENCH_TASKS_PATH", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    return bench_home.parent
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> str:
+    assert proc.returncode == 2, (proc.returncode, proc.stdout[-2000:], proc.stderr[-3000:])
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1, proc.stderr
+    assert lines[-1] == errors[0], proc.stderr  # the error is the last word, on one line
+    for needle in needles:
+        assert needle in errors[0], (needle, errors[0])
+    return errors[0]
+
+
+# --------------------------------------------------------------------------- the main job
+
+
+def test_run_smoke_suite_with_every_baseline_and_publish(cli: Path) -> None:
+    proc = bench("run", "--limit", "40", "--publish", "OUT")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    results = cli / "home" / "results"
+    records = sorted(p.relative_to(results).as_posix() for p in results.rglob("record.json"))
+    assert records == [
+        f"baseline-{m}/{t}/record.json"
+        for m in ("majority", "textcnn", "tfidf-logreg")
+        for t in ("sentiment-en", "sentiment-zh")
+    ]
+    for path in results.rglob("record.json"):
+        assert (path.parent / "samples.jsonl").is_file()
+        record = json.loads(path.read_text(encoding="utf-8"))
+        assert record["predictions"]["total"] == 40
+        assert record["predictions"]["cached"] == 0
+    readme = (cli / "OUT" / "README.md").read_text(encoding="utf-8")
+    table = (cli / "OUT" / "leaderboard.csv").read_text(encoding="utf-8")
+    for model in ("baseline:majority", "baseline:textcnn", "baseline:tfidf-logreg"):
+        assert f"| {model} |" in readme
+    assert "## sentiment-en" in readme and "## sentiment-zh" in readme
+    assert str(cli) not in readme  # no machine-specific paths in a published file
+    rows = list(csv.DictReader(io.StringIO(table)))
+    assert {(r["model"], r["task"]) for r in rows if r["primary"] == "True"} == {
+        (m, t)
+        for m in ("baseline:majority", "baseline:textcnn", "baseline:tfidf-logreg")
+        for t in ("sentiment-en", "sentiment-zh")
+    }
+    assert "results" in proc.stdout  # the summary table
+
+    # The same command again: everything from the cache, the same published files.
+    again = bench("run", "--limit", "40", "--publish", "OUT2")
+    assert again.returncode == 0, again.stderr[-3000:]
+    for path in results.rglob("record.json"):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        assert record["predictions"]["cached"] == 40
+        assert record["timings"]["fit_s"] == 0.0
+    assert "40/40" in again.stdout
+    assert (cli / "OUT2" / "leaderboard.csv").read_text(encoding="utf-8") == table
+    assert (cli / "OUT2" / "README.md").read_text(encoding="utf-8") == readme.replace(
+        "--publish OUT`", "--publish OUT2`"
+    )
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+def test_tasks_list(cli: Path) -> None:
+    proc = bench("tasks", "list")
+    assert proc.returncode == 0, proc.stderr
+    for name in ("sentiment-en", "sentiment-zh", "chnsenticorp", "sst2", "imdb"):
+        assert name in proc.stdout
+    line = next(x for x in proc.stdout.splitlines() if "sentiment-zh" in x)
+    assert "sentiment" in line and "zh" in line and "smoke" in line and "160" in line
+
+
+def test_tasks_show_has_three_segmented_examples(cli: Path) -> None:
+    proc = bench("tasks", "show", "sentiment-zh")
+    assert proc.returncode == 0, proc.stderr
+    assert "zh_segment" in proc.stdout
+    rows = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
+    assert len(rows) == 3
+    expected = [
+        json.loads(line)
+        for line in (BUILTIN_ROOT / "smoke" / "sentiment-zh" / "test.jsonl")
+        .read_text(encoding="utf-8")
+        .splitlines()[:3]
+    ]
+    for row, raw in zip(rows, expected, strict=True):
+        assert row["id"] == raw["id"]
+        tokens = row["text_tokens"]
+        assert len(tokens) > 3
+        assert "".join(tokens) == row["text"]  # jieba words cover the text exactly
+        assert any(len(t) > 1 for t in tokens)  # words, not single characters
+
+
+def test_tasks_show_prints_texts_verbatim(cli: Path) -> None:
+    """Example texts are data: long lines stay whole and brackets are not markup."""
+    text = "[bold]Great[/bold] coffee, " + "and a very long review " * 20 + "[/]"
+    task = local_task(cli / "t", _rows({**GOOD, "text": text}))
+    proc = bench("tasks", "show", str(task))
+    assert proc.returncode == 0, proc.stderr
+    (row,) = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
+    assert row["text"] == text
+
+
+def test_tasks_validate_good_files(cli: Path) -> None:
+    tasks = Path(__file__).resolve().parents[2] / "tasks"
+    proc = bench("tasks", "validate", str(tasks / "smoke"), str(tasks / "standard" / "sst2.yaml"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("ok ") == 3
+
+
+def _smoke_task_text(name: str = "sentiment-en") -> str:
+    path = Path(__file__).resolve().parents[2] / "tasks" / "smoke" / f"{name}.yaml"
+    return path.read_text(encoding="utf-8")
+
+
+def test_tasks_validate_bad_file(cli: Path) -> None:
+    bad = cli / "sentiment-en.yaml"
+    bad.write_text(
+        _smoke_task_text().replace("primary_metric:", "primary_metrc:"), encoding="utf-8"
+    )
+    proc = bench("tasks", "validate", str(bad))
+    error = assert_one_line_error(proc, str(bad), "primary_metrc")
+    assert "line " in error
+
+
+def test_tasks_schema_is_json(cli: Path) -> None:
+    proc = bench("tasks", "schema")
+    assert proc.returncode == 0, proc.stderr
+    schema = json.loads(proc.stdout)
+    assert schema["additionalProperties"] is False
+    for key in ("name", "version", "family", "languages", "source", "preprocess", "metrics"):
+        assert key in schema["properties"], key
+    assert "path" not in schema["properties"]
+
+
+def test_new_task_template_validates(cli: Path) -> None:
+    proc = bench("new-task", "foo", "--family", "sentiment", "--dir", "D")
+    assert proc.returncode == 0, proc.stderr
+    path = cli / "D" / "foo.yaml"
+    assert path.is_file()
+    assert path.read_text(encoding="utf-8").lstrip().startswith("#")  # commented
+    check = bench("tasks", "validate", str(path))
+    assert check.returncode == 0, check.stderr
+    assert f"ok  {path}" in check.stdout
+    # Writing it again without --force is refused.
+    assert_one_line_error(bench("new-task", "foo", "--family", "sentiment", "--dir", "D"), "exists")
+
+
+def test_doctor_lists_nltk_resources(cli: Path, nltk_data: Path) -> None:
+    # NLTK data with stopwords only: doctor tells present from missing packages.
+    partial = cli / "partial-nltk"
+    (partial / "corpora").mkdir(parents=True)
+    shutil.copy(nltk_data / "corpora" / "stopwords.zip", partial / "corpora")
+    proc = bench("doctor", env={**os.environ, "NLTK_DATA": str(partial)})
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+
+    def line_of(name: str) -> str:
+        return next(x for x in lines if name in x)
+
+    assert " ok " in line_of("nltk:stopwords")
+    for package in ("punkt_tab", "movie_reviews"):
+        line = line_of(f"nltk:{package}")
+        assert "missing" in line and f"nltk.downloader {package}" in line, line
+    assert " ok " in line_of("jieba")
+
+
+# --------------------------------------------------------------------------- bad input
+
+LOCAL_TASK = """\
+name: {name}
+version: 1
+family: sentiment
+languages: [en]
+description: A task with a local file, for CLI error tests.
+labels: [negative, positive]
+source:
+  kind: local
+  location: data
+  format: jsonl
+  files: {{train: train.jsonl, test: test.jsonl}}
+  splits: {{train: train, test: test}}
+preprocess: {preprocess}
+metrics: [accuracy]
+primary_metric: accuracy
+"""
+
+
+def local_task(
+    root: Path, test_bytes: bytes, *, name: str = "local-task", preprocess: str = "[]"
+) -> Path:
+    data = root / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    train = (BUILTIN_ROOT / "smoke" / "sentiment-en" / "train.jsonl").read_text(encoding="utf-8")
+    (data / "train.jsonl").write_text("".join(train.splitlines(True)[:40]), encoding="utf-8")
+    (data / "test.jsonl").write_bytes(test_bytes)
+    path = root / f"{name}.yaml"
+    path.write_text(LOCAL_TASK.format(name=name, preprocess=preprocess), encoding="utf-8")
+    return path
+
+
+def _rows(*rows: dict[str, str]) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+
+
+GOOD = {"id": "a", "text": "Great coffee and friendly staff.", "label": "positive"}
+
+
+def run_majority(
+    task: Path | str, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return bench("run", "-m", "baseline:majority", "--tasks", str(task), *extra, env=env)
+
+
+def test_unknown_key_in_task_file(cli: Path) -> None:
+    path = cli / "tasks" / "sentiment-en.yaml"
+    path.parent.mkdir()
+    path.write_text(_smoke_task_text().replace("labels:", "lables:"), encoding="utf-8")
+    assert_one_line_error(
+        run_majority(path), str(path), "unknown key 'lables'", "did you mean 'labels'"
+    )
+    assert_one_line_error(bench("tasks", "validate", str(path)), "unknown key 'lables'")
+
+
+def test_missing_field_in_a_data_row(cli: Path) -> None:
+    test = _rows(GOOD, {**GOOD, "id": "b"}, {"id": "c", "label": "negative"})
+    task = local_task(cli / "t", test)
+    assert_one_line_error(run_majority(task), "row 2", "field 'text'", "'c'", "test.jsonl")
+    assert not (cli / "home" / "results").exists() or not list((cli / "home").rglob("record.json"))
+
+
+def test_empty_dataset(cli: Path) -> None:
+    task = local_task(cli / "t", b"")
+    assert_one_line_error(run_majority(task), "test.jsonl")
+    error = assert_one_line_error(run_majority(task))
+    assert "empty" in error or "no examples" in error
+
+
+def test_unknown_adapter_name(cli: Path) -> None:
+    proc = bench("run", "-m", "baseline:tfidf-logref", "--tasks", "sentiment-en", "--limit", "5")
+    assert_one_line_error(proc, "tfidf-logref", "did you mean 'tfidf-logreg'")
+    proc = bench("run", "-m", "baselin:majority", "--tasks", "sentiment-en", "--limit", "5")
+    assert_one_line_error(proc, "baselin", "did you mean 'baseline'")
+
+
+def test_unknown_adapter_fails_before_any_model_runs(cli: Path) -> None:
+    proc = bench(
+        "run",
+        "-m",
+        "baseline:majority",
+        "-m",
+        "baseline:majorty",
+        "--tasks",
+        "smoke",
+        "--limit",
+        "5",
+    )
+    assert_one_line_error(proc, "did you mean 'majority'")
+    assert not list((cli / "home").rglob("record.json"))
+
+
+def test_bad_adapter_parameter(cli: Path) -> None:
+    proc = bench("run", "-m", "baseline:tfidf-logreg,fold=3", "--tasks", "sentiment-en")
+    assert_one_line_error(proc, "fold", "did you mean 'folds'")
+
+
+def test_unknown_task_name(cli: Path) -> None:
+    proc = bench("run", "-m", "baseline:majority", "--tasks", "sentimnt-en")
+    assert_one_line_error(proc, "sentimnt-en", "did you mean 'sentiment-en'")
+    assert_one_line_error(bench("tasks", "show", "sentiment-ez"), "did you mean")
+
+
+def test_non_utf8_data_file(cli: Path) -> None:
+    gbk = json.dumps({"id": "a", "text": "酒店很好", "label": "positive"}, ensure_ascii=False)
+    task = local_task(cli / "t", (gbk + "\n").encode("gbk"))
+    assert_one_line_error(run_majority(task), "test.jsonl", "not UTF-8", "line 1")
+
+
+def test_missing_nltk_data(cli: Path) -> None:
+    empty = cli / "no-nltk"
+    empty.mkdir()
+    task = local_task(cli / "t", _rows(GOOD), name="needs-punkt", preprocess="[en_sentences]")
+    env = {**os.environ, "NLTK_DATA": str(empty)}
+    error = assert_one_line_error(run_majority(task, env=env), "punkt_tab", "en_sentences")
+    assert "nltk.downloader punkt_tab" in error
+    assert not list((cli / "home").rglob("record.json"))
+
+
+def test_missing_nltk_data_fails_before_any_model_call(cli: Path) -> None:
+    """With several tasks, the missing resource stops the run before the first prediction."""
+    empty = cli / "no-nltk"
+    empty.mkdir()
+    task = local_task(cli / "t", _rows(GOOD), name="needs-punkt", preprocess="[en_sentences]")
+    env = {**os.environ, "NLTK_DATA": str(empty)}
+    proc = bench(
+        "run", "-m", "baseline:majority", "--tasks", f"sentiment-zh,{task}", "--limit", "5", env=env
+    )
+    assert_one_line_error(proc, "punkt_tab")
+    assert not list((cli / "home").rglob("record.json"))
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "baseline",
+        "baseline:",
+        ":majority",
+        "baseline:majority,seed",
+        "baseline:majority,seed=1,seed=2",
+    ],
+)
+def test_malformed_model_spec(cli: Path, spec: str) -> None:
+    proc = bench("run", "-m", spec, "--tasks", "sentiment-en", "--limit", "5")
+    assert_one_line_error(proc, spec)
