@@ -28,6 +28,8 @@ ENTRY_POINT_GROUP: Final = "bench.plugins"
 _BUILTINS: dict[Kind, dict[str, str]] = {
     "family": {
         "sentiment": "bench.families.sentiment:SentimentFamily",
+        "translation": "bench.families.translation:TranslationFamily",
+        "summarization": "bench.families.summarization:SummarizationFamily",
     },
     "step": {
         "unicode_nfkc": "bench.preprocess.text:UnicodeNFKC",
@@ -51,11 +53,22 @@ _BUILTINS: dict[Kind, dict[str, str]] = {
         "per_class": "bench.metrics.classification:PerClass",
         "confusion_matrix": "bench.metrics.classification:ConfusionMatrix",
         "ece": "bench.metrics.classification:ECE",
+        "bleu": "bench.metrics.mt:BLEU",
+        "chrf": "bench.metrics.mt:CHRF",
+        "ter": "bench.metrics.mt:TER",
+        "rouge1": "bench.metrics.rouge:Rouge1",
+        "rouge2": "bench.metrics.rouge:Rouge2",
+        "rougeL": "bench.metrics.rouge:RougeL",
+        "rougeLsum": "bench.metrics.rouge:RougeLsum",
     },
     "adapter": {
         "baseline:majority": "bench.adapters.baselines:MajorityBaseline",
         "baseline:tfidf-logreg": "bench.adapters.baselines:TfidfLogReg",
         "baseline:textcnn": "bench.adapters.textcnn:TextCNNBaseline",
+        "baseline:copy": "bench.adapters.generation:CopyBaseline",
+        "baseline:ibm1": "bench.adapters.ibm1:IBM1Baseline",
+        "baseline:lead-k": "bench.adapters.generation:LeadK",
+        "baseline:textrank": "bench.adapters.generation:TextRank",
         "predictions": "bench.adapters.predictions:PredictionsAdapter",
     },
 }
