@@ -294,8 +294,19 @@ def score(
     task: Annotated[str, typer.Option("--task", help="The task the predictions belong to.")],
     predictions: Annotated[
         Path,
-        typer.Option("--predictions", help='JSONL file: {"id": ..., "prediction": ...} per line.'),
+        typer.Option(
+            "--predictions",
+            help='JSONL ({"id": ..., "prediction": ...} per line) or plain text (one output per '
+            "line, in test-set order).",
+        ),
     ],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="Predictions format: auto (by extension: .jsonl/.json or text), jsonl, text.",
+        ),
+    ] = "auto",
     name: Annotated[
         str | None, typer.Option(help="Display name of the model (default: the file stem).")
     ] = None,
@@ -310,7 +321,11 @@ def score(
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 12345,
     tasks_dir: TasksDir = None,
 ) -> None:
-    """Score a file of saved model outputs and write the same record a run would."""
+    """Score a file of saved model outputs and write the same record a run would.
+
+    JSONL files give one {"id", "prediction"} object per example; any other file is read as
+    plain text, one output per line in test-set order (the WMT convention for hypotheses).
+    """
     from bench.adapters.base import ModelSpec
     from bench.adapters.predictions import PredictionsAdapter
     from bench.catalog import find_task
@@ -318,7 +333,7 @@ def score(
     from bench.runner import RunConfig, run_pair
 
     spec = find_task(task, tasks_dir or [])
-    adapter = PredictionsAdapter(str(predictions))
+    adapter = PredictionsAdapter(str(predictions), format=fmt)
     display = name or predictions.stem
     model = ModelSpec(
         raw=f"predictions:{predictions}",

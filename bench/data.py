@@ -127,6 +127,7 @@ def resolve_source(spec: TaskSpec, data_override: str | Path | None) -> SourceSp
         location=str(path.resolve()),
         format=original.format,
         files=files,
+        columns=original.columns,
         splits=original.splits or spec.source.splits,  # type: ignore[arg-type]
         fields=original.fields if original.fields is not None else spec.source.fields,
         label_map=original.label_map if original.label_map is not None else spec.source.label_map,
@@ -224,9 +225,10 @@ def _datasets() -> Any:
 
 
 def _base_dir(spec: TaskSpec, source: SourceSpec) -> Path:
+    location = source.location or ""
     if source.kind == "builtin":
-        return BUILTIN_ROOT / source.location
-    path = Path(source.location).expanduser()
+        return BUILTIN_ROOT / location
+    path = Path(location).expanduser()
     if not path.is_absolute() and spec.path is not None:
         path = spec.path.parent / path
     return path
@@ -235,6 +237,8 @@ def _base_dir(spec: TaskSpec, source: SourceSpec) -> Path:
 def _load_raw(spec: TaskSpec, source: SourceSpec, base: str) -> tuple[Dataset, str, str]:
     if source.kind == "hub":
         return _load_hub(spec, source, base)
+    if source.kind == "sacrebleu":
+        return _load_sacrebleu(spec, source)
     files = source.files or {}
     if base not in files:
         raise DataError(
@@ -267,13 +271,63 @@ def _load_raw(spec: TaskSpec, source: SourceSpec, base: str) -> tuple[Dataset, s
             paths += [Path(p) for p in matched]
         for path in paths:
             _verify_sha256(spec, source, root, path)
-    if fmt in ("json", "jsonl", "csv", "tsv", "text", "text-files"):
+    if fmt != "parquet":
         for path in paths:
             _check_utf8(path)
     origin = ", ".join(str(p) for p in paths[:3]) + (
         f" (+{len(paths) - 3} files)" if len(paths) > 3 else ""
     )
-    return _read_files(fmt, paths, origin), origin, fmt
+    return _read_files(fmt, paths, origin, source.columns), origin, fmt
+
+
+def _load_sacrebleu(spec: TaskSpec, source: SourceSpec) -> tuple[Dataset, str, str]:
+    """A test set through sacrebleu's downloader: one column per field sacrebleu knows."""
+    from sacrebleu.dataset import DATASETS
+
+    testset, langpair = str(source.testset), str(source.langpair)
+    if testset not in DATASETS:
+        raise DataError(
+            f"task '{spec.name}': sacrebleu knows no test set '{testset}'"
+            f"{did_you_mean(testset, DATASETS)}",
+            fix="see `sacrebleu --list`",
+        )
+    dataset = DATASETS[testset]
+    if langpair not in dataset.langpairs:
+        raise DataError(
+            f"task '{spec.name}': sacrebleu test set '{testset}' has no language pair "
+            f"'{langpair}'{did_you_mean(langpair, dataset.langpairs)}",
+            fix=f"use one of: {', '.join(sorted(dataset.langpairs))}",
+        )
+    origin = f"sacrebleu:{testset}/{langpair}"
+    try:
+        files = dataset.get_files(langpair)
+        names = dataset.fieldnames(langpair)
+    except Exception as exc:  # sacrebleu raises many kinds of download errors
+        raise DataError(
+            f"task '{spec.name}': cannot fetch {origin}: {_first_line(exc)}",
+            fix="check the network, or pass a local copy of the organisers' plain-text "
+            f"release with --data {spec.name}=DIR",
+        ) from exc
+    columns = {name: _read_lines(Path(f)) for name, f in zip(names, files, strict=True)}
+    _check_aligned(columns, dict(zip(names, files, strict=True)))
+    return _datasets().Dataset.from_dict(columns), origin, "aligned-text"
+
+
+def _read_lines(path: Path) -> list[str]:
+    # Split on newlines only (universal newlines), never on the other characters that
+    # str.splitlines() treats as line breaks (U+2028, form feed...), which occur inside segments.
+    with path.open(encoding="utf-8") as fh:
+        return [line.rstrip("\n") for line in fh]
+
+
+def _check_aligned(columns: dict[str, list[str]], files: Mapping[str, Any]) -> None:
+    counts = {name: len(lines) for name, lines in columns.items()}
+    if len(set(counts.values())) > 1:
+        detail = ", ".join(f"{files[n]}: {c} lines" for n, c in counts.items())
+        raise DataError(
+            f"line-aligned files differ in length ({detail})",
+            fix="every file of a line-aligned release has one line per segment",
+        )
 
 
 def _load_hub(spec: TaskSpec, source: SourceSpec, base: str) -> tuple[Dataset, str, str]:
@@ -298,7 +352,7 @@ def _load_hub(spec: TaskSpec, source: SourceSpec, base: str) -> tuple[Dataset, s
 def _download(spec: TaskSpec, source: SourceSpec, name: str) -> Path:
     from datasets import DownloadManager
 
-    url = source.location.rstrip("/") + "/" + name
+    url = (source.location or "").rstrip("/") + "/" + name
     try:
         path = Path(DownloadManager().download(url))
     except Exception as exc:  # the download manager raises many network error types
@@ -366,21 +420,43 @@ def _check_utf8(path: Path) -> None:
             ) from exc
 
 
-def _read_files(fmt: str, paths: list[Path], origin: str) -> Dataset:
+def _read_files(
+    fmt: str, paths: list[Path], origin: str, columns: list[str] | None = None
+) -> Dataset:
     datasets = _datasets()
 
     files = [str(p) for p in paths]
-    if fmt != "text-files" and all(_is_empty_file(p) for p in paths):
+    if fmt not in ("text-files", "xsum") and all(_is_empty_file(p) for p in paths):
         raise DataError(f"{origin}: no examples (the file is empty)", fix="check the data files")
+    # Header-less CSV/TSV: the task names the columns.
+    header: dict[str, Any] = {"column_names": columns, "header": None} if columns else {}
     try:
         if fmt in ("json", "jsonl"):
             return datasets.load_dataset("json", data_files=files, split="train")
         if fmt == "csv":
-            return datasets.load_dataset("csv", data_files=files, split="train")
+            return datasets.load_dataset("csv", data_files=files, split="train", **header)
         if fmt == "tsv":
-            # quoting=3 (QUOTE_NONE): TSV releases (GLUE) use bare quotes inside text.
+            # quoting=3 (QUOTE_NONE): TSV releases (GLUE, CSL) use bare quotes inside text.
             return datasets.load_dataset(
-                "csv", data_files=files, split="train", delimiter="\t", quoting=3
+                "csv", data_files=files, split="train", delimiter="\t", quoting=3, **header
+            )
+        if fmt == "aligned-text":
+            if not columns or len(columns) != len(paths):
+                raise DataError(
+                    f"{origin}: an aligned-text split lists {len(paths)} files but "
+                    f"{len(columns or [])} column names",
+                    fix="give 'columns' one name per file, in the order of 'files'",
+                )
+            table = {name: _read_lines(p) for name, p in zip(columns, paths, strict=True)}
+            _check_aligned(table, dict(zip(columns, paths, strict=True)))
+            return datasets.Dataset.from_dict(table)
+        if fmt == "xsum":
+            return datasets.Dataset.from_generator(
+                _xsum_files,
+                gen_kwargs={"paths": files},
+                features=datasets.Features(
+                    {k: datasets.Value("string") for k in ("id", "url", "summary", "document")}
+                ),
             )
         if fmt == "parquet":
             return datasets.load_dataset("parquet", data_files=files, split="train")
@@ -425,6 +501,31 @@ def _is_empty_file(path: Path) -> bool:
     return size < 4096 and not path.read_bytes().strip()
 
 
+_XSUM_SECTION = re.compile(r"^\[XSUM\](URL|INTRODUCTION|RESTBODY)\[XSUM\]\s*$", re.MULTILINE)
+
+
+def _xsum_files(paths: list[str]) -> Iterator[dict[str, str]]:
+    """XSum extract files: ``[XSUM]URL[XSUM]``, ``[XSUM]INTRODUCTION[XSUM]`` (the reference
+    summary) and ``[XSUM]RESTBODY[XSUM]`` (the document, one paragraph per line) sections."""
+    for p in paths:
+        path = Path(p)
+        text = path.read_text(encoding="utf-8")
+        parts = _XSUM_SECTION.split(text)
+        sections = {parts[i]: parts[i + 1].strip() for i in range(1, len(parts) - 1, 2)}
+        missing = [k for k in ("INTRODUCTION", "RESTBODY") if k not in sections]
+        if missing:
+            raise DataError(
+                f"{path}: not an XSum extract file (no [XSUM]{missing[0]}[XSUM] section)",
+                fix="point the task at the xsum-extracts folder",
+            )
+        yield {
+            "id": path.stem,
+            "url": sections.get("URL", ""),
+            "summary": sections["INTRODUCTION"],
+            "document": sections["RESTBODY"],
+        }
+
+
 def _text_files(paths: list[str]) -> Iterator[dict[str, str]]:
     for p in paths:
         path = Path(p)
@@ -444,7 +545,7 @@ def _row_name(fmt: str, row: int) -> str:
         return f"row {row} (line {row + 1})"
     if fmt in ("csv", "tsv"):
         return f"row {row} (line {row + 2}, after the header)"
-    if fmt == "text":
+    if fmt in ("text", "aligned-text"):
         return f"row {row} (line {row + 1})"
     return f"row {row}"
 
@@ -463,19 +564,23 @@ def _canonical(
         *(f for f in family.optional_fields if f not in family.required_fields),
     ]
     columns = [c for c in raw.column_names if c != _ROW]
-    mapping: dict[str, str] = {}
+    mapping: dict[str, str | list[str]] = {}
     for field in wanted:
-        column = source.fields.get(field, field)
-        if column in columns:
-            mapping[field] = column
-        elif field in family.required_fields or field in source.fields:
-            # A required field, or an optional one the task maps explicitly, must be there.
-            hint = did_you_mean(column, columns)
-            raise DataError(
-                f"{origin}: field '{field}' maps to column '{column}', which the data does not "
-                f"have{hint}; columns: {', '.join(columns)}",
-                fix=f"set source.fields.{field} to the column that holds it",
-            )
+        target = source.fields.get(field, field)
+        for column in [target] if isinstance(target, str) else target:
+            if column in columns:
+                continue
+            if field in family.required_fields or field in source.fields:
+                # A required field, or an optional one the task maps explicitly, must be there.
+                hint = did_you_mean(column, columns)
+                raise DataError(
+                    f"{origin}: field '{field}' maps to column '{column}', which the data does "
+                    f"not have{hint}; columns: {', '.join(columns)}",
+                    fix=f"set source.fields.{field} to the column that holds it",
+                )
+            break
+        else:
+            mapping[field] = target
     for field in [*source.fields, *source.drop_empty]:
         if field not in wanted:
             raise DataError(
@@ -484,13 +589,18 @@ def _canonical(
                 f"does not use{did_you_mean(field, wanted)}",
                 fix=f"map only {', '.join(wanted)}",
             )
-    keep = [*mapping.values(), _ROW]
-    ds = raw.select_columns(list(dict.fromkeys(keep)))
+    keep = [c for t in mapping.values() for c in ([t] if isinstance(t, str) else t)]
+    ds = raw.select_columns(list(dict.fromkeys([*keep, _ROW])))
     # Copy rather than rename: two fields may read the same column.
     label_map = source.label_map
 
     def project(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        out: dict[str, list[Any]] = {f: batch[c] for f, c in mapping.items()}
+        out: dict[str, list[Any]] = {
+            f: batch[c]
+            if isinstance(c, str)
+            else [list(v) for v in zip(*(batch[x] for x in c), strict=True)]
+            for f, c in mapping.items()
+        }
         if "id" not in mapping:
             out["id"] = [f"{base}-{r}" for r in batch[_ROW]]
         else:

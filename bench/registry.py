@@ -17,7 +17,7 @@ import importlib
 from importlib import metadata
 from typing import Any, Final, Literal
 
-from bench.errors import UnknownName, did_you_mean
+from bench.errors import MissingDependency, UnknownName, did_you_mean
 
 __all__ = ["ENTRY_POINT_GROUP", "KINDS", "Kind", "Registry", "registry"]
 
@@ -120,7 +120,13 @@ class Registry:
                 fix=f"use one of: {', '.join(sorted(self._targets[kind]))}",
             )
         target = self._targets[kind][name]
-        obj = _import(target) if isinstance(target, str) else target
+        try:
+            obj = _import(target) if isinstance(target, str) else target
+        except ImportError as exc:
+            raise MissingDependency(
+                f"{kind} '{name}' ({target}) cannot be imported: {exc}",
+                fix=f"install the package that provides it (pip install {exc.name or '...'})",
+            ) from exc
         self._loaded[key] = obj
         return obj
 

@@ -46,7 +46,21 @@ SCHEMA_VERSION = 1
 LANGUAGE = r"^[a-z]{2,3}(-[A-Za-z0-9]+)*$"
 NAME = r"^[a-z0-9][a-z0-9._-]*$"
 SPLIT_EXPR = r"^[A-Za-z0-9_.-]+(\[-?\d*%?:-?\d*%?\])?$"
-FORMATS = ("json", "jsonl", "csv", "tsv", "parquet", "text", "text-files")
+FORMATS = (
+    "json",
+    "jsonl",
+    "csv",
+    "tsv",
+    "parquet",
+    "text",
+    "text-files",
+    "aligned-text",
+    "xsum",
+)
+Format = Literal[
+    "json", "jsonl", "csv", "tsv", "parquet", "text", "text-files", "aligned-text", "xsum"
+]
+FieldMap = dict[str, str | list[str]]
 
 
 class _Closed(BaseModel):
@@ -113,13 +127,15 @@ class OriginalRelease(_Closed):
     """The layout of the data's original release, loaded from a local copy with ``--data``.
 
     ``files`` maps split names to paths (globs allowed) relative to the folder given with
-    ``--data NAME=DIR``; ``sha256`` optionally pins each file's hash.
+    ``--data NAME=DIR``; ``sha256`` optionally pins each file's hash; ``columns`` names the
+    columns of header-less CSV/TSV files and of ``aligned-text`` files.
     """
 
-    format: Literal["json", "jsonl", "csv", "tsv", "parquet", "text", "text-files"]
+    format: Format
     files: dict[str, str | list[str]]
+    columns: list[str] | None = None
     splits: dict[str, str] | None = None
-    fields: dict[str, str] | None = None
+    fields: FieldMap | None = None
     label_map: dict[str, str] | None = None
     sha256: dict[str, str] = Field(default_factory=dict)
 
@@ -137,6 +153,18 @@ class SourceSpec(_Closed):
         local: files on disk (``location`` relative to the task file, or absolute).
         hub: ``datasets.load_dataset(location, name, split=..., revision=revision)``.
         url: files downloaded from ``location`` (a base URL) and checked against ``sha256``.
+        sacrebleu: a WMT-style test set through sacrebleu's own downloader (``testset``,
+            ``langpair``); columns ``src``, ``ref:A``, ``ref:B``..., ``docid``, ``origlang``.
+
+    Formats: ``json``, ``jsonl``, ``csv``, ``tsv`` (``columns`` names the columns of files
+    without a header row), ``parquet``, ``text`` (one example per line, column ``text``),
+    ``text-files`` (one example per file, label = parent folder), ``aligned-text`` (one file
+    per column, line-aligned, as WMT's plain-text releases; ``columns`` names them in the order
+    the files are listed) and ``xsum`` (XSum's ``[XSUM]`` extract files: ``id``, ``url``,
+    ``summary``, ``document``).
+
+    ``fields`` maps each family field to a column, or to a list of columns (several
+    references).
 
     ``splits`` maps the roles ``train`` / ``validation`` / ``test`` to split expressions such as
     ``train``, ``validation`` or ``all[:80%]``; slicing happens after an optional seeded shuffle
@@ -147,14 +175,17 @@ class SourceSpec(_Closed):
     number dropped is recorded in every run record.
     """
 
-    kind: Literal["builtin", "local", "hub", "url"]
-    location: str
+    kind: Literal["builtin", "local", "hub", "url", "sacrebleu"]
+    location: str | None = None
     name: str | None = None
     revision: str | None = None
-    format: Literal["json", "jsonl", "csv", "tsv", "parquet", "text", "text-files"] | None = None
+    testset: str | None = None
+    langpair: str | None = None
+    format: Format | None = None
     files: dict[str, str | list[str]] | None = None
+    columns: list[str] | None = None
     splits: dict[Literal["train", "validation", "test"], str]
-    fields: dict[str, str] = Field(default_factory=dict)
+    fields: FieldMap = Field(default_factory=dict)
     label_map: dict[str, str] | None = None
     shuffle_seed: int | None = None
     drop_empty: list[str] = Field(default_factory=list)
@@ -181,6 +212,11 @@ class SourceSpec(_Closed):
 
     @model_validator(mode="after")
     def _kind_needs(self) -> SourceSpec:
+        if self.kind == "sacrebleu":
+            if not self.testset or not self.langpair:
+                raise ValueError("a 'sacrebleu' source needs 'testset' and 'langpair'")
+        elif not self.location:
+            raise ValueError(f"a '{self.kind}' source needs 'location'")
         if self.kind in ("builtin", "local", "url"):
             if self.format is None:
                 raise ValueError(f"a '{self.kind}' source needs 'format' (one of {FORMATS})")
@@ -198,6 +234,7 @@ class SourceSpec(_Closed):
             return OriginalRelease(
                 format=self.format,
                 files=self.files,
+                columns=self.columns,
                 splits=None,
                 fields=None,
                 label_map=None,

@@ -47,7 +47,68 @@ metrics:
 primary_metric: accuracy
 """
 
-_TEMPLATES = {"sentiment": _SENTIMENT}
+_TRANSLATION = """\
+# Task file for bench (schema: `bench tasks schema`; check it with `bench tasks validate`).
+name: {name}                 # must equal the file name without .yaml
+version: 1                   # bump whenever a change could change a score
+family: translation
+languages: [zh, en]          # [source, target]; the target picks the BLEU tokenizer (zh -> zh)
+description: >-
+  One paragraph: the test set, its domain, where it comes from and its licence.
+source:
+  kind: local                # builtin | local | hub | url | sacrebleu
+  location: data/{name}      # relative to this file (or absolute)
+  format: jsonl              # ...; aligned-text for one-segment-per-line files
+  files:
+    train: train.jsonl       # a parallel train split is optional (trainable baselines use it)
+    test: test.jsonl
+  splits: {{train: train, test: test}}
+  fields:
+    source: zh
+    references: en           # or a list of columns: [ref_a, ref_b]
+preprocess: []
+prompt:
+  template: "Translate from {{source_language}} to {{target_language}}:\\n\\n{{source}}"
+metrics:
+  - bleu                     # sacrebleu corpus BLEU; tokenizer follows the target language
+  - chrf: {{word_order: 0}}  # word_order: 2 for chrF++
+  - ter
+primary_metric: bleu
+"""
+
+_SUMMARIZATION = """\
+# Task file for bench (schema: `bench tasks schema`; check it with `bench tasks validate`).
+name: {name}                 # must equal the file name without .yaml
+version: 1                   # bump whenever a change could change a score
+family: summarization
+languages: [en]              # en: rouge-score tokenizer + Porter stemmer; zh: jieba
+description: >-
+  One paragraph: the documents, the reference summaries, the source and its licence.
+source:
+  kind: local
+  location: data/{name}
+  format: jsonl
+  files: {{test: test.jsonl}}
+  splits: {{test: test}}
+  fields:
+    document: document
+    references: summary      # or a list of columns for several references
+preprocess: [collapse_whitespace]
+prompt:
+  template: "Summarize the following document in a few sentences.\\n\\n{{document}}"
+metrics:
+  - rouge1
+  - rouge2
+  - rougeL
+  - rougeLsum
+primary_metric: rougeL
+"""
+
+_TEMPLATES = {
+    "sentiment": _SENTIMENT,
+    "translation": _TRANSLATION,
+    "summarization": _SUMMARIZATION,
+}
 
 
 def task_template(name: str, family: str) -> str:

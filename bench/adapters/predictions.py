@@ -1,9 +1,14 @@
 """Scoring saved model outputs: a file of predictions as an adapter.
 
-The file is JSON Lines, one object per example with the example's ``id`` and its
-``prediction``: for sentiment, the label as a string (a label outside the task's label set scores
-as a miss) or a response object (``{"label": ..., "probabilities": {...}}``). Every test example
-must have exactly one prediction, and the file must name no other id.
+Two formats:
+
+* ``jsonl`` (files ending in ``.jsonl`` or ``.json``): one object per example with the
+  example's ``id`` and its ``prediction``: for sentiment, the label as a string (a label outside
+  the task's label set scores as a miss) or a response object (``{"label": ...,
+  "probabilities": {...}}``); for translation and summarization, the text or ``{"text": ...}``.
+  Every test example must have exactly one prediction, and the file must name no other id.
+* ``text`` (any other file): plain text, one output per line in test-set order — the WMT
+  convention for hypothesis files. The file must have exactly one line per test example.
 """
 
 from __future__ import annotations
@@ -64,18 +69,54 @@ def read_predictions(path: str | Path) -> dict[str, Any]:
     return out
 
 
+def read_lines(path: str | Path) -> list[str]:
+    """Read a plain-text predictions file: one output per line (newlines only split lines)."""
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return [line.rstrip("\n") for line in fh]
+    except FileNotFoundError as exc:
+        raise PredictionsError(f"{path}: no such predictions file", fix="check the path") from exc
+    except UnicodeDecodeError as exc:
+        raise PredictionsError(
+            f"{path}: not UTF-8 (byte {exc.start})", fix="save it as UTF-8"
+        ) from exc
+
+
+def predictions_format(path: str | Path, fmt: str = "auto") -> str:
+    """``jsonl`` or ``text``: as given, or by the file's extension when ``auto``."""
+    if fmt != "auto":
+        if fmt not in ("jsonl", "text"):
+            raise PredictionsError(f"unknown predictions format '{fmt}'", fix="use jsonl or text")
+        return fmt
+    return "jsonl" if Path(path).suffix.lower() in (".jsonl", ".json") else "text"
+
+
 class PredictionsAdapter(Adapter):
-    """Serves the predictions saved in a file (``predictions:FILE``)."""
+    """Serves the predictions saved in a file (``predictions:FILE[,format=jsonl|text]``)."""
 
     name = "predictions"
     cacheable: ClassVar[bool] = False
+
+    class Params(Adapter.Params):
+        """``format``: ``auto`` (by extension), ``jsonl`` or ``text``."""
+
+        format: str = "auto"
+
+    params: Params
 
     def __init__(self, target: str | None = None, **params: Any) -> None:
         super().__init__(target, **params)
         if not target:
             raise PredictionsError("predictions adapter needs a file: predictions:FILE")
         self.path = Path(target)
-        self._predictions = read_predictions(self.path)
+        self.format = predictions_format(self.path, self.params.format)
+        self._lines: list[str] | None = None
+        if self.format == "text":
+            self._lines = read_lines(self.path)
+            self._predictions: dict[str, Any] = {}
+        else:
+            self._predictions = read_predictions(self.path)
         self._family: Family | None = None
         self._spec: TaskSpec | None = None
         self._checked = False
@@ -88,7 +129,18 @@ class PredictionsAdapter(Adapter):
         self._spec, self._family = spec, family
 
     def check_ids(self, ids: Sequence[str]) -> None:
-        """Raise unless the file has exactly one prediction per id in ``ids``."""
+        """Raise unless the file has exactly one prediction per id in ``ids`` (for a plain-text
+        file: exactly one line per id, in order)."""
+        if self._lines is not None:
+            if len(self._lines) != len(ids):
+                raise PredictionsError(
+                    f"{self.path}: {len(self._lines)} lines, but the task's test split has "
+                    f"{len(ids)} examples",
+                    fix="write one output per line, in test-set order (check --limit)",
+                )
+            self._predictions = dict(zip(ids, self._lines, strict=True))
+            self._checked = True
+            return
         wanted = set(ids)
         missing = [i for i in ids if i not in self._predictions]
         extra = sorted(set(self._predictions) - wanted)

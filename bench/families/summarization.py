@@ -52,7 +52,9 @@ class SummarizationFamily(Family):
     def check_row(self, row: Mapping[str, Any], spec: TaskSpec) -> str | None:
         document = row.get("document")
         if not isinstance(document, str):
-            return f"field 'document' is {'missing' if document is None else type(document).__name__}"
+            return (
+                f"field 'document' is {'missing' if document is None else type(document).__name__}"
+            )
         budget = row.get("max_words")
         if budget is not None and (not isinstance(budget, int) or budget < 1):
             return f"field 'max_words' is {budget!r}, not a positive integer"

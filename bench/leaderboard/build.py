@@ -39,11 +39,15 @@ class Leaderboard:
     tasks: list[str]
 
 
-def _scale(value: float, metric: str) -> float:
-    """Primary metrics in [0, 1] (accuracy, F1) become percentages; others stay as they are."""
-    if metric in ("mcc",):
-        return value * 100
-    return value * 100 if -1e-9 <= value <= 1 + 1e-9 else value
+def _scale(value: float, scale: float, higher_is_better: bool) -> float:
+    """A primary metric on a 0–100 scale (value / its perfect score × 100).
+
+    Metrics where lower is better (TER, ECE) have no perfect score to rescale against, so they
+    stay out of the mean (NaN) rather than being averaged against scores going the other way.
+    """
+    if not higher_is_better:
+        return float("nan")
+    return value / scale * 100
 
 
 def build_leaderboard(source: str | Path | Sequence[RunRecord]) -> Leaderboard:
@@ -103,6 +107,7 @@ def build_leaderboard(source: str | Path | Sequence[RunRecord]) -> Leaderboard:
                     "ci_high": mv.ci_high,
                     "n": mv.n,
                     "higher_is_better": mv.higher_is_better,
+                    "scale": mv.scale,
                     "signature": mv.signature,
                     "task_version": rec.task.version,
                     "dataset_fingerprint": rec.task.dataset_fingerprint,
@@ -124,7 +129,12 @@ def build_leaderboard(source: str | Path | Sequence[RunRecord]) -> Leaderboard:
     )
     scaled = (
         primary.assign(
-            scaled=[_scale(v, m) for v, m in zip(primary["value"], primary["metric"], strict=True)]
+            scaled=[
+                _scale(v, s, h)
+                for v, s, h in zip(
+                    primary["value"], primary["scale"], primary["higher_is_better"], strict=True
+                )
+            ]
         )
         .pivot(index="model", columns="task", values="scaled")
         .reindex(index=models, columns=tasks)

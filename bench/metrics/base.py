@@ -75,6 +75,9 @@ class MetricValue(BaseModel):
         ci_high: Upper end of the bootstrap interval.
         signature: How the value was computed, in sacrebleu's spirit.
         higher_is_better: The direction of the metric.
+        scale: The value of a perfect score on the metric's own scale (1 for proportions such as
+            accuracy or ROUGE F1, 100 for sacrebleu's BLEU and chrF); leaderboards divide by it
+            to put tasks on one 0–100 scale.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -86,6 +89,7 @@ class MetricValue(BaseModel):
     ci_high: float | None = None
     signature: str
     higher_is_better: bool = True
+    scale: float = 1.0
 
 
 @dataclass

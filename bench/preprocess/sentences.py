@@ -114,7 +114,9 @@ def sentence_splitter(language: str, prefer: str = "auto") -> SentenceSplitter:
     """
     if prefer not in ("auto", "punkt", "rule"):
         raise ValueError(f"unknown sentence splitter preference '{prefer}'")
-    punkt = prefer != "rule" and not language.startswith(("zh", "ja")) and _punkt_available("english")
+    punkt = (
+        prefer != "rule" and not language.startswith(("zh", "ja")) and _punkt_available("english")
+    )
     return _cached(language, prefer, punkt)
 
 

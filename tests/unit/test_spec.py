@@ -198,7 +198,7 @@ def test_unknown_key_two_levels_down(tmp_path: Path, base_text: str) -> None:
         ("languages: [en]", "languages: en", "languages", "valid list"),
         ("languages: [en]", "languages: [English]", "languages", "not a language code"),
         ("languages: [en]", "languages: []", "languages", "at least 1"),
-        ("  kind: builtin", "  kind: builtn", "source.kind", "'builtin', 'local', 'hub' or 'url'"),
+        ("  kind: builtin", "  kind: builtn", "source.kind", "'builtin', 'local', 'hub', 'url' or 'sacrebleu'"),
         ("  format: jsonl", "  format: xlsx", "source.format", "'json', 'jsonl'"),
         (SPLITS, "splits: {train: train}", "source.splits", "'test'"),
         (SPLITS, "splits: {train: 'a[b', test: test}", "source.splits", "'a[b'"),
@@ -234,8 +234,8 @@ def test_missing_required_field(tmp_path: Path, base_text: str) -> None:
 def test_missing_nested_required_field(tmp_path: Path, base_text: str) -> None:
     text = edit(base_text, "  location: smoke/sentiment-en\n", "")
     message = spec_error(write(tmp_path, text))
-    assert f"line {line_of(text, 'source:')}: field 'source.location'" in message
-    assert "required field is missing" in message
+    assert f"line {line_of(text, 'source:')}: field 'source'" in message
+    assert "a 'builtin' source needs 'location'" in message
 
 
 def test_several_errors_are_all_reported(tmp_path: Path, base_text: str) -> None:
