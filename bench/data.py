@@ -302,7 +302,7 @@ def _load_sacrebleu(spec: TaskSpec, source: SourceSpec) -> tuple[Dataset, str, s
     try:
         files = dataset.get_files(langpair)
         names = dataset.fieldnames(langpair)
-    except Exception as exc:  # sacrebleu raises many kinds of download errors
+    except (Exception, SystemExit) as exc:  # sacrebleu raises (or exits) on download errors
         raise DataError(
             f"task '{spec.name}': cannot fetch {origin}: {_first_line(exc)}",
             fix="check the network, or pass a local copy of the organisers' plain-text "

@@ -123,9 +123,14 @@ class Registry:
         try:
             obj = _import(target) if isinstance(target, str) else target
         except ImportError as exc:
+            missing = (exc.name or "").split(".")[0]
+            fix = (
+                "reinstall bench (pip install -e . in a checkout)"
+                if missing == "bench"
+                else f"install the package that provides it (pip install {missing or '...'})"
+            )
             raise MissingDependency(
-                f"{kind} '{name}' ({target}) cannot be imported: {exc}",
-                fix=f"install the package that provides it (pip install {exc.name or '...'})",
+                f"{kind} '{name}' ({target}) cannot be imported: {exc}", fix=fix
             ) from exc
         self._loaded[key] = obj
         return obj

@@ -85,7 +85,7 @@ def test_the_family_accepts_the_spec(spec: TaskSpec) -> None:
 
 def test_a_remote_source_declares_its_original_release(spec: TaskSpec) -> None:
     source = spec.source
-    if source.kind in ("hub", "url"):
+    if source.kind in ("hub", "url", "sacrebleu"):
         # So that --data NAME=PATH can load a local copy behind a firewall.
         assert source.original_release() is not None
     if source.kind == "url":
@@ -95,20 +95,32 @@ def test_a_remote_source_declares_its_original_release(spec: TaskSpec) -> None:
 
 
 @pytest.mark.parametrize("path", BUILTIN_DATA, ids=[p.stem for p in BUILTIN_DATA])
-def test_builtin_data_loads_with_both_labels(path: Path) -> None:
-    # Remote data (hub, url) is loaded from local copies in tests/unit/test_real_data.py.
+def test_builtin_data_loads(path: Path) -> None:
+    # Remote data (hub, url, sacrebleu) is loaded from local copies in the unit and golden tests.
     spec = load_task(path)
     family = get_family(spec.family)
-    train = load_split(spec, family, "train").dataset
     test = load_split(spec, family, "test").dataset
-    assert len(train) >= 300 and len(test) >= 150
-    assert not set(train["id"]) & set(test["id"])
-    for split in (train, test):
-        counts = Counter(split["label"])
-        assert set(counts) == set(spec.labels or ())
-        assert min(counts.values()) >= 0.4 * max(counts.values())  # balanced enough
-    # No templated near-duplicates: texts are unique across both splits.
-    texts = [t.strip().lower() for t in [*train["text"], *test["text"]]]
+    if spec.family == "sentiment":
+        train = load_split(spec, family, "train").dataset
+        assert len(train) >= 300 and len(test) >= 150
+        assert not set(train["id"]) & set(test["id"])
+        for split in (train, test):
+            counts = Counter(split["label"])
+            assert set(counts) == set(spec.labels or ())
+            assert min(counts.values()) >= 0.4 * max(counts.values())  # balanced enough
+        # No templated near-duplicates: texts are unique across both splits.
+        texts = [t.strip().lower() for t in [*train["text"], *test["text"]]]
+    elif spec.family == "translation":
+        train = load_split(spec, family, "train").dataset
+        assert len(train) >= 500 and len(test) >= 150
+        texts = [t.strip() for t in [*train["source"], *test["source"]]]
+        assert all(len(refs) >= 1 and all(r.strip() for r in refs) for refs in test["references"])
+    elif spec.family == "summarization":
+        assert len(test) >= 60
+        texts = [t.strip() for t in test["document"]]
+        assert all(refs and all(r.strip() for r in refs) for refs in test["references"])
+    else:  # pragma: no cover - a new family adds its own checks here
+        pytest.fail(f"no conformance checks for family {spec.family}")
     assert len(set(texts)) == len(texts)
 
 
