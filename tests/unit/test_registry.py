@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import UnknownName
+from bench.errors import MissingDependency, UnknownName
 from bench.registry import _BUILTINS, ENTRY_POINT_GROUP, KINDS, Registry, registry
 
 REPO = Path(__file__).resolve().parents[2]
@@ -99,8 +99,10 @@ def test_a_broken_target_fails_on_get_not_on_register() -> None:
     reg = Registry()
     reg.register("metric", "broken", "bench_no_such_module_xyz:Thing")
     assert ("metric", "broken") in reg
-    with pytest.raises(ModuleNotFoundError):
+    with pytest.raises(MissingDependency) as info:
         reg.get("metric", "broken")
+    assert "bench_no_such_module_xyz" in str(info.value)
+    assert "pip install bench_no_such_module_xyz" in str(info.value)
 
 
 def test_registries_are_independent() -> None:

@@ -1,0 +1,767 @@
+"""ROUGE-1, ROUGE-2, ROUGE-L and ROUGE-Lsum through rouge-score, with language-aware tokenizers.
+
+ROUGE (Lin, 2004) compares a system summary with one or more reference summaries by their
+overlapping units:
+
+* ROUGE-N: n-gram overlap. With ``count(g)`` the clipped number of matching n-grams,
+  precision = Σ count(g) / #n-grams(prediction), recall = Σ count(g) / #n-grams(reference).
+* ROUGE-L: the longest common subsequence (LCS) of the two token sequences;
+  precision = |LCS| / |prediction|, recall = |LCS| / |reference|.
+* ROUGE-Lsum: summary-level LCS (Lin 2004, section 3.2): for every reference sentence, the
+  union of its LCSs with every predicted sentence, with each token counted at most as often as
+  it occurs (as ROUGE-1.5.5 does).
+
+Each reports F = 2PR / (P + R), on rouge-score's 0–1 scale (not multiplied by 100). A task's
+score is the mean of the per-example F-measures, with a percentile bootstrap interval over
+examples. The numbers are rouge-score's own: this module only chooses what rouge-score is given.
+
+Choices stated once here, and named in every signature:
+
+* **Tokenizer** (``tokenizer``). ``auto``: jieba for Chinese, one token per character for
+  Japanese and Korean, rouge-score's default for everything else. ``default`` is rouge-score's
+  tokenizer (lower-case, every character other than ``a-z0-9`` becomes a space) with the Porter
+  stemmer for English; it deletes every non-ASCII character, so it would score any Chinese
+  summary 0, and bench refuses it for Chinese, Japanese and Korean tasks. ``jieba`` segments
+  with a private ``jieba.Tokenizer`` (jieba's stock dictionary, HMM on), lower-cases, and splits
+  every word at characters that are not letters or digits, dropping them: the same rule as
+  rouge-score's, widened from ``a-z0-9`` to the letters and digits of every script. ``char``
+  makes each CJK character (Han, kana, Hangul) a token and keeps runs of other letters and
+  digits as words.
+* **Stemmer** (``stemmer``). ``None`` means on for English, off otherwise. Stemming is
+  rouge-score's (NLTK's Porter stemmer, words longer than three characters); with ``jieba`` or
+  ``char`` it applies to ASCII words only.
+* **Sentences** (ROUGE-Lsum, ``splitter``). rouge-score reads sentences as newline-separated
+  lines; bench splits the prediction and every reference with the language's sentence splitter
+  (:func:`bench.preprocess.sentences.sentence_splitter`: Punkt for English when its data is
+  installed, else rules; punctuation for Chinese) and joins the sentences with newlines.
+* **Several references**: the best one per example and per ROUGE type, as rouge-score's
+  ``RougeScorer.score_multi`` does (the reference with the highest F-measure for that type; on a
+  tie, the first). So ROUGE-1 and ROUGE-L of one example may come from different references.
+* **A failed example** (no response) is scored as an empty summary: 0 for every type.
+
+All four types are computed in one pass over the examples and shared through
+``ScoringContext.memo``, so a task that lists all four scores each example once. From 2,000
+examples on, the pass runs in two worker processes (spawned, so safe with threads and on every
+platform); the numbers are identical to a single-process run.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any, ClassVar, Literal, NamedTuple
+
+import numpy as np
+from pydantic import Field, ValidationError
+
+from bench.errors import BenchError, DataError, MissingResource, TaskSpecError
+from bench.metrics.base import Metric, MetricValue, ScoringContext, percentile_ci
+
+__all__ = [
+    "PRF",
+    "CharTokenizer",
+    "JiebaTokenizer",
+    "Rouge1",
+    "Rouge2",
+    "RougeL",
+    "RougeLsum",
+    "rouge_scores",
+]
+
+ROUGE_TYPES: tuple[str, ...] = ("rouge1", "rouge2", "rougeL", "rougeLsum")
+PARALLEL_MIN_PAIRS = 2000
+"""From this many examples on, ``processes=None`` scores in (up to) two processes."""
+
+TokenizerName = Literal["auto", "default", "jieba", "char"]
+SplitterName = Literal["auto", "punkt", "rule"]
+
+# Languages whose text rouge-score's default tokenizer deletes (it keeps only a-z and 0-9).
+_CJK_LANGUAGES = ("zh", "ja", "ko")
+
+# Han (with extensions and compatibility ideographs), kana and Hangul syllables.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f"
+_CHAR_TOKEN = re.compile(rf"[{_CJK}]|(?:(?![{_CJK}])[^\W_])+")
+_LETTERS_DIGITS = re.compile(r"[^\W_]+")
+
+
+# --------------------------------------------------------------------------------------------
+# Tokenizers for RougeScorer(tokenizer=...): picklable, the heavy parts built lazily per process
+
+
+_STEMMER: Any = None
+_JIEBA: Any = None
+_LOCK = threading.Lock()
+
+
+def _porter() -> Any:
+    global _STEMMER
+    if _STEMMER is None:
+        from nltk.stem import porter
+
+        _STEMMER = porter.PorterStemmer()  # what rouge-score's DefaultTokenizer uses
+    return _STEMMER
+
+
+def _jieba() -> Any:
+    """This process's private ``jieba.Tokenizer`` (stock dictionary; never jieba's global)."""
+    global _JIEBA
+    with _LOCK:
+        if _JIEBA is None:
+            import logging
+
+            import jieba
+
+            jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict" chatter on stderr
+            tokenizer = jieba.Tokenizer()
+            tokenizer.initialize()
+            _JIEBA = tokenizer
+    return _JIEBA
+
+
+def _stem_ascii(tokens: list[str]) -> list[str]:
+    stemmer = _porter()
+    # rouge-score stems only words longer than three characters; so do we, ASCII words only.
+    return [stemmer.stem(t) if len(t) > 3 and t.isascii() else t for t in tokens]
+
+
+class JiebaTokenizer:
+    """Chinese words for rouge-score: jieba segmentation, lower-cased, letters and digits only.
+
+    Every jieba word is split at characters that are neither letters nor digits (of any script),
+    which are dropped, as rouge-score's default tokenizer does with everything outside
+    ``a-z0-9``: punctuation and whitespace never count as matches.
+
+    The jieba tokenizer is private (jieba's stock dictionary, never its global tokenizer, which
+    a user dictionary elsewhere could change) and is built on first use in each process, so the
+    object pickles cheaply into worker processes.
+
+    Args:
+        use_stemmer: Stem ASCII words longer than three characters with the Porter stemmer.
+
+    Example:
+        >>> JiebaTokenizer().tokenize("我来到北京清华大学，学习NLP。")
+        ['我', '来到', '北京', '清华大学', '学习', 'nlp']
+    """
+
+    def __init__(self, use_stemmer: bool = False) -> None:
+        self.use_stemmer = use_stemmer
+
+    def tokenize(self, text: str) -> list[str]:
+        """Tokens of ``text``."""
+        # Lower-case after segmenting: jieba's dictionary has mixed-case words (T恤, B超).
+        tokens = [
+            piece
+            for word in _jieba().cut(text, HMM=True)
+            for piece in _LETTERS_DIGITS.findall(word.lower())
+        ]
+        return _stem_ascii(tokens) if self.use_stemmer else tokens
+
+    def __repr__(self) -> str:
+        return f"JiebaTokenizer(use_stemmer={self.use_stemmer})"
+
+
+class CharTokenizer:
+    """One token per CJK character; runs of other letters and digits are words; lower-cased.
+
+    Args:
+        use_stemmer: Stem ASCII words longer than three characters with the Porter stemmer.
+
+    Example:
+        >>> CharTokenizer().tokenize("用BERT做中文NER，F1是92.5。")
+        ['用', 'bert', '做', '中', '文', 'ner', 'f1', '是', '92', '5']
+    """
+
+    def __init__(self, use_stemmer: bool = False) -> None:
+        self.use_stemmer = use_stemmer
+
+    def tokenize(self, text: str) -> list[str]:
+        """Tokens of ``text``."""
+        tokens = _CHAR_TOKEN.findall(text.lower())
+        return _stem_ascii(tokens) if self.use_stemmer else tokens
+
+    def __repr__(self) -> str:
+        return f"CharTokenizer(use_stemmer={self.use_stemmer})"
+
+
+# --------------------------------------------------------------------------------------------
+# The scoring pass
+
+
+class PRF(NamedTuple):
+    """Per-example precision, recall and F-measure of one ROUGE type (arrays of length n)."""
+
+    precision: np.ndarray
+    recall: np.ndarray
+    fmeasure: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a worker needs to score pairs: everything resolved, nothing heavy (it is pickled)."""
+
+    language: str
+    tokenizer: str  # default | jieba | char
+    stemmer: bool
+    types: tuple[str, ...]  # among rouge1, rouge2, rougeL (whole-text types)
+    splitters: tuple[str, ...]  # sentence splitter names, one rougeLsum column each
+    nltk_path: tuple[str, ...] = ()
+
+
+_SCORERS: dict[_Plan, tuple[Any, Any, list[Any]]] = {}
+
+
+def _tokenizer_object(plan: _Plan) -> Any:
+    if plan.tokenizer == "jieba":
+        return JiebaTokenizer(plan.stemmer)
+    if plan.tokenizer == "char":
+        return CharTokenizer(plan.stemmer)
+    return None  # rouge-score's DefaultTokenizer(use_stemmer)
+
+
+def _scorers(plan: _Plan) -> tuple[Any, Any, list[Any]]:
+    """``(whole-text scorer, rougeLsum scorer, splitters)`` for ``plan``, cached per process."""
+    cached = _SCORERS.get(plan)
+    if cached is not None:
+        return cached
+    from rouge_score.rouge_scorer import RougeScorer
+
+    from bench.preprocess.sentences import sentence_splitter
+
+    tokenizer = _tokenizer_object(plan)
+    whole = (
+        RougeScorer(list(plan.types), use_stemmer=plan.stemmer, tokenizer=tokenizer)
+        if plan.types
+        else None
+    )
+    lsum = (
+        RougeScorer(["rougeLsum"], use_stemmer=plan.stemmer, tokenizer=tokenizer)
+        if plan.splitters
+        else None
+    )
+    splitters = []
+    for name in plan.splitters:
+        if name.startswith("punkt") and plan.nltk_path:
+            import nltk
+
+            # A spawned worker sees NLTK_DATA but not the parent's edits of nltk.data.path.
+            nltk.data.path[:0] = [p for p in plan.nltk_path if p not in nltk.data.path]
+        prefer = "punkt" if name.startswith("punkt") else "rule"
+        splitter = sentence_splitter(plan.language, prefer)
+        if splitter.name != name:
+            raise RuntimeError(f"worker got sentence splitter '{splitter.name}', not '{name}'")
+        splitters.append(splitter.split)
+    cached = (whole, lsum, splitters)
+    _SCORERS[plan] = cached
+    return cached
+
+
+def _score_chunk(plan: _Plan, pairs: Sequence[tuple[str, tuple[str, ...]]]) -> np.ndarray:
+    """Score ``(prediction, references)`` pairs: ``(len(pairs), columns, 3)`` of P, R, F.
+
+    Module level (and its arguments plain data) so that spawned worker processes can run it.
+    """
+    whole, lsum, splitters = _scorers(plan)
+    columns = len(plan.types) + len(plan.splitters)
+    out = np.zeros((len(pairs), columns, 3), dtype=np.float64)
+    for i, (prediction, references) in enumerate(pairs):
+        row = out[i]
+        if whole is not None:
+            best = whole.score_multi(list(references), prediction)
+            for j, rouge_type in enumerate(plan.types):
+                row[j] = best[rouge_type]
+        for k, split in enumerate(splitters):
+            lines = ["\n".join(split(ref)) for ref in references]
+            best = lsum.score_multi(lines, "\n".join(split(prediction)))
+            row[len(plan.types) + k] = best["rougeLsum"]
+    return out
+
+
+def _available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _in_daemon() -> bool:
+    import multiprocessing
+
+    return bool(multiprocessing.current_process().daemon)
+
+
+def _auto_processes(n: int) -> int:
+    if n < PARALLEL_MIN_PAIRS or _in_daemon():  # a daemonic process may not start children
+        return 1
+    return min(2, _available_cpus())
+
+
+def _run(plan: _Plan, pairs: list[tuple[str, tuple[str, ...]]], processes: int) -> np.ndarray:
+    columns = len(plan.types) + len(plan.splitters)
+    if not pairs:
+        return np.zeros((0, columns, 3), dtype=np.float64)
+    processes = max(1, min(processes, len(pairs)))
+    if processes == 1:
+        return _score_chunk(plan, pairs)
+    import multiprocessing
+
+    # A few chunks per process balance uneven documents; order is kept by map().
+    size = math.ceil(len(pairs) / (processes * 4))
+    chunks = [pairs[i : i + size] for i in range(0, len(pairs), size)]
+    try:
+        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as ex:
+            parts = list(ex.map(_score_chunk, [plan] * len(chunks), chunks))
+    except BrokenProcessPool as exc:
+        raise BenchError(
+            f"ROUGE worker processes died ({exc}); a script that starts a run must guard its "
+            "entry point with `if __name__ == '__main__':` (worker processes are spawned)",
+            fix="add the guard, or set the metric parameter `processes: 1`",
+        ) from None
+    return np.concatenate(parts, axis=0)
+
+
+def _resolve_tokenizer(tokenizer: str, language: str, where: str = "") -> str:
+    cjk = language.lower().startswith(_CJK_LANGUAGES)
+    if tokenizer == "auto":
+        if language.lower().startswith("zh"):
+            return "jieba"
+        return "char" if cjk else "default"
+    if tokenizer == "default" and cjk:
+        raise TaskSpecError(
+            f"{where}ROUGE tokenizer 'default' cannot score language '{language}': rouge-score's "
+            "default tokenizer keeps only the ASCII letters a-z and digits, so every summary in "
+            "this language would score 0",
+            fix="set the metric parameter `tokenizer: auto` (jieba for Chinese), `jieba` or `char`",
+        )
+    return tokenizer
+
+
+def _resolve_stemmer(stemmer: bool | None, language: str) -> bool:
+    if stemmer is None:  # the Porter stemmer is for English (en, en-GB, en_US)
+        return re.match(r"en(?:$|[-_])", language.lower()) is not None
+    return stemmer
+
+
+def _splitter_name(language: str, prefer: str) -> str:
+    from bench.preprocess.sentences import sentence_splitter
+
+    return sentence_splitter(language, prefer).name
+
+
+def _text(response: Any) -> str:
+    text = None if response is None else getattr(response, "text", None)
+    return text if isinstance(text, str) else ""  # a failure is an empty summary: a miss
+
+
+def _check_references(references: Sequence[Any]) -> list[tuple[str, ...]]:
+    out = []
+    for i, refs in enumerate(references):
+        if isinstance(refs, str) or not isinstance(refs, (tuple, list)) or not refs:
+            raise DataError(
+                f"example {i}: references must be a non-empty tuple of strings, got {refs!r:.80}",
+                fix="give each example a tuple of one or more reference summaries",
+            )
+        if not all(isinstance(r, str) for r in refs):
+            raise DataError(
+                f"example {i}: every reference must be a string, got {refs!r:.80}",
+                fix="give each example a tuple of one or more reference summaries",
+            )
+        out.append(tuple(refs))
+    return out
+
+
+def rouge_scores(
+    predictions: Sequence[str | None],
+    references: Sequence[Sequence[str]],
+    language: str,
+    *,
+    types: Sequence[str] = ROUGE_TYPES,
+    tokenizer: TokenizerName = "auto",
+    stemmer: bool | None = None,
+    splitter: SplitterName = "auto",
+    processes: int | None = 1,
+) -> dict[str, PRF]:
+    """Per-example ROUGE of ``predictions`` against their ``references``, by rouge-score.
+
+    Args:
+        predictions: One text per example; ``None`` (a failed example) scores as empty.
+        references: One tuple of one or more reference texts per example; the best reference
+            is taken per example and ROUGE type.
+        language: The language code that picks the tokenizer, stemmer and sentence splitter.
+        types: ROUGE types among ``rouge1``, ``rouge2``, ``rougeL`` and ``rougeLsum``.
+        tokenizer: ``auto``, ``default`` (rouge-score's), ``jieba`` or ``char``.
+        stemmer: Porter stemming; ``None`` means on for English only.
+        splitter: The sentence splitter for ``rougeLsum``: ``auto``, ``punkt`` or ``rule``.
+        processes: Worker processes; ``None`` picks two from 2,000 examples on.
+
+    Returns:
+        For each type, the per-example precision, recall and F-measure (0–1).
+
+    Raises:
+        TaskSpecError: ``tokenizer='default'`` on Chinese, Japanese or Korean.
+        DataError: An example has no references, or a reference is not a string.
+
+    Example:
+        >>> s = rouge_scores(["the cats sat on mats"], [("the cat sat on the mat",)], "en",
+        ...                  types=("rouge1", "rougeL"))
+        >>> round(float(s["rouge1"].fmeasure[0]), 4), round(float(s["rougeL"].recall[0]), 4)
+        (0.9091, 0.8333)
+        >>> s = rouge_scores(["北京是中国的首都"], [("中国的首都是北京",)], "zh", types=("rouge1",))
+        >>> float(s["rouge1"].fmeasure[0])
+        1.0
+    """
+    if len(predictions) != len(references):
+        raise DataError(
+            f"{len(predictions)} predictions but {len(references)} reference tuples",
+            fix="give one prediction per example",
+        )
+    unknown = [t for t in types if t not in ROUGE_TYPES]
+    if unknown:
+        raise ValueError(f"unknown ROUGE types {unknown}; known: {list(ROUGE_TYPES)}")
+    refs = _check_references(references)
+    preds = ["" if p is None else p for p in predictions]
+    wanted = list(dict.fromkeys(types))
+    whole = tuple(t for t in ROUGE_TYPES[:3] if t in wanted)
+    split = (_splitter_name(language, splitter),) if "rougeLsum" in wanted else ()
+    plan = _plan(language, tokenizer, stemmer, whole, split)
+    table = _run(
+        plan,
+        list(zip(preds, refs, strict=True)),
+        _auto_processes(len(preds)) if processes is None else processes,
+    )
+    names = [*whole, *(["rougeLsum"] if split else [])]
+    return {name: PRF(*(table[:, j, k].copy() for k in range(3))) for j, name in enumerate(names)}
+
+
+def _plan(
+    language: str,
+    tokenizer: str,
+    stemmer: bool | None,
+    types: tuple[str, ...],
+    splitters: tuple[str, ...],
+) -> _Plan:
+    nltk_path: tuple[str, ...] = ()
+    if any(s.startswith("punkt") for s in splitters):
+        import nltk
+
+        nltk_path = tuple(str(p) for p in nltk.data.path)
+    return _Plan(
+        language=language,
+        tokenizer=_resolve_tokenizer(tokenizer, language),
+        stemmer=_resolve_stemmer(stemmer, language),
+        types=types,
+        splitters=splitters,
+        nltk_path=nltk_path,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Signatures
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+def _tokenizer_tag(tokenizer: str) -> str:
+    if tokenizer != "jieba":
+        return tokenizer
+    from bench.preprocess.resources import jieba_status
+
+    status = jieba_status()
+    if not status.present:
+        raise MissingResource(
+            f"jieba (the Chinese ROUGE tokenizer) is not usable: {status.detail}",
+            fix=status.download,
+        )
+    return f"jieba-{status.version}-dict:{status.checksum}"
+
+
+def _stemmer_tag(stemmer: bool) -> str:
+    return f"porter-nltk-{_version('nltk')}" if stemmer else "no"
+
+
+def _splitter_tag(name: str) -> str:
+    return f"{name}-nltk-{_version('nltk')}" if name.startswith("punkt") else name
+
+
+# --------------------------------------------------------------------------------------------
+# The metrics
+
+
+class _Rouge(Metric):
+    """Shared parameters and scoring of the four ROUGE metrics."""
+
+    families: ClassVar[tuple[str, ...]] = ("summarization",)
+
+    stemmer: bool | None = None
+    tokenizer: TokenizerName = "auto"
+    report: Literal["f", "prf"] = "f"
+    processes: int | None = Field(default=None, ge=1)
+
+    def _column(self, language: str) -> str:
+        """The memo column this metric reads: its type (and, for rougeLsum, the splitter)."""
+        return self.name
+
+    def _group(self, language: str, task: str = "") -> tuple[str, bool]:
+        """``(tokenizer, stemmer)`` resolved: metrics with equal groups share a scoring pass."""
+        where = f"task '{task}', metric '{self.name}': " if task else f"metric '{self.name}': "
+        tokenizer = _resolve_tokenizer(self.tokenizer, language, where)
+        return tokenizer, _resolve_stemmer(self.stemmer, language)
+
+    def language_problem(self, language: str) -> str | None:
+        """Why this metric cannot score ``language`` (for a task check), or ``None``.
+
+        Example:
+            >>> Rouge1(tokenizer="default").language_problem("zh") is not None
+            True
+        """
+        try:
+            self._group(language)
+        except TaskSpecError as exc:
+            return str(exc)
+        return None
+
+    def _scores(self, ctx: ScoringContext) -> PRF:
+        """This metric's per-example scores, computed with its siblings in one shared pass."""
+        language = ctx.spec.language
+        group = self._group(language, ctx.spec.name)
+        key = _memo_key(group, self._column(language))
+        if key not in ctx.memo:
+            self._fill(ctx, language, group)
+        prf: PRF = ctx.memo[key]
+        return prf
+
+    def _siblings(self, ctx: ScoringContext, language: str, group: tuple[str, bool]) -> list[str]:
+        """Memo columns of the task's other ROUGE metrics that tokenize like this one."""
+        columns = []
+        for spec in ctx.spec.metrics:
+            cls = _CLASSES.get(spec.name)
+            if cls is None or cls.name == self.name:
+                continue
+            try:
+                other = cls(**spec.params)
+                if other._group(language) == group:
+                    columns.append(other._column(language))
+            except (ValidationError, BenchError):
+                continue  # that metric reports its own problem when it runs
+        return columns
+
+    def _fill(self, ctx: ScoringContext, language: str, group: tuple[str, bool]) -> None:
+        wanted = [self._column(language), *self._siblings(ctx, language, group)]
+        pending = [c for c in dict.fromkeys(wanted) if _memo_key(group, c) not in ctx.memo]
+        whole = tuple(t for t in ROUGE_TYPES[:3] if t in pending)
+        splitters = tuple(c.split("|", 1)[1] for c in pending if c.startswith("rougeLsum|"))
+        plan = _plan(language, group[0], group[1], whole, splitters)
+        pairs = list(
+            zip([_text(r) for r in ctx.responses], _check_references(ctx.references), strict=True)
+        )
+        processes = self.processes if self.processes is not None else _auto_processes(ctx.n)
+        table = _run(plan, pairs, processes)
+        for j, column in enumerate([*whole, *(f"rougeLsum|{s}" for s in splitters)]):
+            ctx.memo[_memo_key(group, column)] = PRF(*(table[:, j, k].copy() for k in range(3)))
+
+    def _split_tag(self, language: str) -> str | None:
+        return None
+
+    def _signature(self, ctx: ScoringContext, stat: str) -> str:
+        tokenizer, stemmer = self._group(ctx.spec.language, ctx.spec.name)
+        parts = [
+            self.name,
+            stat,
+            f"tok:{_tokenizer_tag(tokenizer)}",
+            f"stem:{_stemmer_tag(stemmer)}",
+        ]
+        split = self._split_tag(ctx.spec.language)
+        if split:
+            parts.append(f"split:{split}")
+        parts += [
+            "multiref:best",
+            f"rouge-score:{_version('rouge-score')}",
+            ctx.bootstrap.tag(),
+            f"v:{self.version}",
+        ]
+        return "|".join(parts)
+
+    def _boot_means(self, ctx: ScoringContext, values: np.ndarray) -> np.ndarray | None:
+        """Means of ``values`` over the bootstrap resamples of the examples."""
+        if ctx.bootstrap.resamples == 0 or ctx.n == 0:
+            return None
+        key = f"rouge.boot|{ctx.n}"
+        if key not in ctx.memo:  # one index matrix for every ROUGE value of the task
+            ctx.memo[key] = ctx.bootstrap.resample_indices(ctx.n)
+        idx: np.ndarray = ctx.memo[key]
+        means = np.empty(idx.shape[0], dtype=np.float64)
+        block = max(1, (1 << 22) // ctx.n)  # gather at most ~32 MB of float64 at a time
+        for start in range(0, idx.shape[0], block):
+            means[start : start + block] = values[idx[start : start + block]].mean(axis=1)
+        return means
+
+    def _value(self, ctx: ScoringContext, values: np.ndarray, name: str, stat: str) -> MetricValue:
+        # fsum is exactly rounded, so the value does not depend on the examples' order.
+        mean = math.fsum(values.tolist()) / ctx.n if ctx.n else float("nan")
+        samples = self._boot_means(ctx, values)
+        low, high = (
+            (None, None) if samples is None else percentile_ci(samples, ctx.bootstrap.confidence)
+        )
+        return MetricValue(
+            name=name,
+            value=mean,
+            n=ctx.n,
+            ci_low=low,
+            ci_high=high,
+            signature=self._signature(ctx, stat),
+        )
+
+    def score(self, ctx: ScoringContext) -> list[MetricValue]:
+        prf = self._scores(ctx)
+        out = [self._value(ctx, prf.fmeasure, self.name, "f")]
+        if self.report == "prf":
+            out.append(self._value(ctx, prf.precision, f"{self.name}/precision", "p"))
+            out.append(self._value(ctx, prf.recall, f"{self.name}/recall", "r"))
+        return out
+
+    def per_example(self, ctx: ScoringContext) -> dict[str, list[float | None]]:
+        prf = self._scores(ctx)
+        out: dict[str, list[float | None]] = {self.name: prf.fmeasure.tolist()}
+        if self.report == "prf":
+            out[f"{self.name}/precision"] = prf.precision.tolist()
+            out[f"{self.name}/recall"] = prf.recall.tolist()
+        return out
+
+
+def _memo_key(group: tuple[str, bool], column: str) -> str:
+    return f"rouge|{group[0]}|stem:{group[1]}|{column}"
+
+
+class Rouge1(_Rouge):
+    """ROUGE-1: unigram-overlap F-measure (Lin, 2004), the mean over examples, on a 0–1 scale.
+
+    P = matching unigrams / prediction unigrams and R = matching unigrams / reference unigrams
+    (each unigram matched at most as often as it occurs in both); F = 2PR / (P + R). Computed
+    by rouge-score; see the module docstring for tokenizers, stemming and several references.
+
+    Lin, Chin-Yew. 2004. ROUGE: A Package for Automatic Evaluation of Summaries. In Text
+    Summarization Branches Out, pp. 74–81. https://aclanthology.org/W04-1013/
+
+    Attributes:
+        stemmer: Porter stemming (rouge-score's ``use_stemmer``); ``None``: on for English only.
+        tokenizer: ``auto`` (jieba for Chinese, ``char`` for Japanese and Korean, rouge-score's
+            default otherwise), ``default``, ``jieba`` or ``char``. ``default`` is refused for
+            Chinese, Japanese and Korean: it deletes their characters and scores 0.
+        report: ``f`` for the F-measure only; ``prf`` adds ``rouge1/precision`` and
+            ``rouge1/recall`` (values and per-example columns).
+        processes: Worker processes for the scoring pass; ``None``: two from 2,000 examples on
+            (when two CPUs are available), else one. Never changes the numbers.
+
+    Example:
+        >>> s = rouge_scores(["the cats sat on mats"], [("the cat sat on the mat",)], "en",
+        ...                  types=("rouge1",))
+        >>> round(float(s["rouge1"].fmeasure[0]), 4)  # stems: 5 of 5 match, 5 of 6 recalled
+        0.9091
+    """
+
+    name: ClassVar[str] = "rouge1"
+
+
+class Rouge2(_Rouge):
+    """ROUGE-2: bigram-overlap F-measure (Lin, 2004), the mean over examples, on a 0–1 scale.
+
+    As ROUGE-1, over bigrams. A text of fewer than two tokens has no bigrams, so its ROUGE-2
+    is 0 even against itself.
+
+    Lin, Chin-Yew. 2004. ROUGE: A Package for Automatic Evaluation of Summaries. In Text
+    Summarization Branches Out, pp. 74–81. https://aclanthology.org/W04-1013/
+
+    Attributes:
+        stemmer: Porter stemming (rouge-score's ``use_stemmer``); ``None``: on for English only.
+        tokenizer: ``auto``, ``default``, ``jieba`` or ``char``, as for :class:`Rouge1`.
+        report: ``f`` or ``prf`` (adds ``rouge2/precision`` and ``rouge2/recall``).
+        processes: Worker processes; ``None``: two from 2,000 examples on, else one.
+
+    Example:
+        >>> s = rouge_scores(["the cat sat"], [("the cat sat down",)], "en", types=("rouge2",))
+        >>> round(float(s["rouge2"].fmeasure[0]), 4)  # P = 2/2, R = 2/3
+        0.8
+    """
+
+    name: ClassVar[str] = "rouge2"
+
+
+class RougeL(_Rouge):
+    """ROUGE-L: longest-common-subsequence F-measure (Lin, 2004), the mean over examples, 0–1.
+
+    P = |LCS| / |prediction| and R = |LCS| / |reference| over the tokens of the whole texts
+    (sentence boundaries ignored); F = 2PR / (P + R). Computed by rouge-score.
+
+    Lin, Chin-Yew. 2004. ROUGE: A Package for Automatic Evaluation of Summaries. In Text
+    Summarization Branches Out, pp. 74–81. https://aclanthology.org/W04-1013/
+
+    Attributes:
+        stemmer: Porter stemming (rouge-score's ``use_stemmer``); ``None``: on for English only.
+        tokenizer: ``auto``, ``default``, ``jieba`` or ``char``, as for :class:`Rouge1`.
+        report: ``f`` or ``prf`` (adds ``rougeL/precision`` and ``rougeL/recall``).
+        processes: Worker processes; ``None``: two from 2,000 examples on, else one.
+
+    Example:
+        >>> s = rouge_scores(["sat the cat"], [("the cat sat",)], "en", types=("rougeL",))
+        >>> round(float(s["rougeL"].fmeasure[0]), 4)  # LCS "the cat"
+        0.6667
+    """
+
+    name: ClassVar[str] = "rougeL"
+
+
+class RougeLsum(_Rouge):
+    """ROUGE-Lsum: summary-level LCS F-measure (Lin, 2004, §3.2), the mean over examples, 0–1.
+
+    The prediction and every reference are split into sentences by the language's splitter and
+    given to rouge-score one sentence per line. Hits = Σ over reference sentences of the union
+    of their LCSs with every predicted sentence (each token counted at most as often as it
+    occurs, as ROUGE-1.5.5 does); P = hits / prediction tokens, R = hits / reference tokens.
+
+    Lin, Chin-Yew. 2004. ROUGE: A Package for Automatic Evaluation of Summaries. In Text
+    Summarization Branches Out, pp. 74–81. https://aclanthology.org/W04-1013/
+
+    Attributes:
+        stemmer: Porter stemming (rouge-score's ``use_stemmer``); ``None``: on for English only.
+        tokenizer: ``auto``, ``default``, ``jieba`` or ``char``, as for :class:`Rouge1`.
+        splitter: ``auto`` (Punkt for English when NLTK's ``punkt_tab`` is installed, else
+            rules; punctuation for Chinese), ``punkt`` (required) or ``rule``. The splitter
+            that ran is named in the signature.
+        report: ``f`` or ``prf`` (adds ``rougeLsum/precision`` and ``rougeLsum/recall``).
+        processes: Worker processes; ``None``: two from 2,000 examples on, else one.
+
+    Example:
+        >>> s = rouge_scores(["The cat sat. It purred."], [("It purred. The cat sat.",)],
+        ...                  "en", types=("rougeL", "rougeLsum"), splitter="rule")
+        >>> round(float(s["rougeL"].fmeasure[0]), 4), float(s["rougeLsum"].fmeasure[0])
+        (0.6, 1.0)
+    """
+
+    name: ClassVar[str] = "rougeLsum"
+
+    splitter: SplitterName = "auto"
+
+    def _column(self, language: str) -> str:
+        return f"rougeLsum|{_splitter_name(language, self.splitter)}"
+
+    def _split_tag(self, language: str) -> str | None:
+        return _splitter_tag(_splitter_name(language, self.splitter))
+
+
+_CLASSES: dict[str, type[_Rouge]] = {
+    "rouge1": Rouge1,
+    "rouge2": Rouge2,
+    "rougeL": RougeL,
+    "rougeLsum": RougeLsum,
+}
