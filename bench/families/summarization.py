@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from bench.errors import TaskSpecError
 from bench.families.base import Family, Request, Response
 from bench.families.generation import (
     TextResponse,
@@ -48,6 +49,21 @@ class SummarizationFamily(Family):
     optional_fields: ClassVar[tuple[str, ...]] = ("id", "max_words")
     text_fields: ClassVar[tuple[str, ...]] = ("document",)
     default_metrics: ClassVar[tuple[str, ...]] = ("rouge1", "rouge2", "rougeL", "rougeLsum")
+
+    @classmethod
+    def check_spec(cls, spec: TaskSpec) -> None:
+        """Refuse a metric that cannot score the task's language (ROUGE's default tokenizer
+        on Chinese scores every pair 0) when the task loads, not when it is scored."""
+        from bench.registry import registry
+
+        for i, metric in enumerate(spec.metrics):
+            instance = registry.get("metric", metric.name)(**metric.params)
+            check = getattr(instance, "language_problem", None)
+            problem = check(spec.language) if callable(check) else None
+            if problem:
+                exc = TaskSpecError(problem)
+                exc.loc = ("metrics", i)  # type: ignore[attr-defined]
+                raise exc
 
     def check_row(self, row: Mapping[str, Any], spec: TaskSpec) -> str | None:
         document = row.get("document")

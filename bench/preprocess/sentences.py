@@ -1,7 +1,8 @@
 """Language-aware sentence splitting, shared by ROUGE-Lsum and the extractive baselines.
 
-* Chinese (and Japanese): split after 。！？… and their ASCII counterparts, keeping closing
-  quotes and brackets with the sentence they close.
+* Chinese (and Japanese): split after 。！？… and their ASCII counterparts (and after a half-width
+  ``.`` followed by a Chinese character), keeping closing quotes and brackets with the sentence
+  they close.
 * English and other space-delimited languages: NLTK's Punkt (the ``punkt_tab`` package) when
   its data is installed, else a rule splitter (after ``.!?`` followed by space and an upper-case
   letter, digit or opening quote). Which one ran is part of every signature that depends on it,
@@ -19,7 +20,10 @@ from functools import cache
 
 __all__ = ["SentenceSplitter", "sentence_splitter", "split_sentences"]
 
-_ZH_END = re.compile(r"[。！？!?…]+[”’」』）)\]\"']*")
+# A half-width full stop ends a Chinese sentence too when Chinese text follows it (scientific
+# abstracts such as CSL's write "。" as "."); elsewhere it may be a decimal point or an
+# abbreviation.
+_ZH_END = re.compile(r"[。！？!?…]+[”’」』）)\]\"']*|\.(?=[\u3400-\u9fff])")
 _EN_RULE = re.compile(r"(?<=[.!?])[\"')\]”’]*\s+(?=[A-Z0-9\"'(“‘])")
 _PARAGRAPH = re.compile(r"\n\s*\n|\r\n\s*\r\n")
 
