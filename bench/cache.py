@@ -50,9 +50,11 @@ class PredictionCache:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            # Two processes opening a fresh file at once both try to switch it to WAL; the
+            # loser can see "database is locked" even with a busy timeout, so retry.
+            self._retry(lambda: self._conn.execute("PRAGMA journal_mode=WAL"))
+            self._conn.execute("PRAGMA synchronous=NORMAL")
             self._retry(lambda: self._conn.executescript(_SCHEMA))
         except (sqlite3.Error, OSError) as exc:
             raise ResultsError(
@@ -121,7 +123,7 @@ class PredictionCache:
         self.close()
 
     @staticmethod
-    def _retry(fn: Any, attempts: int = 8) -> Any:
+    def _retry(fn: Any, attempts: int = 12) -> Any:
         delay = 0.05
         for attempt in range(attempts):
             try:
