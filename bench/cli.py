@@ -269,9 +269,13 @@ def _summary(outcomes: Sequence[Any]) -> None:
         )
     out.print(table)
     if skipped:
-        out.print(f"skipped {len(skipped)} pair(s):")
+        # One line per model and reason: "does not support the X family" repeats otherwise.
+        groups: dict[tuple[str, str], list[str]] = {}
         for o in skipped:
-            out.print(f"  {o.model} · {o.task}: {o.reason}")
+            groups.setdefault((o.model, o.reason), []).append(o.task)
+        out.print(f"skipped {len(skipped)} pair(s):")
+        for (model_name, reason), names in groups.items():
+            out.print(f"  {model_name}: {', '.join(names)} ({reason})", markup=False)
 
 
 def _publish(records: list[Any], dest: Path, title: str) -> None:

@@ -153,13 +153,13 @@ def run_pair(
     family = get_family(task.family)
     adapter = adapter if adapter is not None else make_adapter(model)
     if not adapter.supports(task.family):
-        reason = f"{adapter.name} does not support the {task.family} family"
+        reason = f"does not support the {task.family} family"
         emit(Event("pair-skipped", name, tname, message=reason))
         return RunOutcome(name, tname, "skipped", reason=reason)
     trainable = callable(getattr(adapter, "fit", None))
     has_train = "train" in task.source.splits
     if getattr(adapter, "requires_training", False) and not has_train:
-        reason = f"{adapter.name} needs a train split and task {tname} has none"
+        reason = f"needs a train split and task {tname} has none"
         emit(Event("pair-skipped", name, tname, message=reason))
         return RunOutcome(name, tname, "skipped", reason=reason)
 

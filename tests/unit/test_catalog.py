@@ -46,19 +46,32 @@ def test_discover_finds_the_builtin_tasks_with_their_suites() -> None:
     assert tasks["sst2"].path == REPO / "tasks" / "standard" / "sst2.yaml"
 
 
+SMOKE = [
+    "sentiment-en",
+    "sentiment-zh",
+    "summarization-en",
+    "summarization-zh",
+    "translation-en-zh",
+    "translation-zh-en",
+]
+WMT = ["wmt21-en-de", "wmt21-en-zh", "wmt21-zh-en"]
+STANDARD = sorted(["chnsenticorp", "cnn-dailymail", "csl-title", "imdb", "sst2", "xsum", *WMT])
+
+
 @pytest.mark.parametrize(
     ("selector", "expected"),
     [
         ("sst2", ["sst2"]),
-        ("smoke", ["sentiment-en", "sentiment-zh"]),
-        ("standard", ["chnsenticorp", "imdb", "sst2"]),
+        ("smoke", SMOKE),
+        ("standard", STANDARD),
         ("sentiment", ["chnsenticorp", "imdb", "sentiment-en", "sentiment-zh", "sst2"]),
+        ("translation", ["translation-en-zh", "translation-zh-en", *WMT]),
         ("sentiment-*", ["sentiment-en", "sentiment-zh"]),
-        ("*-zh", ["sentiment-zh"]),
+        ("*-zh", ["sentiment-zh", "summarization-zh", "translation-en-zh", "wmt21-en-zh"]),
         ("s?t2", ["sst2"]),
-        ("sst2,smoke", ["sst2", "sentiment-en", "sentiment-zh"]),
+        ("sst2,smoke", ["sst2", *SMOKE]),
         (" imdb , sst2 ,", ["imdb", "sst2"]),
-        ("sst2,standard,sst2", ["sst2", "chnsenticorp", "imdb"]),
+        ("sst2,standard,sst2", ["sst2", *(t for t in STANDARD if t != "sst2")]),
     ],
 )
 def test_selectors(selector: str, expected: list[str]) -> None:

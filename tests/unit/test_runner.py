@@ -461,7 +461,8 @@ def test_unsupported_family_is_skipped_with_a_reason(tmp_path: Path) -> None:
         progress=events.append,
     )
     assert outcome.status == "skipped"
-    assert "sentiment" in outcome.reason and "test:translator" in outcome.reason
+    assert outcome.reason == "does not support the sentiment family"
+    assert outcome.model == "test:translator"
     assert outcome.record is None and outcome.record_path is None
     assert [e.kind for e in events] == ["pair-skipped"]
     assert not (tmp_path / "results").exists()

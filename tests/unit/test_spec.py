@@ -198,7 +198,12 @@ def test_unknown_key_two_levels_down(tmp_path: Path, base_text: str) -> None:
         ("languages: [en]", "languages: en", "languages", "valid list"),
         ("languages: [en]", "languages: [English]", "languages", "not a language code"),
         ("languages: [en]", "languages: []", "languages", "at least 1"),
-        ("  kind: builtin", "  kind: builtn", "source.kind", "'builtin', 'local', 'hub', 'url' or 'sacrebleu'"),
+        (
+            "  kind: builtin",
+            "  kind: builtn",
+            "source.kind",
+            "'builtin', 'local', 'hub', 'url' or 'sacrebleu'",
+        ),
         ("  format: jsonl", "  format: xlsx", "source.format", "'json', 'jsonl'"),
         (SPLITS, "splits: {train: train}", "source.splits", "'test'"),
         (SPLITS, "splits: {train: 'a[b', test: test}", "source.splits", "'a[b'"),
