@@ -128,6 +128,8 @@ def resolve_source(spec: TaskSpec, data_override: str | Path | None) -> SourceSp
         format=original.format,
         files=files,
         columns=original.columns,
+        delimiter=original.delimiter,
+        encoding=original.encoding,
         splits=original.splits or spec.source.splits,  # type: ignore[arg-type]
         fields=original.fields if original.fields is not None else spec.source.fields,
         label_map=original.label_map if original.label_map is not None else spec.source.label_map,
@@ -248,7 +250,9 @@ def _load_raw(spec: TaskSpec, source: SourceSpec, base: str) -> tuple[Dataset, s
     patterns = files[base]
     patterns = [patterns] if isinstance(patterns, str) else list(patterns)
     fmt = source.format or "jsonl"
-    if source.kind == "url":
+    if source.kind == "url" and source.archive:
+        paths = [_from_archive(spec, source, p) for p in patterns]
+    elif source.kind == "url":
         paths = [_download(spec, source, p) for p in patterns]
     else:
         root = _base_dir(spec, source)
@@ -271,13 +275,62 @@ def _load_raw(spec: TaskSpec, source: SourceSpec, base: str) -> tuple[Dataset, s
             paths += [Path(p) for p in matched]
         for path in paths:
             _verify_sha256(spec, source, root, path)
-    if fmt != "parquet":
+    if fmt != "parquet" and source.encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
         for path in paths:
             _check_utf8(path)
     origin = ", ".join(str(p) for p in paths[:3]) + (
         f" (+{len(paths) - 3} files)" if len(paths) > 3 else ""
     )
-    return _read_files(fmt, paths, origin, source.columns), origin, fmt
+    return _read_files(fmt, paths, origin, source.columns, source), origin, fmt
+
+
+def _from_archive(spec: TaskSpec, source: SourceSpec, member: str) -> Path:
+    """Download ``source.archive`` once, extract it, and return ``member`` (hash-checked)."""
+    import zipfile
+
+    from datasets import DownloadManager
+
+    url = (source.location or "").rstrip("/") + "/" + str(source.archive)
+    try:
+        archive = Path(DownloadManager().download(url))
+    except Exception as exc:  # the download manager raises many network error types
+        raise DataError(
+            f"task '{spec.name}': cannot download {url}: {_first_line(exc)}",
+            fix=f"check the network, or pass a local copy with --data {spec.name}=DIR",
+        ) from exc
+    if source.archive_md5:
+        digest = hashlib.md5(usedforsecurity=False)
+        with archive.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        if digest.hexdigest() != source.archive_md5:
+            raise DataError(
+                f"task '{spec.name}': {url} has MD5 {digest.hexdigest()}, expected "
+                f"{source.archive_md5}",
+                fix="the archive differs from the release the task pins",
+            )
+    target = archive.parent / (archive.name + ".extracted")
+    if not target.is_dir():
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                zf.extractall(target)
+        except zipfile.BadZipFile as exc:
+            raise DataError(
+                f"task '{spec.name}': {url} is not a zip archive", fix="check source.archive"
+            ) from exc
+    path = target / member
+    if not path.is_file():
+        raise DataError(
+            f"task '{spec.name}': {url} has no member {member}",
+            fix="check source.files against the archive's contents",
+        )
+    if member not in source.sha256 and not source.archive_md5:
+        raise DataError(
+            f"task '{spec.name}': archive member {member} has no pinned SHA-256",
+            fix=f"add source.sha256.{member}",
+        )
+    _verify_sha256(spec, source, target, path, key=member)
+    return path
 
 
 def _load_sacrebleu(spec: TaskSpec, source: SourceSpec) -> tuple[Dataset, str, str]:
@@ -421,7 +474,11 @@ def _check_utf8(path: Path) -> None:
 
 
 def _read_files(
-    fmt: str, paths: list[Path], origin: str, columns: list[str] | None = None
+    fmt: str,
+    paths: list[Path],
+    origin: str,
+    columns: list[str] | None = None,
+    source: SourceSpec | None = None,
 ) -> Dataset:
     datasets = _datasets()
 
@@ -430,6 +487,13 @@ def _read_files(
         raise DataError(f"{origin}: no examples (the file is empty)", fix="check the data files")
     # Header-less CSV/TSV: the task names the columns.
     header: dict[str, Any] = {"column_names": columns, "header": None} if columns else {}
+    encoding = source.encoding if source else "utf-8"
+    if encoding.lower() not in ("utf-8", "utf8"):
+        header["encoding"] = encoding
+    if source is not None and source.delimiter:
+        header["sep"] = source.delimiter
+        if len(source.delimiter) > 1:
+            header["engine"] = "python"  # pandas' C parser takes one-character separators only
     try:
         if fmt in ("json", "jsonl"):
             return datasets.load_dataset("json", data_files=files, split="train")
@@ -437,8 +501,25 @@ def _read_files(
             return datasets.load_dataset("csv", data_files=files, split="train", **header)
         if fmt == "tsv":
             # quoting=3 (QUOTE_NONE): TSV releases (GLUE, CSL) use bare quotes inside text.
+            header.setdefault("sep", "\t")
             return datasets.load_dataset(
-                "csv", data_files=files, split="train", delimiter="\t", quoting=3, **header
+                "csv", data_files=files, split="train", quoting=3, **header
+            )
+        if fmt == "squad":
+            return datasets.Dataset.from_generator(
+                _squad_files,
+                gen_kwargs={"paths": files},
+                features=datasets.Features(
+                    {
+                        "id": datasets.Value("string"),
+                        "title": datasets.Value("string"),
+                        "context": datasets.Value("string"),
+                        "question": datasets.Value("string"),
+                        "answers": datasets.Sequence(datasets.Value("string")),
+                        "answer_starts": datasets.Sequence(datasets.Value("int64")),
+                        "is_impossible": datasets.Value("bool"),
+                    }
+                ),
             )
         if fmt == "aligned-text":
             if not columns or len(columns) != len(paths):
@@ -499,6 +580,39 @@ def _is_empty_file(path: Path) -> bool:
     if size == 0:
         return True
     return size < 4096 and not path.read_bytes().strip()
+
+
+def _squad_files(paths: list[str]) -> Iterator[dict[str, Any]]:
+    """SQuAD-format JSON (``data`` → ``paragraphs`` → ``qas``), one row per question."""
+    for p in paths:
+        path = Path(p)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            articles = doc["data"]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise DataError(
+                f"{path}: not SQuAD-format JSON ({type(exc).__name__}: {exc})",
+                fix="expected {'data': [{'title', 'paragraphs': [{'context', 'qas'}]}]}",
+            ) from exc
+        for a, article in enumerate(articles):
+            for q_para, para in enumerate(article.get("paragraphs", [])):
+                for qa in para.get("qas", []):
+                    answers = qa.get("answers", [])
+                    if not isinstance(qa.get("id"), str) or not isinstance(answers, list):
+                        raise DataError(
+                            f"{path}: data[{a}].paragraphs[{q_para}]: a question without an "
+                            "'id' string or an 'answers' list",
+                            fix="check the file against the SQuAD format",
+                        )
+                    yield {
+                        "id": qa["id"],
+                        "title": article.get("title", ""),
+                        "context": para["context"],
+                        "question": qa["question"],
+                        "answers": [x["text"] for x in answers],
+                        "answer_starts": [int(x.get("answer_start", -1)) for x in answers],
+                        "is_impossible": bool(qa.get("is_impossible", False)),
+                    }
 
 
 _XSUM_SECTION = re.compile(r"^\[XSUM\](URL|INTRODUCTION|RESTBODY)\[XSUM\]\s*$", re.MULTILINE)
@@ -675,3 +789,49 @@ def _check_rows(
                     f"{where}: id {rid!r} repeats row {seen[rid]}", fix="make ids unique"
                 )
             seen[rid] = row[_ROW]
+
+
+def load_table(spec: TaskSpec, table: Any, *, data_override: str | Path | None = None) -> Any:
+    """Read a side table of a task (e.g. recommendation item metadata) as a pandas DataFrame.
+
+    ``table`` has ``file`` (a key of ``source.files`` or a file name in the source folder),
+    ``format``, ``delimiter``, ``encoding``, ``columns`` and ``fields`` (column names it needs).
+    """
+    source = resolve_source(spec, data_override)
+    files = source.files or {}
+    name = files.get(table.file, table.file)
+    member = name if isinstance(name, str) else name[0]
+    if source.kind == "url" and source.archive:
+        path = _from_archive(spec, source, member)
+    elif source.kind == "url":
+        path = _download(spec, source, member)
+    else:
+        root = _base_dir(spec, source)
+        path = root / member
+        if not path.is_file():
+            raise DataError(
+                f"task '{spec.name}': no file {path} (options.items.file)",
+                fix="check options.items.file and source.location (or the --data path)",
+            )
+        _verify_sha256(spec, source, root, path)
+    side = SourceSpec(
+        kind="local",
+        location=str(path.parent),
+        format=table.format,
+        files={"t": path.name},
+        columns=table.columns,
+        delimiter=table.delimiter,
+        encoding=table.encoding,
+        splits={"test": "t"},
+    )
+    if table.encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+        _check_utf8(path)
+    frame = _read_files(table.format, [path], str(path), table.columns, side).to_pandas()
+    missing = [c for c in table.fields.values() if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{path}: no column {missing[0]!r}{did_you_mean(missing[0], list(frame.columns))}; "
+            f"columns: {', '.join(map(str, frame.columns))}",
+            fix="set options.items.fields (and options.items.columns for header-less files)",
+        )
+    return frame

@@ -72,6 +72,7 @@ class TaskInfo(_Frozen):
     dataset_origin: str
     train_fingerprint: str | None = None
     dropped_rows: int = 0
+    protocol: dict[str, Any] | None = None
     preprocess: list[dict[str, Any]] = Field(default_factory=list)
     preprocess_hash: str
     prompt_hash: str | None = None

@@ -27,7 +27,7 @@ from bench.adapters.base import ModelSpec, make_adapter
 from bench.cache import PredictionCache
 from bench.data import load_split
 from bench.errors import AdapterError, BenchError
-from bench.families.base import Family, Request, Response, get_family
+from bench.families.base import Family, Prepared, Request, Response, get_family
 from bench.metrics.base import BootstrapConfig, Metric, ScoringContext, score_task
 from bench.preprocess import apply_steps, build_steps, check_resources
 from bench.records import ModelInfo, RunRecord, TaskInfo, environment, write_run
@@ -157,7 +157,7 @@ def run_pair(
         emit(Event("pair-skipped", name, tname, message=reason))
         return RunOutcome(name, tname, "skipped", reason=reason)
     trainable = callable(getattr(adapter, "fit", None))
-    has_train = "train" in task.source.splits
+    has_train = family.has_train(task)
     if getattr(adapter, "requires_training", False) and not has_train:
         reason = f"needs a train split and task {tname} has none"
         emit(Event("pair-skipped", name, tname, message=reason))
@@ -172,31 +172,23 @@ def run_pair(
     emit(Event("stage", name, tname, stage="load"))
     tick = time.perf_counter()
     data_override = config.data.get(tname)
-    test = load_split(task, family, "test", data_override=data_override, limit=config.limit)
-    timings["load_s"] = time.perf_counter() - tick
-    tick = time.perf_counter()
-    emit(Event("stage", name, tname, stage="preprocess"))
-    test_ds = apply_steps(test.dataset, steps, family, desc=f"{tname}: ")
-    requests, references = _build(family, task, test_ds)
+    prepared = family.prepare(task, data_override=data_override, limit=config.limit)
+    if prepared is None:
+        prepared = _prepare_rows(
+            family, task, steps, data_override, config.limit, emit, name, want_train=trainable
+        )
+    requests, references = prepared.requests, prepared.references
     if callable(getattr(adapter, "check_ids", None)):
         adapter.check_ids([r.id for r in requests])
-    timings["preprocess_s"] = time.perf_counter() - tick
+    timings["load_s"] = time.perf_counter() - tick
 
     fingerprint = adapter.fingerprint()
     train_fp = None
     train_examples: list[tuple[Request, Any]] | None = None
-    if trainable and has_train:
-        tick = time.perf_counter()
-        train = load_split(task, family, "train", data_override=data_override)
-        train_fp = train.fingerprint
+    load_train = prepared.load_train if trainable and has_train else None
+    if load_train is not None:
+        train_fp = prepared.train_fingerprint
         fingerprint = _combine(fingerprint, "train", train_fp, task.preprocess_hash())
-        train_ds = train.dataset
-        timings["load_s"] += time.perf_counter() - tick
-
-        def load_train() -> list[tuple[Request, Any]]:
-            ds = apply_steps(train_ds, steps, family, desc=f"{tname} train: ")
-            reqs, refs = _build(family, task, ds)
-            return list(zip(reqs, refs, strict=True))
 
     hashes = [r.content_hash() for r in requests]
 
@@ -211,7 +203,7 @@ def run_pair(
     failures: dict[str, str] = {}
     calls = 0
     timings["fit_s"] = 0.0
-    if todo and trainable and has_train:
+    if todo and load_train is not None:
         emit(Event("stage", name, tname, stage="fit"))
         tick = time.perf_counter()
         train_examples = load_train()
@@ -286,10 +278,11 @@ def run_pair(
             languages=list(task.languages),
             suite=task.suite,
             spec_hash=task.spec_hash(),
-            dataset_fingerprint=test.fingerprint,
-            dataset_origin=_portable_origin(test.origin),
+            dataset_fingerprint=prepared.fingerprint,
+            dataset_origin=_portable_origin(prepared.origin),
             train_fingerprint=train_fp,
-            dropped_rows=test.dropped,
+            dropped_rows=prepared.dropped,
+            protocol=prepared.info or None,
             preprocess=[s.identity() for s in steps],
             preprocess_hash=task.preprocess_hash(),
             prompt_hash=task.prompt_hash(),
@@ -336,6 +329,43 @@ def run_pair(
     path = write_run(Path(config.results) / model.dir_name / tname, record, samples)
     emit(Event("pair-done", name, tname, message=str(path)))
     return RunOutcome(name, tname, "done", record_path=path, record=record, adapter_calls=calls)
+
+
+def _prepare_rows(
+    family: Family,
+    task: TaskSpec,
+    steps: list[Any],
+    data_override: Path | None,
+    limit: int | None,
+    emit: Callback,
+    name: str,
+    *,
+    want_train: bool,
+) -> Prepared:
+    """The default preparation: one request per (preprocessed) row of the test split."""
+    test = load_split(task, family, "test", data_override=data_override, limit=limit)
+    emit(Event("stage", name, task.name, stage="preprocess"))
+    test_ds = apply_steps(test.dataset, steps, family, desc=f"{task.name}: ")
+    requests, references = _build(family, task, test_ds)
+    prepared = Prepared(
+        requests=requests,
+        references=references,
+        fingerprint=test.fingerprint,
+        origin=test.origin,
+        dropped=test.dropped,
+    )
+    if want_train and "train" in task.source.splits:
+        train = load_split(task, family, "train", data_override=data_override)
+        train_ds = train.dataset
+
+        def load_train() -> list[tuple[Request, Any]]:
+            ds = apply_steps(train_ds, steps, family, desc=f"{task.name} train: ")
+            reqs, refs = _build(family, task, ds)
+            return list(zip(reqs, refs, strict=True))
+
+        prepared.train_fingerprint = train.fingerprint
+        prepared.load_train = load_train
+    return prepared
 
 
 def _public_spec(model: ModelSpec) -> str:

@@ -56,9 +56,10 @@ FORMATS = (
     "text-files",
     "aligned-text",
     "xsum",
+    "squad",
 )
 Format = Literal[
-    "json", "jsonl", "csv", "tsv", "parquet", "text", "text-files", "aligned-text", "xsum"
+    "json", "jsonl", "csv", "tsv", "parquet", "text", "text-files", "aligned-text", "xsum", "squad"
 ]
 FieldMap = dict[str, str | list[str]]
 
@@ -134,6 +135,8 @@ class OriginalRelease(_Closed):
     format: Format
     files: dict[str, str | list[str]]
     columns: list[str] | None = None
+    delimiter: str | None = None
+    encoding: str = "utf-8"
     splits: dict[str, str] | None = None
     fields: FieldMap | None = None
     label_map: dict[str, str] | None = None
@@ -184,6 +187,10 @@ class SourceSpec(_Closed):
     format: Format | None = None
     files: dict[str, str | list[str]] | None = None
     columns: list[str] | None = None
+    delimiter: str | None = None
+    encoding: str = "utf-8"
+    archive: str | None = None
+    archive_md5: str | None = None
     splits: dict[Literal["train", "validation", "test"], str]
     fields: FieldMap = Field(default_factory=dict)
     label_map: dict[str, str] | None = None
@@ -222,8 +229,11 @@ class SourceSpec(_Closed):
                 raise ValueError(f"a '{self.kind}' source needs 'format' (one of {FORMATS})")
             if not self.files:
                 raise ValueError(f"a '{self.kind}' source needs 'files' (split name -> file)")
-        if self.kind == "url" and not self.sha256:
-            raise ValueError("a 'url' source needs 'sha256' for every file it downloads")
+        if self.kind == "url" and not self.sha256 and not self.archive_md5:
+            raise ValueError(
+                "a 'url' source needs 'sha256' for every file it downloads "
+                "(or 'archive_md5' for its archive)"
+            )
         return self
 
     def original_release(self) -> OriginalRelease | None:
@@ -235,6 +245,8 @@ class SourceSpec(_Closed):
                 format=self.format,
                 files=self.files,
                 columns=self.columns,
+                delimiter=self.delimiter,
+                encoding=self.encoding,
                 splits=None,
                 fields=None,
                 label_map=None,
@@ -257,10 +269,16 @@ class TaskSpec(_Closed):
     description: str = Field(min_length=1)
     source: SourceSpec
     labels: list[str] | None = None
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Family options, validated by the family (e.g. recommendation protocol).",
+    )
     preprocess: list[StepSpec] = Field(default_factory=list)
     prompt: PromptSpec | None = None
     metrics: list[MetricSpec] = Field(min_length=1)
-    primary_metric: str
+    primary_metric: str = Field(
+        description="The metric (or one value of it, such as ndcg@10) that ranks models."
+    )
     tags: list[str] = Field(default_factory=list)
     citation: str | None = None
     license: str | None = None
@@ -305,7 +323,9 @@ class TaskSpec(_Closed):
         if metrics is None:  # metrics itself is invalid; that error is reported instead
             return value
         names = [m.name for m in metrics]
-        if value not in names:
+        # A metric that reports several values names one of them: ndcg@10, f1/positive.
+        base = value.split("@")[0].split("/")[0]
+        if value not in names and base not in names:
             raise ValueError(
                 f"primary_metric '{value}' is not in metrics {names}{did_you_mean(value, names)}"
             )

@@ -3,7 +3,8 @@
 Two formats:
 
 * ``jsonl`` (files ending in ``.jsonl`` or ``.json``): one object per example with the
-  example's ``id`` and its ``prediction``: for sentiment, the label as a string (a label outside
+  example's ``id`` and its ``prediction``, or — the official SQuAD / CMRC2018 prediction
+  format — a single JSON object mapping each id to its prediction (``{"qid": "answer"}``): for sentiment, the label as a string (a label outside
   the task's label set scores as a miss) or a response object (``{"label": ...,
   "probabilities": {...}}``); for translation and summarization, the text or ``{"text": ...}``.
   Every test example must have exactly one prediction, and the file must name no other id.
@@ -42,6 +43,17 @@ def read_predictions(path: str | Path) -> dict[str, Any]:
         raise PredictionsError(
             f"{path}: not UTF-8 (byte {exc.start})", fix="save it as UTF-8"
         ) from exc
+    # The official SQuAD / CMRC2018 prediction format: one JSON object {question id: answer}.
+    stripped = text.lstrip()
+    if stripped.startswith("{") and "\n{" not in stripped.rstrip():
+        try:
+            whole = json.loads(text)
+        except json.JSONDecodeError:
+            whole = None
+        if isinstance(whole, dict) and not ({"id", "prediction"} <= set(whole)):
+            if not whole:
+                raise PredictionsError(f"{path}: no predictions", fix="map every question id")
+            return {str(k): v for k, v in whole.items()}
     out: dict[str, Any] = {}
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():

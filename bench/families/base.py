@@ -10,14 +10,16 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
 from bench.spec import TaskSpec
 
-__all__ = ["Family", "Request", "Response", "get_family"]
+__all__ = ["Family", "Prepared", "Request", "Response", "get_family"]
 
 
 class Request(BaseModel):
@@ -49,6 +51,34 @@ class Response(BaseModel):
     family: ClassVar[str]
 
 
+@dataclass
+class Prepared:
+    """A task's test requests (and, lazily, its train examples), ready for an adapter.
+
+    Families whose requests are not one per data row (recommendation builds one per user from
+    an interaction log) return this from :meth:`Family.prepare`.
+
+    Attributes:
+        requests: One request per scored example.
+        references: The reference of each request.
+        fingerprint: Content fingerprint of what is scored (data, protocol, candidates).
+        origin: Human-readable description of the data read.
+        dropped: Rows dropped before scoring (``drop_empty``).
+        train_fingerprint: Content fingerprint of the train examples, if there are any.
+        load_train: Builds the train examples (called only when the adapter must be trained).
+        info: Family-specific facts for the record (protocol, candidate hash, excluded users).
+    """
+
+    requests: list[Request]
+    references: list[Any]
+    fingerprint: str
+    origin: str
+    dropped: int = 0
+    train_fingerprint: str | None = None
+    load_train: Callable[[], list[tuple[Request, Any]]] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
 class Family(ABC):
     """A task family (sentiment, translation, ...)."""
 
@@ -66,6 +96,16 @@ class Family(ABC):
 
         The default accepts every spec that passed the schema.
         """
+        return None
+
+    def has_train(self, spec: TaskSpec) -> bool:
+        """Whether the task gives trainable adapters something to train on."""
+        return "train" in spec.source.splits
+
+    def prepare(
+        self, spec: TaskSpec, *, data_override: str | Path | None, limit: int | None
+    ) -> Prepared | None:
+        """Build the task's requests in one go; ``None`` (the default) means one per row."""
         return None
 
     @abstractmethod

@@ -1,0 +1,91 @@
+"""Extractive question answering: SQuAD v1.1 / v2.0, CMRC2018 and DRCD style.
+
+A request carries the question and its context; the response is the answer text (a span of the
+context; an empty string means "no answer", which SQuAD v2.0 scores as correct for an
+unanswerable question). The reference of an example is the tuple of its gold answers; an empty
+tuple marks an unanswerable question (SQuAD v2.0).
+
+Rows need ``question``, ``context`` and ``answers`` (a list of strings, a string, or a
+SQuAD/hub-style ``{"text": [...], "answer_start": [...]}`` object).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from bench.families.base import Family, Request, Response
+from bench.families.generation import TextResponse, prediction_text
+from bench.spec import TaskSpec
+
+__all__ = ["QAFamily", "QARequest", "answer_texts"]
+
+
+class QARequest(Request):
+    """Answer ``question`` with a span of ``context``.
+
+    Attributes:
+        question: The question.
+        context: The passage that holds the answer.
+        title: The passage's title, when the data set has one.
+    """
+
+    family: ClassVar[str] = "qa"
+    question: str
+    context: str
+    title: str | None = None
+
+
+def answer_texts(value: Any) -> tuple[str, ...] | None:
+    """Gold answers from a row's ``answers`` value (``None`` when the value is unusable)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, Mapping):
+        value = value.get("text")
+        if value is None:
+            return None
+    if isinstance(value, (list, tuple)) and all(isinstance(a, str) for a in value):
+        return tuple(value)
+    return None
+
+
+class QAFamily(Family):
+    """Rows need ``question``, ``context`` and ``answers``; ``title`` is optional."""
+
+    name: ClassVar[str] = "qa"
+    request_type = QARequest
+    response_type = TextResponse
+    required_fields: ClassVar[tuple[str, ...]] = ("question", "context", "answers")
+    optional_fields: ClassVar[tuple[str, ...]] = ("id", "title")
+    text_fields: ClassVar[tuple[str, ...]] = ("question", "context")
+    default_metrics: ClassVar[tuple[str, ...]] = ("squad_em", "squad_f1")
+
+    def check_row(self, row: Mapping[str, Any], spec: TaskSpec) -> str | None:
+        for field in ("question", "context"):
+            value = row.get(field)
+            if not isinstance(value, str):
+                return f"field '{field}' is {'missing' if value is None else type(value).__name__}"
+        if answer_texts(row.get("answers")) is None:
+            return "field 'answers' is not a list of answer strings (or {'text': [...]})"
+        return None
+
+    def build(self, row: Mapping[str, Any], spec: TaskSpec) -> tuple[Request, Any]:
+        request = QARequest(
+            id=str(row["id"]),
+            language=spec.language,
+            question=row["question"],
+            context=row["context"],
+            title=row.get("title"),
+        )
+        return request, answer_texts(row["answers"]) or ()
+
+    def sample_input(self, request: Request) -> Any:
+        return getattr(request, "question", None)
+
+    def sample_prediction(self, response: Response | None) -> Any:
+        return None if response is None else getattr(response, "text", None)
+
+    def parse_prediction(self, value: Any, spec: TaskSpec) -> Response:
+        return prediction_text(value, spec)
