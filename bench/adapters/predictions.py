@@ -4,10 +4,12 @@ Two formats:
 
 * ``jsonl`` (files ending in ``.jsonl`` or ``.json``): one object per example with the
   example's ``id`` and its ``prediction``, or — the official SQuAD / CMRC2018 prediction
-  format — a single JSON object mapping each id to its prediction (``{"qid": "answer"}``): for sentiment, the label as a string (a label outside
-  the task's label set scores as a miss) or a response object (``{"label": ...,
-  "probabilities": {...}}``); for translation and summarization, the text or ``{"text": ...}``.
-  Every test example must have exactly one prediction, and the file must name no other id.
+  format — a single JSON object mapping each id to its prediction (``{"qid": "answer"}``).
+  A prediction is, for sentiment, the label as a string (a label outside the task's label set
+  scores as a miss) or a response object (``{"label": ..., "probabilities": {...}}``); for
+  translation, summarization and QA, the text or ``{"text": ...}``; for recommendation, the
+  ranked item ids or ``{"ranked": [...]}``. Every test example must have exactly one
+  prediction, and the file must name no other id.
 * ``text`` (any other file): plain text, one output per line in test-set order — the WMT
   convention for hypothesis files. The file must have exactly one line per test example.
 """
