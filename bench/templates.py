@@ -104,10 +104,70 @@ metrics:
 primary_metric: rougeL
 """
 
+_QA = """\
+# Task file for bench (schema: `bench tasks schema`; check it with `bench tasks validate`).
+name: {name}                 # must equal the file name without .yaml
+version: 1                   # bump whenever a change could change a score
+family: qa
+languages: [en]              # en: SQuAD scoring; zh: CMRC2018 scoring (cmrc_em / cmrc_f1)
+description: >-
+  One paragraph: the passages, the questions, where they come from and their licence.
+source:
+  kind: local
+  location: data/{name}
+  format: squad              # SQuAD-format JSON; or jsonl with the fields below
+  files: {{dev: dev.json}}
+  splits: {{test: dev}}
+  fields:                    # with format squad the columns already have these names
+    question: question
+    context: context
+    answers: answers         # a list of gold answers; empty = unanswerable (SQuAD 2.0)
+preprocess: []
+prompt:
+  template: "Answer with a span of the passage.\\n\\n{{context}}\\n\\nQ: {{question}}\\nA:"
+metrics:
+  - squad_em                 # squad2_em / squad2_f1 for SQuAD 2.0-style data
+  - squad_f1
+primary_metric: squad_f1
+"""
+
+_RECOMMENDATION = """\
+# Task file for bench (schema: `bench tasks schema`; check it with `bench tasks validate`).
+name: {name}                 # must equal the file name without .yaml
+version: 1                   # bump whenever a change could change a score
+family: recommendation
+languages: [en]              # the language of the item titles
+description: >-
+  One paragraph: the interaction log, the items, where they come from and their licence.
+source:
+  kind: local
+  location: data/{name}
+  format: csv
+  files: {{all: interactions.csv, items: items.csv}}
+  splits: {{test: all}}      # the whole log; the protocol below makes train and test
+  fields: {{user: user_id, item: item_id, timestamp: timestamp, rating: rating}}
+options:
+  protocol: leave-last-out   # or temporal (with test_fraction: 0.2)
+  candidates: full           # or sampled (with negatives: 100, seed: 0), frozen and hashed
+  # min_rating: 4            # drop interactions rated below this
+  items:
+    file: items
+    format: csv
+    fields: {{item: item_id, title: title}}
+preprocess: []
+metrics:
+  - hit_rate: {{k: [10]}}
+  - ndcg: {{k: [10]}}
+  - mrr
+primary_metric: ndcg@10
+"""
+
 _TEMPLATES = {
     "sentiment": _SENTIMENT,
     "translation": _TRANSLATION,
     "summarization": _SUMMARIZATION,
+    "qa": _QA,
+    "recommendation": _RECOMMENDATION,
 }
 
 
