@@ -311,6 +311,14 @@ def score(
             help="Predictions format: auto (by extension: .jsonl/.json or text), jsonl, text.",
         ),
     ] = "auto",
+    allow_missing: Annotated[
+        bool,
+        typer.Option(
+            "--allow-missing",
+            help="Score ids missing from the file as failures (misses), as the official SQuAD "
+            "v1.1 and CMRC2018 scripts do, instead of refusing the file.",
+        ),
+    ] = False,
     name: Annotated[
         str | None, typer.Option(help="Display name of the model (default: the file stem).")
     ] = None,
@@ -337,7 +345,7 @@ def score(
     from bench.runner import RunConfig, run_pair
 
     spec = find_task(task, tasks_dir or [])
-    adapter = PredictionsAdapter(str(predictions), format=fmt)
+    adapter = PredictionsAdapter(str(predictions), format=fmt, allow_missing=allow_missing)
     display = name or predictions.stem
     model = ModelSpec(
         raw=f"predictions:{predictions}",

@@ -212,9 +212,12 @@ def run_pair(
 
     tick = time.perf_counter()
     emit(Event("predict-start", name, tname, done=len(requests) - len(todo), total=len(requests)))
-    # Unique requests only: duplicates in a test set share one prediction.
+    # Unique requests only: duplicates in a test set share one prediction — except for
+    # adapters that answer by id (a predictions file), where each id has its own answer.
+    dedupe = getattr(adapter, "cacheable", True)
+    keys = hashes if dedupe else [str(i) for i in range(len(requests))]
     first_of: dict[str, int] = {}
-    unique = [i for i in todo if first_of.setdefault(hashes[i], i) == i]
+    unique = [i for i in todo if first_of.setdefault(keys[i], i) == i]
     done = len(requests) - len(todo)
     for start in range(0, len(unique), config.batch_size):
         batch = unique[start : start + config.batch_size]
@@ -237,7 +240,7 @@ def run_pair(
         )
     for i in todo:
         if responses[i] is None and requests[i].id not in failures:
-            j = first_of[hashes[i]]
+            j = first_of[keys[i]]
             if responses[j] is not None:
                 responses[i] = responses[j]
             else:

@@ -83,6 +83,11 @@ def read_predictions(path: str | Path) -> dict[str, Any]:
     return out
 
 
+class MissingPrediction(LookupError):
+    """An id the predictions file does not have (with ``allow_missing``): a failure, scored as
+    a miss and counted in the record, never an answer."""
+
+
 def read_lines(path: str | Path) -> list[str]:
     """Read a plain-text predictions file: one output per line (newlines only split lines)."""
     path = Path(path)
@@ -113,9 +118,12 @@ class PredictionsAdapter(Adapter):
     cacheable: ClassVar[bool] = False
 
     class Params(Adapter.Params):
-        """``format``: ``auto`` (by extension), ``jsonl`` or ``text``."""
+        """``format``: ``auto`` (by extension), ``jsonl`` or ``text``; ``allow_missing``: score
+        an id the file does not have as a failure (a miss, as the official SQuAD v1.1 and
+        CMRC2018 scripts do) instead of refusing the file."""
 
         format: str = "auto"
+        allow_missing: bool = False
 
     params: Params
 
@@ -131,6 +139,7 @@ class PredictionsAdapter(Adapter):
             self._predictions: dict[str, Any] = {}
         else:
             self._predictions = read_predictions(self.path)
+        self._missing: set[str] = set()
         self._family: Family | None = None
         self._spec: TaskSpec | None = None
         self._checked = False
@@ -158,12 +167,14 @@ class PredictionsAdapter(Adapter):
         wanted = set(ids)
         missing = [i for i in ids if i not in self._predictions]
         extra = sorted(set(self._predictions) - wanted)
-        if missing:
+        if missing and self.params.allow_missing:
+            self._missing = set(missing)
+        elif missing:
             raise PredictionsError(
                 f"{self.path}: {len(missing)} of {len(ids)} test examples have no prediction "
                 f"(first: {', '.join(map(repr, missing[:5]))})",
                 fix="write a prediction for every id of the test split "
-                "(see samples.jsonl of a run)",
+                "(see samples.jsonl of a run), or pass --allow-missing to score them as misses",
             )
         if extra:
             raise PredictionsError(
@@ -186,6 +197,8 @@ class PredictionsAdapter(Adapter):
             raise PredictionsError("predictions adapter used before bind()")
         out = []
         for req in requests:
+            if req.id in self._missing:
+                raise MissingPrediction(f"no prediction for id {req.id!r} in {self.path.name}")
             value = self._predictions[req.id]
             try:
                 out.append(self._family.parse_prediction(value, self._spec))

@@ -68,6 +68,8 @@ SMOKE_PAIRS = [
     ),
     *((m, t) for m in ("copy", "ibm1") for t in ("translation-en-zh", "translation-zh-en")),
     *((m, t) for m in ("lead-k", "textrank") for t in ("summarization-en", "summarization-zh")),
+    *((m, t) for m in ("first-sentence", "sliding-window") for t in ("qa-en", "qa-zh")),
+    *((m, "recommendation-synthetic") for m in ("bpr-mf", "item-knn", "most-popular", "random")),
 ]
 
 
