@@ -47,6 +47,9 @@ def test_discover_finds_the_builtin_tasks_with_their_suites() -> None:
 
 
 SMOKE = [
+    "qa-en",
+    "qa-zh",
+    "recommendation-synthetic",
     "sentiment-en",
     "sentiment-zh",
     "summarization-en",
@@ -55,7 +58,23 @@ SMOKE = [
     "translation-zh-en",
 ]
 WMT = ["wmt21-en-de", "wmt21-en-zh", "wmt21-zh-en"]
-STANDARD = sorted(["chnsenticorp", "cnn-dailymail", "csl-title", "imdb", "sst2", "xsum", *WMT])
+STANDARD = sorted(
+    [
+        "chnsenticorp",
+        "cmrc2018",
+        "cnn-dailymail",
+        "csl-title",
+        "drcd",
+        "imdb",
+        "movielens-100k",
+        "movielens-1m",
+        "squad-v1.1",
+        "squad-v2",
+        "sst2",
+        "xsum",
+        *WMT,
+    ]
+)
 
 
 @pytest.mark.parametrize(
@@ -67,7 +86,7 @@ STANDARD = sorted(["chnsenticorp", "cnn-dailymail", "csl-title", "imdb", "sst2",
         ("sentiment", ["chnsenticorp", "imdb", "sentiment-en", "sentiment-zh", "sst2"]),
         ("translation", ["translation-en-zh", "translation-zh-en", *WMT]),
         ("sentiment-*", ["sentiment-en", "sentiment-zh"]),
-        ("*-zh", ["sentiment-zh", "summarization-zh", "translation-en-zh", "wmt21-en-zh"]),
+        ("*-zh", ["qa-zh", "sentiment-zh", "summarization-zh", "translation-en-zh", "wmt21-en-zh"]),
         ("s?t2", ["sst2"]),
         ("sst2,smoke", ["sst2", *SMOKE]),
         (" imdb , sst2 ,", ["imdb", "sst2"]),
