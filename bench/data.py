@@ -505,22 +505,6 @@ def _read_files(
             return datasets.load_dataset(
                 "csv", data_files=files, split="train", quoting=3, **header
             )
-        if fmt == "squad":
-            return datasets.Dataset.from_generator(
-                _squad_files,
-                gen_kwargs={"paths": files},
-                features=datasets.Features(
-                    {
-                        "id": datasets.Value("string"),
-                        "title": datasets.Value("string"),
-                        "context": datasets.Value("string"),
-                        "question": datasets.Value("string"),
-                        "answers": datasets.Sequence(datasets.Value("string")),
-                        "answer_starts": datasets.Sequence(datasets.Value("int64")),
-                        "is_impossible": datasets.Value("bool"),
-                    }
-                ),
-            )
         if fmt == "aligned-text":
             if not columns or len(columns) != len(paths):
                 raise DataError(
@@ -531,30 +515,23 @@ def _read_files(
             table = {name: _read_lines(p) for name, p in zip(columns, paths, strict=True)}
             _check_aligned(table, dict(zip(columns, paths, strict=True)))
             return datasets.Dataset.from_dict(table)
-        if fmt == "xsum":
-            return datasets.Dataset.from_generator(
-                _xsum_files,
-                gen_kwargs={"paths": files},
-                features=datasets.Features(
-                    {k: datasets.Value("string") for k in ("id", "url", "summary", "document")}
-                ),
-            )
         if fmt == "parquet":
             return datasets.load_dataset("parquet", data_files=files, split="train")
         if fmt == "text":
             return datasets.load_dataset("text", data_files=files, split="train")
-        if fmt == "text-files":
+        if fmt in _GENERATED:
+            # Formats bench parses itself; from_generator caches them like any other.
+            generator, schema = _GENERATED[fmt]
+            kinds = {
+                "str": datasets.Value("string"),
+                "strs": datasets.Sequence(datasets.Value("string")),
+                "ints": datasets.Sequence(datasets.Value("int64")),
+                "bool": datasets.Value("bool"),
+            }
             return datasets.Dataset.from_generator(
-                _text_files,
+                generator,
                 gen_kwargs={"paths": files},
-                features=datasets.Features(
-                    {
-                        "id": datasets.Value("string"),
-                        "text": datasets.Value("string"),
-                        "label": datasets.Value("string"),
-                        "path": datasets.Value("string"),
-                    }
-                ),
+                features=datasets.Features({k: kinds[v] for k, v in schema.items()}),
             )
     except datasets.exceptions.DatasetGenerationError as exc:
         cause = exc.__cause__ or exc
@@ -572,6 +549,26 @@ def _read_files(
     raise DataError(
         f"unknown format '{fmt}'", fix="use json, jsonl, csv, tsv, parquet, text or text-files"
     )
+
+
+def _generated_formats() -> dict[str, tuple[Any, dict[str, str]]]:
+    """Formats parsed by bench's own generators, with their columns' kinds."""
+    return {
+        "squad": (
+            _squad_files,
+            {
+                "id": "str",
+                "title": "str",
+                "context": "str",
+                "question": "str",
+                "answers": "strs",
+                "answer_starts": "ints",
+                "is_impossible": "bool",
+            },
+        ),
+        "xsum": (_xsum_files, {"id": "str", "url": "str", "summary": "str", "document": "str"}),
+        "text-files": (_text_files, {"id": "str", "text": "str", "label": "str", "path": "str"}),
+    }
 
 
 def _is_empty_file(path: Path) -> bool:
@@ -835,3 +832,6 @@ def load_table(spec: TaskSpec, table: Any, *, data_override: str | Path | None =
             fix="set options.items.fields (and options.items.columns for header-less files)",
         )
     return frame
+
+
+_GENERATED = _generated_formats()
