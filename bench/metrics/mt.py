@@ -15,9 +15,11 @@ Choices stated once for every metric here:
 
 * The tokenizer follows the task's target language (``TranslationRequest.target_language``;
   region and script subtags such as ``zh-Hans`` are ignored): BLEU uses sacrebleu's ``zh``
-  tokenizer for Chinese, ``ja-mecab`` / ``ko-mecab`` for Japanese / Korean (their extras must be
-  installed) and ``13a`` otherwise, exactly as ``sacrebleu -l SRC-TRG`` chooses; a task file can
-  override it with ``tokenize``.
+  tokenizer for Chinese, ``ja-mecab`` / ``ko-mecab`` for Japanese / Korean when their extras
+  (``sacrebleu[ja]`` / ``sacrebleu[ko]``) are installed, and ``13a`` otherwise, as
+  ``sacrebleu -l SRC-TRG`` chooses; the signature names the tokenizer that ran. A task file can
+  override it with ``tokenize`` (an explicit MeCab tokenizer that is not installed is an error
+  naming the extra).
 * References are K streams of N segments (``reference_streams``); flat, ragged or mis-sized
   reference lists are refused, never re-aligned.
 * A failed example (no response) is scored as an empty hypothesis: it adds reference length and
@@ -37,6 +39,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -128,7 +131,22 @@ def bleu_tokenizer_for(language: str, tokenize: str | None = None) -> str:
     """
     if tokenize is not None:
         return tokenize
-    return BLEU_TOKENIZER_BY_LANGUAGE.get(_base_language(language), DEFAULT_BLEU_TOKENIZER)
+    chosen = BLEU_TOKENIZER_BY_LANGUAGE.get(_base_language(language), DEFAULT_BLEU_TOKENIZER)
+    if chosen in ("ja-mecab", "ko-mecab") and not _tokenizer_available(chosen):
+        return DEFAULT_BLEU_TOKENIZER
+    return chosen
+
+
+@cache
+def _tokenizer_available(name: str) -> bool:
+    """Whether sacrebleu can build tokenizer ``name`` here (MeCab needs its extra)."""
+    try:
+        from sacrebleu.metrics.bleu import BLEU as SacreBLEU
+
+        SacreBLEU(tokenize=name)
+    except (ImportError, RuntimeError, OSError):
+        return False
+    return True
 
 
 def _construct(factory: Callable[[], Any], tokenizer: str, language: str) -> Any:

@@ -177,8 +177,12 @@ def test_mecab_tokenizer_missing_names_the_package(lang: str, package: str, modu
     if importlib.util.find_spec(module) is not None:
         pytest.skip(f"{module} is installed here")
     ctx = make_ctx(["猫が座った"], [("猫が座った",)], src="en", tgt=lang)
+    # Asked for explicitly, a missing MeCab is an error that names the extra...
     with pytest.raises(MissingDependency, match=r"ja-mecab.*pip install 'sacrebleu\[ja\]'"):
-        BLEU().score(ctx)
+        BLEU(tokenize="ja-mecab").score(ctx)
+    # ...by default BLEU falls back to 13a, as sacrebleu -l en-ja does, and says so.
+    v = value(ctx, BLEU())
+    assert "|tok:13a|" in v.signature
     # chrF and TER need no tokenizer and still score.
     assert value(ctx, CHRF()).value == 100.0
 
@@ -187,7 +191,10 @@ def test_ko_mecab_missing_names_the_package() -> None:
     if importlib.util.find_spec("mecab_ko") is not None:
         pytest.skip("mecab_ko is installed here")
     with pytest.raises(MissingDependency, match=r"pip install 'sacrebleu\[ko\]'"):
-        BLEU().scorer("ko")
+        BLEU(tokenize="ko-mecab").scorer("ko")
+    from bench.metrics.mt import bleu_tokenizer_for
+
+    assert bleu_tokenizer_for("ko") == "13a"
 
 
 def test_chinese_bleu_needs_the_zh_tokenizer(en_zh: dict[str, list[str]]) -> None:
