@@ -475,7 +475,7 @@ class BPRMF(_TrainedRanker):
         import torch
         import torch.nn.functional as F
 
-        from bench.adapters.textcnn import _torch_settings
+        from bench.adapters.torch_utils import torch_settings
 
         p = self.params
         n_users = len(histories)
@@ -505,7 +505,7 @@ class BPRMF(_TrainedRanker):
         )
 
         history: list[dict[str, float | int | None]] = []
-        with _torch_settings(torch, p.threads, p.seed):
+        with torch_settings(torch, p.threads, p.seed):
             user_vecs = torch.nn.Parameter(torch.randn(n_users, p.factors) * p.init_std)
             item_vecs = torch.nn.Parameter(torch.randn(n_items, p.factors) * p.init_std)
             item_bias = torch.nn.Parameter(torch.zeros(n_items))

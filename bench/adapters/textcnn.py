@@ -17,8 +17,7 @@ Reference:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -26,6 +25,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from bench.adapters.base import Adapter
 from bench.adapters.baselines import text_tokens
+from bench.adapters.torch_utils import torch_settings
 from bench.errors import AdapterError
 from bench.families.base import Request, Response
 from bench.families.sentiment import SentimentRequest, SentimentResponse
@@ -195,7 +195,7 @@ class TextCNNBaseline(Adapter):
         val_y = y[val_idx]
 
         history: list[dict[str, float | int | None]] = []
-        with _torch_settings(torch, p.threads, p.seed):
+        with torch_settings(torch, p.threads, p.seed):
             model = _build_model(len(vocab) + 2, len(labels), p)
             optimiser = torch.optim.Adam(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
             generator = torch.Generator().manual_seed(p.seed)
@@ -279,7 +279,7 @@ class TextCNNBaseline(Adapter):
             return []
         index = {lab: i for i, lab in enumerate(self._labels)}
         seqs = [_encode(self._units(r), self._vocab, self.params.max_len) for r in reqs]
-        with _torch_settings(torch, self.params.threads, None):
+        with torch_settings(torch, self.params.threads, None):
             probs = self._probabilities(torch, self._model, seqs)
         out: list[Response] = []
         for req, row in zip(reqs, probs, strict=True):
@@ -374,27 +374,6 @@ def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
         denom = 2 * tp + fp + fn
         scores.append(2 * tp / denom if denom else 0.0)
     return float(np.mean(scores)) if scores else 0.0
-
-
-@contextmanager
-def _torch_settings(torch: Any, threads: int, seed: int | None) -> Iterator[None]:
-    """Set threads, deterministic kernels and (when given) a seed; restore all three after.
-
-    The global RNG is forked, so seeding here leaves the caller's random stream untouched.
-    """
-    threads_before = torch.get_num_threads()
-    deterministic_before = torch.are_deterministic_algorithms_enabled()
-    warn_only_before = torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
-    try:
-        with torch.random.fork_rng(devices=[]):
-            if seed is not None:
-                torch.manual_seed(seed)
-            yield
-    finally:
-        torch.use_deterministic_algorithms(deterministic_before, warn_only=warn_only_before)
-        torch.set_num_threads(threads_before)
 
 
 def _build_model(vocab_size: int, n_labels: int, p: TextCNNBaseline.Params) -> Any:
