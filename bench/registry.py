@@ -92,6 +92,7 @@ _BUILTINS: dict[Kind, dict[str, str]] = {
         "baseline:item-knn": "bench.adapters.recommendation:ItemKNN",
         "baseline:bpr-mf": "bench.adapters.recommendation:BPRMF",
         "predictions": "bench.adapters.predictions:PredictionsAdapter",
+        "openai": "bench.adapters.openai:OpenAIAdapter",
     },
 }
 

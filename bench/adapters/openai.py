@@ -1,0 +1,356 @@
+"""``openai:`` — any server that speaks the OpenAI chat or completions protocol.
+
+vLLM, llama.cpp's server, Ollama, TGI and hosted APIs all do::
+
+    openai:MODEL,base_url=http://localhost:8000/v1,api_key_env=MY_KEY,endpoint=chat
+
+Parameters: ``base_url`` (up to and including ``/v1``), ``api_key_env`` (the *name* of the
+environment variable holding the key; default ``OPENAI_API_KEY``; unset means no
+``Authorization`` header, fine for local servers), ``endpoint`` (``chat`` or ``completions``),
+``concurrency`` (requests in flight), ``max_retries``, ``timeout`` (seconds per request),
+``temperature``, ``max_tokens``, ``backoff`` and ``max_backoff`` (seconds).
+
+Prompts come from the task's ``prompt:`` (see :mod:`bench.adapters.prompting`), answers are
+parsed back into the family's response without guessing.
+
+Requests run concurrently (``asyncio`` with a semaphore). 429, 5xx, timeouts and connection
+errors are retried with exponential backoff and full jitter, honouring ``Retry-After``, at most
+``max_retries`` times; a request that still fails (or gets a malformed answer) raises
+:class:`APIRequestError` for that example only, which the runner counts as a failure with its
+cause. Answers already received for a batch are memoised, so the runner's per-example retry of
+a batch with one failure re-sends nothing but the failure. 401, 403 and 404 stop the run with
+an :class:`~bench.errors.AdapterError`: every request would fail the same way.
+
+The key is read from the environment when a request is sent; it is never part of the params,
+the fingerprint, the record, or an error message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import hashlib
+import json
+import os
+import random
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import ConfigDict, Field
+
+from bench.adapters.base import Adapter
+from bench.adapters.prompting import parse, render, system_prompt, template_for
+from bench.errors import AdapterError, MissingDependency
+from bench.families.base import Request, Response
+
+if TYPE_CHECKING:
+    import httpx
+
+    from bench.families.base import Family
+    from bench.spec import TaskSpec
+
+__all__ = ["APIRequestError", "OpenAIAdapter"]
+
+_RETRY_STATUS = frozenset({408, 409, 425, 429})
+_FATAL_STATUS = frozenset({401, 403, 404})
+
+
+class APIRequestError(Exception):
+    """One request failed for good (retries exhausted, or an unusable answer).
+
+    Deliberately not a ``BenchError``: the runner counts it as one example's failure, with
+    ``cause`` (e.g. ``HTTP 503``, ``malformed JSON``) as its reason, instead of stopping.
+    """
+
+    def __init__(self, cause: str, detail: str = "") -> None:
+        self.cause = cause
+        super().__init__(cause + (f": {detail}" if detail else ""))
+
+
+class _Retryable(Exception):
+    def __init__(self, cause: str, retry_after: float | None = None) -> None:
+        self.cause = cause
+        self.retry_after = retry_after
+        super().__init__(cause)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class OpenAIAdapter(Adapter):
+    """A model behind an OpenAI-compatible HTTP API; see the module docstring."""
+
+    name = "openai"
+    version: ClassVar[int] = 1
+    families: ClassVar[tuple[str, ...]] = (
+        "sentiment",
+        "translation",
+        "summarization",
+        "qa",
+        "recommendation",
+    )
+
+    class Params(Adapter.Params):
+        """Connection, retry and decoding settings."""
+
+        model_config = ConfigDict(extra="forbid", frozen=True)
+
+        base_url: str = "https://api.openai.com/v1"
+        api_key_env: str = "OPENAI_API_KEY"
+        endpoint: Literal["chat", "completions"] = "chat"
+        concurrency: int = Field(default=8, ge=1, le=1024)
+        max_retries: int = Field(default=5, ge=0, le=100)
+        timeout: float = Field(default=60.0, gt=0)
+        temperature: float = Field(default=0.0, ge=0)
+        max_tokens: int = Field(default=256, ge=1)
+        backoff: float = Field(default=1.0, ge=0)
+        max_backoff: float = Field(default=60.0, ge=0)
+
+    params: Params
+
+    def __init__(self, target: str | None = None, **params: Any) -> None:
+        super().__init__(target, **params)
+        if not target:
+            raise AdapterError(
+                "model 'openai' needs a model name", fix="write openai:MODEL,base_url=..."
+            )
+        self.model: str = target
+        self._spec: TaskSpec | None = None
+        self._family: str | None = None
+        # Answers received but not yet returned (a batch that failed elsewhere), and failures
+        # not yet reported (so the runner's per-example retry does not re-send them).
+        self._answers: dict[str, Response] = {}
+        self._failed: dict[str, APIRequestError] = {}
+        self._reported: set[str] = set()
+        self._http_requests = 0
+        self._retries: Counter[str] = Counter()
+        self._failures: Counter[str] = Counter()
+
+    # ------------------------------------------------------------------ runner protocol
+
+    def bind(self, spec: TaskSpec, family: Family) -> None:
+        """Receive the task (its prompt) before predicting."""
+        self._spec = spec
+        self._family = spec.family
+
+    def fingerprint(self) -> str:
+        """Model, server, endpoint, decoding settings and prompt; never the key."""
+        prompt: str | None = None
+        if self._spec is not None:
+            prompt = self._spec.prompt_hash()
+            if prompt is None:
+                default = template_for(self._spec.family, None)
+                prompt = "default:" + hashlib.sha256(default.encode()).hexdigest()[:16]
+        payload = {
+            "adapter": self.name,
+            "version": self.version,
+            "model": self.model,
+            "base_url": self.params.base_url.rstrip("/"),
+            "endpoint": self.params.endpoint,
+            "temperature": self.params.temperature,
+            "max_tokens": self.params.max_tokens,
+            "prompt": prompt,
+        }
+        blob = json.dumps(payload, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def info(self) -> dict[str, Any]:
+        """Request, retry and failure counts since the adapter was built."""
+        return {
+            "endpoint": self.params.endpoint,
+            "http_requests": self._http_requests,
+            "retries": sum(self._retries.values()),
+            "retries_by_cause": dict(sorted(self._retries.items())),
+            "failures": sum(self._failures.values()),
+            "failures_by_cause": dict(sorted(self._failures.items())),
+        }
+
+    def predict(self, requests: Sequence[Request]) -> list[Response]:
+        """Answer ``requests`` concurrently.
+
+        Raises:
+            APIRequestError: Some request failed for good (the first such error); answers to
+                the others are kept and returned without re-sending when asked again.
+            AdapterError: The server refuses every request (401, 403, 404).
+        """
+        for req in requests:
+            if req.family not in self.families:
+                raise AdapterError(f"openai cannot answer {req.family} requests")
+        keyed = [(self._payload(req), req) for req in requests]
+        keys = [self._key(p) for p, _ in keyed]
+        todo = {
+            k: (p, r)
+            for k, (p, r) in zip(keys, keyed, strict=True)
+            if k not in self._answers and k not in self._failed
+        }
+        if todo:
+            asyncio.run(self._send_all(todo))
+        failed = list(dict.fromkeys(k for k in keys if k not in self._answers))
+        if failed:
+            errors = [self._failed.get(k) or APIRequestError("no answer") for k in failed]
+            for k in failed:
+                # The runner retries a failed batch one example at a time: the failure is
+                # kept for that retry (reported twice, sent once), then forgotten, so a
+                # later run sends the request again.
+                if k in self._reported:
+                    self._reported.discard(k)
+                    self._failed.pop(k, None)
+                else:
+                    self._reported.add(k)
+            raise errors[0]
+        out = [self._answers[k] for k in keys]
+        for k in keys:
+            self._answers.pop(k, None)
+        return out
+
+    # ------------------------------------------------------------------ internals
+
+    def _payload(self, request: Request) -> dict[str, Any]:
+        prompt = render(request, self._spec)
+        system = system_prompt(self._spec)
+        body: dict[str, Any] = {
+            "model": self.model,
+            "temperature": self.params.temperature,
+            "max_tokens": self.params.max_tokens,
+        }
+        if self.params.endpoint == "chat":
+            messages = [{"role": "system", "content": system}] if system else []
+            messages.append({"role": "user", "content": prompt})
+            body["messages"] = messages
+        else:
+            body["prompt"] = f"{system}\n\n{prompt}" if system else prompt
+        return body
+
+    @staticmethod
+    def _key(payload: dict[str, Any]) -> str:
+        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    def _redact(self, text: str) -> str:
+        key = os.environ.get(self.params.api_key_env)
+        return text.replace(key, "***") if key else text
+
+    async def _send_all(self, todo: dict[str, tuple[dict[str, Any], Request]]) -> None:
+        try:
+            import httpx
+        except ImportError as exc:
+            raise MissingDependency(
+                "the openai adapter needs httpx", fix="pip install 'bench[api]'"
+            ) from exc
+        headers = {"Content-Type": "application/json"}
+        key = os.environ.get(self.params.api_key_env)
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        url = self.params.base_url.rstrip("/") + (
+            "/chat/completions" if self.params.endpoint == "chat" else "/completions"
+        )
+        limit = asyncio.Semaphore(self.params.concurrency)
+        limits = httpx.Limits(max_connections=self.params.concurrency)
+        async with httpx.AsyncClient(
+            timeout=self.params.timeout, limits=limits, headers=headers
+        ) as client:
+            results = await asyncio.gather(
+                *(self._send(client, limit, url, k, p, r) for k, (p, r) in todo.items()),
+                return_exceptions=True,
+            )
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, APIRequestError):
+                raise result  # AdapterError (fatal status) or a bug
+
+    async def _send(
+        self,
+        client: httpx.AsyncClient,
+        limit: asyncio.Semaphore,
+        url: str,
+        key: str,
+        payload: dict[str, Any],
+        request: Request,
+    ) -> None:
+        try:
+            text = await self._complete(client, limit, url, payload)
+            self._answers[key] = parse(text, request, self._spec)
+        except APIRequestError as exc:
+            self._failures[exc.cause] += 1
+            self._failed[key] = exc
+            raise
+
+    async def _complete(
+        self, client: httpx.AsyncClient, limit: asyncio.Semaphore, url: str, body: dict[str, Any]
+    ) -> str:
+        import httpx
+
+        attempt = 0
+        while True:
+            try:
+                async with limit:
+                    self._http_requests += 1
+                    try:
+                        response = await client.post(url, json=body)
+                    except httpx.TimeoutException as exc:
+                        raise _Retryable("timeout") from exc
+                    except httpx.TransportError as exc:
+                        raise _Retryable(f"connection error ({type(exc).__name__})") from exc
+                return self._answer(response)
+            except _Retryable as exc:
+                if attempt >= self.params.max_retries:
+                    raise APIRequestError(
+                        exc.cause, f"gave up after {attempt + 1} attempts"
+                    ) from None
+                self._retries[exc.cause] += 1
+                delay = exc.retry_after
+                if delay is None:
+                    cap = min(self.params.max_backoff, self.params.backoff * 2**attempt)
+                    delay = random.uniform(0, cap)  # full jitter
+                attempt += 1
+                await asyncio.sleep(delay)
+
+    def _answer(self, response: httpx.Response) -> str:
+        status = response.status_code
+        if status in _RETRY_STATUS or status >= 500:
+            raise _Retryable(f"HTTP {status}", _retry_after(response.headers.get("Retry-After")))
+        if status in _FATAL_STATUS:
+            raise AdapterError(
+                f"openai:{self.model} at {self.params.base_url}: HTTP {status} "
+                f"({response.reason_phrase})",
+                fix=f"check the model name, base_url and the key in ${self.params.api_key_env}",
+            )
+        if status >= 400:
+            raise APIRequestError(f"HTTP {status}", self._redact(_error_message(response)))
+        try:
+            data = response.json()
+        except ValueError:
+            raise APIRequestError("malformed JSON") from None
+        try:
+            choice = data["choices"][0]
+            if self.params.endpoint == "chat":
+                text = choice["message"]["content"]
+            else:
+                text = choice["text"]
+        except (KeyError, IndexError, TypeError):
+            raise APIRequestError("unexpected response shape") from None
+        if not isinstance(text, str):
+            raise APIRequestError("unexpected response shape", "answer text is not a string")
+        return text
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+        message = data["error"]["message"]
+        return str(message)[:200]
+    except (ValueError, KeyError, TypeError):
+        return ""
