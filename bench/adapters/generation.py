@@ -33,6 +33,7 @@ import json
 import logging
 import re
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from importlib import metadata
 from typing import Any, ClassVar, Literal
@@ -284,7 +285,7 @@ class CopyBaseline(Adapter):
         return out
 
 
-class _Extractive(Adapter):
+class _Extractive(Adapter, ABC):
     """Shared machinery of the extractive summarisers: splitting, budget, fingerprint, info."""
 
     families: ClassVar[tuple[str, ...]] = ("summarization",)
@@ -339,8 +340,9 @@ class _Extractive(Adapter):
         self._splitters_used[request.language] = splitter.name
         return splitter.split(request.document)
 
+    @abstractmethod
     def _select(self, sentences: list[str], request: SummarizationRequest) -> list[str]:
-        raise NotImplementedError
+        """The sentences to return, in output order."""
 
     def predict(self, requests: Sequence[Request]) -> list[Response]:
         """One extractive summary per request.

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
@@ -141,7 +142,7 @@ class RandomRanker(_Ranker):
         return out
 
 
-class _TrainedRanker(_Ranker):
+class _TrainedRanker(_Ranker, ABC):
     """A ranker with an item universe learned by :meth:`fit`.
 
     Subclasses implement ``_train`` (given users, histories as item-index arrays, and the
@@ -238,11 +239,13 @@ class _TrainedRanker(_Ranker):
         idx = {self._index[i] for i in request.history if i in self._index}
         return np.array(sorted(idx), dtype=np.int64)
 
+    @abstractmethod
     def _train(self, users: list[str], histories: list[np.ndarray], n_items: int) -> None:
-        raise NotImplementedError
+        """Fit on the users' training histories (universe indices)."""
 
+    @abstractmethod
     def _score_rows(self, requests: list[RecommendationRequest]) -> np.ndarray:
-        raise NotImplementedError
+        """One row of universe scores per request."""
 
 
 class MostPopular(_TrainedRanker):

@@ -12,6 +12,7 @@ miss; metrics never substitute a placeholder value for a failure.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -119,9 +120,9 @@ class Metric(BaseModel):
     families: ClassVar[tuple[str, ...]] = ()
     higher_is_better: ClassVar[bool] = True
 
+    @abstractmethod
     def score(self, ctx: ScoringContext) -> list[MetricValue]:
         """Compute the metric's values with intervals."""
-        raise NotImplementedError
 
     def per_example(self, ctx: ScoringContext) -> dict[str, list[float | None]]:
         """Per-example scores for ``samples.jsonl`` (``{}`` when the metric has none)."""

@@ -37,6 +37,7 @@ References:
 from __future__ import annotations
 
 import re
+from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -382,17 +383,17 @@ class _SacreMetric(Metric):
     families: ClassVar[tuple[str, ...]] = ("translation",)
     sentence_key: ClassVar[str]
 
+    @abstractmethod
     def scorer(self, language: str) -> Any:
         """The configured sacrebleu corpus-level metric object for ``language`` hypotheses."""
-        raise NotImplementedError
 
     def sentence_scorer(self, language: str) -> Any:
         """The sacrebleu object that scores one segment (the corpus one unless overridden)."""
         return self.scorer(language)
 
+    @abstractmethod
     def vector_score(self, sums: np.ndarray) -> np.ndarray:
         """Scores of ``(B, S)`` summed statistics, vectorised."""
-        raise NotImplementedError
 
     def statistics(
         self, hypotheses: Sequence[str], streams: Sequence[Sequence[str]], language: str

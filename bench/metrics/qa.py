@@ -97,6 +97,7 @@ from __future__ import annotations
 import math
 import re
 import string
+from abc import abstractmethod
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -524,8 +525,9 @@ class _QAMetric(Metric):
         scores: QAScores = ctx.memo[key]
         return scores
 
+    @abstractmethod
     def _head(self) -> list[str]:
-        raise NotImplementedError
+        """The leading parts of the signature (metric, scheme)."""
 
     def _signature(self, ctx: ScoringContext, subset: str | None = None) -> str:
         parts = [self.name, *self._head(), "multi:max", f"missing:{self._missing()}"]

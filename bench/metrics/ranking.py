@@ -68,6 +68,7 @@ References:
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -440,8 +441,9 @@ class _RankingMetric(Metric):
         ]
         return "|".join(parts)
 
+    @abstractmethod
     def _points(self, inputs: _Inputs) -> dict[str, float]:
-        raise NotImplementedError
+        """The metric's point values (by value name) from the shared inputs."""
 
     def compute(
         self,

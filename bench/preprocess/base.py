@@ -13,6 +13,7 @@ steps such as stopword removal or truncation work on those columns.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -52,9 +53,9 @@ class Step(BaseModel):
     def check_resources(self) -> None:
         """Raise :class:`~bench.errors.MissingResource` when a needed resource is absent."""
 
+    @abstractmethod
     def apply(self, batch: Batch, fields: Sequence[str]) -> Batch:
         """Return the columns this step writes for ``batch``."""
-        raise NotImplementedError
 
     def identity(self) -> dict[str, Any]:
         """Name, version and params: what the preprocessing hash covers."""
@@ -64,9 +65,9 @@ class Step(BaseModel):
 class TextStep(Step):
     """A step that rewrites each text field with :meth:`transform`."""
 
+    @abstractmethod
     def transform(self, text: str) -> str:
         """Rewrite one text."""
-        raise NotImplementedError
 
     def apply(self, batch: Batch, fields: Sequence[str]) -> Batch:
         return {f: [None if t is None else self.transform(t) for t in batch[f]] for f in fields}
@@ -75,9 +76,9 @@ class TextStep(Step):
 class TokenStep(Step):
     """A step that writes ``<field>_tokens`` for each text field with :meth:`tokenize`."""
 
+    @abstractmethod
     def tokenize(self, text: str) -> list[str]:
         """Split one text into tokens."""
-        raise NotImplementedError
 
     def apply(self, batch: Batch, fields: Sequence[str]) -> Batch:
         return {
