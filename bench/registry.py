@@ -93,6 +93,7 @@ _BUILTINS: dict[Kind, dict[str, str]] = {
         "baseline:bpr-mf": "bench.adapters.recommendation:BPRMF",
         "predictions": "bench.adapters.predictions:PredictionsAdapter",
         "openai": "bench.adapters.openai:OpenAIAdapter",
+        "hf": "bench.adapters.hf:HFAdapter",
     },
 }
 
