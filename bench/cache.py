@@ -3,7 +3,12 @@
 Every batch of predictions is committed as soon as it is computed, so an interrupted run loses
 at most the batch in flight and a re-run recomputes nothing that finished. Several processes may
 share one cache file: WAL lets readers and one writer work at once, and writers wait (busy
-timeout) and retry instead of failing with "database is locked".
+timeout) and retry instead of failing with "database is locked". A full disk, a read-only
+file or a damaged cache raises :class:`~bench.errors.ResultsError` naming the file, never a raw
+``sqlite3`` error.
+
+With ``synchronous=NORMAL`` in WAL mode a committed batch survives the process being killed
+(``kill -9``); only a power loss can take back the last commits.
 """
 
 from __future__ import annotations
@@ -56,9 +61,11 @@ class PredictionCache:
             self._retry(lambda: self._conn.execute("PRAGMA journal_mode=WAL"))
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._retry(lambda: self._conn.executescript(_SCHEMA))
-        except (sqlite3.Error, OSError) as exc:
+        except sqlite3.Error as exc:
+            raise self._error("open", exc) from exc
+        except OSError as exc:
             raise ResultsError(
-                f"cannot open the prediction cache {self.path}: {exc}",
+                f"cannot open the prediction cache {self.path}: {exc.strerror or exc}",
                 fix="choose a writable --cache path",
             ) from exc
 
@@ -69,13 +76,16 @@ class PredictionCache:
         for i in range(0, len(hashes), chunk):
             part = list(hashes[i : i + chunk])
             marks = ",".join("?" * len(part))
-            rows = self._retry(
-                lambda part=part, marks=marks: self._conn.execute(
-                    "SELECT request, response FROM predictions "
-                    f"WHERE adapter = ? AND request IN ({marks})",
-                    [adapter, *part],
-                ).fetchall()
-            )
+            try:
+                rows = self._retry(
+                    lambda part=part, marks=marks: self._conn.execute(
+                        "SELECT request, response FROM predictions "
+                        f"WHERE adapter = ? AND request IN ({marks})",
+                        [adapter, *part],
+                    ).fetchall()
+                )
+            except sqlite3.Error as exc:
+                raise self._error("read", exc) from exc
             for request, response in rows:
                 found[request] = json.loads(response)
         return found
@@ -100,7 +110,10 @@ class PredictionCache:
                 self._conn.execute("ROLLBACK")
                 raise
 
-        self._retry(write)
+        try:
+            self._retry(write)
+        except sqlite3.Error as exc:
+            raise self._error("write to", exc) from exc
 
     def count(self, adapter: str | None = None) -> int:
         """Number of cached responses (of one adapter, or in all)."""
@@ -121,6 +134,21 @@ class PredictionCache:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _error(self, action: str, exc: sqlite3.Error) -> ResultsError:
+        """A clear error for a cache that cannot be used (disk full, read-only, corrupt)."""
+        text = str(exc)
+        if "full" in text:
+            why, fix = "the disk is full", "free disk space, then re-run to resume"
+        elif "readonly" in text or "read-only" in text:
+            why, fix = "it is read-only", "choose a writable --cache path"
+        elif "malformed" in text or "not a database" in text:
+            why, fix = "it is damaged", "delete it (only cached predictions are lost)"
+        else:
+            why, fix = text, "check the --cache path and the disk"
+        return ResultsError(
+            f"cannot {action} the prediction cache {self.path}: {why} ({text})", fix=fix
+        )
 
     @staticmethod
     def _retry(fn: Any, attempts: int = 12) -> Any:

@@ -1,8 +1,11 @@
 """Finding task files and resolving task selectors.
 
-Task roots, searched in order: the folders in ``BENCH_TASKS_PATH`` (``os.pathsep``-separated),
-then the built-in tasks (``tasks/`` of a source checkout, or ``bench/_tasks`` in an installed
-wheel). A task's suite is its first folder under its root (``smoke``, ``standard``).
+Task roots, searched in order: the folders given with ``--tasks-dir``, the folders in
+``BENCH_TASKS_PATH`` (``os.pathsep``-separated), the built-in tasks (``tasks/`` of a source
+checkout, or ``bench/_tasks`` in an installed wheel), then the task folders of installed plugins
+(``tasks.NAME`` entry points in the group ``bench.plugins``). A task's suite is its first folder
+under its root (``smoke``, ``standard``). Task names are unique across all roots: two files
+defining one name are an error that names both.
 
 A selector is a task name, a family name, a suite name, a glob over task names, or ``all``;
 several selectors are joined with commas.
@@ -11,14 +14,40 @@ several selectors are joined with commas.
 from __future__ import annotations
 
 import fnmatch
+import importlib
 import os
+import types
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.errors import TaskNotFound, TaskSpecError, did_you_mean
 from bench.spec import TaskSpec, load_task
 
-__all__ = ["builtin_tasks_root", "discover", "find_task", "select_tasks", "task_roots"]
+__all__ = [
+    "TaskRoot",
+    "builtin_tasks_root",
+    "discover",
+    "find_task",
+    "plugin_task_roots",
+    "select_tasks",
+    "task_origin",
+    "task_roots",
+]
+
+
+@dataclass(frozen=True)
+class TaskRoot:
+    """A folder of task files and where it comes from.
+
+    Attributes:
+        path: The folder.
+        origin: ``--tasks-dir``, ``BENCH_TASKS_PATH``, ``builtin`` or ``plugin DIST VERSION``.
+    """
+
+    path: Path
+    origin: str
 
 
 def builtin_tasks_root() -> Path:
@@ -43,28 +72,119 @@ def task_roots(extra: Iterable[str | Path] = ()) -> list[Path]:
     return seen
 
 
-def discover(extra: Iterable[str | Path] = (), *, check_names: bool = True) -> dict[str, TaskSpec]:
-    """Load every task file under the roots, keyed by name.
+def plugin_task_roots() -> list[TaskRoot]:
+    """The task folders of installed plugins (``tasks.NAME`` entry points).
 
     Raises:
-        TaskSpecError: A file is invalid, or two files define the same task name.
+        TaskSpecError: An entry point cannot be imported or does not name a folder on disk.
+    """
+    from bench.registry import registry
+
+    roots = []
+    for folder in registry.task_folders():
+        where = f"entry point 'tasks.{folder.name}' = '{folder.target}' ({folder.origin})"
+        try:
+            obj = _resolve_folder(folder.target)
+        except (ImportError, AttributeError) as exc:
+            raise TaskSpecError(
+                f"{where} cannot be resolved: {exc}",
+                fix="reinstall the plugin, or point the entry point at 'package:ATTR' where ATTR "
+                "is a folder path or importlib.resources.files(package) / 'tasks'",
+            ) from exc
+        path = _as_folder(obj)
+        if path is None or not path.is_dir():
+            raise TaskSpecError(
+                f"{where} names {obj!r}, which is not a folder on disk",
+                fix="ship the task files as package data and install the plugin unzipped",
+            )
+        roots.append(TaskRoot(path, folder.origin))
+    return roots
+
+
+def _resolve_folder(target: str) -> Any:
+    module_name, _, attr = target.partition(":")
+    obj: Any = importlib.import_module(module_name.strip())
+    for part in filter(None, attr.strip().split(".")):
+        obj = getattr(obj, part)
+    if callable(obj):  # a function returning the folder
+        obj = obj()
+    return obj
+
+
+def _as_folder(obj: Any) -> Path | None:
+    """A folder on disk from a path, a Traversable or a package."""
+    if isinstance(obj, types.ModuleType):
+        locations = list(getattr(obj, "__path__", []) or [])
+        if locations:
+            return Path(locations[0])
+        return Path(obj.__file__).parent if obj.__file__ else None
+    if isinstance(obj, str | os.PathLike):
+        return Path(obj)
+    # An importlib.resources Traversable of a package installed as plain files is a Path
+    # (PosixPath, or a MultiplexedPath for namespace packages): both name their folder.
+    text = str(obj)
+    if text and hasattr(obj, "iterdir") and Path(text).is_dir():
+        return Path(text)
+    return None
+
+
+def _all_roots(extra: Iterable[str | Path]) -> list[TaskRoot]:
+    given = [Path(p) for p in extra]
+    env = [Path(p) for p in os.environ.get("BENCH_TASKS_PATH", "").split(os.pathsep) if p]
+    labelled = [
+        *(TaskRoot(p, "--tasks-dir") for p in given),
+        *(TaskRoot(p, "BENCH_TASKS_PATH") for p in env),
+        TaskRoot(builtin_tasks_root(), "builtin"),
+        *plugin_task_roots(),
+    ]
+    out: list[TaskRoot] = []
+    seen: set[Path] = set()
+    for root in labelled:
+        key = root.path.resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append(root)
+    return out
+
+
+def discover(extra: Iterable[str | Path] = (), *, check_names: bool = True) -> dict[str, TaskSpec]:
+    """Load every task file under the roots (plugin task folders included), keyed by name.
+
+    Raises:
+        TaskSpecError: A file is invalid, or two files define the same task name (the message
+            names both files and where each comes from).
     """
     tasks: dict[str, TaskSpec] = {}
-    for root in task_roots(extra):
-        if not root.is_dir():
+    origins: dict[str, str] = {}
+    for root in _all_roots(extra):
+        if not root.path.is_dir():
             continue
-        paths = sorted([*root.rglob("*.yaml"), *root.rglob("*.yml")])
+        paths = sorted([*root.path.rglob("*.yaml"), *root.path.rglob("*.yml")])
         for path in paths:
-            rel = path.relative_to(root)
+            rel = path.relative_to(root.path)
             suite = rel.parts[0] if len(rel.parts) > 1 else None
             spec = load_task(path, suite=suite, check_names=check_names)
             if spec.name in tasks:
                 raise TaskSpecError(
-                    f"{path}: task '{spec.name}' is also defined in {tasks[spec.name].path}",
+                    f"{path} ({root.origin}): task '{spec.name}' is also defined in "
+                    f"{tasks[spec.name].path} ({origins[spec.name]})",
                     fix="task names are unique across all task folders; rename one",
                 )
             tasks[spec.name] = spec
+            origins[spec.name] = root.origin
     return tasks
+
+
+def task_origin(spec: TaskSpec, extra: Iterable[str | Path] = ()) -> str:
+    """Where a task file comes from: ``builtin``, ``BENCH_TASKS_PATH``, ``--tasks-dir``,
+    ``plugin DIST VERSION``, or ``file`` for a task file given by path."""
+    if spec.path is None:
+        return "file"
+    path = spec.path.resolve()
+    for root in _all_roots(extra):
+        if path.is_relative_to(root.path.resolve()):
+            return root.origin
+    return "file"
 
 
 def find_task(name: str, extra: Iterable[str | Path] = ()) -> TaskSpec:

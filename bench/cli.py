@@ -35,6 +35,10 @@ app = typer.Typer(
 )
 tasks_app = typer.Typer(help="List, show, validate and describe task files.", no_args_is_help=True)
 app.add_typer(tasks_app, name="tasks")
+records_app = typer.Typer(
+    help="Run records (record.json): their JSON Schema.", no_args_is_help=True
+)
+app.add_typer(records_app, name="records")
 
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
@@ -115,7 +119,13 @@ def run(
     ] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 12345,
     max_failures: Annotated[
-        int | None, typer.Option(help="Fail a model/task pair when more examples than this fail.")
+        int | None,
+        typer.Option(
+            min=0,
+            help="Stop with an error (exit 2) when more examples than this fail in a "
+            "model/task pair; finished predictions stay cached. Default: 0 for built-in "
+            "baselines, no limit for other models (their failures are counted in the record).",
+        ),
     ] = None,
     publish: Annotated[
         Path | None,
@@ -124,18 +134,70 @@ def run(
     title: Annotated[
         str, typer.Option(help="Title of the published leaderboard.")
     ] = "bench leaderboard",
+    executor: Annotated[
+        str,
+        typer.Option(
+            help="local: every pair in this process (default). ray: (model, task, shard) jobs "
+            "on a Ray cluster (the ray extra); model specs may ask for num_gpus=, num_cpus=, "
+            "replicas=.",
+        ),
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray cluster for --executor ray: auto (the one on this machine) or "
+            "ray://HOST:PORT. Default: RAY_ADDRESS, else a local cluster started for the run.",
+        ),
+    ] = None,
+    shards: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Ray: shards per model/task pair (default: twice the model's replicas)."
+        ),
+    ] = None,
+    api_concurrency: Annotated[
+        int, typer.Option(min=1, help="Ray: jobs of API models in flight at once, over all.")
+    ] = 4,
+    max_retries: Annotated[
+        int, typer.Option(min=0, help="Ray: restarts of a dead worker before the run fails.")
+    ] = 3,
+    check_determinism: Annotated[
+        bool,
+        typer.Option(
+            "--check-determinism",
+            help="After each pair, re-run a seeded random subset of its examples with another "
+            "batch size (1, or 2 after batches of 1), bypassing the cache, and report every "
+            "prediction or per-example score that changed (kept in record.json under "
+            "'determinism'). Exit code 1 when something changed.",
+        ),
+    ] = False,
+    determinism_sample: Annotated[
+        int, typer.Option(min=1, help="Examples re-run per pair by --check-determinism.")
+    ] = 32,
     tasks_dir: TasksDir = None,
 ) -> None:
     """Run models on tasks, write one record per (model, task), optionally publish a leaderboard.
 
     With no --model, every built-in baseline runs; with no --tasks, the smoke suite. Predictions
     are cached, so an interrupted run resumes where it stopped and a repeated run is instant.
+    With --executor ray the same plan runs on a Ray cluster, with the same cache and records.
     """
     from bench.adapters.base import builtin_baselines, parse_model_spec
     from bench.catalog import select_tasks
+    from bench.executors import get_executor
     from bench.metrics.base import BootstrapConfig
-    from bench.runner import RunConfig, run_plan
+    from bench.runner import RunConfig, preflight
 
+    if executor == "ray":
+        runner = get_executor(
+            "ray",
+            address=address,
+            shards=shards,
+            api_concurrency=api_concurrency,
+            max_retries=max_retries,
+        )
+    else:
+        runner = get_executor(executor, address=address)
     specs = [parse_model_spec(m) for m in (model or builtin_baselines())]
     selected = select_tasks(tasks, tasks_dir or [])
     config = RunConfig(
@@ -147,37 +209,102 @@ def run(
         data=_parse_data(data),
         max_failures=max_failures,
     )
-    from bench.errors import ResultsError
-
-    _check_writable(config.results, ResultsError)
+    preflight(config)  # read-only or full disk: say so before any model is loaded or called
     err.print(f"bench run: {len(specs)} model(s) × {len(selected)} task(s) → {config.results}")
     with _Progress() as progress:
         try:
-            outcomes = run_plan(specs, selected, config, progress=progress.on_event)
+            outcomes = runner.run(specs, selected, config, progress=progress.on_event)
         except KeyboardInterrupt:
             progress.stop()
-            err.print(
-                "[yellow]interrupted[/yellow]: finished predictions are saved in "
-                f"{config.cache or 'no cache (--no-cache)'}; re-run the same command to resume."
-            )
+            # Every finished batch is already committed to the cache; only the batch in flight
+            # is lost. Say so, with the exact command that resumes.
+            resume = shlex.join(["bench", *sys.argv[1:]])
+            if config.cache is None:
+                err.print("interrupted: nothing was cached (--no-cache); re-run with:")
+            else:
+                err.print(
+                    f"interrupted: finished predictions are saved in {config.cache}; resume with:",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            err.print(f"  {resume}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(130) from None
     _summary(outcomes)
+    unstable = (
+        _check_determinism(outcomes, specs, selected, config, determinism_sample, seed)
+        if check_determinism
+        else 0
+    )
     if publish is not None:
-        records = [o.record for o in outcomes if o.record is not None]
-        _publish(records, publish, title)
+        runs = [
+            (o.record, o.record_path.parent)
+            for o in outcomes
+            if o.record is not None and o.record_path is not None
+        ]
+        _publish(runs, publish, title)
+    if unstable:
+        raise typer.Exit(1)
 
 
-def _check_writable(folder: Path, error: Callable[..., BenchError]) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".bench-write-test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as exc:
-        raise error(
-            f"results folder {folder} is not writable: {exc.strerror}",
-            fix="choose another --results",
-        ) from exc
+def _check_determinism(
+    outcomes: Sequence[Any],
+    specs: Sequence[Any],
+    tasks: Sequence[Any],
+    config: Any,
+    sample: int,
+    seed: int,
+) -> int:
+    """Run the determinism check on every finished pair; return how many changed."""
+    import json
+
+    from bench.determinism import check_determinism
+
+    by_model = {s.display_name: s for s in specs}
+    by_task = {t.name: t for t in tasks}
+    table = Table(title=f"determinism (re-run of {sample} examples, another batch size, no cache)")
+    for col in ("model", "task", "checked", "batch", "changed predictions", "changed scores"):
+        table.add_column(col, justify="right" if col in ("checked", "batch") else "left")
+    unstable = 0
+    changes = []
+    for o in outcomes:
+        if o.status != "done" or o.record_path is None:
+            continue
+        report = check_determinism(
+            by_model[o.model],
+            by_task[o.task],
+            config,
+            o.record_path.parent,
+            sample=sample,
+            seed=seed,
+        )
+        unstable += not report.ok
+        table.add_row(
+            escape(report.model),
+            escape(report.task),
+            str(len(report.checked)),
+            f"{report.original_batch_size}→{report.batch_size}",
+            "[green]0[/green]"
+            if not report.changed_predictions
+            else f"[red]{len(report.changed_predictions)}[/red]",
+            "[green]0[/green]"
+            if not report.changed_scores
+            else f"[red]{len(report.changed_scores)}[/red]",
+        )
+        changes += [(report, c) for c in report.changed_predictions[:5]]
+    out.print(table)
+    for report, change in changes:
+        out.print(
+            f"  {report.model} · {report.task} · {change['id']}: "
+            f"{json.dumps(change['before'], ensure_ascii=False)[:80]} → "
+            f"{json.dumps(change['after'], ensure_ascii=False)[:80]}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    if unstable:
+        err.print(f"determinism check: {unstable} pair(s) changed; see 'determinism' in records")
+    return unstable
 
 
 class _Progress:
@@ -278,16 +405,34 @@ def _summary(outcomes: Sequence[Any]) -> None:
             out.print(f"  {model_name}: {', '.join(names)} ({reason})", markup=False)
 
 
-def _publish(records: list[Any], dest: Path, title: str) -> None:
-    from bench.leaderboard import build_leaderboard, write_leaderboard
+_ARGV: list[str] = []
+"""The arguments of the current ``main(argv)`` call (``sys.argv[1:]`` from the console)."""
 
-    board = build_leaderboard(records)
-    command = "bench " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else ""
+
+def _command_line() -> str:
+    """The command being run, for report footers (paths under the current folder relative)."""
+    args = _ARGV or sys.argv[1:]
+    return shlex.join(["bench", *args]).replace(str(Path.cwd()) + os.sep, "")
+
+
+def _publish(
+    runs: Sequence[Any], dest: Path, title: str, *, formats: str = "", lang: str = "en"
+) -> Any:
+    """Build the leaderboard of ``runs`` (records, or (record, run folder) pairs) into ``dest``;
+    shared by ``bench run --publish`` and ``bench leaderboard``. Returns the leaderboard."""
+    from bench.leaderboard import FORMATS, build_leaderboard, write_leaderboard
+    from bench.leaderboard.render import parse_formats
+
+    wanted = parse_formats(formats) if formats else list(FORMATS)
+    board = build_leaderboard(runs)
+    for warning in board.warnings:
+        err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     paths = write_leaderboard(
-        board, dest, title=title, command=command.replace(str(Path.cwd()) + os.sep, "")
+        board, dest, formats=wanted, title=title, command=_command_line(), lang=lang
     )
     for p in paths:
-        err.print(f"wrote {p}")
+        err.print(f"wrote {p}", markup=False, highlight=False, soft_wrap=True)
+    return board
 
 
 # --------------------------------------------------------------------------- score
@@ -300,8 +445,10 @@ def score(
         Path,
         typer.Option(
             "--predictions",
-            help='JSONL ({"id": ..., "prediction": ...} per line) or plain text (one output per '
-            "line, in test-set order).",
+            help='JSONL ({"id": ..., "prediction": ...} per line), SQuAD-style JSON ({id: '
+            "answer}), plain text (one output per line, in test-set order), or a run's "
+            "samples.jsonl or run folder RESULTS/MODEL/TASK (re-scored from its exact "
+            "responses).",
         ),
     ],
     fmt: Annotated[
@@ -320,7 +467,11 @@ def score(
         ),
     ] = False,
     name: Annotated[
-        str | None, typer.Option(help="Display name of the model (default: the file stem).")
+        str | None,
+        typer.Option(
+            help="Display name of the model (default: the file stem; for a run's samples, the "
+            "run's model name + '-rescored')."
+        ),
     ] = None,
     data: Annotated[list[str] | None, typer.Option("--data", help="NAME=PATH, as for run.")] = None,
     results: Annotated[
@@ -336,17 +487,23 @@ def score(
     """Score a file of saved model outputs and write the same record a run would.
 
     JSONL files give one {"id", "prediction"} object per example; any other file is read as
-    plain text, one output per line in test-set order (the WMT convention for hypotheses).
+    plain text, one output per line in test-set order (the WMT convention for hypotheses). A
+    run's samples.jsonl (or its folder) reproduces the run's metrics exactly: pass the task and
+    the --limit and --bootstrap/--seed the run used.
     """
     from bench.adapters.base import ModelSpec
-    from bench.adapters.predictions import PredictionsAdapter
+    from bench.adapters.predictions import (
+        PredictionsAdapter,
+        check_not_overwriting,
+        default_name,
+    )
     from bench.catalog import find_task
     from bench.metrics.base import BootstrapConfig
     from bench.runner import RunConfig, run_pair
 
     spec = find_task(task, tasks_dir or [])
     adapter = PredictionsAdapter(str(predictions), format=fmt, allow_missing=allow_missing)
-    display = name or predictions.stem
+    display = name or default_name(predictions)
     model = ModelSpec(
         raw=f"predictions:{predictions}",
         kind="predictions",
@@ -360,6 +517,7 @@ def score(
         bootstrap=BootstrapConfig(resamples=bootstrap, seed=seed),
         data=_parse_data(data),
     )
+    check_not_overwriting(predictions, config.results / model.dir_name / spec.name)
     outcome = run_pair(model, spec, config, adapter=adapter)
     _summary([outcome])
     err.print(f"wrote {outcome.record_path}")
@@ -376,22 +534,166 @@ def leaderboard(
     out_dir: Annotated[
         Path, typer.Option("--out", help="Folder to write the leaderboard into.")
     ] = Path("leaderboard"),
-    formats: Annotated[str, typer.Option(help="Comma-separated: md,csv.")] = "md,csv",
+    formats: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated outputs: md (README.md), csv (leaderboard.csv), json "
+            "(leaderboard.json + leaderboard.schema.json), tex (leaderboard.tex), html "
+            "(index.html)."
+        ),
+    ] = "md,csv,json,tex,html",
     title: Annotated[str, typer.Option(help="Title of the report.")] = "bench leaderboard",
+    lang: Annotated[
+        str, typer.Option(help="Labels of index.html: en (English) or zh (Chinese).")
+    ] = "en",
+    diff: Annotated[
+        Path | None,
+        typer.Option(
+            "--diff",
+            help="A previously published leaderboard folder (its leaderboard.json): print "
+            "rank and score changes and write them to DIFF.md.",
+        ),
+    ] = None,
 ) -> None:
-    """Build leaderboard tables (Markdown, CSV) from run records alone."""
-    from bench.errors import BenchError as _BE
-    from bench.leaderboard import build_leaderboard, write_leaderboard
-    from bench.leaderboard.render import FORMATS
+    """Build the leaderboard (tables, JSON, LaTeX, HTML report) from run records alone.
 
-    wanted = [f.strip() for f in formats.split(",") if f.strip()]
-    bad = [f for f in wanted if f not in FORMATS]
-    if bad:
-        raise _BE(f"unknown format(s) {bad}", fix=f"use {','.join(FORMATS)}")
-    board = build_leaderboard(results or _default_results())
-    command = "bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    for p in write_leaderboard(board, out_dir, formats=wanted, title=title, command=command):
-        err.print(f"wrote {p}")
+    Every file is deterministic (rebuilding from the same records gives the same bytes) and
+    written atomically. Ties with the best model come from paired tests on samples.jsonl.
+    """
+    from bench.leaderboard import diff_documents, document, load_document, render_diff
+    from bench.leaderboard.diff import DIFF_FILE
+    from bench.leaderboard.html import LANGS
+    from bench.records import atomic_write_text
+
+    if lang not in LANGS:
+        raise BenchError(f"unknown --lang '{lang}'", fix=f"use one of {', '.join(LANGS)}")
+    old = load_document(diff) if diff is not None else None  # read before --out overwrites it
+    board = _publish(
+        _load_runs(results or _default_results()), out_dir, title, formats=formats, lang=lang
+    )
+    if old is not None:
+        text = render_diff(diff_documents(old, document(board, title=title, command="")))
+        atomic_write_text(out_dir / DIFF_FILE, text)
+        out.print(text, markup=False, highlight=False, soft_wrap=True)
+        err.print(f"wrote {out_dir / DIFF_FILE}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _load_runs(results: Path) -> Any:
+    from bench.leaderboard.build import load_runs
+
+    return load_runs(results)
+
+
+# --------------------------------------------------------------------------- compare
+
+
+@app.command()
+def compare(
+    model_a: Annotated[str, typer.Argument(help="Model A (display name or results folder name).")],
+    model_b: Annotated[str, typer.Argument(help="Model B.")],
+    results: Annotated[
+        Path | None, typer.Option(help="Folder of run records (default: .bench/results).")
+    ] = None,
+    task: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--task", help="Task to compare, repeatable (default: every task both models ran)."
+        ),
+    ] = None,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metric", help="Metric to compare, repeatable (default: every metric with a test)."
+        ),
+    ] = None,
+    resamples: Annotated[
+        int, typer.Option(min=1, help="Bootstrap resamples, permutations or AR trials per test.")
+    ] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of every random draw.")] = 12345,
+    corpus_test: Annotated[
+        str,
+        typer.Option(
+            help="Test for BLEU, chrF and TER: bs (sacrebleu's paired bootstrap) or ar "
+            "(approximate randomisation)."
+        ),
+    ] = "bs",
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print JSON: {metric: {difference, ci_low, ci_high, p_value, p_holm, method}} "
+            "for one task, {task: {metric: {...}}} for several.",
+        ),
+    ] = False,
+) -> None:
+    """Paired significance tests of model A against model B, example by example.
+
+    BLEU/chrF/TER: sacrebleu's paired bootstrap (or --corpus-test ar); accuracy and exact
+    match: McNemar; ROUGE, F1, per-user ranking metrics: paired permutation; macro-F1, MCC and
+    per-class scores: paired bootstrap. The difference is A − B with its 95% paired bootstrap
+    interval. p-values are adjusted with Holm–Bonferroni over all the tests printed.
+    """
+    import json
+
+    from bench.stats import compare_results
+
+    if corpus_test not in ("bs", "ar"):
+        raise BenchError(f"--corpus-test '{corpus_test}' is not bs or ar", fix="use bs or ar")
+    root = results or _default_results()
+    found = compare_results(
+        root,
+        model_a,
+        model_b,
+        tasks=task,
+        metrics=metric,
+        resamples=resamples,
+        seed=seed,
+        corpus_test="ar" if corpus_test == "ar" else "bs",
+    )
+    tests = sum(len(v) for v in found.values())
+    if as_json:
+        payload: dict[str, Any] = {
+            t: {m: c.to_json() for m, c in comps.items()} for t, comps in found.items()
+        }
+        if len(found) == 1:
+            payload = next(iter(payload.values()))
+        sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+        return
+    table = Table(
+        title=f"{model_a} (A) vs {model_b} (B): paired tests",
+        caption=f"p (Holm): Holm–Bonferroni over the {tests} test(s) above; difference = A − B "
+        f"with its 95% paired bootstrap interval ({resamples} resamples, seed {seed})",
+    )
+    for col in ("task", "metric", "A", "B", "A − B", "95% CI", "p", "p (Holm)", "method"):
+        table.add_column(col, justify="left" if col in ("task", "metric", "method") else "right")
+    for t, comps in found.items():
+        for m, c in comps.items():
+            significant = c.p_holm is not None and c.p_holm < 0.05
+            table.add_row(
+                escape(t),
+                escape(m),
+                f"{c.value_a:.4f}",
+                f"{c.value_b:.4f}",
+                f"{c.difference:+.4f}",
+                f"[{c.ci_low:+.4f}, {c.ci_high:+.4f}]",
+                f"{c.p_value:.4g}",
+                f"[bold]{c.p_holm:.4g}[/bold]" if significant else f"{c.p_holm:.4g}",
+                escape(f"{c.method} ({c.detail})" if c.detail else c.method),
+            )
+    out.print(table)
+
+
+# --------------------------------------------------------------------------- records
+
+
+@records_app.command("schema")
+def records_schema() -> None:
+    """Print the JSON Schema of run records (record.json), draft 2020-12."""
+    import json
+
+    from bench.records import record_json_schema
+
+    sys.stdout.write(json.dumps(record_json_schema(), indent=2, ensure_ascii=False) + "\n")
 
 
 # --------------------------------------------------------------------------- tasks
@@ -402,11 +704,13 @@ def tasks_list(
     selector: Annotated[str, typer.Argument(help="Selector (default: all).")] = "all",
     tasks_dir: TasksDir = None,
 ) -> None:
-    """Table of tasks: name, family, languages, suite, number of test examples where known."""
-    from bench.catalog import select_tasks
+    """Table of tasks: name, family, languages, suite, number of test examples where known, and
+    origin (builtin, --tasks-dir, BENCH_TASKS_PATH, or the plugin package that ships it)."""
+    from bench.catalog import select_tasks, task_origin
 
     table = Table(show_lines=False)
-    for col in ("name", "family", "languages", "suite", "source", "n test", "primary metric"):
+    columns = ("name", "family", "languages", "suite", "source", "n test", "primary metric")
+    for col in (*columns, "origin"):
         table.add_column(col, justify="right" if col == "n test" else "left")
     for spec in select_tasks(selector, tasks_dir or []):
         table.add_row(
@@ -417,6 +721,7 @@ def tasks_list(
             spec.source.kind,
             _count(spec),
             spec.primary_metric,
+            task_origin(spec, tasks_dir or []),
         )
     out.print(table)
 
@@ -549,6 +854,34 @@ def doctor() -> None:
     out.print(table)
 
 
+# --------------------------------------------------------------------------- selftest
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def selftest(
+    ctx: typer.Context,
+    perf: Annotated[
+        bool,
+        typer.Option(
+            "--perf",
+            help="Run the performance benchmarks (tests/perf) at full scale, printing their "
+            "figures, instead of the test suite.",
+        ),
+    ] = False,
+    tests: Annotated[
+        Path | None,
+        typer.Option(help="The repository's tests folder (default: the one beside the package)."),
+    ] = None,
+) -> None:
+    """Run bench's own test suite with pytest (needs a source checkout and the dev extra).
+
+    Further arguments go to pytest, e.g. `bench selftest --perf -k rouge`.
+    """
+    from bench.selftest import run_selftest
+
+    raise typer.Exit(run_selftest(perf, tests, ctx.args))
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -562,6 +895,8 @@ def _run(fn: Callable[[], T]) -> T:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: ``bench``."""
+
+    _ARGV[:] = list(argv) if argv is not None else sys.argv[1:]
 
     def call() -> None:
         app(args=list(argv) if argv is not None else None, standalone_mode=True)

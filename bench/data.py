@@ -43,6 +43,7 @@ __all__ = [
     "load_split",
     "parse_split",
     "resolve_source",
+    "row_name",
 ]
 
 BUILTIN_ROOT = Path(__file__).parent / "builtin"
@@ -535,8 +536,9 @@ def _read_files(
             )
     except datasets.exceptions.DatasetGenerationError as exc:
         cause = exc.__cause__ or exc
+        bad = _first_bad_json(fmt, paths) if fmt in ("json", "jsonl") else None
         raise DataError(
-            f"cannot read {origin} as {fmt}: {_first_line(cause)}",
+            f"cannot read {bad}" if bad else f"cannot read {origin} as {fmt}: {_first_line(cause)}",
             fix=f"check that the files are valid {fmt}",
         ) from exc
     except ValueError as exc:
@@ -549,6 +551,32 @@ def _read_files(
     raise DataError(
         f"unknown format '{fmt}'", fix="use json, jsonl, csv, tsv, parquet, text or text-files"
     )
+
+
+def _first_bad_json(fmt: str, paths: list[Path]) -> str | None:
+    """Name the file, line and column of the first JSON error (pyarrow only says "row N")."""
+    for path in paths:
+        where = f"{path} as {fmt}"
+        with path.open(encoding="utf-8") as fh:
+            if fmt == "json":
+                try:
+                    json.load(fh)
+                except json.JSONDecodeError as exc:
+                    return (
+                        f"{where}: line {exc.lineno}, column {exc.colno}: invalid JSON ({exc.msg})"
+                    )
+                continue
+            for lineno, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    return f"{where}: line {lineno}, column {exc.colno}: invalid JSON ({exc.msg})"
+                if not isinstance(value, dict):
+                    kind = type(value).__name__
+                    return f"{where}: line {lineno}: a JSON {kind}, not an object (one per line)"
+    return None
 
 
 def _generated_formats() -> dict[str, tuple[Any, dict[str, str]]]:
@@ -651,7 +679,9 @@ def _text_files(paths: list[str]) -> Iterator[dict[str, str]]:
 # --------------------------------------------------------------------------- canonical columns
 
 
-def _row_name(fmt: str, row: int) -> str:
+def row_name(fmt: str, row: int) -> str:
+    """How an error names data row ``row`` (0-based) of a ``fmt`` file: with its line number
+    where the format has lines (``row 3 (line 5, after the header)`` for CSV)."""
     if fmt == "jsonl":
         return f"row {row} (line {row + 1})"
     if fmt in ("csv", "tsv"):
@@ -764,7 +794,7 @@ def _check_rows(
         rows = batch[_ROW]
         for j in range(len(rows)):
             row = {k: v[j] for k, v in batch.items()}
-            where = f"{origin}: {_row_name(fmt, row[_ROW])}"
+            where = f"{origin}: {row_name(fmt, row[_ROW])}"
             label = row.get("label")
             if isinstance(label, str) and label.startswith("\x00unmapped:"):
                 raw = label.removeprefix("\x00unmapped:")

@@ -22,6 +22,7 @@ __all__ = [
     "ResultsError",
     "TaskNotFound",
     "TaskSpecError",
+    "TooManyFailures",
     "UnknownName",
     "did_you_mean",
 ]
@@ -79,6 +80,11 @@ class AdapterError(BenchError):
     """An adapter cannot serve a task (for instance, a label it cannot map)."""
 
 
+class TooManyFailures(AdapterError):
+    """More examples failed than ``--max-failures`` allows; the predictions that succeeded are
+    cached, so a re-run retries only the failures."""
+
+
 class PredictionsError(BenchError):
     """A file of saved predictions does not match its task."""
 
@@ -88,4 +94,4 @@ class RecordError(BenchError):
 
 
 class ResultsError(BenchError):
-    """The results folder cannot be written."""
+    """The results folder or the prediction cache cannot be written (read-only, disk full)."""

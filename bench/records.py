@@ -34,12 +34,18 @@ __all__ = [
     "load_records",
     "package_versions",
     "record_json_schema",
+    "run_seeds",
     "write_run",
 ]
 
 RECORD_SCHEMA_VERSION = 1
 _PACKAGES = (
     "bench",
+    "scipy",
+    "ranx",
+    "tokenizers",
+    "sentencepiece",
+    "mecab-python3",
     "datasets",
     "numpy",
     "scikit-learn",
@@ -77,6 +83,10 @@ class TaskInfo(_Frozen):
     preprocess_hash: str
     prompt_hash: str | None = None
     n_examples: int
+    metric_specs: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="The task's metrics with their parameters, as the task file sets them.",
+    )
 
 
 class ModelInfo(_Frozen):
@@ -108,6 +118,14 @@ class RunRecord(_Frozen):
     predictions: dict[str, int]
     failures: dict[str, Any]
     environment: dict[str, Any]
+    seeds: dict[str, int] = Field(
+        default_factory=dict,
+        description="Every seed that can change a number: bootstrap, data sampling, model.",
+    )
+    determinism: dict[str, Any] | None = Field(
+        default=None,
+        description="The result of `bench run --check-determinism` (None when not checked).",
+    )
 
     @property
     def primary(self) -> MetricValue:
@@ -116,8 +134,17 @@ class RunRecord(_Frozen):
 
 
 def record_json_schema() -> dict[str, Any]:
-    """The JSON Schema of ``record.json``."""
-    return RunRecord.model_json_schema()
+    """The JSON Schema (draft 2020-12) of ``record.json`` (``bench records schema``).
+
+    Example:
+        >>> schema = record_json_schema()
+        >>> schema["properties"]["schema_version"]["default"] == RECORD_SCHEMA_VERSION
+        True
+    """
+    schema = RunRecord.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = f"bench run record (schema version {RECORD_SCHEMA_VERSION})"
+    return schema
 
 
 def package_versions() -> dict[str, str]:
@@ -129,6 +156,38 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return out
+
+
+def run_seeds(
+    bootstrap_seed: int, task: Any = None, model_params: dict[str, Any] | None = None
+) -> dict[str, int]:
+    """Every seed that can change a run's numbers, by where it comes from.
+
+    Args:
+        bootstrap_seed: The seed of the confidence intervals.
+        task: The :class:`~bench.spec.TaskSpec` (its source ``shuffle_seed`` and its family
+            options' ``seed``, e.g. a recommendation task's negative sampling).
+        model_params: The model spec's parameters (every ``*seed*`` parameter that is an int).
+
+    Example:
+        >>> run_seeds(12345, None, {"seed": "7", "lr": "0.1"})
+        {'bootstrap': 12345, 'model.seed': 7}
+    """
+    seeds = {"bootstrap": int(bootstrap_seed)}
+    if task is not None:
+        shuffle = getattr(getattr(task, "source", None), "shuffle_seed", None)
+        if shuffle is not None:
+            seeds["data.shuffle_seed"] = int(shuffle)
+        option = (getattr(task, "options", None) or {}).get("seed")
+        if isinstance(option, int):
+            seeds["task.options.seed"] = option
+    for key, value in sorted((model_params or {}).items()):
+        if "seed" in key.lower():
+            try:
+                seeds[f"model.{key}"] = int(value)
+            except (TypeError, ValueError):
+                continue
+    return seeds
 
 
 def environment() -> dict[str, Any]:
@@ -154,6 +213,21 @@ def atomic_write_text(path: Path, text: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems refuse fsync on a folder; the rename itself is still atomic
+    finally:
+        os.close(fd)
 
 
 def write_run(folder: Path, record: RunRecord, samples: Iterable[dict[str, Any]]) -> Path:

@@ -8,22 +8,64 @@ the object, for example in a plugin's ``pyproject.toml``::
     [project.entry-points."bench.plugins"]
     "adapter.echo" = "my_plugin.adapters:EchoAdapter"
 
+One more kind lives only in entry points: ``tasks.NAME`` names a folder of task files shipped
+in a plugin package (``"tasks.mine" = "my_plugin:TASKS"``, where ``TASKS`` is a path, a
+``importlib.resources`` Traversable, a package, or a callable returning one of these).
+:mod:`bench.catalog` searches those folders beside ``BENCH_TASKS_PATH`` and the built-in tasks.
+
 Names are stable: a changed meaning is a new name or a new version, never a silent edit.
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Final, Literal
 
-from bench.errors import MissingDependency, UnknownName, did_you_mean
+from bench.errors import BenchError, MissingDependency, UnknownName, did_you_mean
 
-__all__ = ["ENTRY_POINT_GROUP", "KINDS", "Kind", "Registry", "registry"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "KINDS",
+    "TASKS_KIND",
+    "Kind",
+    "PluginTaskFolder",
+    "Registry",
+    "distribution_of",
+    "import_object",
+    "registry",
+]
 
 Kind = Literal["family", "step", "metric", "adapter"]
 KINDS: Final[tuple[Kind, ...]] = ("family", "step", "metric", "adapter")
 ENTRY_POINT_GROUP: Final = "bench.plugins"
+TASKS_KIND: Final = "tasks"
+"""The entry-point kind of plugin task folders (``tasks.NAME``); not a registry kind."""
+
+
+@dataclass(frozen=True)
+class PluginTaskFolder:
+    """A ``tasks.NAME`` entry point: a folder of task files shipped in a plugin package.
+
+    Attributes:
+        name: The entry point's NAME.
+        target: ``"module:attr"`` (or ``"module"``) naming the folder.
+        distribution: The plugin distribution's name (``None`` when unknown).
+        version: Its version (``None`` when unknown).
+    """
+
+    name: str
+    target: str
+    distribution: str | None = None
+    version: str | None = None
+
+    @property
+    def origin(self) -> str:
+        """How ``bench tasks list`` names where the folder comes from."""
+        dist = " ".join(p for p in (self.distribution, self.version) if p)
+        return f"plugin {dist or self.target}"
+
 
 _BUILTINS: dict[Kind, dict[str, str]] = {
     "family": {
@@ -112,6 +154,7 @@ class Registry:
             kind: dict((builtins or {}).get(kind, {})) for kind in KINDS
         }
         self._loaded: dict[tuple[Kind, str], Any] = {}
+        self._task_folders: dict[str, PluginTaskFolder] = {}
         self._plugins_scanned = False
 
     def register(self, kind: Kind, name: str, target: str | Any) -> None:
@@ -125,6 +168,11 @@ class Registry:
         self._check_kind(kind)
         self._scan_plugins()
         return sorted(self._targets[kind])
+
+    def task_folders(self) -> list[PluginTaskFolder]:
+        """The ``tasks.NAME`` entry points of installed plugins, sorted by name."""
+        self._scan_plugins()
+        return [self._task_folders[n] for n in sorted(self._task_folders)]
 
     def __contains__(self, key: tuple[Kind, str]) -> bool:
         kind, name = key
@@ -172,14 +220,113 @@ class Registry:
         self._plugins_scanned = True
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
             kind, _, name = ep.name.partition(".")
+            if kind == TASKS_KIND and name:
+                self._task_folders.setdefault(
+                    name,
+                    PluginTaskFolder(
+                        name=name,
+                        target=ep.value,
+                        distribution=ep.dist.name if ep.dist else None,
+                        version=ep.dist.version if ep.dist else None,
+                    ),
+                )
+                continue
             if kind not in KINDS or not name:
                 raise UnknownName(
                     f"entry point '{ep.name}' in group '{ENTRY_POINT_GROUP}' "
                     f"(package {ep.dist.name if ep.dist else '?'}) is not named KIND.NAME",
-                    fix=f"name it like 'adapter.my-model'; KIND is one of {', '.join(KINDS)}",
+                    fix="name it like 'adapter.my-model'; KIND is one of "
+                    f"{', '.join((*KINDS, TASKS_KIND))}",
                 )
             # Built-in names win: a plugin cannot silently change a built-in's meaning.
             self._targets[kind].setdefault(name, ep.value)
+
+
+def distribution_of(module_name: str) -> tuple[str, str] | None:
+    """``(distribution name, version)`` of the installed package that provides ``module_name``.
+
+    ``None`` when no installed distribution declares the module's top-level package (a module
+    on ``PYTHONPATH`` without metadata, for instance).
+    """
+    top = module_name.partition(".")[0]
+    names = metadata.packages_distributions().get(top) or []
+    for dist_name in names:
+        try:
+            return dist_name, metadata.version(dist_name)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def import_object(
+    target: str, *, error: type[BenchError] = UnknownName, what: str = "object"
+) -> Any:
+    """Import ``"package.module:attr[.attr...]"`` with errors that say what is wrong.
+
+    Args:
+        target: The module path and, after ``:``, the attribute path.
+        error: The ``BenchError`` subclass to raise.
+        what: What the target is, for messages (``"plugin factory"``).
+
+    Raises:
+        BenchError: ``error`` when the target is malformed, the module is not installed (with a
+            did-you-mean over importable sibling modules), importing it fails on a missing
+            dependency, or the attribute is missing (with a did-you-mean over the module's
+            names).
+    """
+    module_name, sep, attr = (part.strip() for part in target.partition(":"))
+    if not sep or not module_name or not attr:
+        raise error(
+            f"{what} '{target}' is not MODULE:ATTRIBUTE",
+            fix="write e.g. my_package.adapters:make_adapter",
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if missing and module_name != missing and not module_name.startswith(missing + "."):
+            raise error(
+                f"{what} '{target}': importing '{module_name}' failed: {exc}",
+                fix=f"install the package that provides '{missing.partition('.')[0]}'",
+            ) from exc
+        parent, _, leaf = missing.rpartition(".")
+        raise error(
+            f"{what} '{target}': no module named '{missing}'"
+            f"{did_you_mean(leaf, _sibling_modules(parent))}",
+            fix="install the plugin package (pip install ...) or put it on PYTHONPATH, "
+            "and check the spelling of the module path",
+        ) from exc
+    except ImportError as exc:
+        raise error(
+            f"{what} '{target}': importing '{module_name}' failed: {exc}",
+            fix="reinstall the plugin package and the packages it needs",
+        ) from exc
+    obj: Any = module
+    done = module_name
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            names = [n for n in dir(obj) if not n.startswith("_")]
+            raise error(
+                f"{what} '{target}': '{done}' has no attribute '{part}'{did_you_mean(part, names)}",
+                fix=f"use one of: {', '.join(sorted(names)) or '(none)'}",
+            )
+        obj = getattr(obj, part)
+        done = f"{done}:{part}" if done == module_name else f"{done}.{part}"
+    return obj
+
+
+def _sibling_modules(parent: str) -> list[str]:
+    """Importable module names next to a missing one (top-level ones when ``parent`` is
+    empty), for did-you-mean."""
+    import pkgutil
+
+    if not parent:
+        return [m.name for m in pkgutil.iter_modules()]
+    try:
+        package = importlib.import_module(parent)
+    except ImportError:
+        return []
+    return [m.name for m in pkgutil.iter_modules(getattr(package, "__path__", []))]
 
 
 def _import(target: str) -> Any:

@@ -12,7 +12,11 @@ as a failure with its cause, scored as a miss, and never cached.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
+import shutil
+import tempfile
 import time
 import uuid
 from collections import Counter
@@ -26,14 +30,26 @@ from bench import __version__
 from bench.adapters.base import ModelSpec, make_adapter
 from bench.cache import PredictionCache
 from bench.data import load_split
-from bench.errors import AdapterError, BenchError
+from bench.errors import AdapterError, BenchError, ResultsError, TooManyFailures
 from bench.families.base import Family, Prepared, Request, Response, get_family
 from bench.metrics.base import BootstrapConfig, Metric, ScoringContext, score_task
 from bench.preprocess import apply_steps, build_steps, check_resources
-from bench.records import ModelInfo, RunRecord, TaskInfo, environment, write_run
+from bench.records import ModelInfo, RunRecord, TaskInfo, environment, run_seeds, write_run
 from bench.spec import TaskSpec
 
-__all__ = ["Event", "RunConfig", "RunOutcome", "run_pair", "run_plan"]
+__all__ = [
+    "MIN_FREE_MB",
+    "Event",
+    "RunConfig",
+    "RunOutcome",
+    "failure_limit",
+    "preflight",
+    "run_pair",
+    "run_plan",
+]
+
+MIN_FREE_MB = 50
+"""Free disk space (MiB) a run needs before it starts; ``BENCH_MIN_FREE_MB`` overrides it."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +80,9 @@ class RunConfig:
         batch_size: Requests per ``predict`` call (and per cache commit).
         bootstrap: Confidence-interval settings.
         data: ``{task: path}`` local copies of original releases (``--data``).
-        max_failures: Fail the pair when more examples than this fail (``None``: no limit).
+        max_failures: Fail the pair when more examples than this fail. ``None`` applies the
+            default rule of :func:`failure_limit`: 0 for built-in baselines (a failure is a
+            bug), no limit for other models (API errors are counted, not fatal).
     """
 
     results: Path
@@ -109,8 +127,10 @@ def run_plan(
     would hit every model on that task, and records already written stay on disk.
 
     Every model spec (adapter name and parameters) and every task's preprocessing resources
-    (NLTK data) are checked first, so such mistakes stop the run before any model is called.
+    (NLTK data) are checked first, and so are the results folder and the cache (writable, with
+    free space: :func:`preflight`), so such mistakes stop the run before any model is called.
     """
+    preflight(config)
     for model in models:
         make_adapter(model)
     for task in tasks:
@@ -125,6 +145,63 @@ def run_plan(
         if cache is not None:
             cache.close()
     return outcomes
+
+
+def failure_limit(model: ModelSpec, config: RunConfig) -> int | None:
+    """How many failed examples a pair tolerates: ``config.max_failures`` when set, else 0 for
+    built-in baselines (``baseline:*``) and no limit (``None``) for every other model."""
+    if config.max_failures is not None:
+        return config.max_failures
+    return 0 if model.kind == "baseline" else None
+
+
+def preflight(config: RunConfig) -> None:
+    """Check, before any model is called, that results and cache can be written.
+
+    Each folder (the results folder, the cache's folder) is created if missing, must accept a
+    probe file (written, fsynced and removed) and must have ``BENCH_MIN_FREE_MB`` (default
+    :data:`MIN_FREE_MB`) MiB free.
+
+    Raises:
+        ResultsError: A folder is read-only, not a folder, or on a (nearly) full disk.
+    """
+    folders = [("results folder", Path(config.results), "--results")]
+    if config.cache is not None:
+        folders.append(("cache folder", Path(config.cache).parent, "--cache"))
+    try:
+        need_mb = float(os.environ.get("BENCH_MIN_FREE_MB", MIN_FREE_MB))
+    except ValueError as exc:
+        raise ResultsError(
+            f"BENCH_MIN_FREE_MB={os.environ['BENCH_MIN_FREE_MB']!r} is not a number",
+            fix="set it to a number of MiB, e.g. 50",
+        ) from exc
+    for what, folder, option in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            # A unique probe name: several runs may share one folder.
+            fd, probe = tempfile.mkstemp(prefix=".bench-write-probe.", dir=folder)
+            try:
+                os.write(fd, b"ok")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+                os.unlink(probe)
+            free = shutil.disk_usage(folder).free
+        except OSError as exc:
+            why = (
+                "the disk is full"
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT)
+                else f"it is not writable ({exc.strerror or exc})"
+            )
+            raise ResultsError(
+                f"{what} {folder}: {why}", fix=f"choose another {option} or free disk space"
+            ) from exc
+        if free < need_mb * 2**20:
+            raise ResultsError(
+                f"{what} {folder}: only {free / 2**20:.1f} MiB free, a run needs "
+                f"{need_mb:g} MiB (BENCH_MIN_FREE_MB)",
+                fix=f"free disk space or choose another {option}",
+            )
 
 
 def run_pair(
@@ -246,12 +323,13 @@ def run_pair(
             else:
                 failures[requests[i].id] = failures.get(requests[j].id, "failed")
     timings["predict_s"] = time.perf_counter() - tick
-    if config.max_failures is not None and len(failures) > config.max_failures:
+    max_failures = failure_limit(model, config)
+    if max_failures is not None and len(failures) > max_failures:
         causes = Counter(failures.values()).most_common(3)
-        raise AdapterError(
+        raise TooManyFailures(
             f"{name} on {tname}: {len(failures)} of {len(requests)} examples failed "
             f"(most common: {'; '.join(f'{c} ×{n}' for c, n in causes)}); predictions that "
-            "succeeded are cached",
+            f"succeeded are cached (--max-failures is {max_failures})",
             fix="fix the model or raise --max-failures, then re-run",
         )
 
@@ -290,6 +368,7 @@ def run_pair(
             preprocess_hash=task.preprocess_hash(),
             prompt_hash=task.prompt_hash(),
             n_examples=len(requests),
+            metric_specs=[m.model_dump(mode="json") for m in task.metrics],
         ),
         model=ModelInfo(
             name=name,
@@ -316,6 +395,7 @@ def run_pair(
             "ids": sorted(failures)[:100],
         },
         environment=environment(),
+        seeds=run_seeds(config.bootstrap.seed, task, model.public_params()),
     )
     samples = [
         {
@@ -356,6 +436,7 @@ def _prepare_rows(
         fingerprint=test.fingerprint,
         origin=test.origin,
         dropped=test.dropped,
+        info=family.data_notes(requests, references),
     )
     if want_train and "train" in task.source.splits:
         train = load_split(task, family, "train", data_override=data_override)

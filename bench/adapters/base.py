@@ -12,6 +12,13 @@ A model spec on the command line is ``kind:target[,key=value...]``::
     baseline:textcnn,max_epochs=5,name=my-cnn
 
 ``name=`` sets the display name used in results folders and leaderboards.
+
+A third-party adapter comes in two ways: a registered entry point (``adapter.NAME`` in the
+group ``bench.plugins``, used as ``NAME:TARGET``), or without any registration as
+``plugin:package.module:Factory[,key=value...]``, which imports ``package.module``, calls
+``Factory(**params)`` (a class or any callable) and checks that the result is an adapter.
+Either way the distribution that provides it is recorded in the run record and folded into the
+fingerprint, so upgrading a plugin never serves its old cached answers.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ __all__ = [
     "Adapter",
     "ModelAdapter",
     "ModelSpec",
+    "PluginAdapter",
     "TrainableAdapter",
     "make_adapter",
     "parse_model_spec",
@@ -139,7 +147,8 @@ class ModelSpec:
         kind: The part before ``:`` (``baseline``, ``hf``, ``openai``, ``predictions``, a plugin).
         target: The part after ``:`` up to the first comma (a baseline name, a model path).
         params: ``key=value`` pairs, values as strings (the adapter validates and converts them).
-        display_name: ``name=`` if given, else the spec without secrets.
+        display_name: ``name=`` if given, else the spec without secrets (for ``predictions:``
+            specs, the file's stem; see :func:`bench.adapters.predictions.default_name`).
     """
 
     raw: str
@@ -159,6 +168,21 @@ class ModelSpec:
         return {k: ("***" if _SECRET_KEYS.search(k) else v) for k, v in self.params.items()}
 
 
+def mask_spec(raw: str) -> str:
+    """``raw`` with the value of every secret-looking ``key=value`` pair replaced by ``***``.
+
+    Example:
+        >>> mask_spec("openai:m,api_key=sk-1,seed=2")
+        'openai:m,api_key=***,seed=2'
+    """
+    head, *pairs = raw.split(",")
+    shown = []
+    for pair in pairs:
+        key, eq, _ = pair.partition("=")
+        shown.append(f"{key}=***" if eq and _SECRET_KEYS.search(key) else pair)
+    return ",".join([head, *shown])
+
+
 def parse_model_spec(raw: str) -> ModelSpec:
     """Parse ``kind:target[,key=value...]``.
 
@@ -173,7 +197,7 @@ def parse_model_spec(raw: str) -> ModelSpec:
     kind, sep, rest = text.partition(":")
     if not sep or not kind or not rest:
         raise ModelSpecError(
-            f"model spec '{raw}' is not KIND:TARGET[,key=value...]",
+            f"model spec '{mask_spec(raw)}' is not KIND:TARGET[,key=value...]",
             fix="write e.g. baseline:tfidf-logreg or baseline:majority,seed=1",
         )
     target, *pairs = rest.split(",")
@@ -183,13 +207,18 @@ def parse_model_spec(raw: str) -> ModelSpec:
         key = key.strip()
         if not eq or not key:
             raise ModelSpecError(
-                f"model spec '{raw}': '{pair}' is not key=value",
+                f"model spec '{mask_spec(raw)}': '{mask_spec(',' + pair)[1:]}' is not key=value",
                 fix="write parameters as key=value",
             )
         if key in params:
-            raise ModelSpecError(f"model spec '{raw}': parameter '{key}' is given twice")
+            raise ModelSpecError(f"model spec '{mask_spec(raw)}': parameter '{key}' is given twice")
         params[key] = value.strip()
     display = params.pop("name", None)
+    if display is None and kind.strip() == "predictions" and target.strip():
+        # A file of outputs is named after the file (a run's samples: after its model).
+        from bench.adapters.predictions import default_name
+
+        display = default_name(target.strip())
     if display is None:
         shown = [f"{k}={v}" for k, v in params.items() if not _SECRET_KEYS.search(k)]
         display = ",".join([f"{kind}:{target}", *shown])
@@ -209,6 +238,8 @@ def make_adapter(spec: ModelSpec | str) -> Any:
     if isinstance(spec, str):
         spec = parse_model_spec(spec)
     full = f"{spec.kind}:{spec.target}"
+    if spec.kind == PLUGIN_KIND:
+        return _plugin_adapter(spec)
     names = registry.names("adapter")
     if ("adapter", full) in registry:
         cls = registry.get("adapter", full)
@@ -217,7 +248,7 @@ def make_adapter(spec: ModelSpec | str) -> Any:
         cls = registry.get("adapter", spec.kind)
         adapter = cls(spec.target, **spec.params)
     else:
-        known_kinds = sorted({n.partition(":")[0] for n in names})
+        known_kinds = sorted({n.partition(":")[0] for n in names} | {PLUGIN_KIND})
         if spec.kind in known_kinds:
             targets = [n.partition(":")[2] for n in names if n.startswith(spec.kind + ":")]
             raise ModelSpecError(
@@ -225,7 +256,7 @@ def make_adapter(spec: ModelSpec | str) -> Any:
                 fix=f"use one of: {', '.join(f'{spec.kind}:{t}' for t in targets)}",
             )
         raise ModelSpecError(
-            f"unknown model kind '{spec.kind}' in '{spec.raw}'"
+            f"unknown model kind '{spec.kind}' in '{mask_spec(spec.raw)}'"
             f"{did_you_mean(spec.kind, known_kinds)}",
             fix=f"use one of: {', '.join(known_kinds)} (plugins add more)",
         )
@@ -234,7 +265,112 @@ def make_adapter(spec: ModelSpec | str) -> Any:
             f"'{full}' does not implement the adapter protocol "
             "(name, fingerprint, supports, predict)"
         )
+    if not type(adapter).__module__.startswith("bench."):
+        return PluginAdapter(adapter, source=f"entry point adapter.{spec.kind}")
     return adapter
+
+
+PLUGIN_KIND = "plugin"
+"""The model-spec kind of unregistered plugin factories: ``plugin:package.module:Factory``."""
+
+
+def _plugin_adapter(spec: ModelSpec) -> PluginAdapter:
+    """Import and call the factory of a ``plugin:package.module:Factory`` spec."""
+    import inspect
+
+    from bench.registry import import_object
+
+    factory = import_object(spec.target, error=ModelSpecError, what="plugin factory")
+    if not callable(factory):
+        raise ModelSpecError(
+            f"plugin factory '{spec.target}' is a {type(factory).__name__}, not a class or "
+            "function",
+            fix="point at a class or function that returns an adapter",
+        )
+    try:
+        signature: inspect.Signature | None = inspect.signature(factory)
+    except (TypeError, ValueError):  # some builtins and C callables have no signature
+        signature = None
+    if signature is not None:
+        try:
+            signature.bind(**spec.params)
+        except TypeError as exc:
+            raise ModelSpecError(
+                f"plugin factory '{spec.target}{signature}' cannot take "
+                f"{', '.join(f'{k}=' for k in spec.params) or 'no parameters'}: {exc}",
+                fix="pass only the parameters the factory accepts, as key=value",
+            ) from exc
+    adapter = factory(**spec.params)
+    missing = [m for m in ("name", "fingerprint", "supports", "predict") if not hasattr(adapter, m)]
+    if missing or not isinstance(adapter, ModelAdapter):
+        raise ModelSpecError(
+            f"plugin factory '{spec.target}' returned a {type(adapter).__name__}, which does not "
+            f"implement the adapter protocol (missing: {', '.join(missing) or 'a callable'})",
+            fix="return an object with name, fingerprint(), supports(family) and "
+            "predict(requests); subclassing bench.adapters.Adapter gives all but predict",
+        )
+    return PluginAdapter(adapter, source=f"{PLUGIN_KIND}:{spec.target}")
+
+
+class PluginAdapter:
+    """A third-party adapter, with the distribution that provides it on record.
+
+    Everything is the wrapped adapter's, except that :meth:`info` adds a ``plugin`` entry
+    (where the adapter came from, and the name and version of the installed distribution that
+    provides its module when that can be resolved) and :meth:`fingerprint` folds that version
+    in. Other attributes (``fit``, ``bind``, ``cacheable``, ...) are the wrapped adapter's.
+
+    Args:
+        inner: The adapter.
+        source: How it was named (``plugin:pkg.mod:Factory``, ``entry point adapter.NAME``).
+    """
+
+    def __init__(self, inner: Any, *, source: str) -> None:
+        from bench.registry import distribution_of
+
+        self.inner = inner
+        self.source = source
+        self.module = type(inner).__module__
+        self.distribution = distribution_of(self.module)
+
+    @property
+    def name(self) -> str:
+        """The wrapped adapter's name."""
+        return str(self.inner.name)
+
+    def fingerprint(self) -> str:
+        """The wrapped adapter's fingerprint, combined with the plugin's version if known."""
+        inner = str(self.inner.fingerprint())
+        if self.distribution is None:
+            return inner
+        blob = "|".join((inner, *self.distribution)).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def supports(self, family: str) -> bool:
+        """Whether the wrapped adapter serves ``family``."""
+        return bool(self.inner.supports(family))
+
+    def predict(self, requests: Sequence[Request]) -> list[Response]:
+        """The wrapped adapter's responses."""
+        return list(self.inner.predict(requests))
+
+    def info(self) -> dict[str, Any]:
+        """The wrapped adapter's info plus ``plugin``: source, module, distribution, version."""
+        own = getattr(self.inner, "info", None)
+        out = dict(own()) if callable(own) else {}
+        dist, version = self.distribution or (None, None)
+        out["plugin"] = {
+            "source": self.source,
+            "module": self.module,
+            "distribution": dist,
+            "version": version,
+        }
+        return out
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr == "inner":  # not yet set (copy, pickle): never recurse
+            raise AttributeError(attr)
+        return getattr(self.inner, attr)
 
 
 def builtin_baselines() -> list[str]:

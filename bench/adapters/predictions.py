@@ -1,6 +1,6 @@
 """Scoring saved model outputs: a file of predictions as an adapter.
 
-Two formats:
+Formats:
 
 * ``jsonl`` (files ending in ``.jsonl`` or ``.json``): one object per example with the
   example's ``id`` and its ``prediction``, or — the official SQuAD / CMRC2018 prediction
@@ -10,41 +10,135 @@ Two formats:
   translation, summarization and QA, the text or ``{"text": ...}``; for recommendation, the
   ranked item ids or ``{"ranked": [...]}``. Every test example must have exactly one
   prediction, and the file must name no other id.
+* A run's own ``samples.jsonl`` (or the run folder that holds it): its lines also carry
+  ``response`` — the exact response object the adapter returned, used in preference to the
+  display ``prediction`` — and ``failure``, the cause of an example the adapter failed on.
+  Such an example fails again with the same cause, so the failure accounting and every metric
+  of the new record equal the original run's. Any JSONL line may give ``failure`` this way.
 * ``text`` (any other file): plain text, one output per line in test-set order — the WMT
   convention for hypothesis files. The file must have exactly one line per test example.
+
+The model's default display name is the file's stem; for a run's ``samples.jsonl`` (or its
+folder) it is the original model's name with ``-rescored`` appended, so a rescored record never
+lands on the record it reproduces.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from bench.adapters.base import Adapter
-from bench.errors import PredictionsError
+from bench.errors import PredictionsError, ResultsError
 from bench.families.base import Family, Request, Response
 from bench.spec import TaskSpec
 
-__all__ = ["PredictionsAdapter", "read_predictions"]
+__all__ = [
+    "Entry",
+    "MissingPrediction",
+    "PredictionsAdapter",
+    "PredictionsFile",
+    "RecordedFailure",
+    "check_not_overwriting",
+    "default_name",
+    "load_predictions",
+    "read_predictions",
+    "resolve_predictions_path",
+]
+
+SAMPLES_FILE = "samples.jsonl"
+RECORD_FILE = "record.json"
+RESCORED_SUFFIX = "-rescored"
+_LINE_HELP = 'write one object per line: {"id": ..., "prediction": ...}'
 
 
-def read_predictions(path: str | Path) -> dict[str, Any]:
-    """Read a predictions JSONL file into ``{id: prediction}``.
+@dataclass(frozen=True)
+class Entry:
+    """One example's saved output.
+
+    Attributes:
+        value: The ``prediction`` value, or the ``response`` object when ``is_response``.
+        is_response: ``value`` is a family response object (read exactly, no conversion).
+        failure: The recorded cause when the example failed (``value`` is then unused).
+        line: The 1-based line of the file it came from (``None`` for a whole-file JSON map).
+    """
+
+    value: Any
+    is_response: bool = False
+    failure: str | None = None
+    line: int | None = None
+
+    def where(self, path: Path, key: str) -> str:
+        """``FILE: line N (id 'x')`` or ``FILE: id 'x'``."""
+        return f"{path}: line {self.line} (id {key!r})" if self.line else f"{path}: id {key!r}"
+
+
+@dataclass
+class PredictionsFile:
+    """A predictions file read into ``{id: Entry}``.
+
+    Attributes:
+        path: The file read (``samples.jsonl`` when a run folder was given).
+        entries: One entry per id, in file order.
+        record: The ``record.json`` beside a run's ``samples.jsonl``, when there is one.
+    """
+
+    path: Path
+    entries: dict[str, Entry] = field(default_factory=dict)
+    record: Path | None = None
+
+
+def resolve_predictions_path(path: str | Path) -> tuple[Path, Path | None]:
+    """The file to read and the run record beside it (if any).
+
+    A folder is read as a run folder: its ``samples.jsonl`` (and ``record.json``).
 
     Raises:
-        PredictionsError: Unreadable file, invalid JSON, a line that is not an object with
-            ``id`` and ``prediction``, or an id given twice (each named with its line).
+        PredictionsError: A folder without ``samples.jsonl``.
     """
     path = Path(path)
+    if path.is_dir():
+        samples = path / SAMPLES_FILE
+        if not samples.is_file():
+            raise PredictionsError(
+                f"{path}: a folder, but not a run folder (no {SAMPLES_FILE})",
+                fix="pass a predictions file, or a results folder RESULTS/MODEL/TASK of a run",
+            )
+        path = samples
+    record = path.with_name(RECORD_FILE)
+    is_run = path.name == SAMPLES_FILE and record.is_file()
+    return path, record if is_run else None
+
+
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise PredictionsError(f"{path}: no such predictions file", fix="check the path") from exc
+    except IsADirectoryError as exc:
+        raise PredictionsError(f"{path}: a folder, not a file", fix="check the path") from exc
     except UnicodeDecodeError as exc:
         raise PredictionsError(
             f"{path}: not UTF-8 (byte {exc.start})", fix="save it as UTF-8"
         ) from exc
+
+
+def load_predictions(path: str | Path) -> PredictionsFile:
+    """Read a JSONL predictions file, a run's ``samples.jsonl`` / run folder, or a SQuAD-style
+    ``{id: prediction}`` JSON object.
+
+    Raises:
+        PredictionsError: Unreadable file, invalid JSON, a line that is not an object with
+            ``id`` and ``prediction`` (or ``response`` / ``failure``), a ``failure`` that is not
+            a string, or an id given twice — each named with its file and line.
+    """
+    path, record = resolve_predictions_path(path)
+    text = _read_text(path)
+    out = PredictionsFile(path=path, record=record)
     # The official SQuAD / CMRC2018 prediction format: one JSON object {question id: answer}.
     stripped = text.lstrip()
     if stripped.startswith("{") and "\n{" not in stripped.rstrip():
@@ -52,11 +146,12 @@ def read_predictions(path: str | Path) -> dict[str, Any]:
             whole = json.loads(text)
         except json.JSONDecodeError:
             whole = None
-        if isinstance(whole, dict) and not ({"id", "prediction"} <= set(whole)):
+        # A single JSONL line that forgot its id is not an {id: answer} map.
+        if isinstance(whole, dict) and "id" not in whole and "prediction" not in whole:
             if not whole:
                 raise PredictionsError(f"{path}: no predictions", fix="map every question id")
-            return {str(k): v for k, v in whole.items()}
-    out: dict[str, Any] = {}
+            out.entries = {str(k): Entry(value=v) for k, v in whole.items()}
+            return out
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -64,28 +159,62 @@ def read_predictions(path: str | Path) -> dict[str, Any]:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise PredictionsError(
-                f"{path}: line {lineno}: invalid JSON ({exc.msg})",
-                fix='write one object per line: {"id": ..., "prediction": ...}',
+                f"{path}: line {lineno}: invalid JSON ({exc.msg} at column {exc.colno})",
+                fix=_LINE_HELP,
             ) from exc
-        if not isinstance(obj, dict) or "id" not in obj or "prediction" not in obj:
+        if not isinstance(obj, dict) or "id" not in obj:
+            got = type(obj).__name__ if not isinstance(obj, dict) else "an object without 'id'"
             raise PredictionsError(
-                f"{path}: line {lineno}: expected an object with 'id' and 'prediction'",
-                fix='write one object per line: {"id": ..., "prediction": ...}',
+                f"{path}: line {lineno}: expected an object with 'id' and 'prediction', got {got}",
+                fix=_LINE_HELP,
             )
         key = str(obj["id"])
-        if key in out:
+        entry = _entry(obj, path, lineno, key)
+        if key in out.entries:
             raise PredictionsError(
-                f"{path}: line {lineno}: id {key!r} appears twice", fix="keep one"
+                f"{path}: line {lineno}: id {key!r} appears twice "
+                f"(first on line {out.entries[key].line})",
+                fix="keep one prediction per id",
             )
-        out[key] = obj["prediction"]
-    if not out:
+        out.entries[key] = entry
+    if not out.entries:
         raise PredictionsError(f"{path}: no predictions", fix="write one line per test example")
     return out
 
 
-class MissingPrediction(LookupError):
-    """An id the predictions file does not have (with ``allow_missing``): a failure, scored as
-    a miss and counted in the record, never an answer."""
+def _entry(obj: dict[str, Any], path: Path, lineno: int, key: str) -> Entry:
+    failure = obj.get("failure")
+    if failure is not None:
+        if not isinstance(failure, str) or not failure:
+            raise PredictionsError(
+                f"{path}: line {lineno} (id {key!r}): 'failure' is {failure!r}, not the text of "
+                "a cause",
+                fix='write "failure": "<cause>" for an example the model failed on, or null',
+            )
+        return Entry(value=None, failure=failure, line=lineno)
+    response = obj.get("response")
+    if response is not None:
+        if not isinstance(response, dict):
+            raise PredictionsError(
+                f"{path}: line {lineno} (id {key!r}): 'response' is a "
+                f"{type(response).__name__}, not a response object",
+                fix="give the family's response object (see samples.jsonl of a run), or use "
+                "'prediction'",
+            )
+        return Entry(value=response, is_response=True, line=lineno)
+    if "prediction" not in obj:
+        raise PredictionsError(
+            f"{path}: line {lineno}: expected an object with 'id' and 'prediction' "
+            f"(id {key!r} has neither 'prediction', 'response' nor 'failure')",
+            fix=_LINE_HELP,
+        )
+    return Entry(value=obj["prediction"], line=lineno)
+
+
+def read_predictions(path: str | Path) -> dict[str, Any]:
+    """Read a predictions file into ``{id: prediction}`` (response objects where the file has
+    them; failed examples left out). See :func:`load_predictions` for the errors."""
+    return {k: e.value for k, e in load_predictions(path).entries.items() if e.failure is None}
 
 
 def read_lines(path: str | Path) -> list[str]:
@@ -94,25 +223,99 @@ def read_lines(path: str | Path) -> list[str]:
     try:
         with path.open(encoding="utf-8") as fh:
             return [line.rstrip("\n") for line in fh]
-    except FileNotFoundError as exc:
-        raise PredictionsError(f"{path}: no such predictions file", fix="check the path") from exc
-    except UnicodeDecodeError as exc:
-        raise PredictionsError(
-            f"{path}: not UTF-8 (byte {exc.start})", fix="save it as UTF-8"
-        ) from exc
+    except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError):
+        _read_text(path)  # raises the same error, named
+        raise
 
 
 def predictions_format(path: str | Path, fmt: str = "auto") -> str:
-    """``jsonl`` or ``text``: as given, or by the file's extension when ``auto``."""
+    """``jsonl`` or ``text``: as given, or by the file's extension when ``auto`` (a folder is a
+    run folder, read as JSONL)."""
     if fmt != "auto":
         if fmt not in ("jsonl", "text"):
             raise PredictionsError(f"unknown predictions format '{fmt}'", fix="use jsonl or text")
         return fmt
-    return "jsonl" if Path(path).suffix.lower() in (".jsonl", ".json") else "text"
+    path = Path(path)
+    if path.is_dir():
+        return "jsonl"
+    return "jsonl" if path.suffix.lower() in (".jsonl", ".json") else "text"
+
+
+def default_name(path: str | Path) -> str:
+    """The display name of a predictions file's model when no ``name`` is given.
+
+    The file's stem; for a run's ``samples.jsonl`` (or its folder) with its ``record.json``
+    beside it, the original model's name plus ``-rescored``. Never raises: an unreadable
+    record leaves the stem.
+    """
+    try:
+        file, record = resolve_predictions_path(path)
+    except PredictionsError:
+        return Path(path).stem or "predictions"
+    if record is not None:
+        try:
+            name = json.loads(record.read_text(encoding="utf-8"))["model"]["name"]
+        except (OSError, ValueError, KeyError, TypeError):
+            name = None
+        if isinstance(name, str) and name:
+            return name + RESCORED_SUFFIX
+    return file.stem or "predictions"
+
+
+def check_not_overwriting(predictions: str | Path, out_folder: Path) -> None:
+    """Refuse to write a record into the run folder the predictions are read from.
+
+    Raises:
+        ResultsError: ``out_folder`` is the folder of the predictions' ``samples.jsonl``.
+    """
+    try:
+        file, record = resolve_predictions_path(predictions)
+    except PredictionsError:
+        return
+    if record is not None and file.parent.resolve() == Path(out_folder).resolve():
+        raise ResultsError(
+            f"scoring {file} would overwrite the run record beside it ({record})",
+            fix="pass another --name (the default adds -rescored) or --results folder",
+        )
+
+
+class MissingPrediction(LookupError):
+    """An id the predictions file does not have (with ``allow_missing``): a failure, scored as
+    a miss and counted in the record, never an answer."""
+
+
+class RecordedFailure(Exception):
+    """An example the predictions file marks as failed (``"failure": "<cause>"``).
+
+    It fails again, so it is counted and scored as a miss exactly as in the run that wrote the
+    file. For a cause written by bench (``"TypeName: message"``) the raised class is named
+    ``TypeName`` (a subclass of this one), so the new record's ``failures.by_cause`` equals
+    the original's.
+    """
+
+
+_FAILURE_TYPES: dict[str, type[RecordedFailure]] = {}
+
+
+def recorded_failure(cause: str) -> RecordedFailure:
+    """The exception that reproduces a recorded failure ``cause``."""
+    kind, sep, message = cause.partition(": ")
+    if not (sep and kind.isidentifier()):
+        return RecordedFailure(cause)
+    cls = _FAILURE_TYPES.get(kind)
+    if cls is None:
+        doc = f"A recorded failure whose original cause was a {kind}."
+        cls = type(kind, (RecordedFailure,), {"__module__": __name__, "__doc__": doc})
+        _FAILURE_TYPES[kind] = cls
+    return cls(message)
 
 
 class PredictionsAdapter(Adapter):
-    """Serves the predictions saved in a file (``predictions:FILE[,format=jsonl|text]``)."""
+    """Serves the predictions saved in a file (``predictions:FILE[,format=jsonl|text]``).
+
+    ``FILE`` may also be a run folder (``RESULTS/MODEL/TASK``) or its ``samples.jsonl``: the
+    run is then re-scored from the exact responses it recorded.
+    """
 
     name = "predictions"
     cacheable: ClassVar[bool] = False
@@ -130,26 +333,57 @@ class PredictionsAdapter(Adapter):
     def __init__(self, target: str | None = None, **params: Any) -> None:
         super().__init__(target, **params)
         if not target:
-            raise PredictionsError("predictions adapter needs a file: predictions:FILE")
-        self.path = Path(target)
-        self.format = predictions_format(self.path, self.params.format)
+            raise PredictionsError(
+                "predictions adapter needs a file: predictions:FILE",
+                fix="write e.g. predictions:outputs.jsonl",
+            )
+        self.format = predictions_format(target, self.params.format)
         self._lines: list[str] | None = None
+        self.record: Path | None = None
         if self.format == "text":
+            self.path = Path(target)
             self._lines = read_lines(self.path)
-            self._predictions: dict[str, Any] = {}
+            self._entries: dict[str, Entry] = {}
         else:
-            self._predictions = read_predictions(self.path)
+            loaded = load_predictions(target)
+            self.path, self._entries, self.record = loaded.path, loaded.entries, loaded.record
         self._missing: set[str] = set()
         self._family: Family | None = None
         self._spec: TaskSpec | None = None
-        self._checked = False
-        import hashlib
-
         self._hash = hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
 
+    def _record_field(self, *keys: str) -> Any:
+        if self.record is None:
+            return None
+        try:
+            value: Any = json.loads(self.record.read_text(encoding="utf-8"))
+            for k in keys:
+                value = value[k]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return value
+
     def bind(self, spec: TaskSpec, family: Family) -> None:
-        """Tell the adapter which task its predictions belong to."""
+        """Tell the adapter which task its predictions belong to.
+
+        Raises:
+            PredictionsError: The file is a run's ``samples.jsonl`` whose record names
+                another task.
+        """
+        recorded = self._record_field("task", "name")
+        if recorded is not None and recorded != spec.name:
+            raise PredictionsError(
+                f"{self.path} comes from a run of task '{recorded}' ({self.record}), not "
+                f"'{spec.name}'",
+                fix=f"pass --task {recorded}",
+            )
         self._spec, self._family = spec, family
+
+    def _limit_hint(self) -> str:
+        n = self._record_field("task", "n_examples")
+        if isinstance(n, int):
+            return f"; the run that wrote it scored {n} examples: pass the --limit it ran with"
+        return " (and --limit)"
 
     def check_ids(self, ids: Sequence[str]) -> None:
         """Raise unless the file has exactly one prediction per id in ``ids`` (for a plain-text
@@ -159,30 +393,36 @@ class PredictionsAdapter(Adapter):
                 raise PredictionsError(
                     f"{self.path}: {len(self._lines)} lines, but the task's test split has "
                     f"{len(ids)} examples",
-                    fix="write one output per line, in test-set order (check --limit)",
+                    fix="write one output per line, in test-set order (check --limit; a "
+                    "trailing empty line counts as an output)",
                 )
-            self._predictions = dict(zip(ids, self._lines, strict=True))
-            self._checked = True
+            self._entries = {
+                i: Entry(value=text, line=n)
+                for n, (i, text) in enumerate(zip(ids, self._lines, strict=True), start=1)
+            }
             return
         wanted = set(ids)
-        missing = [i for i in ids if i not in self._predictions]
-        extra = sorted(set(self._predictions) - wanted)
+        missing = [i for i in ids if i not in self._entries]
+        extra = [k for k in self._entries if k not in wanted]
         if missing and self.params.allow_missing:
             self._missing = set(missing)
         elif missing:
             raise PredictionsError(
                 f"{self.path}: {len(missing)} of {len(ids)} test examples have no prediction "
                 f"(first: {', '.join(map(repr, missing[:5]))})",
-                fix="write a prediction for every id of the test split "
-                "(see samples.jsonl of a run), or pass --allow-missing to score them as misses",
+                fix="write a prediction for every id of the test split (see samples.jsonl of "
+                f"a run), or pass --allow-missing to score them as misses{self._limit_hint()}",
             )
         if extra:
-            raise PredictionsError(
-                f"{self.path}: {len(extra)} ids are not in the task's test split "
-                f"(first: {', '.join(map(repr, extra[:5]))})",
-                fix="check that the file belongs to this task (and --limit)",
+            shown = ", ".join(
+                repr(k) + (f" (line {self._entries[k].line})" if self._entries[k].line else "")
+                for k in extra[:5]
             )
-        self._checked = True
+            raise PredictionsError(
+                f"{self.path}: {len(extra)} {'id is' if len(extra) == 1 else 'ids are'} not in "
+                f"the task's test split (first: {shown})",
+                fix=f"check that the file belongs to this task{self._limit_hint()}",
+            )
 
     def fingerprint(self) -> str:
         """The SHA-256 (16 hex) of the file's bytes."""
@@ -192,20 +432,36 @@ class PredictionsAdapter(Adapter):
         """Any family: the file decides."""
         return True
 
+    def info(self) -> dict[str, Any]:
+        """The file read, its format and, for a re-scored run, the record it came from."""
+        out: dict[str, Any] = {"file": self.path.name, "format": self.format}
+        if self.record is not None:
+            out["rescored_run"] = self._record_field("run_id")
+            out["rescored_model"] = self._record_field("model", "name")
+        return out
+
     def predict(self, requests: Sequence[Request]) -> list[Response]:
+        """The saved response of each request (a recorded failure fails again)."""
         if self._family is None or self._spec is None:
             raise PredictionsError("predictions adapter used before bind()")
         out = []
         for req in requests:
             if req.id in self._missing:
                 raise MissingPrediction(f"no prediction for id {req.id!r} in {self.path.name}")
-            value = self._predictions[req.id]
+            entry = self._entries[req.id]
+            if entry.failure is not None:
+                raise recorded_failure(entry.failure)
             try:
-                out.append(self._family.parse_prediction(value, self._spec))
+                if entry.is_response:
+                    out.append(self._family.parse_response(entry.value))
+                else:
+                    out.append(self._family.parse_prediction(entry.value, self._spec))
             except (TypeError, ValueError) as exc:
+                what = "response" if entry.is_response else "prediction"
                 raise PredictionsError(
-                    f"{self.path}: id {req.id!r}: prediction {str(value)[:80]!r} has the wrong "
-                    f"shape for the {self._family.name} family ({str(exc).splitlines()[0]})",
-                    fix="see the family's response type in the README",
+                    f"{entry.where(self.path, req.id)}: {what} {str(entry.value)[:80]!r} has "
+                    f"the wrong shape for the {self._family.name} family "
+                    f"({str(exc).splitlines()[0]})",
+                    fix="see the family's response type in the README (or samples.jsonl of a run)",
                 ) from exc
         return out

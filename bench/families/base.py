@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -107,6 +107,11 @@ class Family(ABC):
     ) -> Prepared | None:
         """Build the task's requests in one go; ``None`` (the default) means one per row."""
         return None
+
+    def data_notes(self, requests: Sequence[Request], references: Sequence[Any]) -> dict[str, Any]:
+        """Facts about the test data worth recording, not errors (e.g. QA answers that are not
+        spans of their context); they go into the record's ``task.protocol``. Default: none."""
+        return {}
 
     @abstractmethod
     def build(self, row: Mapping[str, Any], spec: TaskSpec) -> tuple[Request, Any]:

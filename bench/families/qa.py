@@ -11,7 +11,8 @@ SQuAD/hub-style ``{"text": [...], "answer_start": [...]}`` object).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from bench.families.base import Family, Request, Response
@@ -51,6 +52,10 @@ def answer_texts(value: Any) -> tuple[str, ...] | None:
     return None
 
 
+def _loose(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
 class QAFamily(Family):
     """Rows need ``question``, ``context`` and ``answers``; ``title`` is optional."""
 
@@ -70,6 +75,25 @@ class QAFamily(Family):
         if answer_texts(row.get("answers")) is None:
             return "field 'answers' is not a list of answer strings (or {'text': [...]})"
         return None
+
+    def data_notes(self, requests: Sequence[Request], references: Sequence[Any]) -> dict[str, Any]:
+        """Count the examples with a gold answer that is not a span of their context.
+
+        Such answers happen in real releases (annotators' typos, answers normalised after
+        extraction); they are scored as they are, never dropped, and counted in the record
+        (``task.protocol.answers_not_in_context`` with the first ids) so a reader can judge
+        the data. Case and runs of whitespace are ignored, since preprocessing may change them.
+        """
+        missing = []
+        for req, answers in zip(requests, references, strict=True):
+            context = getattr(req, "context", "")
+            loose = _loose(context)
+            if any(a and a not in context and _loose(a) not in loose for a in answers):
+                missing.append(req.id)
+        return {
+            "answers_not_in_context": len(missing),
+            "answers_not_in_context_ids": missing[:20],
+        }
 
     def build(self, row: Mapping[str, Any], spec: TaskSpec) -> tuple[Request, Any]:
         request = QARequest(

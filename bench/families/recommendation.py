@@ -217,6 +217,19 @@ class RecommendationFamily(Family):
             title_col = opts.items.fields.get(opts.title_field, opts.title_field)
             for item, title in zip(table[item_col], table[title_col], strict=True):
                 titles[str(item)] = "" if title is None else str(title)
+            unknown = frame[~frame["item"].isin(titles.keys())]
+            if len(unknown):
+                from bench.data import row_name
+
+                first = unknown.iloc[0]
+                fmt = spec.source.format or ""
+                raise DataError(
+                    f"{log.origin}: {row_name(fmt, int(first['_order']))}: field 'item' is "
+                    f"{first['item']!r}, which the item table (options.items.file "
+                    f"{opts.items.file!r}) does not list; {len(unknown)} interaction(s) name "
+                    f"{unknown['item'].nunique()} unknown item id(s)",
+                    fix="add the items to the item table or remove those interactions",
+                )
         frame = frame.sort_values(["timestamp", "_order"], kind="stable")
         catalogue = sorted(set(frame["item"]) | set(titles))
         if opts.protocol == "leave-last-out":

@@ -1,25 +1,110 @@
-"""Build leaderboard tables from run records (and nothing else).
+"""Build leaderboard tables from run records (and the samples beside them), with pandas.
 
-* ``long``: one row per (model, task, metric) with value, interval, n and signature;
+* ``long``: one row per (model, task, metric) with value, interval, n, rank, best and tie flags,
+  and the provenance of the number (signature, dataset fingerprint, run id, date);
 * ``main``: models × tasks on each task's primary metric, plus the number of tasks each model
-  has and the mean of the primary metrics rescaled to 0–100 (over the tasks the model has;
-  a missing task is missing, never 0).
+  has, the mean of its primary metrics rescaled to 0–100 and its mean rank, both over the tasks
+  the model has (a missing task is missing, never 0);
+* ``views``: the same aggregate table restricted to one family or one language group.
+
+Rescaling to 0–100 (:func:`rescale`): a metric whose perfect score (``MetricValue.scale``) is 1
+is multiplied by 100, one already on 0–100 is kept; a lower-is-better metric (TER, ECE) enters
+as ``100 − value / scale × 100``, floored at 0 (TER can exceed 100).
+
+Ties with the best model use :func:`bench.stats.tied_with_best` (paired tests on the samples,
+Holm-adjusted, α = 0.05); when it cannot run (no ``samples.jsonl``, a metric without a paired
+test) the task falls back to 95% interval overlap with the best model and says so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from bench.errors import RecordError
-from bench.records import RunRecord, load_records
+from bench.errors import BenchError, RecordError
+from bench.records import RunRecord, load_record
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Leaderboard", "build_leaderboard"]
+__all__ = [
+    "LANGUAGE_GROUPS",
+    "Leaderboard",
+    "TaskColumn",
+    "View",
+    "aggregate",
+    "build_leaderboard",
+    "language_group",
+    "load_runs",
+    "rescale",
+]
+
+TIE_ALPHA = 0.05
+TIE_RESAMPLES = 1000
+TIE_SEED = 12345
+LANGUAGE_GROUPS = ("en", "zh", "cross-lingual", "multilingual")
+"""Language views in display order; any other monolingual task gets its language code."""
+
+MEAN = "mean (0-100)"
+MEAN_RANK = "mean rank"
+N_TASKS = "tasks"
+
+
+@dataclass(frozen=True)
+class TaskColumn:
+    """What the leaderboard knows about one task (one column of the main table).
+
+    Attributes:
+        name: Task name.
+        family: Task family.
+        languages: The task's languages, as recorded.
+        group: Its language view: ``en``, ``zh``, ``cross-lingual`` (a translation task whose
+            languages differ), ``multilingual`` (any other task with several languages) or
+            another language code.
+        primary_metric: The metric of the main table.
+        higher_is_better: Direction of the primary metric.
+        scale: Perfect score of the primary metric on its own scale.
+        version: Task version.
+        dataset_fingerprint: Fingerprint of the test set every record of the task was scored on.
+        n_examples: Number of test examples.
+        tie_method: ``paired-test`` (:func:`bench.stats.tied_with_best`), ``ci-overlap`` or
+            ``single`` (one model only).
+        tie_note: Why the paired test could not run (empty when it ran).
+    """
+
+    name: str
+    family: str
+    languages: tuple[str, ...]
+    group: str
+    primary_metric: str
+    higher_is_better: bool
+    scale: float
+    version: int
+    dataset_fingerprint: str
+    n_examples: int
+    tie_method: str
+    tie_note: str = ""
+
+
+@dataclass(frozen=True)
+class View:
+    """The aggregate table restricted to some tasks (a family or a language group).
+
+    Attributes:
+        kind: ``all``, ``family`` or ``language``.
+        key: The family name or language group (``all`` for the main view).
+        tasks: The view's tasks, in column order.
+        table: Models having at least one of the tasks × (tasks, ``tasks``,
+            ``mean (0-100)``, ``mean rank``, ``complete``), sorted as displayed.
+    """
+
+    kind: str
+    key: str
+    tasks: list[str]
+    table: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -27,41 +112,87 @@ class Leaderboard:
     """The tables of one leaderboard.
 
     Attributes:
-        records: The records it was built from, sorted by model then task.
-        long: One row per (model, task, metric).
-        main: Models × tasks on the primary metric, with ``mean (0-100)`` and ``tasks``.
+        records: The records it was built from, sorted by task then model.
+        long: One row per (model, task, metric); see :data:`bench.leaderboard.schema.ROW_FIELDS`.
+        main: The main view's table (models × tasks on the primary metric, with ``tasks``,
+            ``mean (0-100)``, ``mean rank`` and ``complete``), sorted by mean then mean rank.
         tasks: Task names in column order.
+        columns: :class:`TaskColumn` per task.
+        views: Per-family, then per-language views.
+        folders: Run folder per (model, task), where known.
+        warnings: Why a paired tie test fell back to intervals, per task (for the console).
     """
 
     records: list[RunRecord]
     long: pd.DataFrame
     main: pd.DataFrame
     tasks: list[str]
+    columns: dict[str, TaskColumn]
+    views: list[View]
+    folders: dict[tuple[str, str], Path] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def models(self) -> list[str]:
+        """Model names in the main table's order."""
+        return [str(m) for m in self.main.index]
+
+    def record(self, model: str, task: str) -> RunRecord | None:
+        """The record of ``model`` on ``task``, if any."""
+        for rec in self.records:
+            if rec.model.name == model and rec.task.name == task:
+                return rec
+        return None
 
 
-def _scale(value: float, scale: float, higher_is_better: bool) -> float:
-    """A primary metric on a 0–100 scale (value / its perfect score × 100).
+def rescale(value: float, scale: float, higher_is_better: bool) -> float:
+    """A primary metric on the 0–100 scale of the aggregate columns.
 
-    Metrics where lower is better (TER, ECE) have no perfect score to rescale against, so they
-    stay out of the mean (NaN) rather than being averaged against scores going the other way.
+    ``value / scale × 100`` for a higher-is-better metric (accuracy 0.71 → 71, BLEU 23.4 → 23.4);
+    ``100 − value / scale × 100``, floored at 0, for a lower-is-better one (TER 38 → 62,
+    TER 130 → 0).
+
+    Example:
+        >>> rescale(0.71, 1.0, True), rescale(38.0, 100.0, False), rescale(130.0, 100.0, False)
+        (71.0, 62.0, 0.0)
     """
-    if not higher_is_better:
+    if not scale or not math.isfinite(scale):
         return float("nan")
-    return value / scale * 100
+    pct = value / scale * 100
+    return pct if higher_is_better else max(0.0, 100 - pct)
 
 
-def build_leaderboard(source: str | Path | Sequence[RunRecord]) -> Leaderboard:
-    """Build the tables from a results folder or a list of records.
+def language_group(family: str, languages: Sequence[str]) -> str:
+    """The language view of a task.
 
-    Raises:
-        RecordError: No records, or two records for the same (model, task).
+    Example:
+        >>> language_group("translation", ["en", "zh"]), language_group("qa", ["zh-Hant"])
+        ('cross-lingual', 'zh')
     """
-    import pandas as pd
+    roots = sorted({lang.split("-")[0].lower() for lang in languages})
+    if len(roots) == 1:
+        return roots[0]
+    if family == "translation" and len(roots) > 1:
+        return "cross-lingual"
+    return "multilingual"
 
-    records = load_records(source) if isinstance(source, (str, Path)) else list(source)
+
+def load_runs(results: str | Path) -> list[tuple[RunRecord, Path]]:
+    """Every ``record.json`` under ``results`` with its run folder, sorted by task then model."""
+    root = Path(results)
+    if not root.is_dir():
+        raise RecordError(
+            f"{root}: no such results folder", fix="pass the --results folder of a run"
+        )
+    runs = [(load_record(p), p.parent) for p in sorted(root.rglob("record.json"))]
+    return sorted(runs, key=lambda r: (r[0].task.name, r[0].model.name))
+
+
+def _check(records: Sequence[RunRecord], source: object) -> None:
     if not records:
-        raise RecordError(f"no run records under {source}", fix="run `bench run` first")
+        raise RecordError(f"no run records in {source}", fix="run `bench run` first")
     seen: dict[tuple[str, str], RunRecord] = {}
+    first: dict[str, RunRecord] = {}
     for rec in records:
         key = (rec.model.name, rec.task.name)
         if key in seen:
@@ -71,76 +202,245 @@ def build_leaderboard(source: str | Path | Sequence[RunRecord]) -> Leaderboard:
                 fix="keep one record per model and task in the results folder",
             )
         seen[key] = rec
-    # One column compares one test set: records of a task made on different data (another
-    # --limit, another release, another task version) are not comparable.
-    first: dict[str, RunRecord] = {}
-    for rec in records:
+        # One column compares one test set: records of a task made on different data (another
+        # --limit, another release, another task version) are not comparable.
         ref = first.setdefault(rec.task.name, rec)
-        if (rec.task.version, rec.task.dataset_fingerprint) != (
+        if (rec.task.version, rec.task.dataset_fingerprint, rec.primary_metric) != (
             ref.task.version,
             ref.task.dataset_fingerprint,
+            ref.primary_metric,
         ):
             raise RecordError(
                 f"task '{rec.task.name}': model '{rec.model.name}' was scored on different data "
-                f"(task version {rec.task.version}, dataset {rec.task.dataset_fingerprint}, "
-                f"n={rec.task.n_examples}) than model '{ref.model.name}' (task version "
+                f"or metric (task version {rec.task.version}, dataset "
+                f"{rec.task.dataset_fingerprint}, n={rec.task.n_examples}, primary "
+                f"{rec.primary_metric}) than model '{ref.model.name}' (task version "
                 f"{ref.task.version}, dataset {ref.task.dataset_fingerprint}, "
-                f"n={ref.task.n_examples})",
+                f"n={ref.task.n_examples}, primary {ref.primary_metric})",
                 fix="re-run both on the same data (same --limit and --data), "
                 "or publish them separately",
             )
+
+
+def _rows(records: Sequence[RunRecord]) -> list[dict[str, Any]]:
     rows = []
     for rec in records:
-        for name, mv in rec.metrics.items():
-            if not isinstance(mv.value, (int, float)):
-                continue
+        group = language_group(rec.task.family, rec.task.languages)
+        for name in sorted(rec.metrics, key=lambda m: (m != rec.primary_metric, "/" in m, m)):
+            mv = rec.metrics[name]
+            if isinstance(mv.value, bool) or not isinstance(mv.value, (int, float)):
+                continue  # tables (a confusion matrix) have no place in a leaderboard row
+            primary = name == rec.primary_metric
             rows.append(
                 {
                     "model": rec.model.name,
                     "task": rec.task.name,
                     "family": rec.task.family,
                     "languages": ",".join(rec.task.languages),
+                    "language_group": group,
                     "metric": name,
-                    "primary": name == rec.primary_metric,
+                    "primary": primary,
                     "value": float(mv.value),
                     "ci_low": mv.ci_low,
                     "ci_high": mv.ci_high,
                     "n": mv.n,
                     "higher_is_better": mv.higher_is_better,
                     "scale": mv.scale,
+                    "scaled": rescale(float(mv.value), mv.scale, mv.higher_is_better)
+                    if primary
+                    else None,
                     "signature": mv.signature,
                     "task_version": rec.task.version,
                     "dataset_fingerprint": rec.task.dataset_fingerprint,
                     "model_fingerprint": rec.model.fingerprint,
-                    "failures": rec.failures.get("count", 0),
                     "date": rec.finished_at[:10],
+                    "failures": int(rec.failures.get("count", 0)),
                 }
             )
-    long = (
-        pd.DataFrame(rows)
-        .sort_values(["task", "model", "metric"], kind="stable")
-        .reset_index(drop=True)
+    return rows
+
+
+def _ci_overlap(sub: pd.DataFrame, best_idx: Any, higher: bool) -> dict[Any, bool]:
+    """Rows whose 95% interval overlaps the best row's interval (the best row included)."""
+    best = sub.loc[best_idx]
+    out = {}
+    for idx, row in sub.iterrows():
+        if idx == best_idx or row["value"] == best["value"]:
+            out[idx] = True
+            continue
+        lo, hi, blo, bhi = row["ci_low"], row["ci_high"], best["ci_low"], best["ci_high"]
+        if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (lo, hi, blo, bhi)):
+            out[idx] = False
+        else:
+            out[idx] = bool(hi >= blo) if higher else bool(lo <= bhi)
+    return out
+
+
+def _ties(
+    task: str,
+    sub: pd.DataFrame,
+    folders: Mapping[tuple[str, str], Path],
+    warnings: list[str],
+) -> tuple[dict[Any, bool], dict[Any, float | None], str, str]:
+    """Tie flags and p-values of one task's primary-metric rows; the method and a note."""
+    metric = str(sub["metric"].iloc[0])
+    higher = bool(sub["higher_is_better"].iloc[0])
+    best_value = sub["value"].max() if higher else sub["value"].min()
+    best_idx = sub.index[sub["value"] == best_value][0]
+    if len(sub) == 1:
+        return {best_idx: True}, {best_idx: None}, "single", ""
+    runs = {str(r["model"]): folders.get((str(r["model"]), task)) for _, r in sub.iterrows()}
+    note = ""
+    if any(folder is None for folder in runs.values()):
+        note = "run folders unknown (records given without their samples)"
+    else:
+        from bench.stats import tied_with_best
+
+        try:
+            tied = tied_with_best(
+                {m: p for m, p in runs.items() if p is not None},
+                metric,
+                alpha=TIE_ALPHA,
+                resamples=TIE_RESAMPLES,
+                seed=TIE_SEED,
+            )
+        except BenchError as exc:
+            # The message names local paths; the published note must not (it would differ
+            # between machines), so it names the kind of failure and the console gets the rest.
+            note = "the paired test could not run on these runs' samples"
+            warnings.append(f"task '{task}': {exc}; ties by 95% interval overlap instead")
+        else:
+            flags = {idx: str(r["model"]) in tied for idx, r in sub.iterrows()}
+            flags.update({i: True for i in sub.index[sub["value"] == best_value]})
+            pvals = {idx: tied.get(str(r["model"])) for idx, r in sub.iterrows()}
+            return flags, pvals, "paired-test", ""
+    flags = _ci_overlap(sub, best_idx, higher)
+    return flags, dict.fromkeys(sub.index), "ci-overlap", note
+
+
+def aggregate(long: pd.DataFrame, tasks: Sequence[str]) -> pd.DataFrame:
+    """Models × ``tasks`` on the primary metric, with the aggregate columns.
+
+    ``tasks`` counts the view's tasks a model has; ``mean (0-100)`` and ``mean rank`` average
+    over those tasks only; ``complete`` says whether the model has every task of the view. Rows
+    are the models with at least one of the tasks, sorted by mean (descending), then mean rank,
+    then name.
+    """
+    import pandas as pd
+
+    primary = long[long["primary"] & long["task"].isin(list(tasks))]
+    models = sorted(set(primary["model"]))
+    values = primary.pivot(index="model", columns="task", values="value").reindex(
+        index=models, columns=list(tasks)
     )
+    scaled = primary.pivot(index="model", columns="task", values="scaled").reindex(
+        index=models, columns=list(tasks)
+    )
+    ranks = primary.pivot(index="model", columns="task", values="rank").reindex(
+        index=models, columns=list(tasks)
+    )
+    table = values.copy()
+    table[N_TASKS] = values.notna().sum(axis=1).astype(int)
+    table[MEAN] = scaled.astype(float).mean(axis=1, skipna=True)
+    table[MEAN_RANK] = ranks.astype(float).mean(axis=1, skipna=True)
+    table["complete"] = table[N_TASKS] == len(tasks)
+    order = sorted(
+        models,
+        key=lambda m: (
+            -table.at[m, MEAN] if pd.notna(table.at[m, MEAN]) else math.inf,
+            table.at[m, MEAN_RANK] if pd.notna(table.at[m, MEAN_RANK]) else math.inf,
+            m,
+        ),
+    )
+    table = table.reindex(order)
+    table.index.name = "model"
+    table.columns.name = None
+    return table
+
+
+def build_leaderboard(
+    source: str | Path | Sequence[RunRecord] | Sequence[tuple[RunRecord, Path]],
+) -> Leaderboard:
+    """Build the tables from a results folder, or from records (with their run folders).
+
+    Args:
+        source: A results folder (``<model>/<task>/record.json`` + ``samples.jsonl``), a list
+            of ``(record, run folder)`` pairs, or a list of records (ties then fall back to
+            interval overlap, since the samples cannot be found).
+
+    Raises:
+        RecordError: No records, two records for the same (model, task), or records of one task
+            scored on different data.
+    """
+    import pandas as pd
+
+    pairs: list[tuple[RunRecord, Path | None]]
+    if isinstance(source, (str, Path)):
+        pairs = list(load_runs(source))
+    else:
+        pairs = [item if isinstance(item, tuple) else (item, None) for item in source]
+    pairs.sort(key=lambda p: (p[0].task.name, p[0].model.name))
+    records = [p[0] for p in pairs]
+    _check(records, source if isinstance(source, (str, Path)) else "the given records")
+    folders = {
+        (rec.model.name, rec.task.name): folder for rec, folder in pairs if folder is not None
+    }
+    long = pd.DataFrame(_rows(records))
+    long = long.sort_values(["task", "model", "metric"], kind="stable").reset_index(drop=True)
+    # Rank among the models of a task on each metric, 1 = best; equal values share a rank.
+    ascending = ~long["higher_is_better"].astype(bool)
+    key = long["value"].where(ascending, -long["value"])
+    long["rank"] = key.groupby([long["task"], long["metric"]]).rank(method="min").astype(int)
+    best = key.groupby([long["task"], long["metric"]]).transform("min")
+    long["best"] = key == best
+    long["tied_with_best"] = pd.Series([None] * len(long), dtype=object)
+    long["tie_p_value"] = pd.Series([None] * len(long), dtype=object)
+    long["tie_method"] = pd.Series([None] * len(long), dtype=object)
+
+    warnings: list[str] = []
     tasks = sorted({r.task.name for r in records})
-    models = sorted({r.model.name for r in records})
-    primary = long[long["primary"]]
-    main = primary.pivot(index="model", columns="task", values="value").reindex(
-        index=models, columns=tasks
-    )
-    scaled = (
-        primary.assign(
-            scaled=[
-                _scale(v, s, h)
-                for v, s, h in zip(
-                    primary["value"], primary["scale"], primary["higher_is_better"], strict=True
-                )
-            ]
+    columns: dict[str, TaskColumn] = {}
+    for task in tasks:
+        rec = next(r for r in records if r.task.name == task)
+        sub = long[(long["task"] == task) & long["primary"]]
+        flags, pvals, method, note = _ties(task, sub, folders, warnings)
+        for idx in sub.index:
+            long.at[idx, "tied_with_best"] = bool(flags[idx])
+            long.at[idx, "tie_p_value"] = pvals[idx]
+            long.at[idx, "tie_method"] = method
+        pm = rec.metrics[rec.primary_metric]
+        columns[task] = TaskColumn(
+            name=task,
+            family=rec.task.family,
+            languages=tuple(rec.task.languages),
+            group=language_group(rec.task.family, rec.task.languages),
+            primary_metric=rec.primary_metric,
+            higher_is_better=pm.higher_is_better,
+            scale=pm.scale,
+            version=rec.task.version,
+            dataset_fingerprint=rec.task.dataset_fingerprint,
+            n_examples=rec.task.n_examples,
+            tie_method=method,
+            tie_note=note,
         )
-        .pivot(index="model", columns="task", values="scaled")
-        .reindex(index=models, columns=tasks)
+
+    main = aggregate(long, tasks)
+    views = [View("all", "all", tasks, main)]
+    for family in sorted({c.family for c in columns.values()}):
+        sel = [t for t in tasks if columns[t].family == family]
+        views.append(View("family", family, sel, aggregate(long, sel)))
+    groups = {c.group for c in columns.values()}
+    ordered = [g for g in LANGUAGE_GROUPS if g in groups] + sorted(groups - set(LANGUAGE_GROUPS))
+    for group in ordered:
+        sel = [t for t in tasks if columns[t].group == group]
+        views.append(View("language", group, sel, aggregate(long, sel)))
+    return Leaderboard(
+        records=records,
+        long=long,
+        main=main,
+        tasks=tasks,
+        columns=columns,
+        views=views,
+        folders=folders,
+        warnings=warnings,
     )
-    main["tasks"] = main[tasks].notna().sum(axis=1).astype(int)
-    main["mean (0-100)"] = scaled.mean(axis=1, skipna=True)
-    main = main.sort_values(["mean (0-100)", "tasks"], ascending=False, kind="stable")
-    main.index.name = "model"
-    return Leaderboard(records=records, long=long, main=main, tasks=tasks)

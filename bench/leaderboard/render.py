@@ -1,38 +1,249 @@
-"""Render a :class:`~bench.leaderboard.build.Leaderboard` as Markdown and CSV.
+"""Render a :class:`~bench.leaderboard.build.Leaderboard` as Markdown, CSV, JSON, LaTeX and HTML.
 
-Output is deterministic (sorted, fixed number formats, no timestamps in the tables) and written
-atomically, so a published leaderboard changes only when a number does.
+Output is deterministic (sorted, fixed number formats, no timestamps but the records' dates) and
+written atomically, so a published leaderboard changes only when a number does.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bench import __version__
-from bench.leaderboard.build import Leaderboard
+from bench.errors import BenchError
+from bench.leaderboard.build import MEAN, MEAN_RANK, N_TASKS, Leaderboard, View
+from bench.leaderboard.schema import (
+    ROW_FIELDS,
+    LeaderboardDocument,
+    ModelEntry,
+    Row,
+    TaskEntry,
+    ViewEntry,
+    leaderboard_json_schema,
+)
 from bench.records import atomic_write_text
 
-__all__ = ["FORMATS", "render_csv", "render_markdown", "write_leaderboard"]
+__all__ = [
+    "FILES",
+    "FORMATS",
+    "RESCALING",
+    "TIE_TEST",
+    "document",
+    "fmt_mean",
+    "fmt_value",
+    "is_missing",
+    "md_escape",
+    "parse_formats",
+    "render_csv",
+    "render_json",
+    "render_latex",
+    "render_markdown",
+    "render_schema",
+    "tex_escape",
+    "write_leaderboard",
+]
 
-FORMATS = ("md", "csv")
+FORMATS = ("md", "csv", "json", "tex", "html")
+"""Every output format, in the order they are written."""
+FILES = {
+    "md": ("README.md",),
+    "csv": ("leaderboard.csv",),
+    "json": ("leaderboard.json", "leaderboard.schema.json"),
+    "tex": ("leaderboard.tex",),
+    "html": ("index.html",),
+}
+"""The files each format writes."""
+
+RESCALING = (
+    "the mean of a model's primary metrics over the tasks it has, each rescaled to 0-100: a "
+    "metric on 0-1 (accuracy, ROUGE, nDCG) x100, one already on 0-100 (BLEU, chrF, SQuAD F1) "
+    "kept, a lower-is-better one (TER, ECE) as 100 - value/scale*100, floored at 0"
+)
+TIE_TEST = (
+    "tied with the best: not significantly worse than the best model on the primary metric by "
+    "the metric's paired test (bench.stats.tied_with_best: paired bootstrap for BLEU/chrF/TER, "
+    "McNemar for accuracy and exact match, paired permutation for other per-example means), "
+    "Holm-adjusted over the task's models, alpha = 0.05; where a task's samples do not allow "
+    "the test, 95% intervals that overlap the best model's"
+)
+TIE_MARK = "†"
+PARTIAL_MARK = "‡"
+MISSING = "—"
 
 
-def _fmt(value: float | None, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    return f"{value:.{digits}f}"
+def parse_formats(text: str) -> list[str]:
+    """``"md,csv"`` → ``["md", "csv"]``, in :data:`FORMATS` order; unknown names are errors."""
+    wanted = [f.strip().lower() for f in text.split(",") if f.strip()]
+    bad = [f for f in wanted if f not in FORMATS]
+    if bad or not wanted:
+        raise BenchError(
+            f"unknown output format(s) {', '.join(bad) or '(none given)'}",
+            fix=f"use a comma-separated subset of {','.join(FORMATS)}",
+        )
+    return [f for f in FORMATS if f in wanted]
 
 
-def _md_escape(text: str) -> str:
-    return (
-        str(text)
-        .replace("\\", "\\\\")
-        .replace("|", "\\|")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
+# --------------------------------------------------------------------------- numbers
+
+
+def is_missing(value: Any) -> bool:
+    """``None`` or NaN (pandas' missing value)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def fmt_value(value: Any, scale: float = 1.0) -> str:
+    """A metric value: 2 decimals on 0–100 scales, 4 on 0–1; ``—`` when missing."""
+    if is_missing(value):
+        return MISSING
+    return f"{float(value):.{2 if scale >= 100 else 4}f}"
+
+
+def fmt_mean(value: Any) -> str:
+    """An aggregate (mean on 0–100, mean rank): 2 decimals; ``—`` when missing."""
+    return MISSING if is_missing(value) else f"{float(value):.2f}"
+
+
+def _clean(value: Any) -> Any:
+    """NaN → None and numpy scalars → Python, for JSON."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _round(value: Any, digits: int = 10) -> float | None:
+    """Derived numbers (means) rounded, so summation order never shows in a published file."""
+    value = _clean(value)
+    return None if value is None else round(float(value), digits)
+
+
+# --------------------------------------------------------------------------- shared structure
+
+
+def document(board: Leaderboard, *, title: str, command: str) -> LeaderboardDocument:
+    """The leaderboard as the typed document ``leaderboard.json`` serialises."""
+    rows = []
+    for raw in board.long.to_dict("records"):
+        item = {k: _clean(raw[k]) for k in ROW_FIELDS}
+        item["scaled"] = _round(item["scaled"])
+        rows.append(Row(**item))
+    tasks = [
+        TaskEntry(
+            name=c.name,
+            family=c.family,
+            languages=list(c.languages),
+            language_group=c.group,
+            primary_metric=c.primary_metric,
+            higher_is_better=c.higher_is_better,
+            scale=c.scale,
+            version=c.version,
+            dataset_fingerprint=c.dataset_fingerprint,
+            n_examples=c.n_examples,
+            tie_method=c.tie_method,
+            tie_note=c.tie_note,
+        )
+        for c in board.columns.values()
+    ]
+    views = [_view_entry(v) for v in board.views]
+    return LeaderboardDocument(
+        title=title,
+        bench_version=__version__,
+        command=command,
+        rescaling=RESCALING,
+        tie_test=TIE_TEST,
+        tasks=tasks,
+        models=views[0].models,
+        views=views[1:],
+        rows=rows,
     )
+
+
+def _view_entry(view: View) -> ViewEntry:
+    models = [
+        ModelEntry(
+            model=str(model),
+            position=i,
+            tasks=int(row[N_TASKS]),
+            tasks_total=len(view.tasks),
+            complete=bool(row["complete"]),
+            mean_0_100=_round(row[MEAN]),
+            mean_rank=_round(row[MEAN_RANK]),
+        )
+        for i, (model, row) in enumerate(view.table.iterrows(), start=1)
+    ]
+    kind: Any = view.kind
+    return ViewEntry(kind=kind, key=view.key, tasks=list(view.tasks), models=models)
+
+
+def record_notes(board: Leaderboard) -> dict[tuple[str, str], int]:
+    """Footnote number of every (model, task) record, in (task, model) order."""
+    return {(r.model.name, r.task.name): i for i, r in enumerate(board.records, start=1)}
+
+
+def metric_order(board: Leaderboard, task: str) -> list[str]:
+    """The task's metrics: primary first, then plain names, then per-class ones, by name."""
+    primary = board.columns[task].primary_metric
+    names = set(board.long.loc[board.long["task"] == task, "metric"])
+    return sorted(names, key=lambda m: (m != primary, "/" in m, m))
+
+
+def task_rows(board: Leaderboard, task: str) -> list[tuple[str, dict[str, dict[str, Any]]]]:
+    """``[(model, {metric: row})]`` of a task, ordered by primary rank then model."""
+    sub = board.long[board.long["task"] == task]
+    by_model: dict[str, dict[str, dict[str, Any]]] = {}
+    for raw in sub.to_dict("records"):
+        by_model.setdefault(str(raw["model"]), {})[str(raw["metric"])] = raw
+    primary = board.columns[task].primary_metric
+    return sorted(by_model.items(), key=lambda kv: (int(kv[1][primary]["rank"]), kv[0]))
+
+
+def signatures(board: Leaderboard, task: str) -> list[tuple[str, str, list[str]]]:
+    """``[(metric, signature, models)]``: each distinct signature of each metric of a task."""
+    sub = board.long[board.long["task"] == task]
+    out = []
+    for metric in metric_order(board, task):
+        msub = sub[sub["metric"] == metric]
+        for sig in sorted(set(msub["signature"])):
+            out.append((metric, str(sig), sorted(msub.loc[msub["signature"] == sig, "model"])))
+    return out
+
+
+def primary_cells(board: Leaderboard) -> dict[tuple[str, str], dict[str, Any]]:
+    """The primary-metric row of every (model, task)."""
+    prim = board.long[board.long["primary"]]
+    return {(str(r["model"]), str(r["task"])): r for r in prim.to_dict("records")}
+
+
+# --------------------------------------------------------------------------- Markdown
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~$])")
+
+
+def md_escape(text: str) -> str:
+    """Text safe inside a GFM table cell: markup characters backslash-escaped, ``<>&`` as
+    entities (GitHub renders raw HTML), newlines as spaces.
+
+    Example:
+        >>> md_escape("a|b<script>")
+        'a\\\\|b&lt;script&gt;'
+    """
+    text = " ".join(str(text).splitlines())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _md_code(text: str) -> str:
+    """Inline code that survives any backticks inside (not for table cells)."""
+    text = " ".join(str(text).splitlines())
+    ticks = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], align: Sequence[str]) -> str:
@@ -41,98 +252,307 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], align: Sequence
     return "\n".join(out)
 
 
-def render_markdown(board: Leaderboard, *, title: str = "Leaderboard", command: str = "") -> str:
-    """GitHub-flavoured Markdown: the main table, then one table per task with every metric."""
-    long = board.long
-    by_task = {r.task.name: r for r in board.records}
-    lines = [f"# {_md_escape(title)}", ""]
-    lines.append(
-        "Models × tasks on each task's primary metric (95% bootstrap interval in brackets). "
-        "`mean (0-100)` averages the primary metrics rescaled to 0–100 over the tasks a model "
-        "has; a missing task is shown as —, never as 0."
-    )
-    lines.append("")
+def _md_cell(row: dict[str, Any] | None, *, ci: bool, note: int | None, tie: bool) -> str:
+    if row is None:
+        return MISSING
+    text = fmt_value(row["value"], row["scale"])
+    if row["best"]:
+        text = f"**{text}**"
+    if tie and row["tied_with_best"] and not row["best"]:
+        text += TIE_MARK
+    if ci and not (is_missing(row["ci_low"]) and is_missing(row["ci_high"])):
+        lo, hi = fmt_value(row["ci_low"], row["scale"]), fmt_value(row["ci_high"], row["scale"])
+        text += f" [{lo}, {hi}]"
+    if note is not None:
+        text += f"[^{note}]"
+    return text
+
+
+_LANG_NAMES = {
+    "en": "English",
+    "zh": "Chinese",
+    "cross-lingual": "Cross-lingual",
+    "multilingual": "Multilingual",
+}
+
+
+def view_label(view: View) -> str:
+    """English heading of a view."""
+    if view.kind == "language":
+        return _LANG_NAMES.get(view.key, view.key)
+    return view.key
+
+
+def _md_aggregate(
+    board: Leaderboard, view: View, *, ci: bool, notes: dict[tuple[str, str], int] | None
+) -> str:
+    cells = primary_cells(board)
     header = [
+        "#",
         "model",
-        *[f"{t} ({by_task[t].primary_metric})" for t in board.tasks],
-        "tasks",
-        "mean (0-100)",
+        *[f"{md_escape(t)} ({md_escape(board.columns[t].primary_metric)})" for t in view.tasks],
+        N_TASKS,
+        MEAN,
+        MEAN_RANK,
     ]
     rows = []
-    prim = long[long["primary"]].set_index(["model", "task"])
-    for model, row in board.main.iterrows():
-        cells = [_md_escape(str(model))]
-        for task in board.tasks:
-            if (model, task) in prim.index:
-                r = prim.loc[(model, task)]
-                cells.append(f"{_fmt(r['value'])} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]")
-            else:
-                cells.append("—")
-        cells += [str(int(row["tasks"])), _fmt(row["mean (0-100)"], 2)]
-        rows.append(cells)
-    lines.append(_table(header, rows, ["---", *["---:"] * (len(header) - 1)]))
-    for task in board.tasks:
-        rec = by_task[task]
-        sub = long[long["task"] == task]
-        lines += ["", f"## {_md_escape(task)}", ""]
-        lines.append(
-            f"{rec.task.family}, {', '.join(rec.task.languages)}; task version {rec.task.version}; "
-            f"dataset `{rec.task.dataset_fingerprint}`; n = {rec.task.n_examples}; "
-            f"primary metric **{rec.primary_metric}**."
-        )
-        lines.append("")
-        metrics = list(dict.fromkeys(sub["metric"]))
-        metrics.sort(key=lambda m: (m != rec.primary_metric, "/" in m, m))
-        header = ["model", *metrics, "failures"]
-        rows = []
-        for model in sorted(set(sub["model"])):
-            msub = sub[sub["model"] == model].set_index("metric")
-            cells = [_md_escape(model)]
-            for m in metrics:
-                if m in msub.index:
-                    r = msub.loc[m]
-                    cells.append(f"{_fmt(r['value'])} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]")
-                else:
-                    cells.append("—")
-            cells.append(str(int(msub["failures"].iloc[0])))
-            rows.append(cells)
-        lines.append(_table(header, rows, ["---", *["---:"] * (len(header) - 1)]))
-        sigs = sorted(set(sub[sub["metric"] == rec.primary_metric]["signature"]))
-        lines.append("")
-        lines += [f"Signature: `{s}`" for s in sigs]
+    for pos, (model, agg) in enumerate(view.table.iterrows(), start=1):
+        model = str(model)
+        line = [str(pos), md_escape(model)]
+        for task in view.tasks:
+            row = cells.get((model, task))
+            note = notes.get((model, task)) if notes is not None and row is not None else None
+            line.append(_md_cell(row, ci=ci, note=note, tie=True))
+        partial = "" if agg["complete"] else f" {PARTIAL_MARK}"
+        line += [
+            f"{int(agg[N_TASKS])}/{len(view.tasks)}",
+            fmt_mean(agg[MEAN]) + partial,
+            fmt_mean(agg[MEAN_RANK]) + partial,
+        ]
+        rows.append(line)
+    return _table(header, rows, ["---:", "---", *["---:"] * (len(header) - 2)])
+
+
+def render_markdown(board: Leaderboard, *, title: str = "Leaderboard", command: str = "") -> str:
+    """GitHub-flavoured Markdown: main table, family and language views, one section per task,
+    and one footnote per record with its provenance."""
+    notes = record_notes(board)
+    n_models = len(board.main)
+    lines = [f"# {md_escape(title)}", ""]
+    lines.append(
+        f"{n_models} models × {len(board.tasks)} tasks, from {len(board.records)} run records. "
+        "Each cell is the task's primary metric with its 95% bootstrap interval in brackets; "
+        "its footnote gives the record's date, dataset fingerprint, model fingerprint and "
+        "signature."
+    )
     lines += [
         "",
-        "---",
-        f"Generated by bench {__version__} from {len(board.records)} run records"
-        + (f" with `{command}`" if command else "")
-        + ". Do not edit by hand.",
+        f"* **bold**: the best value on the task and metric; {TIE_MARK}: {TIE_TEST}.",
+        f"* {MISSING}: the model was not run on the task (never counted as 0).",
+        f"* `{MEAN}`: {RESCALING}. `{MEAN_RANK}`: the mean of the model's per-task ranks "
+        f"(1 = best) over the tasks it has. {PARTIAL_MARK}: the model lacks some of the tasks, "
+        "so its aggregates cover fewer tasks than the column header.",
         "",
     ]
+    lines.append(_md_aggregate(board, board.views[0], ci=True, notes=notes))
+    for kind, heading in (("family", "By family"), ("language", "By language")):
+        views = [v for v in board.views if v.kind == kind]
+        if not views:
+            continue
+        lines += ["", f"## {heading}"]
+        for view in views:
+            lines += ["", f"### {md_escape(view_label(view))}", ""]
+            lines.append(_md_aggregate(board, view, ci=False, notes=None))
+    for task in board.tasks:
+        col = board.columns[task]
+        lines += ["", f"## {md_escape(task)}", ""]
+        lines.append(
+            f"{md_escape(col.family)}, {md_escape(', '.join(col.languages))}; task version "
+            f"{col.version}; dataset `{col.dataset_fingerprint}`; n = {col.n_examples}; "
+            f"primary metric **{md_escape(col.primary_metric)}**"
+            f" ({'higher' if col.higher_is_better else 'lower'} is better)."
+        )
+        lines.append("")
+        metrics = metric_order(board, task)
+        header = ["rank", "model", *[md_escape(m) for m in metrics], "failures"]
+        rows = []
+        for model, by_metric in task_rows(board, task):
+            prim = by_metric[col.primary_metric]
+            line = [str(int(prim["rank"])), md_escape(model)]
+            for i, m in enumerate(metrics):
+                note = notes[(model, task)] if i == 0 else None
+                line.append(_md_cell(by_metric.get(m), ci=True, note=note, tie=i == 0))
+            line.append(str(int(prim["failures"])))
+            rows.append(line)
+        lines.append(_table(header, rows, ["---:", "---", *["---:"] * (len(header) - 2)]))
+        lines.append("")
+        lines.append(_tie_sentence(board, task))
+        lines.append("")
+        lines.append("Signatures:")
+        lines.append("")
+        for metric, sig, models in signatures(board, task):
+            who = (
+                ""
+                if len(models) == len(task_rows(board, task))
+                else (" (" + ", ".join(md_escape(m) for m in models) + ")")
+            )
+            lines.append(f"* {md_escape(metric)}: {_md_code(sig)}{who}")
+    lines += ["", "---", ""]
+    lines.append(
+        f"Generated by bench {__version__} from {len(board.records)} run records"
+        + (f"; rebuild with `{command}`" if command else "")
+        + ". Do not edit by hand."
+    )
+    lines.append("")
+    for rec in board.records:
+        n = notes[(rec.model.name, rec.task.name)]
+        signature = rec.metrics[rec.primary_metric].signature
+        lines.append(
+            f"[^{n}]: {md_escape(rec.model.name)} on {md_escape(rec.task.name)}: run of "
+            f"{rec.finished_at[:10]}; dataset `{rec.task.dataset_fingerprint}` "
+            f"(task v{rec.task.version}); model fingerprint `{rec.model.fingerprint}`; "
+            f"{md_escape(rec.primary_metric)} signature {_md_code(signature)}."
+        )
+    lines.append("")
     return "\n".join(lines)
 
 
+def _tie_sentence(board: Leaderboard, task: str) -> str:
+    col = board.columns[task]
+    if col.tie_method == "paired-test":
+        return (
+            f"{TIE_MARK}: not significantly worse than the best on {md_escape(col.primary_metric)} "
+            "(paired test, Holm-adjusted, alpha = 0.05)."
+        )
+    if col.tie_method == "single":
+        return "One model only: no tie test."
+    return (
+        f"{TIE_MARK}: 95% interval overlaps the best model's; {md_escape(col.tie_note)}, so no "
+        "paired test."
+    )
+
+
+# --------------------------------------------------------------------------- CSV and JSON
+
+
 def render_csv(board: Leaderboard) -> str:
-    """Long format: one row per (model, task, metric)."""
-    cols = [
-        "model",
-        "task",
-        "family",
-        "languages",
-        "metric",
-        "primary",
-        "value",
-        "ci_low",
-        "ci_high",
-        "n",
-        "higher_is_better",
-        "failures",
-        "task_version",
-        "dataset_fingerprint",
-        "model_fingerprint",
-        "signature",
-    ]
-    out: str = board.long[cols].to_csv(index=False, float_format="%.6f", lineterminator="\n")
+    """Long format: one row per (model, task, metric), columns :data:`ROW_FIELDS`."""
+    frame = board.long[list(ROW_FIELDS)].copy()
+    frame["scaled"] = [_round(v) for v in frame["scaled"]]
+    out: str = frame.to_csv(index=False, lineterminator="\n")
     return out
+
+
+def render_json(board: Leaderboard, *, title: str = "Leaderboard", command: str = "") -> str:
+    """``leaderboard.json``: a :class:`~bench.leaderboard.schema.LeaderboardDocument`."""
+    doc = document(board, title=title, command=command)
+    return json.dumps(doc.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n"
+
+
+def render_schema() -> str:
+    """``leaderboard.schema.json``."""
+    return json.dumps(leaderboard_json_schema(), ensure_ascii=False, indent=2) + "\n"
+
+
+# --------------------------------------------------------------------------- LaTeX
+
+
+_TEX = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    "`": r"\textasciigrave{}",
+}
+
+
+def tex_escape(text: str) -> str:
+    """Text safe in LaTeX (every special character as its command).
+
+    Example:
+        >>> tex_escape("a_b & <c>")
+        'a\\\\_b \\\\& \\\\textless{}c\\\\textgreater{}'
+    """
+    return "".join(_TEX.get(ch, ch) for ch in " ".join(str(text).splitlines()))
+
+
+def _tex_cell(row: dict[str, Any] | None, *, tie: bool, ci: bool) -> str:
+    if row is None:
+        return "--"
+    text = fmt_value(row["value"], row["scale"])
+    if row["best"]:
+        text = rf"\textbf{{{text}}}"
+    if tie and row["tied_with_best"] and not row["best"]:
+        text += r"\textsuperscript{\dag}"
+    if ci and not is_missing(row["ci_low"]) and not is_missing(row["ci_high"]):
+        lo, hi = fmt_value(row["ci_low"], row["scale"]), fmt_value(row["ci_high"], row["scale"])
+        text += rf" {{\scriptsize[{lo}, {hi}]}}"
+    return text
+
+
+def _tex_label(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
+
+
+def render_latex(board: Leaderboard, *, title: str = "Leaderboard", command: str = "") -> str:
+    """booktabs tables: the main table, then one per task with every metric and its interval.
+
+    Best values are bold, values tied with the best carry a dagger, missing cells are ``--``.
+    Needs ``\\usepackage{booktabs}``; Chinese text needs XeLaTeX with ``xeCJK``.
+    """
+    cells = primary_cells(board)
+    out = [
+        f"% Generated by bench {__version__}"
+        + (f"; rebuild with: {' '.join(command.splitlines())}" if command else "")
+        + ". Do not edit by hand.",
+        r"% Needs \usepackage{booktabs}; Chinese text needs XeLaTeX with \usepackage{xeCJK}.",
+        "",
+        r"\begin{table}[t]",
+        r"\centering",
+        rf"\caption{{{tex_escape(title)}: primary metric per task. Bold: best; "
+        r"\textsuperscript{\dag}: not significantly worse than the best; --: not run. "
+        r"Mean: primary metrics rescaled to 0--100 over the tasks a model has"
+        r" (\textsuperscript{\ddag}: not all tasks).}",
+        r"\label{tab:leaderboard}",
+        r"\begin{tabular}{l" + "r" * (len(board.tasks) + 3) + "}",
+        r"\toprule",
+        " & ".join(["Model", *[tex_escape(t) for t in board.tasks], "Tasks", "Mean", "Rank"])
+        + r" \\",
+        " & ".join(
+            ["", *[tex_escape(board.columns[t].primary_metric) for t in board.tasks], "", "", ""]
+        )
+        + r" \\",
+        r"\midrule",
+    ]
+    for model, agg in board.main.iterrows():
+        model = str(model)
+        partial = "" if agg["complete"] else r"\textsuperscript{\ddag}"
+        line = [tex_escape(model)]
+        line += [_tex_cell(cells.get((model, t)), tie=True, ci=False) for t in board.tasks]
+        line += [
+            f"{int(agg[N_TASKS])}/{len(board.tasks)}",
+            fmt_mean(agg[MEAN]).replace(MISSING, "--") + partial,
+            fmt_mean(agg[MEAN_RANK]).replace(MISSING, "--") + partial,
+        ]
+        out.append(" & ".join(line) + r" \\")
+    out += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    for task in board.tasks:
+        col = board.columns[task]
+        metrics = metric_order(board, task)
+        out += [
+            "",
+            r"\begin{table}[t]",
+            r"\centering",
+            rf"\caption{{{tex_escape(task)} ({tex_escape(col.family)}, "
+            rf"{tex_escape(', '.join(col.languages))}; $n={col.n_examples}$): every metric with "
+            r"its 95\% interval.}",
+            rf"\label{{tab:leaderboard-{_tex_label(task)}}}",
+            r"\begin{tabular}{l" + "r" * len(metrics) + "}",
+            r"\toprule",
+            " & ".join(["Model", *[tex_escape(m) for m in metrics]]) + r" \\",
+            r"\midrule",
+        ]
+        for model, by_metric in task_rows(board, task):
+            line = [tex_escape(model)]
+            line += [
+                _tex_cell(by_metric.get(m), tie=i == 0, ci=True) for i, m in enumerate(metrics)
+            ]
+            out.append(" & ".join(line) + r" \\")
+        out += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    out.append("")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- files
 
 
 def write_leaderboard(
@@ -142,16 +562,38 @@ def write_leaderboard(
     formats: Sequence[str] = FORMATS,
     title: str = "Leaderboard",
     command: str = "",
+    lang: str = "en",
 ) -> list[Path]:
-    """Write the requested formats into ``out`` (atomically); return the paths written."""
+    """Write the requested formats into ``out`` (each file atomically); return the paths.
+
+    Args:
+        board: The leaderboard.
+        out: The folder to write into (created if needed).
+        formats: Any of :data:`FORMATS`.
+        title: Report title.
+        command: The command that rebuilds the report (named in every footer).
+        lang: Label language of ``index.html``: ``en`` or ``zh``.
+    """
     out = Path(out)
-    written = []
-    if "md" in formats:
-        path = out / "README.md"
-        atomic_write_text(path, render_markdown(board, title=title, command=command))
+    written: list[Path] = []
+
+    def put(name: str, text: str) -> None:
+        path = out / name
+        atomic_write_text(path, text)
         written.append(path)
-    if "csv" in formats:
-        path = out / "leaderboard.csv"
-        atomic_write_text(path, render_csv(board))
-        written.append(path)
+
+    for fmt in parse_formats(",".join(formats)):
+        if fmt == "md":
+            put("README.md", render_markdown(board, title=title, command=command))
+        elif fmt == "csv":
+            put("leaderboard.csv", render_csv(board))
+        elif fmt == "json":
+            put("leaderboard.json", render_json(board, title=title, command=command))
+            put("leaderboard.schema.json", render_schema())
+        elif fmt == "tex":
+            put("leaderboard.tex", render_latex(board, title=title, command=command))
+        elif fmt == "html":
+            from bench.leaderboard.html import render_html
+
+            put("index.html", render_html(board, title=title, command=command, lang=lang))
     return written

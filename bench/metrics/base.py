@@ -15,6 +15,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
@@ -29,6 +30,7 @@ __all__ = [
     "MetricValue",
     "ScoringContext",
     "percentile_ci",
+    "resample_counts",
     "score_task",
 ]
 
@@ -49,10 +51,65 @@ class BootstrapConfig(BaseModel):
         return f"boot:{self.resamples}|conf:{self.confidence:g}|seed:{self.seed}"
 
     def resample_indices(self, n: int) -> np.ndarray:
-        """``(resamples, n)`` indices drawn with replacement, seeded."""
-        rng = np.random.default_rng(self.seed)
-        dtype = np.int32 if n < 2**31 else np.int64
-        return rng.integers(0, n, size=(self.resamples, n), dtype=dtype)
+        """``(resamples, n)`` indices drawn with replacement, seeded (read-only).
+
+        The draw depends only on ``(n, resamples, seed)``, so it is cached per process: every
+        metric of a task and every model scored on the same test set share one draw.
+        """
+        return _resample_indices(n, self.resamples, self.seed)
+
+    def resample_means(self, values: np.ndarray) -> np.ndarray:
+        """The mean of ``values`` (length n) in each of the ``resamples`` bootstrap resamples.
+
+        Equal to ``values[self.resample_indices(n)].mean(axis=1)`` up to float rounding in the
+        last bits (the same seeded resamples). The resamples are held as a cached
+        ``(resamples, n)`` matrix of counts, so each metric costs one matrix-vector product;
+        above :data:`COUNTS_MAX_CELLS` cells the indices are gathered block by block instead.
+        """
+        values = np.asarray(values, dtype=np.float64)
+        n = int(values.size)
+        counts = resample_counts(n, self)
+        if counts is not None:
+            out: np.ndarray = counts @ values / n
+            return out
+        idx = self.resample_indices(n)
+        means = np.empty(idx.shape[0], dtype=np.float64)
+        block = max(1, (1 << 22) // max(n, 1))
+        for start in range(0, idx.shape[0], block):
+            means[start : start + block] = values[idx[start : start + block]].mean(axis=1)
+        return means
+
+
+COUNTS_MAX_CELLS = 20_000_000
+"""Largest ``resamples × n`` for which :meth:`BootstrapConfig.resample_means` keeps a matrix of
+counts (160 MB of float64); larger test sets gather indices in blocks."""
+
+
+@lru_cache(maxsize=1)
+def _resample_counts(n: int, resamples: int, seed: int) -> np.ndarray:
+    idx = _resample_indices(n, resamples, seed)
+    counts = np.empty((resamples, n), dtype=np.float64)
+    for row, picks in enumerate(idx):  # row by row: far faster than one huge bincount
+        counts[row] = np.bincount(picks, minlength=n)
+    counts.setflags(write=False)
+    return counts
+
+
+def resample_counts(n: int, bootstrap: BootstrapConfig) -> np.ndarray | None:
+    """The cached ``(resamples, n)`` matrix of how often each example is drawn in each
+    resample of ``bootstrap.resample_indices(n)``, or ``None`` above :data:`COUNTS_MAX_CELLS`."""
+    if n * bootstrap.resamples > COUNTS_MAX_CELLS:
+        return None
+    return _resample_counts(n, bootstrap.resamples, bootstrap.seed)
+
+
+@lru_cache(maxsize=2)
+def _resample_indices(n: int, resamples: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    dtype = np.int32 if n < 2**31 else np.int64
+    idx = rng.integers(0, n, size=(resamples, n), dtype=dtype)
+    idx.setflags(write=False)
+    return idx
 
 
 def percentile_ci(samples: np.ndarray, confidence: float) -> tuple[float, float]:

@@ -48,7 +48,13 @@ from pydantic import Field, field_validator
 
 from bench.errors import DataError, MissingDependency, UnknownName, did_you_mean
 from bench.families.generation import reference_streams
-from bench.metrics.base import Metric, MetricValue, ScoringContext, percentile_ci
+from bench.metrics.base import (
+    Metric,
+    MetricValue,
+    ScoringContext,
+    percentile_ci,
+    resample_counts,
+)
 
 __all__ = [
     "BLEU",
@@ -440,7 +446,11 @@ class _SacreMetric(Metric):
         low: float | None = None
         high: float | None = None
         if ctx.bootstrap.resamples:
-            samples = stats.resample_scores(ctx.bootstrap.resample_indices(ctx.n))
+            counts = resample_counts(ctx.n, ctx.bootstrap)
+            if counts is not None:  # the cached counts of the seeded resamples
+                samples = stats.vector_score(counts @ stats.matrix)
+            else:
+                samples = stats.resample_scores(ctx.bootstrap.resample_indices(ctx.n))
             low, high = percentile_ci(samples, ctx.bootstrap.confidence)
         return [
             MetricValue(

@@ -588,17 +588,8 @@ class _QAMetric(Metric):
 
 
 def _boot_means(ctx: ScoringContext, values: np.ndarray) -> np.ndarray:
-    """Means of ``values`` over the seeded bootstrap resamples (one index matrix per size)."""
-    n = int(values.size)
-    key = f"qa.boot|{n}"
-    if key not in ctx.memo:
-        ctx.memo[key] = ctx.bootstrap.resample_indices(n)
-    idx: np.ndarray = ctx.memo[key]
-    means = np.empty(idx.shape[0], dtype=np.float64)
-    block = max(1, (1 << 22) // n)  # gather at most ~32 MB of float64 at a time
-    for start in range(0, idx.shape[0], block):
-        means[start : start + block] = values[idx[start : start + block]].mean(axis=1)
-    return means
+    """Means of ``values`` over the seeded bootstrap resamples (one draw per size)."""
+    return ctx.bootstrap.resample_means(values)
 
 
 class _Squad1(_QAMetric):

@@ -37,8 +37,9 @@ and ``rel_i`` 1 when the item at rank ``i`` (1-based) is relevant:
   two agree whenever ``|R| ≤ k``, for instance with leave-last-out (one held-out item).
 
 Every value is the mean over users; its 95% interval is a percentile bootstrap that resamples
-users (per-user scores indexed by the seeded resample indices, averaged along an axis), with
-the same resamples for every ranking metric of a run.
+users (:meth:`~bench.metrics.base.BootstrapConfig.resample_means`: one product of the seeded
+resample-count matrix with the per-user scores), with the same resamples for every ranking
+metric of a run.
 
 Coverage@k counts the distinct items in the kept users' top k over the catalogue (every
 candidate of every request); popularity@k averages, per user and then over users, the training
@@ -68,6 +69,7 @@ References:
 
 from __future__ import annotations
 
+import hashlib
 from abc import abstractmethod
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
@@ -96,11 +98,9 @@ __all__ = [
 # Above this many relevant items a user's ranking is scanned once instead of searched once per
 # relevant item (``tuple.index`` is a C loop, so searching wins for a few relevant items).
 _SEARCH_MAX_RELEVANT = 8
-# Bootstrap resamples are averaged in blocks of about this many gathered values.
-_BOOT_BLOCK = 4_000_000
 
 _INPUTS = "rank.inputs"
-_BOOT = "rank.boot"
+_PROTOCOL = "rank.protocol"
 
 
 # --------------------------------------------------------------------------- the shared table
@@ -325,16 +325,30 @@ def _boot_means(ctx: ScoringContext, per_user: np.ndarray) -> np.ndarray | None:
     """The mean of ``per_user`` in every bootstrap resample of the users (``None``: no CI)."""
     if ctx.bootstrap.resamples == 0 or per_user.size == 0:
         return None
-    n = per_user.shape[0]
-    key = f"{_BOOT}.{n}"
-    if key not in ctx.memo:
-        ctx.memo[key] = ctx.bootstrap.resample_indices(n)
-    idx: np.ndarray = ctx.memo[key]
-    out = np.empty(idx.shape[0], dtype=np.float64)
-    block = max(1, _BOOT_BLOCK // n)
-    for start in range(0, idx.shape[0], block):
-        out[start : start + block] = per_user[idx[start : start + block]].mean(axis=1)
-    return out
+    return ctx.bootstrap.resample_means(per_user)
+
+
+def _protocol_tag(ctx: ScoringContext) -> str:
+    """The candidate protocol and the SHA-256 (16 hex) of the frozen candidate lists.
+
+    ``split:leave-last-out|cand:sampled-100-seed0|cand-sha:…``: two runs whose candidates differ
+    (another protocol, another sampling seed, another catalogue) never share a signature.
+    """
+    if _PROTOCOL not in ctx.memo:
+        opts = dict(getattr(ctx.spec, "options", None) or {})
+        mode = str(opts.get("candidates", "full"))
+        if mode == "sampled":
+            mode += f"-{opts.get('negatives', 100)}-seed{opts.get('seed', 0)}"
+        digest = hashlib.sha256()
+        for req in ctx.requests:
+            digest.update(str(getattr(req, "id", "")).encode())
+            digest.update(b"\x1e")
+            digest.update("\x1f".join(map(str, getattr(req, "candidates", ()) or ())).encode())
+            digest.update(b"\x1d")
+        split = opts.get("protocol", "leave-last-out")
+        ctx.memo[_PROTOCOL] = f"split:{split}|cand:{mode}|cand-sha:{digest.hexdigest()[:16]}"
+    tag: str = ctx.memo[_PROTOCOL]
+    return tag
 
 
 def _interval(ctx: ScoringContext, per_user: np.ndarray) -> tuple[float | None, float | None]:
@@ -436,6 +450,7 @@ class _RankingMetric(Metric):
             "ties:ranked-order",
             "missing:last",
             f"excluded:{table.excluded}",
+            _protocol_tag(ctx),
             ctx.bootstrap.tag(),
             f"v:{self.version}",
         ]
@@ -701,6 +716,7 @@ class Coverage(_RankingMetric):
                         "ties:ranked-order",
                         "missing:last",
                         f"excluded:{inputs.table.excluded}",
+                        _protocol_tag(ctx),
                         "ci:none",
                         f"v:{self.version}",
                     ]

@@ -26,7 +26,10 @@ Choices stated once here, and named in every signature:
   every word at characters that are not letters or digits, dropping them: the same rule as
   rouge-score's, widened from ``a-z0-9`` to the letters and digits of every script. ``char``
   makes each CJK character (Han, kana, Hangul) a token and keeps runs of other letters and
-  digits as words.
+  digits as words. ``jieba_dict`` replaces jieba's stock dictionary with another file and
+  ``jieba_user_dict`` loads a user dictionary on top; the signature's ``tok:`` part names
+  jieba's version and the SHA-256 (16 hex) of every dictionary in effect
+  (``jieba-0.42.1-dict:…[-user:…]``), so a different dictionary is a different signature.
 * **Stemmer** (``stemmer``). ``None`` means on for English, off otherwise. Stemming is
   rouge-score's (NLTK's Porter stemmer, words longer than three characters); with ``jieba`` or
   ``char`` it applies to ASCII words only.
@@ -56,6 +59,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 from typing import Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
@@ -80,6 +84,7 @@ PARALLEL_MIN_PAIRS = 2000
 """From this many examples on, ``processes=None`` scores in (up to) two processes."""
 
 TokenizerName = Literal["auto", "default", "jieba", "char"]
+_Group = tuple[str, bool, tuple[str | None, str | None]]
 SplitterName = Literal["auto", "punkt", "rule"]
 
 # Languages whose text rouge-score's default tokenizer deletes (it keeps only a-z and 0-9).
@@ -96,7 +101,7 @@ _LETTERS_DIGITS = re.compile(r"[^\W_]+")
 
 
 _STEMMER: Any = None
-_JIEBA: Any = None
+_JIEBAS: dict[tuple[str | None, str | None], Any] = {}
 _LOCK = threading.Lock()
 
 
@@ -109,20 +114,23 @@ def _porter() -> Any:
     return _STEMMER
 
 
-def _jieba() -> Any:
-    """This process's private ``jieba.Tokenizer`` (stock dictionary; never jieba's global)."""
-    global _JIEBA
+def _jieba(dictionary: str | None = None, user_dict: str | None = None) -> Any:
+    """This process's private ``jieba.Tokenizer`` for a main dictionary (``None``: jieba's
+    stock one) and an optional user dictionary; never jieba's global tokenizer."""
+    key = (dictionary, user_dict)
     with _LOCK:
-        if _JIEBA is None:
+        if key not in _JIEBAS:
             import logging
 
             import jieba
 
             jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict" chatter on stderr
-            tokenizer = jieba.Tokenizer()
+            tokenizer = jieba.Tokenizer(dictionary) if dictionary else jieba.Tokenizer()
             tokenizer.initialize()
-            _JIEBA = tokenizer
-    return _JIEBA
+            if user_dict:
+                tokenizer.load_userdict(user_dict)
+            _JIEBAS[key] = tokenizer
+    return _JIEBAS[key]
 
 
 def _stem_ascii(tokens: list[str]) -> list[str]:
@@ -144,27 +152,36 @@ class JiebaTokenizer:
 
     Args:
         use_stemmer: Stem ASCII words longer than three characters with the Porter stemmer.
+        dictionary: A jieba main dictionary file instead of jieba's stock ``dict.txt``.
+        user_dict: A jieba user dictionary loaded on top (``Tokenizer.load_userdict``).
 
     Example:
         >>> JiebaTokenizer().tokenize("我来到北京清华大学，学习NLP。")
         ['我', '来到', '北京', '清华大学', '学习', 'nlp']
     """
 
-    def __init__(self, use_stemmer: bool = False) -> None:
+    def __init__(
+        self, use_stemmer: bool = False, dictionary: str | None = None, user_dict: str | None = None
+    ) -> None:
         self.use_stemmer = use_stemmer
+        self.dictionary = dictionary
+        self.user_dict = user_dict
 
     def tokenize(self, text: str) -> list[str]:
         """Tokens of ``text``."""
         # Lower-case after segmenting: jieba's dictionary has mixed-case words (T恤, B超).
         tokens = [
             piece
-            for word in _jieba().cut(text, HMM=True)
+            for word in _jieba(self.dictionary, self.user_dict).cut(text, HMM=True)
             for piece in _LETTERS_DIGITS.findall(word.lower())
         ]
         return _stem_ascii(tokens) if self.use_stemmer else tokens
 
     def __repr__(self) -> str:
-        return f"JiebaTokenizer(use_stemmer={self.use_stemmer})"
+        return (
+            f"JiebaTokenizer(use_stemmer={self.use_stemmer}, dictionary={self.dictionary!r}, "
+            f"user_dict={self.user_dict!r})"
+        )
 
 
 class CharTokenizer:
@@ -212,6 +229,8 @@ class _Plan:
     types: tuple[str, ...]  # among rouge1, rouge2, rougeL (whole-text types)
     splitters: tuple[str, ...]  # sentence splitter names, one rougeLsum column each
     nltk_path: tuple[str, ...] = ()
+    jieba_dict: str | None = None
+    jieba_user_dict: str | None = None
 
 
 _SCORERS: dict[_Plan, tuple[Any, Any, list[Any]]] = {}
@@ -219,7 +238,7 @@ _SCORERS: dict[_Plan, tuple[Any, Any, list[Any]]] = {}
 
 def _tokenizer_object(plan: _Plan) -> Any:
     if plan.tokenizer == "jieba":
-        return JiebaTokenizer(plan.stemmer)
+        return JiebaTokenizer(plan.stemmer, plan.jieba_dict, plan.jieba_user_dict)
     if plan.tokenizer == "char":
         return CharTokenizer(plan.stemmer)
     return None  # rouge-score's DefaultTokenizer(use_stemmer)
@@ -445,6 +464,7 @@ def _plan(
     stemmer: bool | None,
     types: tuple[str, ...],
     splitters: tuple[str, ...],
+    jieba_dicts: tuple[str | None, str | None] = (None, None),
 ) -> _Plan:
     nltk_path: tuple[str, ...] = ()
     if any(s.startswith("punkt") for s in splitters):
@@ -458,6 +478,8 @@ def _plan(
         types=types,
         splitters=splitters,
         nltk_path=nltk_path,
+        jieba_dict=jieba_dicts[0],
+        jieba_user_dict=jieba_dicts[1],
     )
 
 
@@ -472,7 +494,20 @@ def _version(dist: str) -> str:
         return "?"
 
 
-def _tokenizer_tag(tokenizer: str) -> str:
+def _dictionary_hash(path: str, param: str) -> str:
+    from bench.preprocess.resources import file_sha256_16
+
+    try:
+        return file_sha256_16(Path(path))
+    except OSError as exc:
+        raise DataError(
+            f"ROUGE parameter '{param}': cannot read jieba dictionary {path} ({exc.strerror})",
+            fix=f"point '{param}' at a jieba dictionary file (one 'word [freq] [tag]' a line)",
+        ) from exc
+
+
+def _tokenizer_tag(tokenizer: str, dicts: tuple[str | None, str | None] = (None, None)) -> str:
+    """The ``tok:`` part of a signature: jieba's version and its dictionaries' hashes."""
     if tokenizer != "jieba":
         return tokenizer
     from bench.preprocess.resources import jieba_status
@@ -483,7 +518,11 @@ def _tokenizer_tag(tokenizer: str) -> str:
             f"jieba (the Chinese ROUGE tokenizer) is not usable: {status.detail}",
             fix=status.download,
         )
-    return f"jieba-{status.version}-dict:{status.checksum}"
+    main = _dictionary_hash(dicts[0], "jieba_dict") if dicts[0] else status.checksum
+    tag = f"jieba-{status.version}-dict:{main}"
+    if dicts[1]:
+        tag += f"-user:{_dictionary_hash(dicts[1], 'jieba_user_dict')}"
+    return tag
 
 
 def _stemmer_tag(stemmer: bool) -> str:
@@ -507,16 +546,23 @@ class _Rouge(Metric):
     tokenizer: TokenizerName = "auto"
     report: Literal["f", "prf"] = "f"
     processes: int | None = Field(default=None, ge=1)
+    jieba_dict: str | None = None
+    jieba_user_dict: str | None = None
+
+    def _dicts(self, tokenizer: str) -> tuple[str | None, str | None]:
+        """The jieba dictionaries in effect (none unless the tokenizer is jieba)."""
+        return (self.jieba_dict, self.jieba_user_dict) if tokenizer == "jieba" else (None, None)
 
     def _column(self, language: str) -> str:
         """The memo column this metric reads: its type (and, for rougeLsum, the splitter)."""
         return self.name
 
-    def _group(self, language: str, task: str = "") -> tuple[str, bool]:
-        """``(tokenizer, stemmer)`` resolved: metrics with equal groups share a scoring pass."""
+    def _group(self, language: str, task: str = "") -> _Group:
+        """``(tokenizer, stemmer, jieba dictionaries)`` resolved: metrics with equal groups
+        share a scoring pass."""
         where = f"task '{task}', metric '{self.name}': " if task else f"metric '{self.name}': "
         tokenizer = _resolve_tokenizer(self.tokenizer, language, where)
-        return tokenizer, _resolve_stemmer(self.stemmer, language)
+        return tokenizer, _resolve_stemmer(self.stemmer, language), self._dicts(tokenizer)
 
     def language_problem(self, language: str) -> str | None:
         """Why this metric cannot score ``language`` (for a task check), or ``None``.
@@ -541,7 +587,7 @@ class _Rouge(Metric):
         prf: PRF = ctx.memo[key]
         return prf
 
-    def _siblings(self, ctx: ScoringContext, language: str, group: tuple[str, bool]) -> list[str]:
+    def _siblings(self, ctx: ScoringContext, language: str, group: _Group) -> list[str]:
         """Memo columns of the task's other ROUGE metrics that tokenize like this one."""
         columns = []
         for spec in ctx.spec.metrics:
@@ -556,12 +602,12 @@ class _Rouge(Metric):
                 continue  # that metric reports its own problem when it runs
         return columns
 
-    def _fill(self, ctx: ScoringContext, language: str, group: tuple[str, bool]) -> None:
+    def _fill(self, ctx: ScoringContext, language: str, group: _Group) -> None:
         wanted = [self._column(language), *self._siblings(ctx, language, group)]
         pending = [c for c in dict.fromkeys(wanted) if _memo_key(group, c) not in ctx.memo]
         whole = tuple(t for t in ROUGE_TYPES[:3] if t in pending)
         splitters = tuple(c.split("|", 1)[1] for c in pending if c.startswith("rougeLsum|"))
-        plan = _plan(language, group[0], group[1], whole, splitters)
+        plan = _plan(language, group[0], group[1], whole, splitters, group[2])
         pairs = list(
             zip([_text(r) for r in ctx.responses], _check_references(ctx.references), strict=True)
         )
@@ -574,11 +620,11 @@ class _Rouge(Metric):
         return None
 
     def _signature(self, ctx: ScoringContext, stat: str) -> str:
-        tokenizer, stemmer = self._group(ctx.spec.language, ctx.spec.name)
+        tokenizer, stemmer, dicts = self._group(ctx.spec.language, ctx.spec.name)
         parts = [
             self.name,
             stat,
-            f"tok:{_tokenizer_tag(tokenizer)}",
+            f"tok:{_tokenizer_tag(tokenizer, dicts)}",
             f"stem:{_stemmer_tag(stemmer)}",
         ]
         split = self._split_tag(ctx.spec.language)
@@ -596,15 +642,7 @@ class _Rouge(Metric):
         """Means of ``values`` over the bootstrap resamples of the examples."""
         if ctx.bootstrap.resamples == 0 or ctx.n == 0:
             return None
-        key = f"rouge.boot|{ctx.n}"
-        if key not in ctx.memo:  # one index matrix for every ROUGE value of the task
-            ctx.memo[key] = ctx.bootstrap.resample_indices(ctx.n)
-        idx: np.ndarray = ctx.memo[key]
-        means = np.empty(idx.shape[0], dtype=np.float64)
-        block = max(1, (1 << 22) // ctx.n)  # gather at most ~32 MB of float64 at a time
-        for start in range(0, idx.shape[0], block):
-            means[start : start + block] = values[idx[start : start + block]].mean(axis=1)
-        return means
+        return ctx.bootstrap.resample_means(values)
 
     def _value(self, ctx: ScoringContext, values: np.ndarray, name: str, stat: str) -> MetricValue:
         # fsum is exactly rounded, so the value does not depend on the examples' order.
@@ -639,8 +677,8 @@ class _Rouge(Metric):
         return out
 
 
-def _memo_key(group: tuple[str, bool], column: str) -> str:
-    return f"rouge|{group[0]}|stem:{group[1]}|{column}"
+def _memo_key(group: _Group, column: str) -> str:
+    return f"rouge|{group[0]}|stem:{group[1]}|dicts:{group[2]}|{column}"
 
 
 class Rouge1(_Rouge):

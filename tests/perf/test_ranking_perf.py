@@ -1,9 +1,11 @@
 """Benchmark: ranking metrics for 100,000 users x 100 candidates, bench against ranx.
 
 Not a timed assertion (timings depend on the machine); it asserts only that bench and ranx give
-the same numbers, and prints the figures side by side. Skipped unless ``BENCH_PERF=1``:
+the same numbers, and prints the figures side by side. 100,000 users at full
+scale (``BENCH_PERF_SCALE=full``, as ``bench selftest --perf`` runs it), 5,000 under plain
+pytest (``BENCH_PERF_USERS`` sets another number):
 
-    BENCH_PERF=1 python -m pytest tests/perf/test_ranking_perf.py -s
+    BENCH_PERF_SCALE=full python -m pytest tests/perf/test_ranking_perf.py -s
 
 The input: each user has 100 candidates drawn from 1,000 items, one of them held out (the
 relevant item), and a random score per candidate; the response lists the candidates by
@@ -25,6 +27,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -35,10 +38,6 @@ from bench.metrics.ranking import MAP, MRR, NDCG, HitRate, Recall, _Inputs
 from bench.spec import parse_task
 
 pytestmark = [
-    pytest.mark.skipif(
-        os.environ.get("BENCH_PERF") != "1",
-        reason="benchmark; run with BENCH_PERF=1 and -s to see the figures",
-    ),
     pytest.mark.filterwarnings("ignore::numba.core.errors.NumbaTypeSafetyWarning"),
 ]
 
@@ -116,8 +115,8 @@ def bench_scores(
     return time.perf_counter() - start, table_s, values
 
 
-def test_ranking_metrics_100k_users_bench_vs_ranx() -> None:
-    n_users = int(os.environ.get("BENCH_PERF_USERS", "100000"))
+def test_ranking_metrics_100k_users_bench_vs_ranx(scale: Any) -> None:
+    n_users = scale.pick(100_000, 5_000, "BENCH_PERF_USERS")
     requests, references, responses, qrels, run = build(n_users)
 
     # Warm-up: compile ranx's kernels (>= 10 users, or ranx pins numba to one thread).

@@ -1,9 +1,11 @@
 """Benchmark: ROUGE on 10,000 English pairs, plain rouge-score against bench serial and parallel.
 
 Not a timed assertion (timings depend on the machine); it asserts only that the three runs give
-identical numbers, and prints the figures side by side. Skipped unless ``BENCH_PERF=1``:
+identical numbers, and prints the figures side by side. 10,000 pairs at full
+scale (``BENCH_PERF_SCALE=full``, as ``bench selftest --perf`` runs it), 500 under plain
+pytest (``BENCH_PERF_PAIRS`` sets another number):
 
-    BENCH_PERF=1 python -m pytest tests/perf/test_rouge_parallel.py -s
+    BENCH_PERF_SCALE=full python -m pytest tests/perf/test_rouge_parallel.py -s
 
 The pairs are the FRANK subset of CNN/DailyMail (``../shared/data/cnn-dailymail``): six systems'
 summaries against the reference highlights, repeated with one word dropped per copy until there
@@ -19,9 +21,9 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import pytest
 from rouge_score.rouge_scorer import RougeScorer
 
 from bench.families.generation import TextResponse
@@ -29,11 +31,6 @@ from bench.families.summarization import SummarizationRequest
 from bench.metrics.base import BootstrapConfig, ScoringContext, score_task
 from bench.metrics.rouge import Rouge1, Rouge2, RougeL, RougeLsum
 from bench.spec import parse_task
-
-pytestmark = pytest.mark.skipif(
-    os.environ.get("BENCH_PERF") != "1",
-    reason="benchmark; run with BENCH_PERF=1 and -s to see the figures",
-)
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 FRANK = DATA / "cnn-dailymail" / "frank-test-subset" / "cnndm_test_frank_subset.jsonl"
@@ -93,8 +90,8 @@ def bench_run(preds: list[str], refs: list[str], processes: int) -> tuple[float,
     return time.perf_counter() - start, per_example
 
 
-def test_rouge_10k_pairs_plain_serial_parallel(nltk_data) -> None:
-    n = int(os.environ.get("BENCH_PERF_PAIRS", "10000"))
+def test_rouge_10k_pairs_plain_serial_parallel(nltk_data: Path, scale: Any) -> None:
+    n = scale.pick(10_000, 500, "BENCH_PERF_PAIRS")
     preds, refs = build_pairs(n)
 
     scorer = RougeScorer(TYPES, use_stemmer=True, split_summaries=True)

@@ -230,3 +230,268 @@ def test_cli_score_error_is_one_line(
     assert err.startswith("error: ") and "line 1" in err and str(path) in err
     assert err.count("\n") == 1
     assert "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- re-scoring runs
+
+
+def cli_score(*args: str) -> None:
+    """``bench score ARGS`` in-process; a non-zero exit fails the test with its message."""
+    with pytest.raises(SystemExit) as info:
+        main(["score", *args])
+    assert info.value.code == 0
+
+
+def sections(record: Any) -> dict[str, Any]:
+    """The parts of a record that scoring decides: every metric (value, interval, n,
+    signature), what was skipped, the failure accounting and the scored data."""
+    return {
+        "metrics": {k: v.model_dump() for k, v in record.metrics.items()},
+        "skipped": record.metrics_skipped,
+        "failures": record.failures,
+        "failed": record.predictions["failed"],
+        "total": record.predictions["total"],
+        "primary": record.primary_metric,
+        "dataset": record.task.dataset_fingerprint,
+        "preprocess": record.task.preprocess_hash,
+    }
+
+
+# One baseline per family, each on its smoke task (recommendation scores users, not rows).
+FAMILY_RUNS = [
+    ("sentiment-en", "baseline:tfidf-logreg", 40),
+    ("translation-zh-en", "baseline:copy", 30),
+    ("summarization-en", "baseline:lead-k", 20),
+    ("qa-zh", "baseline:sliding-window", 30),
+    ("recommendation-synthetic", "baseline:most-popular", 60),
+]
+
+
+@pytest.mark.parametrize(
+    ("task", "model", "limit"), FAMILY_RUNS, ids=[t for t, _, _ in FAMILY_RUNS]
+)
+def test_score_of_a_run_folder_reproduces_its_record(
+    task: str, model: str, limit: int, bench_home: Path, nltk_data: Path
+) -> None:
+    cfg = RunConfig(
+        results=bench_home / "results", cache=None, limit=limit, bootstrap=BootstrapConfig()
+    )
+    original = run_pair(parse_model_spec(model), find_task(task), cfg)
+    assert original.record is not None and original.record_path is not None
+    folder = original.record_path.parent
+    # The run folder itself, its samples.jsonl, and the samples file copied elsewhere under
+    # another name all give the same numbers.
+    cli_score("--task", task, "--predictions", str(folder), "--limit", str(limit))
+    rescored_name = f"{original.record.model.name}-rescored"
+    again = load_record(
+        bench_home
+        / "results"
+        / parse_model_spec(f"x:y,name={rescored_name}").dir_name
+        / task
+        / "record.json"
+    )
+    assert again.model.name == rescored_name
+    assert again.model.adapter == "predictions"
+    assert again.model.info["rescored_run"] == original.record.run_id
+    assert sections(again) == sections(original.record)
+    copied = bench_home.parent / "outputs.jsonl"
+    copied.write_bytes((folder / "samples.jsonl").read_bytes())
+    cli_score(
+        "--task", task, "--predictions", str(copied), "--limit", str(limit), "--results",
+        str(bench_home / "elsewhere"),
+    )  # fmt: skip
+    third = load_record(bench_home / "elsewhere" / "outputs" / task / "record.json")
+    assert sections(third) == sections(original.record)
+
+
+class FlakySentiment:
+    """A sentiment adapter that answers by text length and fails on every fifth example, as a
+    model behind a flaky server would."""
+
+    name = "flaky"
+
+    @staticmethod
+    def fails(example_id: str) -> bool:
+        return int(example_id.rsplit("-", 1)[-1]) % 5 == 0
+
+    def fingerprint(self) -> str:
+        return "flaky-1"
+
+    def supports(self, family: str) -> bool:
+        return family == "sentiment"
+
+    def predict(self, requests: Any) -> list[Any]:
+        from bench.families.sentiment import SentimentResponse
+
+        out = []
+        for req in requests:
+            if self.fails(req.id):
+                raise ConnectionError(f"server dropped request {req.id}")
+            out.append(SentimentResponse(label="positive" if len(req.text) % 2 else "negative"))
+        return out
+
+
+def test_failures_of_the_original_run_fail_again_with_their_causes(bench_home: Path) -> None:
+    """Failed lines (``"failure": cause``) are not answers: the re-scored record counts the
+    same failures, with the same causes, and scores them as the same misses."""
+    cfg = RunConfig(results=bench_home / "results", cache=None, limit=LIMIT)
+    model = parse_model_spec("flaky:v1,name=flaky")
+    original = run_pair(model, find_task("sentiment-en"), cfg, adapter=FlakySentiment())
+    assert original.record is not None and original.record_path is not None
+    samples = [
+        json.loads(x)
+        for x in (original.record_path.parent / "samples.jsonl").read_text("utf-8").splitlines()
+    ]
+    expected_failed = sorted(s["id"] for s in samples if FlakySentiment.fails(s["id"]))
+    assert expected_failed and original.record.failures["ids"] == expected_failed
+    cli_score(
+        "--task", "sentiment-en", "--predictions", str(original.record_path.parent),
+        "--limit", str(LIMIT),
+    )  # fmt: skip
+    again = load_record(bench_home / "results" / "flaky-rescored" / "sentiment-en" / "record.json")
+    assert sections(again) == sections(original.record)
+    assert again.failures["by_cause"] == original.record.failures["by_cause"]
+    assert again.failures["ids"] == expected_failed
+
+
+def test_rescoring_never_overwrites_the_run_it_reads(
+    bench_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = RunConfig(results=bench_home / "results", cache=None, limit=10)
+    original = run_pair(parse_model_spec("baseline:copy"), find_task("translation-zh-en"), cfg)
+    assert original.record_path is not None
+    before = original.record_path.read_bytes()
+    folder = str(original.record_path.parent)
+    args = ["score", "--task", "translation-zh-en", "--predictions", folder, "--limit", "10"]
+    with pytest.raises(SystemExit) as info:
+        main([*args, "--name", "baseline:copy"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "would overwrite the run record beside it" in err and "fix: pass another --name" in err
+    assert original.record_path.read_bytes() == before
+
+
+def test_samples_of_another_task_are_refused(bench_home: Path) -> None:
+    cfg = RunConfig(results=bench_home / "results", cache=None, limit=10)
+    original = run_pair(parse_model_spec("baseline:copy"), find_task("translation-zh-en"), cfg)
+    assert original.record_path is not None
+    adapter = PredictionsAdapter(str(original.record_path.parent))
+    with pytest.raises(PredictionsError) as info:
+        score_run(adapter, "translation-en-zh", bench_home / "other", limit=10)
+    assert "comes from a run of task 'translation-zh-en'" in str(info.value)
+    assert "--task translation-zh-en" in str(info.value)
+
+
+def score_run(adapter: PredictionsAdapter, task: str, results: Path, limit: int) -> RunOutcome:
+    spec = ModelSpec(raw="p", kind="predictions", target=str(adapter.path), display_name="p")
+    cfg = RunConfig(results=results, cache=None, limit=limit)
+    return run_pair(spec, find_task(task), cfg, adapter=adapter)
+
+
+def test_missing_ids_of_a_run_without_its_limit_say_how_many_it_scored(bench_home: Path) -> None:
+    cfg = RunConfig(results=bench_home / "results", cache=None, limit=10)
+    original = run_pair(parse_model_spec("baseline:copy"), find_task("translation-zh-en"), cfg)
+    assert original.record_path is not None
+    adapter = PredictionsAdapter(str(original.record_path.parent / "samples.jsonl"))
+    with pytest.raises(PredictionsError) as info:
+        score_run(adapter, "translation-zh-en", bench_home / "other", limit=20)
+    message = str(info.value)
+    assert "10 of 20 test examples have no prediction" in message
+    assert "the run that wrote it scored 10 examples" in message
+
+
+def test_default_names(tmp_path: Path) -> None:
+    from bench.adapters.predictions import default_name
+
+    assert default_name(tmp_path / "my-model.jsonl") == "my-model"
+    assert parse_model_spec(f"predictions:{tmp_path / 'hyp.de'}").display_name == "hyp"
+    assert parse_model_spec(f"predictions:{tmp_path / 'x.jsonl'},name=mine").display_name == "mine"
+    run = tmp_path / "results" / "m" / "t"
+    run.mkdir(parents=True)
+    (run / "samples.jsonl").write_text('{"id": "1", "prediction": "a"}\n', encoding="utf-8")
+    assert default_name(run) == "samples"  # no record beside it: the stem
+    (run / "record.json").write_text('{"model": {"name": "gpt-x"}}', encoding="utf-8")
+    assert default_name(run) == default_name(run / "samples.jsonl") == "gpt-x-rescored"
+    assert parse_model_spec(f"predictions:{run}").display_name == "gpt-x-rescored"
+
+
+# --------------------------------------------------------------------------- precise errors
+
+
+def test_wrong_shape_names_the_line(run: dict[str, Any], tmp_path: Path) -> None:
+    ids = _ids(run)
+    rows: list[Any] = [{"id": i, "prediction": "positive"} for i in ids]
+    rows[11] = {"id": ids[11], "response": {"lable": "positive"}}
+    path = write_jsonl(tmp_path / "shape.jsonl", rows)
+    with pytest.raises(PredictionsError) as info:
+        score_file(path, tmp_path / "results")
+    message = str(info.value)
+    assert f"{path}: line 12 (id {ids[11]!r}): response" in message
+    assert "wrong shape for the sentiment family" in message and "fix:" in message
+
+
+@pytest.mark.parametrize(
+    ("row", "what"),
+    [
+        ({"id": "a", "response": "positive"}, "'response' is a str, not a response object"),
+        ({"id": "a", "failure": 3}, "'failure' is 3, not the text of a cause"),
+        ({"id": "a", "failure": ""}, "'failure' is '', not the text of a cause"),
+        ({"id": "a", "input": "x"}, "has neither 'prediction', 'response' nor 'failure'"),
+        (["a", "positive"], "got list"),
+    ],
+)
+def test_bad_samples_lines_are_named(tmp_path: Path, row: Any, what: str) -> None:
+    path = write_jsonl(tmp_path / "p.jsonl", [{"id": "z", "prediction": "negative"}, row])
+    with pytest.raises(PredictionsError) as info:
+        read_predictions(path)
+    assert f"{path}: line 2" in str(info.value) and what in str(info.value)
+    assert "fix:" in str(info.value)
+
+
+def test_duplicate_id_names_both_lines(tmp_path: Path) -> None:
+    path = write_jsonl(
+        tmp_path / "dup.jsonl",
+        [
+            {"id": "a", "prediction": "x"},
+            {"id": "b", "prediction": "y"},
+            {"id": "a", "failure": "E: f"},
+        ],
+    )
+    with pytest.raises(PredictionsError, match=r"line 3: id 'a' appears twice \(first on line 1\)"):
+        read_predictions(path)
+
+
+def test_extra_ids_name_their_lines(run: dict[str, Any], tmp_path: Path) -> None:
+    rows = [{"id": i, "prediction": "positive"} for i in _ids(run)]
+    rows.insert(5, {"id": "stray", "prediction": "negative"})
+    path = write_jsonl(tmp_path / "long.jsonl", rows)
+    with pytest.raises(
+        PredictionsError,
+        match=r"1 id is not in the task's test split \(first: 'stray' \(line 6\)\)",
+    ):
+        score_file(path, tmp_path / "results")
+
+
+def test_line_count_mismatch_of_a_text_file_from_the_cli(
+    bench_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hyp = bench_home.parent / "hyp.en"
+    hyp.write_text("a\nb\nc\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as info:
+        main(["score", "--task", "translation-zh-en", "--predictions", str(hyp), "--limit", "4"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{hyp}: 3 lines, but the task's test split has 4 examples" in err
+    assert "fix: write one output per line, in test-set order" in err
+
+
+def test_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
+    with pytest.raises(PredictionsError, match="not a run folder"):
+        PredictionsAdapter(str(tmp_path))
+
+
+def test_a_single_line_without_an_id_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "one.jsonl"
+    path.write_text('{"prediction": "positive"}\n', encoding="utf-8")
+    with pytest.raises(PredictionsError, match=r"one\.jsonl: line 1: .*without 'id'"):
+        score_file(path, tmp_path / "results")

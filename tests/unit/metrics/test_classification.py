@@ -334,22 +334,50 @@ def test_confusion_formulas_are_vectorised_over_resamples() -> None:
 
 
 def test_bootstrap_samples_equal_sklearn_on_each_resample(sst2) -> None:
-    """The CI is the percentile interval of sklearn's values on the resamples themselves."""
+    """The CI is the percentile interval of sklearn's values on the resamples themselves.
+
+    Each resample is drawn as multinomial confusion counts (what resampling the pairs with
+    replacement gives); sklearn scores the (gold, prediction) pairs those counts stand for.
+    """
+    from bench.metrics.classification import NONE_LABEL, _boot_confusions
+
     gold, responses = sst2
     labels = ["negative", "positive"]
     boot = BootstrapConfig(resamples=50, seed=3)
-    values, _, _ = score_task(make_ctx(labels, gold, responses, boot), ALL[:4])
-    pred = np.asarray([sklearn_pred(r, labels) for r in responses])
-    g = np.asarray(gold)
+    ctx = make_ctx(labels, gold, responses, boot)
+    values, _, _ = score_task(ctx, ALL[:4])
+    names = [*labels, NONE_LABEL]
+    size = len(names)
+    confusions = _boot_confusions(ctx)
+    assert confusions is not None and confusions.shape == (50, size, size)
     acc, f1, mcc = [], [], []
-    for idx in boot.resample_indices(len(gold)):
-        acc.append(accuracy_score(g[idx], pred[idx]))
-        f1.append(f1_score(g[idx], pred[idx], labels=labels, average="macro", zero_division=0))
-        mcc.append(matthews_corrcoef(g[idx], pred[idx]))
+    for conf in confusions:
+        counts = conf.astype(int).ravel()
+        assert counts.sum() == len(gold)  # every resample has n pairs
+        cells = np.repeat(np.arange(size * size), counts)
+        g = np.asarray(names)[cells // size]
+        p = np.asarray(names)[cells % size]
+        acc.append(accuracy_score(g, p))
+        f1.append(f1_score(g, p, labels=labels, average="macro", zero_division=0))
+        mcc.append(matthews_corrcoef(g, p))
     for name, samples in (("accuracy", acc), ("macro_f1", f1), ("mcc", mcc)):
         low, high = np.quantile(samples, [0.025, 0.975])
         assert values[name].ci_low == pytest.approx(low, abs=1e-12)
         assert values[name].ci_high == pytest.approx(high, abs=1e-12)
+
+
+def test_multinomial_resamples_match_resampling_pairs(sst2) -> None:
+    """The multinomial draw has the distribution of resampled pairs: same mean and spread."""
+    gold, responses = sst2
+    labels = ["negative", "positive"]
+    ctx = make_ctx(labels, gold, responses, BootstrapConfig(resamples=4000, seed=11))
+    [acc] = Accuracy().score(ctx)
+    pred = np.asarray([sklearn_pred(r, labels) for r in responses])
+    right = (np.asarray(gold) == pred).astype(float)
+    idx = np.random.default_rng(5).integers(0, right.size, size=(4000, right.size))
+    low, high = np.quantile(right[idx].mean(axis=1), [0.025, 0.975])
+    assert acc.ci_low == pytest.approx(low, abs=0.01)
+    assert acc.ci_high == pytest.approx(high, abs=0.01)
 
 
 # --------------------------------------------------------------------------- ECE

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import doctest
 import math
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -256,10 +257,23 @@ def test_all_users_excluded_is_reported_unavailable_not_a_value() -> None:
 def test_signature_names_every_choice() -> None:
     ctx = make_ctx([ABCD, ABCD], [("a",), ()], [ABCD, ABCD], bootstrap=BootstrapConfig())
     [value] = NDCG().score(ctx)
-    assert value.signature == (
-        "ndcg@10|binary|log2|ties:ranked-order|missing:last|excluded:1"
-        "|boot:1000|conf:0.95|seed:12345|v:1"
+    assert re.fullmatch(
+        r"ndcg@10\|binary\|log2\|ties:ranked-order\|missing:last\|excluded:1"
+        r"\|split:leave-last-out\|cand:full\|cand-sha:[0-9a-f]{16}"
+        r"\|boot:1000\|conf:0\.95\|seed:12345\|v:1",
+        value.signature,
+    ), value.signature
+
+
+def test_signature_changes_with_the_candidates() -> None:
+    base = make_ctx([ABCD, ABCD], [("a",), ("b",)], [ABCD, ABCD])
+    other = make_ctx([ABCD, ("a", "b", "c")], [("a",), ("b",)], [ABCD, ABCD])
+    sig_base = NDCG().score(base)[0].signature
+    assert NDCG().score(make_ctx([ABCD, ABCD], [("a",), ("b",)], [ABCD, ABCD]))[0].signature == (
+        sig_base
     )
+    assert NDCG().score(other)[0].signature != sig_base
+    assert Coverage().score(other)[0].signature != Coverage().score(base)[0].signature
 
 
 # --------------------------------------------------------------------------- coverage, popularity
@@ -278,9 +292,11 @@ def test_coverage_by_hand() -> None:
     assert got["coverage@2"].value == 3 / 5
     assert got["coverage@4"].value == 4 / 5
     assert got["coverage@1"].ci_low is None  # a set statistic: no interval
-    assert got["coverage@1"].signature == (
-        "coverage@1|catalogue:5|ties:ranked-order|missing:last|excluded:1|ci:none|v:1"
-    )
+    assert re.fullmatch(
+        r"coverage@1\|catalogue:5\|ties:ranked-order\|missing:last\|excluded:1"
+        r"\|split:leave-last-out\|cand:full\|cand-sha:[0-9a-f]{16}\|ci:none\|v:1",
+        got["coverage@1"].signature,
+    ), got["coverage@1"].signature
 
 
 def test_popularity_by_hand() -> None:

@@ -1,0 +1,134 @@
+"""Benchmark: what the 95% bootstrap intervals add to the metric stage, per family.
+
+For each family the smoke task's real requests and references are repeated up to N examples
+(10,000 at full scale, ``BENCH_PERF_SCALE=full``; 2,000 reduced; ``BENCH_PERF_EXAMPLES``
+overrides), each copy with its own deterministic perturbation of the prediction, and the task's
+metrics score the same predictions twice on fresh contexts: without intervals
+(``BootstrapConfig(resamples=0)``) and with the default 1,000 seeded resamples. The times are
+printed side by side with their ratio (the target is ≤ 1.10); the test asserts only that the
+point values are identical with and without intervals, and that every interval contains its
+value.
+
+    BENCH_PERF_SCALE=full python -m pytest tests/perf/test_bootstrap_perf.py -s
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from bench.catalog import find_task
+from bench.families.base import get_family
+from bench.families.generation import TextResponse
+from bench.families.recommendation import RankingResponse
+from bench.families.sentiment import SentimentResponse
+from bench.metrics.base import BootstrapConfig, Metric, ScoringContext, score_task
+from bench.preprocess import build_steps
+from bench.registry import registry
+from bench.runner import _prepare_rows
+
+
+def _smoke(task_name: str, n: int) -> tuple[Any, list[Any], list[Any]]:
+    spec = find_task(task_name)
+    family = get_family(spec.family)
+    prepared = family.prepare(spec, data_override=None, limit=None) or _prepare_rows(
+        family, spec, build_steps(spec), None, None, lambda _e: None, "perf", want_train=False
+    )
+    m = len(prepared.requests)
+    return (
+        spec,
+        [prepared.requests[i % m] for i in range(n)],
+        [prepared.references[i % m] for i in range(n)],
+    )
+
+
+def _perturb(text: str, copy: int) -> str:
+    words = text.split()
+    if copy and len(words) > 1:
+        del words[(copy * 7) % len(words)]
+    return " ".join(words)
+
+
+def _metrics(spec: Any) -> list[Metric]:
+    return [registry.get("metric", m.name)(**m.params) for m in spec.metrics]
+
+
+def _measure(family: str, spec: Any, requests: list, references: list, responses: list) -> None:
+    few = ScoringContext(spec, requests[:20], references[:20], responses[:20])
+    score_task(few, _metrics(spec))  # imports and first-call set-up are not the stage's cost
+    times: dict[str, list[float]] = {"without": [], "with": []}
+    values = {}
+    # Interleaved (without, with, without, with) so that a change in machine load hits both.
+    # The first pass with intervals draws the resamples for this n and seed; the second (like
+    # another model on the same test set, in the same process) reuses the cached draw.
+    for _ in range(2):
+        for label, boot in (("without", BootstrapConfig(resamples=0)), ("with", BootstrapConfig())):
+            ctx = ScoringContext(spec, requests, references, responses, boot)
+            start = time.perf_counter()
+            values[label] = score_task(ctx, _metrics(spec))[0]
+            times[label].append(time.perf_counter() - start)
+    plain = min(times["without"])
+    cold, warm = times["with"][0], min(times["with"][1:])
+    print(
+        f"\n{family}, {len(requests)} examples: without CIs {plain:.3f} s | with CIs, first "
+        f"model {cold:.3f} s (ratio {cold / plain:.3f}) | with CIs, resamples cached "
+        f"{warm:.3f} s (ratio {warm / plain:.3f}); target ≤ 1.10"
+    )
+    for name, value in values["with"].items():
+        assert value.value == values["without"][name].value, name
+        if value.ci_low is not None and isinstance(value.value, float):
+            assert value.ci_low <= value.value <= value.ci_high, name
+
+
+def _n(scale: Any) -> int:
+    return int(scale.pick(10_000, 2_000, "BENCH_PERF_EXAMPLES"))
+
+
+@pytest.mark.slow
+def test_translation(scale: Any) -> None:
+    spec, requests, references = _smoke("translation-zh-en", _n(scale))
+    m = len({r.id for r in requests})
+    responses = [TextResponse(text=_perturb(r[0], 1 + i // m)) for i, r in enumerate(references)]
+    _measure("translation (BLEU, chrF, TER)", spec, requests, references, responses)
+
+
+@pytest.mark.slow
+def test_summarization(scale: Any, nltk_data: Any) -> None:
+    spec, requests, references = _smoke("summarization-en", _n(scale))
+    m = len({r.id for r in requests})
+    responses = [TextResponse(text=_perturb(r[0], 1 + i // m)) for i, r in enumerate(references)]
+    _measure("summarization (ROUGE-1/2/L/Lsum)", spec, requests, references, responses)
+
+
+def test_sentiment(scale: Any) -> None:
+    spec, requests, references = _smoke("sentiment-en", _n(scale))
+    labels = list(spec.labels or [])
+    responses = [
+        SentimentResponse(label=ref if i % 3 else labels[(labels.index(ref) + 1) % len(labels)])
+        for i, ref in enumerate(references)
+    ]
+    _measure(
+        "sentiment (accuracy, macro-F1, per-class, MCC)", spec, requests, references, responses
+    )
+
+
+def test_qa(scale: Any, nltk_data: Any) -> None:
+    spec, requests, references = _smoke("qa-en", _n(scale))
+    responses = [
+        TextResponse(text=refs[0] if i % 4 else _perturb(f"the {refs[0]} here", 1))
+        for i, refs in enumerate(references)
+    ]
+    _measure("qa (SQuAD EM, F1)", spec, requests, references, responses)
+
+
+def test_recommendation(scale: Any) -> None:
+    spec, requests, references = _smoke("recommendation-synthetic", _n(scale))
+    responses = [
+        RankingResponse(ranked=tuple(req.candidates[(i % 7) :] + req.candidates[: (i % 7)]))
+        for i, req in enumerate(requests)
+    ]
+    _measure(
+        "recommendation (HR, NDCG, MRR, MAP, coverage, ...)", spec, requests, references, responses
+    )

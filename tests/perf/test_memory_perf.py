@@ -1,0 +1,98 @@
+"""Benchmark: peak memory of a run at N against 10 × N test examples.
+
+A child process (a fresh interpreter, so nothing else is counted) runs
+:func:`bench.runner.run_pair` for ``baseline:majority`` on a local sentiment task of N examples
+(a cheap model: what is measured is bench's own loading, preprocessing, request building,
+scoring and record writing), without the prediction cache and without intervals, and reports its
+peak resident set size (``resource.getrusage(...).ru_maxrss``). N is 100,000 and 1,000,000 at full
+scale, 5,000 and 50,000 reduced.
+
+The figure is reported as it is. The runner currently builds every request, reference and
+response of a task as Python objects before scoring, so peak memory grows with the test set;
+this benchmark is there to show by how much, not to claim flatness.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+TASK = """\
+name: memory-perf
+version: 1
+family: sentiment
+languages: [en]
+description: Synthetic reviews for the memory benchmark.
+labels: [negative, positive]
+source:
+  kind: local
+  location: {folder}
+  format: jsonl
+  files: {{train: train.jsonl, test: test.jsonl}}
+  splits: {{train: train, test: test}}
+metrics: [accuracy, macro_f1]
+primary_metric: accuracy
+"""
+
+CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from bench.adapters.base import parse_model_spec
+from bench.metrics.base import BootstrapConfig
+from bench.runner import RunConfig, run_pair
+from bench.spec import load_task
+
+folder = Path(sys.argv[1])
+config = RunConfig(results=folder / "results", cache=None, bootstrap=BootstrapConfig(resamples=0))
+start = time.perf_counter()
+task = load_task(folder / "memory-perf.yaml")
+out = run_pair(parse_model_spec("baseline:majority"), task, config)
+seconds = time.perf_counter() - start
+peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+record = out.record
+print(json.dumps({"peak_mib": peak_kib / 1024, "seconds": seconds,
+                  "n": record.task.n_examples, "accuracy": record.metrics["accuracy"].value}))
+"""
+
+WORDS = ["good", "bad", "fine", "awful", "great", "poor", "lovely", "dull", "superb", "broken"]
+
+
+def _measure(folder: Path, n: int) -> dict[str, Any]:
+    folder.mkdir()
+    with (folder / "test.jsonl").open("w", encoding="utf-8") as fh:
+        for i in range(n):
+            text = " ".join(WORDS[(i * k) % len(WORDS)] for k in range(1, 13)) + f" #{i}"
+            label = "negative" if i % 10 < 3 else "positive"  # 70 % positive at any n
+            fh.write(json.dumps({"id": str(i), "text": text, "label": label}) + "\n")
+    with (folder / "train.jsonl").open("w", encoding="utf-8") as fh:
+        for i in range(30):
+            label = "positive" if i % 3 else "negative"
+            fh.write(json.dumps({"id": f"t{i}", "text": WORDS[i % 10], "label": label}) + "\n")
+    (folder / "memory-perf.yaml").write_text(TASK.format(folder=folder), encoding="utf-8")
+    env = dict(os.environ, HF_DATASETS_CACHE=str(folder / "hf-cache"))
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(folder)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_peak_memory_small_vs_ten_times_larger(scale: Any, tmp_path: Path) -> None:
+    small_n = scale.pick(100_000, 5_000, "BENCH_PERF_MEMORY_N")
+    small = _measure(tmp_path / "small", small_n)
+    large = _measure(tmp_path / "large", 10 * small_n)
+    print(f"\npeak RSS of a run (baseline:majority, sentiment, no cache), scale {scale.name}")
+    for m in (small, large):
+        print(f"  {m['n']:>9} examples: {m['peak_mib']:8.0f} MiB peak, {m['seconds']:6.1f} s")
+    ratio = large["peak_mib"] / small["peak_mib"]
+    print(f"  peak memory ratio 10x examples / 1x: x{ratio:.2f} (flat would be x1.00)")
+    assert (small["n"], large["n"]) == (small_n, 10 * small_n)
+    assert small["accuracy"] == large["accuracy"] == 0.7  # the majority label's share

@@ -1,0 +1,49 @@
+"""``leaderboards/smoke/`` is exactly what the README's main command produces.
+
+Runs ``bench run --publish leaderboards/smoke --title "bench smoke suite"`` (every built-in
+baseline on the smoke suite, about a minute) in a temporary folder and compares every produced
+file, byte for byte, with the committed one. The only input that legitimately changes between
+two runs of the command is the date the records were made (shown as provenance), so the
+runner's clock is set to the committed report's date.
+
+If this fails after an intended change, regenerate the folder with the README command from the
+repository root (never edit it by hand).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import bench.runner
+from bench.cli import main
+
+REPO = Path(__file__).parents[2]
+SMOKE = REPO / "leaderboards" / "smoke"
+COMMAND = ["run", "--publish", "leaderboards/smoke", "--title", "bench smoke suite"]
+
+
+@pytest.mark.slow
+def test_committed_smoke_leaderboard_is_current(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert 'bench run --publish leaderboards/smoke --title "bench smoke suite"' in readme
+    published = json.loads((SMOKE / "leaderboard.json").read_text(encoding="utf-8"))
+    dates = {row["date"] for row in published["rows"]}
+    assert len(dates) == 1, f"the committed report spans several dates {sorted(dates)}; rebuild it"
+    day = dates.pop()
+    monkeypatch.setattr(bench.runner, "_now", lambda: f"{day}T12:00:00+00:00")
+    monkeypatch.chdir(tmp_path)
+    for var in ("BENCH_HOME", "BENCH_TASKS_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(SystemExit) as info:
+        main(COMMAND)
+    assert info.value.code in (0, None)
+    produced = tmp_path / "leaderboards" / "smoke"
+    names = sorted(p.name for p in SMOKE.iterdir())
+    assert sorted(p.name for p in produced.iterdir()) == names
+    stale = [n for n in names if (produced / n).read_bytes() != (SMOKE / n).read_bytes()]
+    assert not stale, f"leaderboards/smoke/{stale} differ from the README command's output"
