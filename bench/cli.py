@@ -92,11 +92,14 @@ def run(
         ),
     ] = None,
     tasks: Annotated[
-        str,
+        list[str] | None,
         typer.Option(
-            "--tasks", "-t", help="Task names, families, suites, globs or 'all', comma-separated."
+            "--tasks",
+            "-t",
+            help="Task names, families, suites, globs or 'all', comma-separated and/or "
+            "repeatable. Default: the smoke suite.",
         ),
-    ] = "smoke",
+    ] = None,
     limit: Annotated[int | None, typer.Option(help="Score only the first N test examples.")] = None,
     results: Annotated[
         Path | None, typer.Option(help="Results folder (default: .bench/results).")
@@ -199,7 +202,7 @@ def run(
     else:
         runner = get_executor(executor, address=address)
     specs = [parse_model_spec(m) for m in (model or builtin_baselines())]
-    selected = select_tasks(tasks, tasks_dir or [])
+    selected = select_tasks(",".join(tasks) if tasks else "smoke", tasks_dir or [])
     config = RunConfig(
         results=results or _default_results(),
         cache=None if no_cache else (cache or _default_cache()),

@@ -36,6 +36,7 @@ from bench.metrics.base import BootstrapConfig, Metric, ScoringContext, score_ta
 from bench.preprocess import apply_steps, build_steps, check_resources
 from bench.records import ModelInfo, RunRecord, TaskInfo, environment, run_seeds, write_run
 from bench.spec import TaskSpec
+from bench.stats import SEGMENT_STATS
 
 __all__ = [
     "MIN_FREE_MB",
@@ -397,6 +398,7 @@ def run_pair(
         environment=environment(),
         seeds=run_seeds(config.bootstrap.seed, task, model.public_params()),
     )
+    segments = _segment_statistics(task, metrics, ctx)
     samples = [
         {
             "id": req.id,
@@ -406,6 +408,7 @@ def run_pair(
             "reference": ref,
             "failure": failures.get(req.id),
             "scores": per_example[i],
+            **({SEGMENT_STATS: {m: rows[i] for m, rows in segments.items()}} if segments else {}),
         }
         for i, (req, ref, resp) in enumerate(zip(requests, references, responses, strict=True))
     ]
@@ -477,6 +480,20 @@ def _build(family: Family, task: TaskSpec, ds: Any) -> tuple[list[Request], list
             requests.append(req)
             references.append(ref)
     return requests, references
+
+
+def _segment_statistics(
+    task: TaskSpec, metrics: Sequence[Metric], ctx: ScoringContext
+) -> dict[str, list[list[Any]]]:
+    """Per-segment sufficient statistics of the corpus metrics (BLEU, chrF, TER), by the metric's
+    name in the task file, for ``samples.jsonl`` (see :data:`bench.stats.SEGMENT_STATS`)."""
+    out = {}
+    for spec, metric in zip(task.metrics, metrics, strict=True):
+        get = getattr(metric, "segment_statistics", None)
+        rows = get(ctx) if callable(get) else None
+        if rows is not None:
+            out[spec.name] = rows
+    return out
 
 
 def _metrics(task: TaskSpec) -> list[Metric]:

@@ -208,6 +208,7 @@ def paired_bootstrap(
     seed: int = 12345,
     confidence: float = 0.95,
     identical: bool = False,
+    want_ci: bool = True,
 ) -> tuple[float, float, float]:
     """sacrebleu's paired bootstrap test, for any metric scored from resample indices.
 
@@ -221,13 +222,15 @@ def paired_bootstrap(
         seed: Seed of ``numpy.random.default_rng``.
         confidence: Coverage of the interval of ``A − B``.
         identical: The systems agree on every example (``p = 1``).
+        want_ci: Compute the interval; without it (a tie test needs only the p-value) the
+            interval is ``(nan, nan)``.
 
     Returns:
         ``(p_value, ci_low, ci_high)`` with the percentile interval of ``A − B``.
     """
     idx = _indices(n, resamples, seed)
     sa, sb = score_a(idx), score_b(idx)
-    low, high = _percentiles(sa - sb, confidence)
+    low, high = _percentiles(sa - sb, confidence) if want_ci else (math.nan, math.nan)
     if identical:
         return 1.0, low, high
     sample_diffs = np.abs(sa - sb)
@@ -338,15 +341,30 @@ def paired_permutation(
         return float(np.count_nonzero(sums >= observed - tolerance)) / 2**m, (
             "paired-permutation-exact"
         )
-    rng = np.random.default_rng(seed)
     sums = np.empty(resamples, dtype=np.float64)
+    for start, signs in _sign_blocks(m, resamples, seed):
+        sums[start : start + signs.shape[0]] = np.abs(signs @ nonzero)
+    count = int(np.count_nonzero(sums >= observed - tolerance))
+    return (count + 1) / (resamples + 1), "paired-permutation"
+
+
+@lru_cache(maxsize=8)
+def _sign_blocks(m: int, resamples: int, seed: int) -> tuple[tuple[int, np.ndarray], ...]:
+    """The random sign vectors of :func:`paired_permutation`, in its blocks of rows.
+
+    Drawn from ``default_rng(seed)`` block by block (at most 4M cells each) and cached
+    (read-only) per ``(m, resamples, seed)``: the tests of one task's models against the best
+    share them.
+    """
+    rng = np.random.default_rng(seed)
     block = max(1, (1 << 22) // m)
+    out = []
     for start in range(0, resamples, block):
         size = min(block, resamples - start)
         signs = 1.0 - 2.0 * rng.integers(2, size=(size, m), dtype=np.int8)
-        sums[start : start + size] = np.abs(signs @ nonzero)
-    count = int(np.count_nonzero(sums >= observed - tolerance))
-    return (count + 1) / (resamples + 1), "paired-permutation"
+        signs.setflags(write=False)
+        out.append((start, signs))
+    return tuple(out)
 
 
 def _percentiles(samples: np.ndarray, confidence: float) -> tuple[float, float]:
@@ -356,6 +374,38 @@ def _percentiles(samples: np.ndarray, confidence: float) -> tuple[float, float]:
     alpha = (1 - confidence) / 2
     low, high = np.quantile(finite, [alpha, 1 - alpha])
     return float(low), float(high)
+
+
+@lru_cache(maxsize=2)
+def _resample_counts(n: int, resamples: int, seed: int) -> tuple[np.ndarray, ...]:
+    """How often each example occurs in each resample of :func:`_indices`, as float blocks.
+
+    The blocks are those of :meth:`bench.metrics.mt.CorpusStats.resample_sums` (so the sums
+    below are computed exactly as it computes them), built once per ``(n, resamples, seed)``
+    instead of once per run: every run of a task multiplies the same counts.
+    """
+    from bench.metrics.mt import _BLOCK_CELLS
+
+    idx = _indices(n, resamples, seed)
+    step = max(1, _BLOCK_CELLS // max(n, 1))
+    out = []
+    for start in range(0, resamples, step):
+        block = idx[start : start + step]
+        m = block.shape[0]
+        flat = (block + (np.arange(m, dtype=np.int64) * n)[:, None]).ravel()
+        counts = np.bincount(flat, minlength=m * n).reshape(m, n).astype(np.float64)
+        counts.setflags(write=False)
+        out.append(counts)
+    return tuple(out)
+
+
+def _corpus_resample_scores(stats: Any, n: int, resamples: int, seed: int) -> np.ndarray:
+    """``stats.resample_scores(_indices(n, resamples, seed))``, from the shared counts."""
+    sums = np.concatenate(
+        [counts @ stats.matrix for counts in _resample_counts(n, resamples, seed)]
+    )
+    scores: np.ndarray = stats.vector_score(sums)
+    return scores
 
 
 def _boot_mean(values: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
@@ -408,12 +458,23 @@ class Run:
                 "example",
                 fix="re-run the task to write samples.jsonl beside record.json",
             ) from exc
+        lines = [line for line in text.splitlines() if line]
         try:
-            rows = [json.loads(line) for line in text.splitlines() if line]
-        except json.JSONDecodeError as exc:
-            raise ComparisonError(
-                f"{path}: line {exc.lineno} is not JSON ({exc.msg})", fix="re-run the task"
-            ) from exc
+            # One parse of the whole file as an array: about twice as fast as line by line.
+            rows = json.loads("[" + ",".join(lines) + "]")
+        except json.JSONDecodeError:
+            rows = []
+            for number, line in enumerate(text.splitlines(), start=1):
+                if not line:
+                    continue
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise ComparisonError(
+                        f"{path}: line {number} is not JSON ({exc.msg})", fix="re-run the task"
+                    ) from exc
+        if not all(isinstance(row, dict) for row in rows):
+            raise ComparisonError(f"{path}: a line is not a JSON object", fix="re-run the task")
         if len(rows) != self.record.task.n_examples:
             raise ComparisonError(
                 f"{path}: {len(rows)} lines for {self.record.task.n_examples} examples in "
@@ -561,10 +622,17 @@ def _corpus_stats(run: Run, metric: str) -> Any:
         # A translation task lists [source, target]; the signature check below catches a
         # tokenizer that differs from the one the run used.
         language = (record.task.languages or [""])[-1]
-        hyps = ["" if h is None else h for h in (_hypothesis(r) for r in run.rows)]
-        streams = check_streams([_references(r, run) for r in run.rows], len(hyps))
-        scorer = _shared_scorer(configured, language, streams)
-        rows = scorer._extract_corpus_statistics(hyps, None)
+        references = [_references(r, run) for r in run.rows]
+        rows = _stored_segment_stats(run, metric, configured, language)
+        if rows is not None:
+            scorer = configured.scorer(language)
+            counts = {len(refs) for refs in references}
+            scorer.num_refs = counts.pop() if len(counts) == 1 else -1  # as sacrebleu sets it
+        else:
+            hyps = ["" if h is None else h for h in (_hypothesis(r) for r in run.rows)]
+            streams = check_streams(references, len(hyps))
+            scorer = _shared_scorer(configured, language, streams)
+            rows = scorer._extract_corpus_statistics(hyps, None)
         stats = CorpusStats(
             scorer=scorer,
             rows=rows,
@@ -587,6 +655,61 @@ def _corpus_stats(run: Run, metric: str) -> Any:
         return stats
 
     return run.memo(f"corpus:{metric}", make)
+
+
+SEGMENT_STATS = "segment_stats"
+"""The optional ``samples.jsonl`` field ``{metric: [statistic, ...]}`` of a translation example:
+sacrebleu's sufficient statistics of the segment (``_extract_corpus_statistics``), so the paired
+tests need not re-tokenise every run's hypotheses. Trusted only when their sum reproduces the
+recorded corpus score (and the signature matches), as recomputed statistics are."""
+
+
+@lru_cache(maxsize=16)
+def _stats_width(metric_json: str, name: str, language: str) -> int:
+    """How many sufficient statistics a configured sacrebleu metric has per segment."""
+    from bench.metrics.mt import corpus_stats
+
+    configured = _metric_from_json(name, metric_json)
+    return int(corpus_stats(configured, [""], [("",)], language=language).matrix.shape[1])
+
+
+def _metric_from_json(name: str, metric_json: str) -> Any:
+    from bench.metrics.mt import BLEU, CHRF, TER
+
+    classes: dict[str, Any] = {"bleu": BLEU, "chrf": CHRF, "ter": TER}
+    return classes[name].model_validate_json(metric_json)
+
+
+def _stored_segment_stats(
+    run: Run, metric: str, configured: Any, language: str
+) -> list[list[Any]] | None:
+    """The per-segment statistics stored in ``samples.jsonl`` (:data:`SEGMENT_STATS`), if any.
+
+    Returns ``None`` unless every example stores ``metric``'s statistics (then they are
+    recomputed from the texts).
+
+    Raises:
+        ComparisonError: A stored row is not a list of numbers of the metric's width.
+    """
+    stored = []
+    for row in run.rows:
+        block = row.get(SEGMENT_STATS)
+        if not isinstance(block, dict) or metric not in block:
+            return None
+        stored.append(block[metric])
+    width = _stats_width(configured.model_dump_json(), metric, language)
+    for i, stats in enumerate(stored):
+        if (
+            not isinstance(stats, list)
+            or len(stats) != width
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in stats)
+        ):
+            raise ComparisonError(
+                f"{run.folder / 'samples.jsonl'}: example {run.rows[i].get('id')!r}: "
+                f"'{SEGMENT_STATS}.{metric}' is not a list of {width} numbers",
+                fix="re-run the task, or delete the field to recompute it from the texts",
+            )
+    return stored
 
 
 def _hypothesis(row: dict[str, Any]) -> str | None:
@@ -678,6 +801,7 @@ def compare_metric(
     seed: int = 12345,
     corpus_test: CorpusTest = "bs",
     confidence: float = 0.95,
+    want_ci: bool = True,
 ) -> Comparison:
     """Compare one metric of two runs of the same task with the metric's paired test.
 
@@ -690,6 +814,8 @@ def compare_metric(
         corpus_test: ``bs`` (paired bootstrap) or ``ar`` (approximate randomisation) for
             BLEU, chrF and TER.
         confidence: Coverage of the difference's interval.
+        want_ci: Compute the difference's interval; without it (the tie test needs only the
+            p-value) ``ci_low`` and ``ci_high`` are NaN. The p-value is the same either way.
 
     Raises:
         ComparisonError: The runs are not comparable, or the metric has no paired test.
@@ -717,8 +843,8 @@ def compare_metric(
         identical = bool(np.array_equal(sa.matrix, sb.matrix))
         boot = f"boot:{metric}:{resamples}:{seed}"
         p, low, high = paired_bootstrap(
-            lambda idx: a.memo(boot, lambda: sa.resample_scores(idx)),
-            lambda idx: b.memo(boot, lambda: sb.resample_scores(idx)),
+            lambda idx: a.memo(boot, lambda: _corpus_resample_scores(sa, n, resamples, seed)),
+            lambda idx: b.memo(boot, lambda: _corpus_resample_scores(sb, n, resamples, seed)),
             va,
             vb,
             n,
@@ -726,6 +852,7 @@ def compare_metric(
             seed=seed,
             confidence=confidence,
             identical=identical,
+            want_ci=want_ci,
         )
         method, detail = "paired-bootstrap", f"{resamples} resamples, as sacrebleu --paired-bs"
         if corpus_test == "ar":
@@ -760,6 +887,7 @@ def compare_metric(
             seed=seed,
             confidence=confidence,
             identical=bool(np.array_equal(pa, pb)),
+            want_ci=want_ci,
         )
         return Comparison(
             metric, va - vb, low, high, p, "paired-bootstrap", va, vb, n, f"{resamples} resamples"
@@ -775,9 +903,9 @@ def compare_metric(
             fix="choose another metric",
         )
     va, vb = math.fsum(xa.tolist()) / m, math.fsum(xb.tolist()) / m
-    diff = xa - xb
-    idx = _indices(m, resamples, seed)
-    low, high = _percentiles(_boot_mean(diff)(idx), confidence)
+    low, high = math.nan, math.nan
+    if want_ci:
+        low, high = _percentiles(_boot_mean(xa - xb)(_indices(m, resamples, seed)), confidence)
     note = "" if m == n else f" on the {m} examples scored in both runs"
     if kind == "mcnemar":
         top = max(float(np.max(xa)), float(np.max(xb)), 1.0)
@@ -827,10 +955,15 @@ def compare_runs(
     run_a = a if isinstance(a, Run) else load_run(a)
     run_b = b if isinstance(b, Run) else load_run(b)
     names = list(metrics) if metrics else pairable_metrics(run_a)[0]
-    return {
-        m: compare_metric(run_a, run_b, m, resamples=resamples, seed=seed, corpus_test=corpus_test)
-        for m in names
-    }
+    from bench.metrics.base import single_blas_thread
+
+    with single_blas_thread():  # the same sums, so the same p-values, on every machine
+        return {
+            m: compare_metric(
+                run_a, run_b, m, resamples=resamples, seed=seed, corpus_test=corpus_test
+            )
+            for m in names
+        }
 
 
 def _model_folders(results: Path) -> dict[str, dict[str, Path]]:
@@ -978,12 +1111,24 @@ def tied_with_best(
     values = [float(run.record.metrics[metric].value) for run in loaded]
     best = max(range(len(loaded)), key=lambda i: values[i] if higher else -values[i])
     others = [i for i in range(len(loaded)) if i != best]
-    p_values = [
-        compare_metric(
-            loaded[best], loaded[i], metric, resamples=resamples, seed=seed, corpus_test="bs"
-        ).p_value
-        for i in others
-    ]
+    from bench.metrics.base import single_blas_thread
+
+    # The products here are small ((resamples × n) by (n × statistics)): one BLAS thread does
+    # each in a fraction of a millisecond, where several threads contend for ~40x longer; and
+    # one thread sums in the same order everywhere (see single_blas_thread).
+    with single_blas_thread():
+        p_values = [
+            compare_metric(
+                loaded[best],
+                loaded[i],
+                metric,
+                resamples=resamples,
+                seed=seed,
+                corpus_test="bs",
+                want_ci=False,
+            ).p_value
+            for i in others
+        ]
     out = {names[best]: 1.0}
     for i, p in zip(others, holm(p_values), strict=True):
         if p >= alpha:

@@ -5,18 +5,24 @@ How a plan runs:
 * Each model is loaded once per replica as a Ray actor (:class:`ModelWorker`) that asks for the
   ``num_cpus`` / ``num_gpus`` of its model spec; ``replicas=N`` loads N copies. An actor is
   killed as soon as its model's jobs are done, which frees its CPUs and GPUs for the next model.
+  Built-in baselines that ask for no resources are cheaper to build than a process is to start:
+  their jobs run as plain Ray tasks in Ray's pooled worker processes (:func:`_run_job`), each
+  process keeping the last model it served.
 * For a model that is not trained (HF and API models, rule-based baselines) and a run with a
   prediction cache, each task's test requests are cut into ``shards`` contiguous ranges; a shard
   job predicts its range and commits every batch to the shared SQLite prediction cache (WAL:
-  several writers wait for each other instead of failing). When all shards of a pair are done,
-  one more job runs the ordinary :func:`bench.runner.run_pair` on the same actor: it finds every
-  prediction in the cache, scores and writes the record. The record is therefore produced by the
-  very code of a local run, and its metrics are byte-identical to a local run's (for adapters
-  whose answer to a request does not depend on the other requests of its batch).
+  several writers wait for each other instead of failing).
 * A trainable baseline (anything with ``fit``) is fitted once per (model, task): its pair is one
-  job, a fresh adapter running :func:`~bench.runner.run_pair` from fit to record, exactly as the
-  local executor does. Pairs without a cache (``--no-cache``) are one job too, since shards could
-  not hand their predictions over.
+  job, a fresh adapter that is fitted and predicts the whole test set into the cache (the job
+  scores without intervals and throws that record away).
+* When a pair's jobs are done, the driver runs the ordinary :func:`bench.runner.run_pair` on it,
+  which finds every prediction in the cache, scores it and writes the record: records are
+  produced by the very code of a local run, on the driver's machine, so their metrics are
+  byte-identical to a local run's there (for adapters whose answer to a request does not depend
+  on the other requests of its batch). The record's ``predictions`` counts and ``model.info``
+  are taken from the jobs; its ``timings`` are the driver's (loading and scoring).
+* Without a cache (``--no-cache``) jobs cannot hand predictions over: each pair is one job that
+  also scores and writes the record, on its worker.
 * API models (``openai:``) use no CPU of their own (``num_cpus`` 0 unless given) and share one
   budget: at most ``api_concurrency`` of their jobs are in flight at once, over all API models.
 * A worker that dies (killed, out of memory, a crashed CUDA kernel) is restarted by Ray up to
@@ -37,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench.adapters.base import ModelSpec, make_adapter
 from bench.errors import AdapterError, BenchError, MissingDependency
-from bench.executors import API_KINDS, Resources, split_resources
+from bench.executors import API_KINDS, EXECUTOR_PARAMS, Resources, split_resources
 
 if TYPE_CHECKING:
     from bench.families.base import Family, Prepared
@@ -61,7 +67,8 @@ def import_ray() -> Any:
 
 @dataclass(frozen=True)
 class ShardStats:
-    """What one shard job did: its range and how many predictions it found, made or missed."""
+    """What a job did: its range of the test set and how many predictions it found in the
+    cache, computed or failed to compute, in how many ``predict`` calls."""
 
     start: int
     stop: int
@@ -69,6 +76,8 @@ class ShardStats:
     computed: int = 0
     failed: int = 0
     calls: int = 0
+    info: dict[str, Any] = field(default_factory=dict)
+    """The adapter's ``info()`` after the job (the record's ``model.info``)."""
 
 
 class ModelWorker:
@@ -122,33 +131,51 @@ class ModelWorker:
             computed += len(new)
             failed += len(batch) - len(new)
         cached = sum(1 for h in hashes.values() if h in found)
-        return ShardStats(start, stop, cached, computed, failed, calls)
+        info = dict(getattr(adapter, "info", dict)())
+        return ShardStats(start, stop, cached, computed, failed, calls, info)
 
-    def finish(self, task: TaskSpec, shards: Sequence[ShardStats] = ()) -> RunOutcome:
-        """Run :func:`bench.runner.run_pair` (scoring what the shards cached) and write the record.
+    def run(self, task: TaskSpec, handover: bool) -> ShardStats | RunOutcome:
+        """The pair's one job: fit (trainable adapters, on a fresh adapter) and predict all.
 
-        With shards, the record's ``predictions`` counts say what the shards found in the cache
-        and computed, not that ``run_pair`` found everything cached.
+        With ``handover`` (a cache the adapter uses), the predictions are what counts: the pair
+        is scored without intervals into a temporary folder, and only its prediction counts and
+        the adapter's info come back (the driver writes the record). Otherwise this is the
+        pair's real :func:`~bench.runner.run_pair`.
         """
-        from bench.records import atomic_write_text
+        import tempfile
+
+        from bench.metrics.base import BootstrapConfig
         from bench.runner import run_pair
 
-        self._prepared.pop(task.name, None)
-        outcome = run_pair(self.model, task, self.config, cache=self.cache, adapter=self.adapter)
-        if not shards or outcome.record is None or outcome.record_path is None:
-            return outcome
-        counts = dict(outcome.record.predictions)
-        counts["cached"] = sum(s.cached for s in shards)
-        # Duplicates of a request are answered by its prediction, so computed is the rest.
-        counts["computed"] = counts["total"] - counts["cached"] - counts["failed"]
-        record = outcome.record.model_copy(update={"predictions": counts})
-        atomic_write_text(outcome.record_path, record.model_dump_json(indent=2) + "\n")
-        calls = outcome.adapter_calls + sum(s.calls for s in shards)
-        return dataclasses.replace(outcome, record=record, adapter_calls=calls)
+        if not handover or self.cache is None:
+            return run_pair(self.model, task, self.config, cache=self.cache, adapter=self.adapter)
+        with tempfile.TemporaryDirectory(prefix="bench-ray-") as scratch:
+            config = dataclasses.replace(
+                self.config, results=Path(scratch), bootstrap=BootstrapConfig(resamples=0)
+            )
+            outcome = run_pair(self.model, task, config, cache=self.cache, adapter=self.adapter)
+        if outcome.record is None:
+            raise AdapterError(f"{self.model.display_name} on {task.name}: {outcome.reason}")
+        counts = outcome.record.predictions
+        return ShardStats(
+            0,
+            counts["total"],
+            cached=counts["cached"],
+            computed=counts["computed"],
+            failed=counts["failed"],
+            calls=outcome.adapter_calls,
+            info=dict(outcome.record.model.info),
+        )
+
+    def close(self) -> None:
+        """Close the cache connection."""
+        if self.cache is not None:
+            self.cache.close()
 
     def _prepare(self, task: TaskSpec, family: Family) -> Prepared:
-        # The same preparation as run_pair's, kept per task while its shards run here.
+        # The same preparation as run_pair's, kept for the last task (its shards come in a row).
         if task.name not in self._prepared:
+            self._prepared.clear()
             from bench.preprocess import build_steps
             from bench.runner import _prepare_rows
 
@@ -169,11 +196,79 @@ class ModelWorker:
         return self._prepared[task.name]
 
 
+_LAST_WORKER: dict[str, ModelWorker] = {}
+
+
+def _run_job(
+    model: ModelSpec,
+    config: RunConfig,
+    trainable: bool,
+    task: TaskSpec,
+    shard: int | None,
+    shards: int,
+    handover: bool,
+) -> Any:
+    """One job of a built-in baseline, run as a plain Ray task.
+
+    Built-in baselines are cheap to build, so an actor (a process of its own) per model costs
+    more than the model: their jobs run as tasks in Ray's pooled worker processes instead, and
+    each process keeps the :class:`ModelWorker` of the last model it served. Models that are
+    expensive to load (HF, API clients, plugins) or that ask for resources use actors.
+    """
+    key = repr((model, config, trainable))
+    worker = _LAST_WORKER.get(key)
+    if worker is None:
+        for old in _LAST_WORKER.values():
+            old.close()
+        _LAST_WORKER.clear()
+        worker = _LAST_WORKER[key] = ModelWorker(model, config, trainable)
+    if shard is None:
+        return worker.run(task, handover)
+    return worker.fill(task, shard, shards)
+
+
+def _finish(
+    spec: ModelSpec,
+    task: TaskSpec,
+    config: RunConfig,
+    cache: Any,
+    adapter: Any,
+    jobs: Sequence[ShardStats],
+    whole: bool,
+) -> RunOutcome:
+    """On the driver: score a pair whose jobs filled the cache, and write its record.
+
+    The record's ``predictions`` counts and ``model.info`` come from the jobs: the info of the
+    adapter that served the whole pair, or the driver's copy's info plus each shard's
+    (``ray_shards``), since no single adapter served a sharded pair.
+    """
+    from bench.records import atomic_write_text
+    from bench.runner import run_pair
+
+    outcome = run_pair(spec, task, config, cache=cache, adapter=adapter)
+    if outcome.record is None or outcome.record_path is None:
+        return outcome
+    counts = dict(outcome.record.predictions)
+    counts["cached"] = sum(s.cached for s in jobs)
+    # Duplicates of a request are answered by its prediction, so computed is the rest.
+    counts["computed"] = counts["total"] - counts["cached"] - counts["failed"]
+    info = (
+        jobs[0].info
+        if whole
+        else {**outcome.record.model.info, "ray_shards": [s.info for s in jobs]}
+    )
+    model = outcome.record.model.model_copy(update={"info": info})
+    record = outcome.record.model_copy(update={"predictions": counts, "model": model})
+    atomic_write_text(outcome.record_path, record.model_dump_json(indent=2) + "\n")
+    calls = outcome.adapter_calls + sum(s.calls for s in jobs)
+    return dataclasses.replace(outcome, record=record, adapter_calls=calls)
+
+
 @dataclass
 class _Job:
     model: int
     task: int
-    shard: int | None  # None: the pair's finishing job
+    shard: int | None  # None: the pair's one job (fit and predict)
     shards: int = 1
 
 
@@ -183,9 +278,15 @@ class _Plan:
     resources: Resources
     api: bool
     trainable: bool
+    explicit: bool  # the spec asked for resources: always actors
     actors: list[Any] = field(default_factory=list)
     open_jobs: int = 0
     next_actor: int = 0
+
+    @property
+    def actor(self) -> bool:
+        """Whether the model is loaded in actors (see :func:`_run_job` for the other way)."""
+        return self.explicit or self.spec.kind != "baseline"
 
 
 class RayExecutor:
@@ -250,6 +351,7 @@ class RayExecutor:
         adapters = []
         for raw in models:
             spec, resources = split_resources(raw)
+            explicit = any(k in raw.params for k in EXECUTOR_PARAMS)
             adapter = make_adapter(spec)  # checks the spec before anything starts
             adapters.append(adapter)
             plans.append(
@@ -258,6 +360,7 @@ class RayExecutor:
                     resources=resources,
                     api=spec.kind in API_KINDS,
                     trainable=callable(getattr(adapter, "fit", None)),
+                    explicit=explicit,
                 )
             )
         for task in tasks:
@@ -281,6 +384,7 @@ class RayExecutor:
         config: RunConfig,
         progress: Callback | None,
     ) -> list[RunOutcome]:
+        from bench.cache import PredictionCache
         from bench.families.base import get_family
         from bench.runner import Event, run_pair
 
@@ -313,18 +417,22 @@ class RayExecutor:
                 if shardable:
                     shards = self.shards or 2 * plan.resources.replicas
                     queue += [_Job(mi, ti, k, shards) for k in range(shards)]
-                    plan.open_jobs += shards + 1
+                    plan.open_jobs += shards
                 else:
                     queue.append(_Job(mi, ti, None))
                     plan.open_jobs += 1
 
         in_flight: dict[Any, _Job] = {}
-        shard_stats: dict[tuple[int, int], list[ShardStats]] = {}
+        shard_stats: dict[tuple[int, int], list[Any]] = {}
+        cache = PredictionCache(config.cache) if config.cache else None
         started: set[tuple[int, int]] = set()
+
+        run_job = ray.remote(_run_job)
 
         def submit(job: _Job) -> None:
             plan = plans[job.model]
-            if not plan.actors:
+            handover = config.cache is not None and getattr(adapters[job.model], "cacheable", True)
+            if not plan.actors and plan.actor:
                 replicas = range(plan.resources.replicas)
                 plan.actors = [self._actor(ray, plan, config) for _ in replicas]
             key = (job.model, job.task)
@@ -335,9 +443,20 @@ class RayExecutor:
                 # Progress of a sharded pair counts shards, not examples.
                 total = job.shards if job.shard is not None else 1
                 emit(Event("predict-start", name, tname, done=0, total=total))
-            if job.shard is None:
+            if not plan.actor:
+                options = run_job.options(**self._resources(plan), max_retries=self.max_retries)
+                ref = options.remote(
+                    plan.spec,
+                    config,
+                    plan.trainable,
+                    tasks[job.task],
+                    job.shard,
+                    job.shards,
+                    handover,
+                )
+            elif job.shard is None:
                 actor = plan.actors[job.task % len(plan.actors)]
-                ref = actor.finish.remote(tasks[job.task], shard_stats.pop(key, []))
+                ref = actor.run.remote(tasks[job.task], handover)
             else:
                 actor = plan.actors[plan.next_actor % len(plan.actors)]
                 plan.next_actor += 1
@@ -360,35 +479,20 @@ class RayExecutor:
                 plan, task = plans[job.model], tasks[job.task]
                 result = self._get(ray, ready[0], plan.spec, task)
                 key = (job.model, job.task)
-                if job.shard is None:
+                stats = shard_stats.setdefault(key, [])
+                stats.append(result)
+                name = plan.spec.display_name
+                emit(Event("predict-progress", name, task.name, done=len(stats), total=job.shards))
+                if len(stats) == job.shards:
+                    del shard_stats[key]
+                    if isinstance(result, ShardStats):
+                        adapter = make_adapter(plan.spec) if plan.trainable else adapters[job.model]
+                        whole = job.shard is None
+                        result = _finish(plan.spec, task, config, cache, adapter, stats, whole)
                     outcomes[key] = result
-                    done = job.shards  # every shard (or the pair's one job) is done
-                    emit(Event("predict-progress", plan.spec.display_name, task.name, done=done))
                     kind = "pair-done" if result.status == "done" else f"pair-{result.status}"
-                    emit(
-                        Event(
-                            kind,
-                            plan.spec.display_name,
-                            task.name,
-                            message=str(result.record_path or result.reason),
-                        )
-                    )
-                else:
-                    stats = shard_stats.setdefault(key, [])
-                    stats.append(result)
-                    emit(
-                        Event(
-                            "predict-progress",
-                            plan.spec.display_name,
-                            task.name,
-                            stage="predict",
-                            done=len(stats),
-                            total=job.shards,
-                        )
-                    )
-                    if len(stats) == job.shards:
-                        stats.sort(key=lambda s: s.start)
-                        queue.append(_Job(job.model, job.task, None, job.shards))
+                    message = str(result.record_path or result.reason)
+                    emit(Event(kind, name, task.name, message=message))
                 plan.open_jobs -= 1
                 if plan.open_jobs == 0:
                     for actor in plan.actors:
@@ -398,14 +502,19 @@ class RayExecutor:
             for plan in plans:
                 for actor in plan.actors:
                     ray.kill(actor)
+            if cache is not None:
+                cache.close()
         return [outcomes[mi, ti] for mi in range(len(plans)) for ti in range(len(tasks))]
 
-    def _actor(self, ray: Any, plan: _Plan, config: RunConfig) -> Any:
+    @staticmethod
+    def _resources(plan: _Plan) -> dict[str, float]:
         res = plan.resources
         cpus = res.num_cpus if res.num_cpus is not None else (0.0 if plan.api else 1.0)
+        return {"num_cpus": cpus, "num_gpus": res.num_gpus}
+
+    def _actor(self, ray: Any, plan: _Plan, config: RunConfig) -> Any:
         remote = ray.remote(ModelWorker).options(
-            num_cpus=cpus,
-            num_gpus=res.num_gpus,
+            **self._resources(plan),
             max_restarts=self.max_retries,
             max_task_retries=self.max_retries,
         )

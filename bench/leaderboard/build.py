@@ -131,6 +131,20 @@ class Leaderboard:
     views: list[View]
     folders: dict[tuple[str, str], Path] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def long_rows(self, task: str) -> list[dict[str, Any]]:
+        """The rows of :attr:`long` of one task as fresh dicts (``to_dict("records")``).
+
+        The conversion of the whole table is done once per leaderboard and shared by every
+        renderer (it dominated rendering when each format converted each task again).
+        """
+        if "rows" not in self._memo:
+            grouped: dict[str, list[dict[str, Any]]] = {}
+            for raw in self.long.to_dict("records"):
+                grouped.setdefault(str(raw["task"]), []).append(raw)
+            self._memo["rows"] = grouped
+        return [dict(raw) for raw in self._memo["rows"].get(task, [])]
 
     @property
     def models(self) -> list[str]:

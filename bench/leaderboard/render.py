@@ -194,9 +194,8 @@ def metric_order(board: Leaderboard, task: str) -> list[str]:
 
 def task_rows(board: Leaderboard, task: str) -> list[tuple[str, dict[str, dict[str, Any]]]]:
     """``[(model, {metric: row})]`` of a task, ordered by primary rank then model."""
-    sub = board.long[board.long["task"] == task]
     by_model: dict[str, dict[str, dict[str, Any]]] = {}
-    for raw in sub.to_dict("records"):
+    for raw in board.long_rows(task):
         by_model.setdefault(str(raw["model"]), {})[str(raw["metric"])] = raw
     primary = board.columns[task].primary_metric
     return sorted(by_model.items(), key=lambda kv: (int(kv[1][primary]["rank"]), kv[0]))

@@ -59,22 +59,26 @@ class BootstrapConfig(BaseModel):
         return _resample_indices(n, self.resamples, self.seed)
 
     def resample_means(self, values: np.ndarray) -> np.ndarray:
-        """The mean of ``values`` (length n) in each of the ``resamples`` bootstrap resamples.
+        """The mean of ``values`` in each of the ``resamples`` bootstrap resamples.
+
+        ``values`` is one vector of length n (the result has shape ``(resamples,)``) or an
+        ``(n, m)`` matrix of m per-example score columns (the result is ``(resamples, m)``): pass
+        every column a task needs at once, so the resample counts are read once for all of them.
 
         Equal to ``values[self.resample_indices(n)].mean(axis=1)`` up to float rounding in the
         last bits (the same seeded resamples). The resamples are held as a cached
-        ``(resamples, n)`` matrix of counts, so each metric costs one matrix-vector product;
+        ``(resamples, n)`` matrix of counts, so the means cost one matrix product;
         above :data:`COUNTS_MAX_CELLS` cells the indices are gathered block by block instead.
         """
         values = np.asarray(values, dtype=np.float64)
-        n = int(values.size)
+        n = int(values.shape[0])
         counts = resample_counts(n, self)
         if counts is not None:
             out: np.ndarray = counts @ values / n
             return out
         idx = self.resample_indices(n)
-        means = np.empty(idx.shape[0], dtype=np.float64)
-        block = max(1, (1 << 22) // max(n, 1))
+        means = np.empty((idx.shape[0], *values.shape[1:]), dtype=np.float64)
+        block = max(1, (1 << 22) // max(n * (values.size // max(n, 1)), 1))
         for start in range(0, idx.shape[0], block):
             means[start : start + block] = values[idx[start : start + block]].mean(axis=1)
         return means
@@ -85,14 +89,28 @@ COUNTS_MAX_CELLS = 20_000_000
 counts (160 MB of float64); larger test sets gather indices in blocks."""
 
 
+_DRAW_BLOCK_CELLS = 1 << 19
+"""Indices drawn per block when counting (2 MB of int32: the block stays in cache)."""
+
+
 @lru_cache(maxsize=1)
 def _resample_counts(n: int, resamples: int, seed: int) -> np.ndarray:
-    idx = _resample_indices(n, resamples, seed)
+    # The same draw as _resample_indices (one generator, consecutive blocks of rows continue
+    # its stream), counted block by block as it is drawn: the (resamples, n) index matrix is
+    # never written out, and each block is counted while it is still in cache.
+    rng = np.random.default_rng(seed)
     counts = np.empty((resamples, n), dtype=np.float64)
-    for row, picks in enumerate(idx):  # row by row: far faster than one huge bincount
-        counts[row] = np.bincount(picks, minlength=n)
+    rows = max(1, _DRAW_BLOCK_CELLS // max(n, 1))
+    for start in range(0, resamples, rows):
+        picks = rng.integers(0, n, size=(min(rows, resamples - start), n), dtype=_index_dtype(n))
+        for row, drawn in enumerate(picks, start):  # row by row: far faster than one bincount
+            counts[row] = np.bincount(drawn, minlength=n)
     counts.setflags(write=False)
     return counts
+
+
+def _index_dtype(n: int) -> type[np.signedinteger[Any]]:
+    return np.int32 if n < 2**31 else np.int64
 
 
 def resample_counts(n: int, bootstrap: BootstrapConfig) -> np.ndarray | None:
@@ -106,8 +124,7 @@ def resample_counts(n: int, bootstrap: BootstrapConfig) -> np.ndarray | None:
 @lru_cache(maxsize=2)
 def _resample_indices(n: int, resamples: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    dtype = np.int32 if n < 2**31 else np.int64
-    idx = rng.integers(0, n, size=(resamples, n), dtype=dtype)
+    idx = rng.integers(0, n, size=(resamples, n), dtype=_index_dtype(n))
     idx.setflags(write=False)
     return idx
 
@@ -191,6 +208,24 @@ class Metric(BaseModel):
         return "|".join(f"{k}:{v}" for k, v in sorted(params.items()))
 
 
+@lru_cache(maxsize=1)
+def _blas_controller() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def single_blas_thread() -> Any:
+    """A context in which BLAS runs on one thread.
+
+    Multi-threaded BLAS splits a matrix product's sums differently with the thread count, so
+    a bootstrap interval computed by ``counts @ scores`` could change in its last digit between
+    a laptop, CI and a Ray worker (which runs with one thread). Scoring and paired tests run
+    their products in this context, so every number is the same wherever it is computed.
+    """
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
 def score_task(
     ctx: ScoringContext, metrics: Sequence[Metric]
 ) -> tuple[dict[str, MetricValue], dict[str, str], list[dict[str, float | None]]]:
@@ -201,6 +236,13 @@ def score_task(
         with the reason (for instance ECE without probabilities); one dict of per-example scores
         per example.
     """
+    with single_blas_thread():
+        return _score_task(ctx, metrics)
+
+
+def _score_task(
+    ctx: ScoringContext, metrics: Sequence[Metric]
+) -> tuple[dict[str, MetricValue], dict[str, str], list[dict[str, float | None]]]:
     values: dict[str, MetricValue] = {}
     skipped: dict[str, str] = {}
     per_example: list[dict[str, float | None]] = [{} for _ in range(ctx.n)]

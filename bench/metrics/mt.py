@@ -434,6 +434,13 @@ class _SacreMetric(Metric):
         stats: CorpusStats = ctx.memo[key]
         return stats
 
+    def segment_statistics(self, ctx: ScoringContext) -> list[list[Any]] | None:
+        """The per-segment sufficient statistics this metric scored ``ctx`` with (``None`` if it
+        has not scored it). The runner stores them in ``samples.jsonl`` so that paired tests and
+        leaderboard ties need not re-tokenise the hypotheses."""
+        stats = ctx.memo.get(f"mt.stats.{self.name}.{self.model_dump_json()}")
+        return None if stats is None else stats.rows
+
     def unavailable(self, ctx: ScoringContext) -> str | None:
         """Why the metric cannot be computed (no examples), or ``None``."""
         if ctx.n == 0:

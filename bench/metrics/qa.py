@@ -543,14 +543,16 @@ class _QAMetric(Metric):
         return np.ones(scores.missing.shape, dtype=bool)
 
     def _value(
-        self, ctx: ScoringContext, raw: np.ndarray, name: str, subset: str | None = None
+        self, ctx: ScoringContext, mask: np.ndarray, name: str, subset: str | None = None
     ) -> MetricValue:
+        scores = self._scores(ctx)
+        raw = (scores.em if self.stat == "em" else scores.f1)[mask]
         n = int(raw.size)
         # fsum is exactly rounded: the value does not depend on the order of the questions.
         value = 100.0 * math.fsum(raw.tolist()) / n if n else float("nan")
         low = high = None
         if ctx.bootstrap.resamples > 0 and n > 0:
-            means = _boot_means(ctx, raw)
+            means = self._boot_means(ctx, scores, mask)
             low, high = percentile_ci(100.0 * means, ctx.bootstrap.confidence)
         return MetricValue(
             name=name,
@@ -563,16 +565,28 @@ class _QAMetric(Metric):
             scale=100.0,
         )
 
+    def _boot_means(self, ctx: ScoringContext, scores: QAScores, mask: np.ndarray) -> np.ndarray:
+        """Bootstrap means of this metric's scores on the questions in ``mask``.
+
+        EM and F1 of one scheme are resampled together, in one product with the shared seeded
+        resample counts (the same resamples either way); the pair is kept in ``ctx.memo`` for
+        whichever of the two metrics asks second.
+        """
+        key = (id(scores), mask.tobytes())
+        memo: dict[tuple[int, bytes], np.ndarray] = ctx.memo.setdefault("qa.boot", {})
+        if key not in memo:
+            memo[key] = _boot_means(ctx, np.column_stack([scores.em[mask], scores.f1[mask]]))
+        return memo[key][:, 0 if self.stat == "em" else 1]
+
     def score(self, ctx: ScoringContext) -> list[MetricValue]:
         scores = self._scores(ctx)
-        raw = scores.em if self.stat == "em" else scores.f1
         kept = self._kept(scores)
-        out = [self._value(ctx, raw[kept], self.name)]
+        out = [self._value(ctx, kept, self.name)]
         if self._breakdown():
             for subset, mask in (("has_ans", scores.has_answer), ("no_ans", ~scores.has_answer)):
                 chosen = kept & mask
                 if chosen.any():  # the script reports a subset only when it has questions
-                    out.append(self._value(ctx, raw[chosen], f"{self.name}/{subset}", subset))
+                    out.append(self._value(ctx, chosen, f"{self.name}/{subset}", subset))
         return out
 
     def per_example(self, ctx: ScoringContext) -> dict[str, list[float | None]]:

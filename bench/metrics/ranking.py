@@ -79,7 +79,7 @@ from itertools import chain
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import AfterValidator, Field, PositiveInt
+from pydantic import AfterValidator, Field, PositiveInt, ValidationError
 
 from bench.errors import DataError
 from bench.metrics.base import Metric, MetricValue, ScoringContext, percentile_ci
@@ -101,6 +101,7 @@ _SEARCH_MAX_RELEVANT = 8
 
 _INPUTS = "rank.inputs"
 _PROTOCOL = "rank.protocol"
+_BOOT = "rank.boot"
 
 
 # --------------------------------------------------------------------------- the shared table
@@ -355,7 +356,57 @@ def _interval(ctx: ScoringContext, per_user: np.ndarray) -> tuple[float | None, 
     samples = _boot_means(ctx, per_user)
     if samples is None:
         return None, None
+    return _ci(ctx, samples)
+
+
+def _ci(ctx: ScoringContext, samples: np.ndarray) -> tuple[float, float]:
     return percentile_ci(samples, ctx.bootstrap.confidence)
+
+
+def _accuracy_boot_means(
+    ctx: ScoringContext, inputs: _Inputs, key: tuple[str, int | None, str]
+) -> np.ndarray | None:
+    """Bootstrap means of the per-user scores ``key`` (``(metric, k, denominator)``).
+
+    The first request of a run resamples, in one product with the shared seeded resample
+    counts, the per-user scores of every accuracy metric and cut-off the task lists (they are
+    all scored anyway), so the counts are read once for all of them; the means are kept in
+    ``ctx.memo``. Each column is the same as resampling it alone, up to float rounding.
+    """
+    if ctx.bootstrap.resamples == 0 or inputs.table.n == 0:
+        return None
+    memo: dict[tuple[str, int | None, str], np.ndarray] = ctx.memo.setdefault(_BOOT, {})
+    if key not in memo:
+        keys = [key] + [
+            (metric.name, k, metric._denominator())
+            for metric in _task_accuracy_metrics(ctx)
+            for k in metric._cutoffs()
+        ]
+        todo = [k for k in dict.fromkeys(keys) if k not in memo]
+        means = ctx.bootstrap.resample_means(np.column_stack([inputs.per_user(*k) for k in todo]))
+        memo.update({k: means[:, j] for j, k in enumerate(todo)})
+    return memo[key]
+
+
+def _task_accuracy_metrics(ctx: ScoringContext) -> list[_AccuracyMetric]:
+    """The accuracy metrics of ``ctx``'s task, built from its spec (unknown names skipped)."""
+    classes: dict[str, type[_AccuracyMetric]] = {}
+    pending: list[type[_AccuracyMetric]] = [_AccuracyMetric]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if "name" in cls.__dict__:
+            classes.setdefault(cls.name, cls)
+    out = []
+    for ref in getattr(ctx.spec, "metrics", None) or ():
+        found = classes.get(getattr(ref, "name", None) or "")
+        if found is None:
+            continue
+        try:
+            out.append(found(**(getattr(ref, "params", None) or {})))
+        except ValidationError:  # the scorer reports bad parameters; no batching for them
+            continue
+    return out
 
 
 def _discounts(depth: int) -> np.ndarray:
@@ -505,7 +556,8 @@ class _AccuracyMetric(_RankingMetric):
         out = []
         for k in self._cutoffs():
             per_user = self._scores(inputs, k)
-            low, high = _interval(ctx, per_user)
+            samples = _accuracy_boot_means(ctx, inputs, (self.name, k, self._denominator()))
+            low, high = (None, None) if samples is None else _ci(ctx, samples)
             out.append(
                 MetricValue(
                     name=self._value_name(k),

@@ -77,4 +77,7 @@ def test_smoke_suite_ray_vs_local(
         if ours.record_path is not None and theirs.record_path is not None:
             a = json.loads(ours.record_path.read_text(encoding="utf-8"))["metrics"]
             b = json.loads(theirs.record_path.read_text(encoding="utf-8"))["metrics"]
-            assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True), ours.task
+            assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True), (
+                ours.model,
+                ours.task,
+            )

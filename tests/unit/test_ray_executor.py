@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
-from bench.adapters.base import parse_model_spec
+from bench.adapters.base import make_adapter, parse_model_spec
 from bench.cache import PredictionCache
 from bench.catalog import find_task, select_tasks
 from bench.errors import AdapterError, BenchError, DataError, MissingDependency, ModelSpecError
 from bench.executors import Resources, get_executor, split_resources
 from bench.executors.local import LocalExecutor
-from bench.executors.ray import ModelWorker, RayExecutor
+from bench.executors.ray import ModelWorker, RayExecutor, ShardStats, _finish
 from bench.metrics.base import BootstrapConfig
 from bench.registry import registry
 from bench.runner import RunConfig, run_pair
@@ -198,8 +198,8 @@ def test_local_executor_ignores_executor_params(tmp_path: Path) -> None:
     assert outcome.status == "done" and outcome.model == "baseline:copy"
 
 
-def test_model_worker_shards_then_finish_equal_a_local_run(tmp_path: Path) -> None:
-    """The actor's logic in-process: three shards fill the cache, finish scores from it."""
+def test_model_worker_shards_then_driver_finish_equal_a_local_run(tmp_path: Path) -> None:
+    """The jobs' logic in-process: three shards fill the cache, the driver scores from it."""
     task = find_task("summarization-en")
     spec = parse_model_spec("baseline:lead-k")
     local = run_pair(spec, task, _config(tmp_path / "local"), cache=None)
@@ -211,14 +211,36 @@ def test_model_worker_shards_then_finish_equal_a_local_run(tmp_path: Path) -> No
     assert sum(s.calls for s in stats) == 3 + 4 + 4  # ceil(24/8), ceil(25/8), ceil(25/8)
     again = worker.fill(task, 1, 3)  # a retried shard finds its predictions in the cache
     assert (again.cached, again.computed, again.calls) == (25, 0, 0)
-    outcome = worker.finish(task, stats)
-    assert outcome.record is not None and local.record is not None
+    assert config.cache is not None
+    with PredictionCache(config.cache) as cache:
+        outcome = _finish(spec, task, config, cache, make_adapter(spec), stats, whole=False)
+        assert cache.count() == len(set(_requests_hashes(task)))
+    assert outcome.record is not None and local.record is not None and outcome.record_path
     assert outcome.record.predictions == {"total": 74, "cached": 0, "computed": 74, "failed": 0}
-    assert json.loads(outcome.record_path.read_text())["predictions"]["computed"] == 74  # type: ignore[union-attr]
+    assert json.loads(outcome.record_path.read_text())["predictions"]["computed"] == 74
     assert outcome.record.metrics == local.record.metrics
     assert outcome.adapter_calls == 11
-    with PredictionCache(config.cache) as cache:  # type: ignore[arg-type]
-        assert cache.count() == len({r for r in _requests_hashes(task)})
+    assert outcome.record.model.info["ray_shards"] == [s.info for s in stats]
+    assert stats[0].info["splitter"] == local.record.model.info["splitter"]
+
+
+def test_a_trainable_pair_is_fitted_once_and_scored_by_the_driver(tmp_path: Path) -> None:
+    task = find_task("sentiment-zh")
+    spec = parse_model_spec("baseline:tfidf-logreg")
+    local = run_pair(spec, task, _config(tmp_path / "local"))
+    config = _config(tmp_path / "ray")
+    job = ModelWorker(spec, config, trainable=True).run(task, handover=True)
+    assert isinstance(job, ShardStats) and job.computed == 160
+    assert not (tmp_path / "ray" / "results").exists()  # the job's own record is thrown away
+    assert config.cache is not None
+    with PredictionCache(config.cache) as cache:
+        fresh = make_adapter(spec)
+        outcome = _finish(spec, task, config, cache, fresh, [job], whole=True)
+    assert fresh.best_c is None  # the driver never fitted: every prediction was cached
+    assert outcome.record is not None and local.record is not None
+    assert outcome.record.metrics == local.record.metrics
+    assert outcome.record.model.info == local.record.model.info  # the fitted adapter's C
+    assert outcome.record.predictions == local.record.predictions
 
 
 def _requests_hashes(task: Any) -> list[str]:
@@ -319,6 +341,7 @@ def _openai_server() -> Any:
     spec = importlib.util.spec_from_file_location("bench_test_openai_server", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)
     return module.OpenAIServer()
 

@@ -354,3 +354,29 @@ def test_cli_records_schema() -> None:
     task = schema["$defs"]["TaskInfo"]["properties"]
     for key in ("dataset_fingerprint", "preprocess_hash", "prompt_hash", "metric_specs"):
         assert key in task
+
+
+def test_stored_segment_statistics_give_the_same_tests_as_retokenising(
+    results: Path, tmp_path: Path
+) -> None:
+    """The runner stores sacrebleu's per-segment statistics in samples.jsonl; paired tests read
+    them instead of re-tokenising, and must reach exactly the same numbers."""
+    stored, stripped = {}, {}
+    for model in ("baseline:copy", "baseline:ibm1"):
+        src = folder(results, model, "translation-zh-en")
+        rows = [json.loads(line) for line in (src / "samples.jsonl").read_text().splitlines()]
+        assert all(set(r["segment_stats"]) == {"bleu", "chrf", "ter"} for r in rows)
+        stored[model] = src
+        bare = tmp_path / model.replace(":", "-")
+        shutil.copytree(src, bare)
+        text = "".join(
+            json.dumps({k: v for k, v in r.items() if k != "segment_stats"}) + "\n" for r in rows
+        )
+        (bare / "samples.jsonl").write_text(text, encoding="utf-8")
+        stripped[model] = bare
+    a, b = "baseline:copy", "baseline:ibm1"
+    for metric in ("bleu", "chrf", "ter"):
+        fast = compare_runs(stored[a], stored[b], [metric], resamples=300)[metric]
+        slow = compare_runs(stripped[a], stripped[b], [metric], resamples=300)[metric]
+        assert fast == slow, metric
+        assert tied_with_best(stored, metric) == tied_with_best(stripped, metric)
