@@ -474,6 +474,8 @@ class HFAdapter(Adapter):
         if self._model is not None:
             return
         tr, torch = _transformers(), _torch()
+        # bench shows its own progress; transformers' per-load bars would interleave with it.
+        tr.utils.logging.disable_progress_bar()
         kwargs = self._load_kwargs()
         dtype = self._dtype_name()
         try:
