@@ -178,6 +178,7 @@ def test_importing_the_adapter_does_not_import_httpx() -> None:
         ("sentiment-en", 20, "accuracy"),
         ("qa-en", 10, "squad_em"),
         ("translation-en-zh", 10, "bleu"),
+        ("summarization-zh", 5, "rouge"),
         ("recommendation-synthetic", 5, "hit_rate"),
     ],
 )
