@@ -306,10 +306,10 @@ def run_pair(
     # adapters that answer by id (a predictions file), where each id has its own answer.
     dedupe = getattr(adapter, "cacheable", True)
     first_of = _first_occurrence(digests) if dedupe else np.arange(n)
-    unique = np.flatnonzero(todo_mask & (first_of == np.arange(n))).tolist()
+    unique = np.flatnonzero(todo_mask & (first_of == np.arange(n)))
     done = n - n_todo
     for start in range(0, len(unique), config.batch_size):
-        batch = unique[start : start + config.batch_size]
+        batch = unique[start : start + config.batch_size].tolist()
         got, errs = _predict_batch(adapter, [requests[i] for i in batch])
         calls += 1
         new = []
@@ -441,13 +441,30 @@ def _samples(
 
 
 def _first_occurrence(digests: np.ndarray) -> np.ndarray:
-    """For each row of ``digests`` (n × 32 bytes), the index of the first equal row."""
-    if digests.shape[0] == 0:
-        return np.zeros(0, dtype=np.int64)
-    keys = np.ascontiguousarray(digests).view(np.dtype((np.void, digests.shape[1]))).ravel()
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    out: np.ndarray = first[inverse.ravel()]
-    return out
+    """For each row of ``digests`` (n × 32 bytes), the index of the first equal row.
+
+    Rows are grouped by their first 8 bytes (one sort of n integers); only groups of more than
+    one row are compared on all their bytes, so the answer is exact.
+    """
+    n = digests.shape[0]
+    first = np.arange(n)
+    if n < 2:
+        return first
+    head = np.ascontiguousarray(digests[:, :8]).view(np.uint64).ravel()
+    order = np.argsort(head, kind="stable")  # equal heads keep their order of appearance
+    sorted_head = head[order]
+    same = sorted_head[1:] == sorted_head[:-1]
+    del head, sorted_head
+    if not same.any():
+        return first
+    starts = np.flatnonzero(~same) + 1  # where a new head starts, in sorted order
+    bounds = np.concatenate(([0], starts, [n]))
+    sizes = np.diff(bounds)
+    for g in np.flatnonzero(sizes > 1).tolist():
+        seen: dict[bytes, int] = {}
+        for i in order[bounds[g] : bounds[g + 1]].tolist():
+            first[i] = seen.setdefault(digests[i].tobytes(), i)
+    return first
 
 
 def _prepare_rows(

@@ -113,7 +113,7 @@ class ResponseStore(Sequence[Response | None]):
 
     def __init__(self, family: Family, n: int) -> None:
         self.family = family
-        self.ids = np.full(n, -1, dtype=np.int64)
+        self.ids = np.full(n, -1, dtype=np.int32)
         self._index: dict[str, int] = {}
         self._blobs: list[str] = []
         self._parsed: dict[int, Response] = {}

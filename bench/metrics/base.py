@@ -273,6 +273,13 @@ class PerExample(Sequence[dict[str, Any]]):
 
     def add(self, key: str, column: Sequence[Any]) -> None:
         """Set score ``key`` of every example (one value per example)."""
+        if isinstance(column, np.ndarray) and column.dtype.kind == "f" and column.ndim == 1:
+            if column.shape[0] != self.n:
+                raise ValueError(
+                    f"score '{key}' has {column.shape[0]} values for {self.n} examples"
+                )
+            self.columns[key] = (column.astype(np.float64), None)
+            return
         values = list(column) if not isinstance(column, list) else column
         if len(values) != self.n:
             raise ValueError(f"score '{key}' has {len(values)} values for {self.n} examples")

@@ -165,9 +165,9 @@ class Accuracy(_ClassificationMetric):
             )
         ]
 
-    def per_example(self, ctx: ScoringContext) -> dict[str, list[float | None]]:
+    def per_example(self, ctx: ScoringContext) -> dict[str, Any]:
         gold, pred, _ = _encoded(ctx)
-        return {"correct": (gold == pred).astype(np.float64).tolist()}
+        return {"correct": (gold == pred).astype(np.float64)}  # 1.0 or 0.0, as a column
 
 
 class MacroF1(_ClassificationMetric):
