@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from bench.errors import DataError, did_you_mean
 from bench.families.base import Family
 from bench.spec import OriginalRelease, SourceSpec, TaskSpec
@@ -167,7 +169,7 @@ def load_split(
     base, start, stop = parse_split(expr)
     raw, origin, fmt = _load_raw(spec, source, base)
     if _ROW not in raw.column_names:
-        raw = raw.add_column(_ROW, list(range(len(raw))))
+        raw = raw.add_column(_ROW, np.arange(len(raw), dtype=np.int64))
     ds = _canonical(raw, spec, source, family, origin, fmt, base)
     dropped = 0
     if source.drop_empty:
@@ -788,34 +790,72 @@ def _derive(*parts: Any) -> str:
 def _check_rows(
     ds: Dataset, spec: TaskSpec, source: SourceSpec, family: Family, origin: str, fmt: str
 ) -> None:
-    seen: dict[str, int] = {}
+    # Repeated ids are found through an 8-byte hash per row (not a dict of every id, which
+    # would grow with the test set); a repeated hash is then confirmed on the ids themselves,
+    # so the error names the same rows a dict of ids would.
+    keys = np.zeros(len(ds), dtype=np.uint64)
     label_map = source.label_map
+    i = 0
     for batch in ds.iter(batch_size=4096):
         rows = batch[_ROW]
         for j in range(len(rows)):
             row = {k: v[j] for k, v in batch.items()}
             where = f"{origin}: {row_name(fmt, row[_ROW])}"
             label = row.get("label")
+            problem = None
             if isinstance(label, str) and label.startswith("\x00unmapped:"):
                 raw = label.removeprefix("\x00unmapped:")
-                raise DataError(
+                problem = DataError(
                     f"{where}: field 'label' is '{raw}', which source.label_map does not map "
                     f"(it maps {sorted((label_map or {}).keys())})",
                     fix="fix the row or add the value to label_map",
                 )
-            problem = family.check_row(row, spec)
-            if problem:
-                raise DataError(
-                    f"{where} (id {row.get('id')!r}): {problem}", fix="fix or remove the row"
-                )
-            rid = row["id"]
-            if rid is None:
-                raise DataError(f"{where}: field 'id' is missing", fix="give every row an id")
+            else:
+                why = family.check_row(row, spec)
+                if why:
+                    problem = DataError(
+                        f"{where} (id {row.get('id')!r}): {why}", fix="fix or remove the row"
+                    )
+                elif row["id"] is None:
+                    problem = DataError(
+                        f"{where}: field 'id' is missing", fix="give every row an id"
+                    )
+            if problem is not None:
+                _check_repeats(ds, keys, i, origin, fmt)  # a repeat before this row comes first
+                raise problem
+            keys[i] = _id_key(row["id"])
+            i += 1
+    _check_repeats(ds, keys, i, origin, fmt)
+
+
+def _id_key(rid: Any) -> int:
+    blob = rid.encode("utf-8", "surrogatepass") if isinstance(rid, str) else repr(rid).encode()
+    return int.from_bytes(hashlib.blake2b(blob, digest_size=8).digest(), "little")
+
+
+def _check_repeats(ds: Dataset, keys: np.ndarray, stop: int, origin: str, fmt: str) -> None:
+    """Raise for the first row before ``stop`` whose id repeats an earlier row's."""
+    if stop < 2:
+        return
+    sorted_keys = np.sort(keys[:stop])
+    clash = set(sorted_keys[1:][sorted_keys[1:] == sorted_keys[:-1]].tolist())
+    if not clash:
+        return
+    seen: dict[Any, int] = {}
+    i = 0
+    for batch in ds.iter(batch_size=4096):
+        for rid, row_no in zip(batch["id"], batch[_ROW], strict=True):
+            if i >= stop:
+                return
+            i += 1
+            if _id_key(rid) not in clash:
+                continue
             if rid in seen:
+                where = f"{origin}: {row_name(fmt, row_no)}"
                 raise DataError(
                     f"{where}: id {rid!r} repeats row {seen[rid]}", fix="make ids unique"
                 )
-            seen[rid] = row[_ROW]
+            seen[rid] = row_no
 
 
 def load_table(spec: TaskSpec, table: Any, *, data_override: str | Path | None = None) -> Any:

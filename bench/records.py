@@ -29,6 +29,7 @@ __all__ = [
     "ModelInfo",
     "RunRecord",
     "TaskInfo",
+    "atomic_write_lines",
     "atomic_write_text",
     "load_record",
     "load_records",
@@ -201,6 +202,12 @@ def environment() -> dict[str, Any]:
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file, fsync and rename (never half-written)."""
+    atomic_write_lines(path, [text])
+
+
+def atomic_write_lines(path: Path, parts: Iterable[str]) -> None:
+    """Write the concatenation of ``parts`` to ``path`` as :func:`atomic_write_text` does, one
+    part at a time (the whole text is never held in memory)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -208,7 +215,8 @@ def atomic_write_text(path: Path, text: str) -> None:
         # under the usual umask 022).
         os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
+            for part in parts:
+                fh.write(part)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -250,11 +258,12 @@ def _fsync_dir(folder: Path) -> None:
 def write_run(folder: Path, record: RunRecord, samples: Iterable[dict[str, Any]]) -> Path:
     """Write ``samples.jsonl`` then ``record.json`` (atomically) into ``folder``.
 
-    The record is written last, so a record on disk always has its samples beside it.
+    The record is written last, so a record on disk always has its samples beside it. The
+    samples are written as they come (``samples`` may be a generator), line by line.
     """
     try:
-        lines = "".join(json.dumps(s, ensure_ascii=False, sort_keys=True) + "\n" for s in samples)
-        atomic_write_text(folder / "samples.jsonl", lines)
+        lines = (json.dumps(s, ensure_ascii=False, sort_keys=True) + "\n" for s in samples)
+        atomic_write_lines(folder / "samples.jsonl", lines)
         path = folder / "record.json"
         atomic_write_text(path, record.model_dump_json(indent=2) + "\n")
     except OSError as exc:

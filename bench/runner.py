@@ -20,11 +20,13 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from bench import __version__
 from bench.adapters.base import ModelSpec, make_adapter
@@ -37,6 +39,7 @@ from bench.preprocess import apply_steps, build_steps, check_resources
 from bench.records import ModelInfo, RunRecord, TaskInfo, environment, run_seeds, write_run
 from bench.spec import TaskSpec
 from bench.stats import SEGMENT_STATS
+from bench.streaming import ResponseStore, RowExamples, chunks
 
 __all__ = [
     "MIN_FREE_MB",
@@ -268,20 +271,29 @@ def run_pair(
         train_fp = prepared.train_fingerprint
         fingerprint = _combine(fingerprint, "train", train_fp, task.preprocess_hash())
 
-    hashes = [r.content_hash() for r in requests]
-
-    # Predictions: cache first, then the adapter for what is missing.
+    n = len(requests)
+    # Predictions: cache first, then the adapter for what is missing. Requests are read chunk
+    # by chunk; what is kept per example is its content hash (32 bytes) and the index of its
+    # response in a store of distinct responses.
     cacheable = cache is not None and getattr(adapter, "cacheable", True)
-    cached_raw = cache.get_many(fingerprint, hashes) if cacheable and cache else {}
-    responses: list[Response | None] = [None] * len(requests)
-    for i, h in enumerate(hashes):
-        if h in cached_raw:
-            responses[i] = family.parse_response(cached_raw[h])
-    todo = [i for i, r in enumerate(responses) if r is None]
-    failures: dict[str, str] = {}
+    responses = ResponseStore(family, n)
+    digests = np.zeros((n, 32), dtype=np.uint8)
+    for lo, part in chunks(requests):
+        hexes = [r.content_hash() for r in part]
+        if hexes:
+            digests[lo : lo + len(hexes)] = np.frombuffer(
+                b"".join(bytes.fromhex(h) for h in hexes), dtype=np.uint8
+            ).reshape(-1, 32)
+        found = cache.get_many(fingerprint, hexes) if cacheable and cache else {}
+        for j, h in enumerate(hexes):
+            if h in found:
+                responses.set(lo + j, family.parse_response(found[h]).model_dump(mode="json"))
+    todo_mask = responses.ids < 0
+    n_todo = int(todo_mask.sum())
+    fail_at: dict[int, str] = {}
     calls = 0
     timings["fit_s"] = 0.0
-    if todo and load_train is not None:
+    if n_todo and load_train is not None:
         emit(Event("stage", name, tname, stage="fit"))
         tick = time.perf_counter()
         train_examples = load_train()
@@ -289,46 +301,46 @@ def run_pair(
         timings["fit_s"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
-    emit(Event("predict-start", name, tname, done=len(requests) - len(todo), total=len(requests)))
+    emit(Event("predict-start", name, tname, done=n - n_todo, total=n))
     # Unique requests only: duplicates in a test set share one prediction — except for
     # adapters that answer by id (a predictions file), where each id has its own answer.
     dedupe = getattr(adapter, "cacheable", True)
-    keys = hashes if dedupe else [str(i) for i in range(len(requests))]
-    first_of: dict[str, int] = {}
-    unique = [i for i in todo if first_of.setdefault(keys[i], i) == i]
-    done = len(requests) - len(todo)
+    first_of = _first_occurrence(digests) if dedupe else np.arange(n)
+    unique = np.flatnonzero(todo_mask & (first_of == np.arange(n)))
+    done = n - n_todo
     for start in range(0, len(unique), config.batch_size):
-        batch = unique[start : start + config.batch_size]
+        batch = unique[start : start + config.batch_size].tolist()
         got, errs = _predict_batch(adapter, [requests[i] for i in batch])
         calls += 1
         new = []
-        for i, resp in zip(batch, got, strict=True):
+        for k, (i, resp) in enumerate(zip(batch, got, strict=True)):
             if resp is None:
-                failures[requests[i].id] = errs[batch.index(i)]
+                fail_at[i] = errs[k]
             else:
-                responses[i] = resp
-                new.append((hashes[i], resp.model_dump(mode="json")))
+                data = resp.model_dump(mode="json")
+                responses.set(i, data)
+                new.append((digests[i].tobytes().hex(), data))
         if cacheable and cache is not None:
             cache.put_many(fingerprint, new)
         done += len(batch)
-        emit(
-            Event(
-                "predict-progress", name, tname, done=min(done, len(requests)), total=len(requests)
-            )
-        )
-    for i in todo:
-        if responses[i] is None and requests[i].id not in failures:
-            j = first_of[keys[i]]
-            if responses[j] is not None:
-                responses[i] = responses[j]
-            else:
-                failures[requests[i].id] = failures.get(requests[j].id, "failed")
+        emit(Event("predict-progress", name, tname, done=min(done, n), total=n))
+    for i in np.flatnonzero(todo_mask & (first_of != np.arange(n))).tolist():
+        j = int(first_of[i])
+        if responses.has(j):
+            responses.copy(i, j)
+        else:
+            fail_at[i] = fail_at.get(j, "failed")
+    failures: dict[str, str] = {}
+    if fail_at:
+        for i in sorted(fail_at):
+            failures.setdefault(requests[i].id, fail_at[i])
+    del digests, first_of, todo_mask
     timings["predict_s"] = time.perf_counter() - tick
     max_failures = failure_limit(model, config)
     if max_failures is not None and len(failures) > max_failures:
         causes = Counter(failures.values()).most_common(3)
         raise TooManyFailures(
-            f"{name} on {tname}: {len(failures)} of {len(requests)} examples failed "
+            f"{name} on {tname}: {len(failures)} of {n} examples failed "
             f"(most common: {'; '.join(f'{c} ×{n}' for c, n in causes)}); predictions that "
             f"succeeded are cached (--max-failures is {max_failures})",
             fix="fix the model or raise --max-failures, then re-run",
@@ -368,7 +380,7 @@ def run_pair(
             preprocess=[s.identity() for s in steps],
             preprocess_hash=task.preprocess_hash(),
             prompt_hash=task.prompt_hash(),
-            n_examples=len(requests),
+            n_examples=n,
             metric_specs=[m.model_dump(mode="json") for m in task.metrics],
         ),
         model=ModelInfo(
@@ -385,9 +397,9 @@ def run_pair(
         bootstrap=config.bootstrap.model_dump(),
         timings={k: round(v, 4) for k, v in timings.items()},
         predictions={
-            "total": len(requests),
-            "cached": len(requests) - len(todo),
-            "computed": len(todo) - len(failures),
+            "total": n,
+            "cached": n - n_todo,
+            "computed": n_todo - len(failures),
             "failed": len(failures),
         },
         failures={
@@ -399,22 +411,60 @@ def run_pair(
         seeds=run_seeds(config.bootstrap.seed, task, model.public_params()),
     )
     segments = _segment_statistics(task, metrics, ctx)
-    samples = [
-        {
+    samples = _samples(family, requests, references, responses, failures, per_example, segments)
+    path = write_run(Path(config.results) / model.dir_name / tname, record, samples)
+    emit(Event("pair-done", name, tname, message=str(path)))
+    return RunOutcome(name, tname, "done", record_path=path, record=record, adapter_calls=calls)
+
+
+def _samples(
+    family: Family,
+    requests: Sequence[Request],
+    references: Sequence[Any],
+    responses: ResponseStore,
+    failures: Mapping[str, str],
+    per_example: Sequence[dict[str, Any]],
+    segments: Mapping[str, Sequence[Any]],
+) -> Iterator[dict[str, Any]]:
+    """The lines of ``samples.jsonl``, one example at a time."""
+    for i, (req, ref, resp) in enumerate(zip(requests, references, responses, strict=True)):
+        yield {
             "id": req.id,
             "input": family.sample_input(req),
             "prediction": family.sample_prediction(resp),
-            "response": None if resp is None else resp.model_dump(mode="json"),
+            "response": responses.data(i),
             "reference": ref,
             "failure": failures.get(req.id),
             "scores": per_example[i],
             **({SEGMENT_STATS: {m: rows[i] for m, rows in segments.items()}} if segments else {}),
         }
-        for i, (req, ref, resp) in enumerate(zip(requests, references, responses, strict=True))
-    ]
-    path = write_run(Path(config.results) / model.dir_name / tname, record, samples)
-    emit(Event("pair-done", name, tname, message=str(path)))
-    return RunOutcome(name, tname, "done", record_path=path, record=record, adapter_calls=calls)
+
+
+def _first_occurrence(digests: np.ndarray) -> np.ndarray:
+    """For each row of ``digests`` (n × 32 bytes), the index of the first equal row.
+
+    Rows are grouped by their first 8 bytes (one sort of n integers); only groups of more than
+    one row are compared on all their bytes, so the answer is exact.
+    """
+    n = digests.shape[0]
+    first = np.arange(n)
+    if n < 2:
+        return first
+    head = np.ascontiguousarray(digests[:, :8]).view(np.uint64).ravel()
+    order = np.argsort(head, kind="stable")  # equal heads keep their order of appearance
+    sorted_head = head[order]
+    same = sorted_head[1:] == sorted_head[:-1]
+    del head, sorted_head
+    if not same.any():
+        return first
+    starts = np.flatnonzero(~same) + 1  # where a new head starts, in sorted order
+    bounds = np.concatenate(([0], starts, [n]))
+    sizes = np.diff(bounds)
+    for g in np.flatnonzero(sizes > 1).tolist():
+        seen: dict[bytes, int] = {}
+        for i in order[bounds[g] : bounds[g + 1]].tolist():
+            first[i] = seen.setdefault(digests[i].tobytes(), i)
+    return first
 
 
 def _prepare_rows(
@@ -432,7 +482,8 @@ def _prepare_rows(
     test = load_split(task, family, "test", data_override=data_override, limit=limit)
     emit(Event("stage", name, task.name, stage="preprocess"))
     test_ds = apply_steps(test.dataset, steps, family, desc=f"{task.name}: ")
-    requests, references = _build(family, task, test_ds)
+    rows = RowExamples(family, task, test_ds)
+    requests, references = rows.requests, rows.references
     prepared = Prepared(
         requests=requests,
         references=references,

@@ -59,7 +59,8 @@ class Prepared:
     an interaction log) return this from :meth:`Family.prepare`.
 
     Attributes:
-        requests: One request per scored example.
+        requests: One request per scored example (a list, or a lazy sequence built from the
+            dataset chunk by chunk: see :mod:`bench.streaming`).
         references: The reference of each request.
         fingerprint: Content fingerprint of what is scored (data, protocol, candidates).
         origin: Human-readable description of the data read.
@@ -69,8 +70,8 @@ class Prepared:
         info: Family-specific facts for the record (protocol, candidate hash, excluded users).
     """
 
-    requests: list[Request]
-    references: list[Any]
+    requests: Sequence[Request]
+    references: Sequence[Any]
     fingerprint: str
     origin: str
     dropped: int = 0

@@ -16,7 +16,7 @@ from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import Any, ClassVar, overload
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,6 +28,7 @@ __all__ = [
     "BootstrapConfig",
     "Metric",
     "MetricValue",
+    "PerExample",
     "ScoringContext",
     "percentile_ci",
     "resample_counts",
@@ -228,13 +229,13 @@ def single_blas_thread() -> Any:
 
 def score_task(
     ctx: ScoringContext, metrics: Sequence[Metric]
-) -> tuple[dict[str, MetricValue], dict[str, str], list[dict[str, float | None]]]:
+) -> tuple[dict[str, MetricValue], dict[str, str], PerExample]:
     """Score every metric of a task.
 
     Returns:
         ``(values, skipped, per_example)``: values by name; metrics that could not be computed
-        with the reason (for instance ECE without probabilities); one dict of per-example scores
-        per example.
+        with the reason (for instance ECE without probabilities); the per-example scores
+        (:class:`PerExample`: a sequence of one dict per example, stored as columns).
     """
     with single_blas_thread():
         return _score_task(ctx, metrics)
@@ -242,10 +243,10 @@ def score_task(
 
 def _score_task(
     ctx: ScoringContext, metrics: Sequence[Metric]
-) -> tuple[dict[str, MetricValue], dict[str, str], list[dict[str, float | None]]]:
+) -> tuple[dict[str, MetricValue], dict[str, str], PerExample]:
     values: dict[str, MetricValue] = {}
     skipped: dict[str, str] = {}
-    per_example: list[dict[str, float | None]] = [{} for _ in range(ctx.n)]
+    per_example = PerExample(ctx.n)
     for metric in metrics:
         reason = getattr(metric, "unavailable", lambda _ctx: None)(ctx)
         if reason:
@@ -254,6 +255,71 @@ def _score_task(
         for value in metric.score(ctx):
             values[value.name] = value
         for key, column in metric.per_example(ctx).items():
-            for row, v in zip(per_example, column, strict=True):
-                row[key] = v
+            per_example.add(key, column)
     return values, skipped, per_example
+
+
+class PerExample(Sequence[dict[str, Any]]):
+    """Per-example scores, one dict per example, stored as columns.
+
+    A column of floats (and ``None``) is kept as a float64 array with a mask of the ``None`` s,
+    so a large test set costs 9 bytes per example and score; ``self[i]`` builds example ``i``'s
+    dict (the same values, as Python floats).
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.columns: dict[str, Any] = {}
+
+    def add(self, key: str, column: Sequence[Any]) -> None:
+        """Set score ``key`` of every example (one value per example)."""
+        if isinstance(column, np.ndarray) and column.dtype.kind == "f" and column.ndim == 1:
+            if column.shape[0] != self.n:
+                raise ValueError(
+                    f"score '{key}' has {column.shape[0]} values for {self.n} examples"
+                )
+            self.columns[key] = (column.astype(np.float64), None)
+            return
+        values = list(column) if not isinstance(column, list) else column
+        if len(values) != self.n:
+            raise ValueError(f"score '{key}' has {len(values)} values for {self.n} examples")
+        if all(type(v) is float or v is None for v in values):
+            missing = np.fromiter((v is None for v in values), dtype=bool, count=self.n)
+            floats = np.fromiter(
+                (0.0 if v is None else v for v in values), dtype=np.float64, count=self.n
+            )
+            self.columns[key] = (floats, missing if missing.any() else None)
+        else:
+            self.columns[key] = values
+
+    def __len__(self) -> int:
+        return self.n
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, i: int | slice) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self.n))]
+        if i < 0:
+            i += self.n
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        row: dict[str, Any] = {}
+        for key, col in self.columns.items():
+            if isinstance(col, tuple):
+                floats, missing = col
+                row[key] = None if missing is not None and missing[i] else float(floats[i])
+            else:
+                row[key] = col[i]
+        return row
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
+            return len(other) == self.n and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]

@@ -147,7 +147,7 @@ class Accuracy(_ClassificationMetric):
     def score(self, ctx: ScoringContext) -> list[MetricValue]:
         from sklearn.metrics import accuracy_score
 
-        gold, pred = _string_labels(ctx)
+        gold, pred, _ = _encoded(ctx)  # label indices: the same value as the label strings
         value = float(accuracy_score(gold, pred)) if ctx.n else float("nan")
         boot = _boot_confusions(ctx)
         samples = None
@@ -165,9 +165,9 @@ class Accuracy(_ClassificationMetric):
             )
         ]
 
-    def per_example(self, ctx: ScoringContext) -> dict[str, list[float | None]]:
+    def per_example(self, ctx: ScoringContext) -> dict[str, Any]:
         gold, pred, _ = _encoded(ctx)
-        return {"correct": [float(x) for x in (gold == pred)]}
+        return {"correct": (gold == pred).astype(np.float64)}  # 1.0 or 0.0, as a column
 
 
 class MacroF1(_ClassificationMetric):
@@ -181,10 +181,12 @@ class MacroF1(_ClassificationMetric):
     def score(self, ctx: ScoringContext) -> list[MetricValue]:
         from sklearn.metrics import f1_score
 
-        gold, pred = _string_labels(ctx)
+        # Label indices (labels 0..K-1, K for "(none)"): the same counts, in the same order, as
+        # the label strings, without n Python strings.
+        gold, pred, k = _encoded(ctx)
         labels = _labels(ctx)
         value = (
-            float(f1_score(gold, pred, labels=labels, average="macro", zero_division=0))
+            float(f1_score(gold, pred, labels=list(range(k)), average="macro", zero_division=0))
             if ctx.n
             else float("nan")
         )
@@ -216,10 +218,10 @@ class PerClass(_ClassificationMetric):
     def score(self, ctx: ScoringContext) -> list[MetricValue]:
         from sklearn.metrics import precision_recall_fscore_support
 
-        gold, pred = _string_labels(ctx)
+        gold, pred, k = _encoded(ctx)  # label indices, as in MacroF1
         labels = _labels(ctx)
         p, r, f, support = precision_recall_fscore_support(
-            gold, pred, labels=labels, average=None, zero_division=0
+            gold, pred, labels=list(range(k)), average=None, zero_division=0
         )
         boot = _boot_confusions(ctx)
         boot_prf = _prf_from_confusion(boot, len(labels)) if boot is not None else None
@@ -281,9 +283,9 @@ class ConfusionMatrix(_ClassificationMetric):
     def score(self, ctx: ScoringContext) -> list[MetricValue]:
         from sklearn.metrics import confusion_matrix
 
-        gold, pred = _string_labels(ctx)
+        gold, pred, k = _encoded(ctx)  # label indices, as in MacroF1
         labels = _labels(ctx)
-        matrix = confusion_matrix(gold, pred, labels=[*labels, NONE_LABEL])[: len(labels)]
+        matrix = confusion_matrix(gold, pred, labels=list(range(k + 1)))[: len(labels)]
         table: dict[str, Any] = {
             "gold": labels,
             "predicted": [*labels, NONE_LABEL],

@@ -440,6 +440,40 @@ def test_duplicate_ids(tmp_path: Path) -> None:
     assert f"{path}: row 4 (line 5): id 'r001' repeats row 1" in message
 
 
+def test_repeated_id_before_a_bad_row_is_named_first(tmp_path: Path) -> None:
+    records = rows(8)
+    records[3]["id"] = "r000"
+    records[6]["label"] = "maybe"
+    path = write_jsonl(tmp_path / "data" / "test.jsonl", records)
+    message = data_error(make_task(tmp_path, local({"test": "test.jsonl"})))
+    assert f"{path}: row 3 (line 4): id 'r000' repeats row 0" in message
+
+
+def test_bad_row_before_a_repeated_id_is_named_first(tmp_path: Path) -> None:
+    records = rows(8)
+    records[2]["label"] = "maybe"
+    records[5]["id"] = "r000"
+    path = write_jsonl(tmp_path / "data" / "test.jsonl", records)
+    message = data_error(make_task(tmp_path, local({"test": "test.jsonl"})))
+    assert f"{path}: row 2 (line 3)" in message and "repeats" not in message
+
+
+def test_ids_whose_hashes_clash_are_not_repeats(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bench.data
+
+    monkeypatch.setattr(bench.data, "_id_key", lambda rid: 7)  # every id hashes alike
+    write_jsonl(tmp_path / "data" / "test.jsonl", rows(5))
+    spec = make_task(tmp_path, local({"test": "test.jsonl"}))
+    assert len(load(spec, "test").dataset) == 5
+    records = rows(5)
+    records[4]["id"] = "r002"
+    path = write_jsonl(tmp_path / "data2" / "test.jsonl", records)
+    spec = make_task(tmp_path, local({"test": "test.jsonl"}, location="data2"))
+    assert f"{path}: row 4 (line 5): id 'r002' repeats row 2" in data_error(spec)
+
+
 def test_drop_empty(tmp_path: Path) -> None:
     records = rows(10)
     records[2]["text"] = "   "
