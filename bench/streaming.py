@@ -41,9 +41,11 @@ class RowExamples:
         self.references: Sequence[Any] = _Part(self, 1)
 
     def __len__(self) -> int:
+        """The number of rows."""
         return self._n
 
     def n_chunks(self) -> int:
+        """How many chunks the rows make."""
         return (self._n + self.chunk - 1) // self.chunk
 
     def built(self, k: int) -> list[tuple[Request, Any]]:
@@ -58,6 +60,7 @@ class RowExamples:
         return pairs
 
     def pairs(self) -> Iterator[tuple[Request, Any]]:
+        """Every ``(request, reference)`` in row order, one chunk built at a time."""
         for k in range(self.n_chunks()):
             yield from self.built(k)
 
@@ -135,6 +138,7 @@ class ResponseStore(Sequence[Response | None]):
         self.ids[i] = self.ids[j]
 
     def has(self, i: int) -> bool:
+        """Whether example ``i`` has a response."""
         return bool(self.ids[i] >= 0)
 
     def data(self, i: int) -> Any:
