@@ -14,13 +14,14 @@ full dev sets (``../shared/data``), scored with :mod:`bench.metrics.qa`:
 baseline                            SQuAD v1.1 EM / F1  CMRC2018 EM / F1
 ==================================  ==================  ==================
 ``first-sentence``                  0.0 / 9.8           0.0 / 11.4
-``sliding-window``                  9.9 / 21.7          11.8 / 27.2
+``sliding-window``                  6.4 / 16.5          11.8 / 27.2
+``sliding-window,stopwords=true``   9.9 / 21.7          11.8 / 27.2
 ``sliding-window,stopwords=false``  6.4 / 16.5          10.0 / 25.0
 ==================================  ==================  ==================
 
-(With NLTK's data installed: Punkt sentences and NLTK's English stopwords. Without it the
-default sliding window has no English stopwords and scores as ``stopwords=false``.) The SQuAD
-paper's own sliding-window baseline scored about 20 F1 (Rajpurkar et al., 2016).
+(``first-sentence`` with NLTK's Punkt sentences installed. The default sliding window uses
+bench's own Chinese stopword list and no English one; ``stopwords=true`` adds NLTK's English
+list.) The SQuAD paper's own sliding-window baseline scored about 20 F1 (Rajpurkar et al., 2016).
 
 References:
     Matthew Richardson, Christopher J.C. Burges and Erin Renshaw. 2013. MCTest: A Challenge
@@ -118,6 +119,9 @@ def qa_tokens(text: str, language: str) -> list[Token]:
 def _stopword_set(language: str, wanted: bool | None) -> frozenset[str] | None:
     """The stopwords for ``language`` (``None``: none used).
 
+    ``wanted`` ``None`` (the default) means the lists shipped with bench: Chinese, and no English
+    list (NLTK's is a separate download); ``True`` adds NLTK's English list; ``False``: none.
+
     Raises:
         MissingResource: ``wanted`` is True and NLTK's English ``stopwords`` is not installed.
     """
@@ -126,12 +130,11 @@ def _stopword_set(language: str, wanted: bool | None) -> frozenset[str] | None:
     if wanted is False:
         return None
     lang: Literal["en", "zh"] = "zh" if is_cjk(language) else "en"
-    try:
-        return frozenset(w.lower() for w in stopword_list(lang))
-    except MissingResource:
-        if wanted:
-            raise
+    if wanted is None and lang == "en":
+        # The default uses only lists that ship with bench, so it answers the same on every
+        # machine; NLTK's English list is an opt-in (stopwords=true), never picked up silently.
         return None
+    return frozenset(w.lower() for w in stopword_list(lang))
 
 
 def _jieba_version() -> str | None:
@@ -172,9 +175,11 @@ class SlidingWindow(Adapter):
     Attributes (parameters):
         max_tokens: The answer budget, in words (jieba words for Chinese); ``None``: 8 for
             English, 6 for Chinese. Also how far from the window candidates may lie.
-        stopwords: Use stopwords (NLTK's English list; bench's Chinese list) for ``Q`` and
-            for trimming. ``None`` (default): when installed (the Chinese list always is);
-            ``True``: required; ``False``: never. The list used is in the fingerprint.
+        stopwords: Use stopwords for ``Q`` and for trimming. ``None`` (default): the lists
+            that ship with bench (Chinese; no English list), so the answers never depend on
+            what else is installed; ``True``: also NLTK's English list (required: an error
+            when NLTK's ``stopwords`` is absent); ``False``: none. The lists used are in the
+            fingerprint.
 
     Richardson, Burges and Renshaw. 2013. MCTest: A Challenge Dataset for the Open-Domain
     Machine Comprehension of Text. EMNLP. https://aclanthology.org/D13-1020
@@ -201,7 +206,9 @@ class SlidingWindow(Adapter):
             default=None, ge=1, description="answer budget in words (None: 8 en / 6 zh)"
         )
         stopwords: bool | None = Field(
-            default=None, description="use stopword lists (None: when installed)"
+            default=None,
+            description="None: bench's own lists (Chinese only); true: also NLTK's English; "
+            "false: none",
         )
 
     params: Params
@@ -223,11 +230,9 @@ class SlidingWindow(Adapter):
             return "missing"  # stopwords=True without NLTK's list: predict() will say so
 
     def fingerprint(self) -> str:
-        """The base fingerprint mixed with jieba's version and the stopword lists in use.
-
-        ``stopwords=None`` uses NLTK's English list on a machine that has it and none on one
-        that does not; the two answer differently, so they must not share cached predictions.
-        """
+        """The base fingerprint mixed with jieba's version and the stopword lists in use (a
+        changed list, e.g. another NLTK release under ``stopwords=true``, answers differently,
+        so it must not share cached predictions)."""
         payload = {"base": super().fingerprint(), **self.info()}
         blob = json.dumps(payload, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
