@@ -23,8 +23,6 @@ from typing import Any
 
 import pytest
 
-from bench.catalog import find_task
-from bench.families.base import get_family
 from bench.families.generation import TextResponse
 from bench.families.recommendation import RankingResponse
 from bench.families.sentiment import SentimentResponse
@@ -36,33 +34,11 @@ from bench.metrics.base import (
     _resample_indices,
     score_task,
 )
-from bench.preprocess import build_steps
 from bench.registry import registry
-from bench.runner import _prepare_rows
+from tests.perf.workloads import perturb, smoke_examples
 
 REPS = int(os.environ.get("BENCH_PERF_REPS", "3"))
 """Interleaved repetitions per family (``BENCH_PERF_REPS``); the figures are medians."""
-
-
-def _smoke(task_name: str, n: int) -> tuple[Any, list[Any], list[Any]]:
-    spec = find_task(task_name)
-    family = get_family(spec.family)
-    prepared = family.prepare(spec, data_override=None, limit=None) or _prepare_rows(
-        family, spec, build_steps(spec), None, None, lambda _e: None, "perf", want_train=False
-    )
-    m = len(prepared.requests)
-    return (
-        spec,
-        [prepared.requests[i % m] for i in range(n)],
-        [prepared.references[i % m] for i in range(n)],
-    )
-
-
-def _perturb(text: str, copy: int) -> str:
-    words = text.split()
-    if copy and len(words) > 1:
-        del words[(copy * 7) % len(words)]
-    return " ".join(words)
 
 
 def _metrics(spec: Any) -> list[Metric]:
@@ -119,22 +95,22 @@ def _n(scale: Any) -> int:
 
 @pytest.mark.slow
 def test_translation(scale: Any) -> None:
-    spec, requests, references = _smoke("translation-zh-en", _n(scale))
+    spec, requests, references = smoke_examples("translation-zh-en", _n(scale))
     m = len({r.id for r in requests})
-    responses = [TextResponse(text=_perturb(r[0], 1 + i // m)) for i, r in enumerate(references)]
+    responses = [TextResponse(text=perturb(r[0], 1 + i // m)) for i, r in enumerate(references)]
     _measure("translation (BLEU, chrF, TER)", spec, requests, references, responses)
 
 
 @pytest.mark.slow
 def test_summarization(scale: Any, nltk_data: Any) -> None:
-    spec, requests, references = _smoke("summarization-en", _n(scale))
+    spec, requests, references = smoke_examples("summarization-en", _n(scale))
     m = len({r.id for r in requests})
-    responses = [TextResponse(text=_perturb(r[0], 1 + i // m)) for i, r in enumerate(references)]
+    responses = [TextResponse(text=perturb(r[0], 1 + i // m)) for i, r in enumerate(references)]
     _measure("summarization (ROUGE-1/2/L/Lsum)", spec, requests, references, responses)
 
 
 def test_sentiment(scale: Any) -> None:
-    spec, requests, references = _smoke("sentiment-en", _n(scale))
+    spec, requests, references = smoke_examples("sentiment-en", _n(scale))
     labels = list(spec.labels or [])
     responses = [
         SentimentResponse(label=ref if i % 3 else labels[(labels.index(ref) + 1) % len(labels)])
@@ -146,16 +122,16 @@ def test_sentiment(scale: Any) -> None:
 
 
 def test_qa(scale: Any, nltk_data: Any) -> None:
-    spec, requests, references = _smoke("qa-en", _n(scale))
+    spec, requests, references = smoke_examples("qa-en", _n(scale))
     responses = [
-        TextResponse(text=refs[0] if i % 4 else _perturb(f"the {refs[0]} here", 1))
+        TextResponse(text=refs[0] if i % 4 else perturb(f"the {refs[0]} here", 1))
         for i, refs in enumerate(references)
     ]
     _measure("qa (SQuAD EM, F1)", spec, requests, references, responses)
 
 
 def test_recommendation(scale: Any) -> None:
-    spec, requests, references = _smoke("recommendation-synthetic", _n(scale))
+    spec, requests, references = smoke_examples("recommendation-synthetic", _n(scale))
     responses = [
         RankingResponse(ranked=tuple(req.candidates[(i % 7) :] + req.candidates[: (i % 7)]))
         for i, req in enumerate(requests)

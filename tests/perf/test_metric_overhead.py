@@ -24,41 +24,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench.catalog import find_task
-from bench.families.base import get_family
 from bench.families.generation import TextResponse
 from bench.families.recommendation import RankingResponse
 from bench.families.sentiment import SentimentResponse
 from bench.metrics.base import BootstrapConfig, Metric, ScoringContext, score_task
 from bench.metrics.qa import squad_normalize
-from bench.preprocess import build_steps
 from bench.registry import registry
-from bench.runner import _prepare_rows
+from tests.perf.workloads import perturb, smoke_examples
 
 pytestmark = pytest.mark.filterwarnings("ignore::numba.core.errors.NumbaTypeSafetyWarning")
-
-
-def _smoke(task_name: str, n: int) -> tuple[Any, list[Any], list[Any]]:
-    """The smoke task's spec and its prepared requests and references, repeated to ``n``."""
-    spec = find_task(task_name)
-    family = get_family(spec.family)
-    prepared = family.prepare(spec, data_override=None, limit=None) or _prepare_rows(
-        family, spec, build_steps(spec), None, None, lambda _e: None, "perf", want_train=False
-    )
-    m = len(prepared.requests)
-    return (
-        spec,
-        [prepared.requests[i % m] for i in range(n)],
-        [prepared.references[i % m] for i in range(n)],
-    )
-
-
-def _perturb(text: str, copy: int) -> str:
-    """Copy 0 unchanged; each further copy drops a different word."""
-    words = text.split()
-    if copy and len(words) > 1:
-        del words[(copy * 7) % len(words)]
-    return " ".join(words)
 
 
 def _metrics(spec: Any, names: list[str]) -> list[Metric]:
@@ -95,9 +69,9 @@ def test_translation_bleu_chrf_ter_vs_sacrebleu(scale: Any) -> None:
     import sacrebleu
 
     n = scale.pick(10_000, 1_000, "BENCH_PERF_EXAMPLES")
-    spec, requests, references = _smoke("translation-zh-en", n)
+    spec, requests, references = smoke_examples("translation-zh-en", n)
     m = len({r.id for r in requests})
-    hyps = [_perturb(refs[0], i // m) for i, refs in enumerate(references)]
+    hyps = [perturb(refs[0], i // m) for i, refs in enumerate(references)]
     responses = [TextResponse(text=h) for h in hyps]
     ours_s, ours = _bench(spec, requests, references, responses, ["bleu", "chrf", "ter"])
 
@@ -122,9 +96,9 @@ def test_summarization_rouge_vs_rouge_score(scale: Any, nltk_data: Any) -> None:
     from rouge_score.rouge_scorer import RougeScorer
 
     n = scale.pick(10_000, 1_000, "BENCH_PERF_EXAMPLES")
-    spec, requests, references = _smoke("summarization-en", n)
+    spec, requests, references = smoke_examples("summarization-en", n)
     m = len({r.id for r in requests})
-    preds = [_perturb(refs[0], 1 + i // m) for i, refs in enumerate(references)]
+    preds = [perturb(refs[0], 1 + i // m) for i, refs in enumerate(references)]
     responses = [TextResponse(text=p) for p in preds]
     types = ["rouge1", "rouge2", "rougeL", "rougeLsum"]
     assert set(types) <= {m.name for m in spec.metrics}
@@ -148,7 +122,7 @@ def test_sentiment_accuracy_macro_f1_vs_sklearn(scale: Any) -> None:
     from sklearn.metrics import accuracy_score, f1_score
 
     n = scale.pick(10_000, 1_000, "BENCH_PERF_EXAMPLES")
-    spec, requests, references = _smoke("sentiment-en", n)
+    spec, requests, references = smoke_examples("sentiment-en", n)
     labels = list(requests[0].labels)
     rng = np.random.default_rng(3)
     flip = rng.random(n) < 0.3
@@ -191,9 +165,9 @@ def _squad_direct(preds: list[str], golds: list[tuple[str, ...]]) -> dict[str, f
 
 def test_qa_squad_em_f1_vs_the_official_definitions(scale: Any) -> None:
     n = scale.pick(10_000, 1_000, "BENCH_PERF_EXAMPLES")
-    spec, requests, references = _smoke("qa-en", n)
+    spec, requests, references = smoke_examples("qa-en", n)
     m = len({r.id for r in requests})
-    preds = [_perturb(refs[0], i // m) for i, refs in enumerate(references)]
+    preds = [perturb(refs[0], i // m) for i, refs in enumerate(references)]
     responses = [TextResponse(text=p) for p in preds]
     ours_s, ours = _bench(spec, requests, references, responses, ["squad_em", "squad_f1"])
     theirs_s, theirs = _time(lambda: _squad_direct(preds, references))
@@ -205,7 +179,7 @@ def test_qa_squad_em_f1_vs_the_official_definitions(scale: Any) -> None:
 def test_recommendation_ranking_vs_ranx(scale: Any) -> None:
     ranx = pytest.importorskip("ranx")
     n = scale.pick(10_000, 1_000, "BENCH_PERF_EXAMPLES")
-    spec, requests, references = _smoke("recommendation-synthetic", n)
+    spec, requests, references = smoke_examples("recommendation-synthetic", n)
     rng = np.random.default_rng(5)
     responses, qrels, run = [], {}, {}
     for i, (req, ref) in enumerate(zip(requests, references, strict=True)):

@@ -1,0 +1,34 @@
+"""Workloads shared by the metric benchmarks: smoke-task examples repeated to a size, and
+hypotheses made by dropping a word."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.catalog import find_task
+from bench.families.base import get_family
+from bench.preprocess import build_steps
+from bench.runner import _prepare_rows
+
+
+def smoke_examples(task_name: str, n: int) -> tuple[Any, list[Any], list[Any]]:
+    """The smoke task's spec and its prepared requests and references, repeated to ``n``."""
+    spec = find_task(task_name)
+    family = get_family(spec.family)
+    prepared = family.prepare(spec, data_override=None, limit=None) or _prepare_rows(
+        family, spec, build_steps(spec), None, None, lambda _e: None, "perf", want_train=False
+    )
+    m = len(prepared.requests)
+    return (
+        spec,
+        [prepared.requests[i % m] for i in range(n)],
+        [prepared.references[i % m] for i in range(n)],
+    )
+
+
+def perturb(text: str, copy: int) -> str:
+    """Copy 0 unchanged; each further copy drops a different word."""
+    words = text.split()
+    if copy and len(words) > 1:
+        del words[(copy * 7) % len(words)]
+    return " ".join(words)
