@@ -237,7 +237,7 @@ def run_pair(
         reason = f"does not support the {task.family} family"
         emit(Event("pair-skipped", name, tname, message=reason))
         return RunOutcome(name, tname, "skipped", reason=reason)
-    trainable = callable(getattr(adapter, "fit", None))
+    trainable = bool(getattr(adapter, "trainable", False))
     has_train = family.has_train(task)
     if getattr(adapter, "requires_training", False) and not has_train:
         reason = f"needs a train split and task {tname} has none"

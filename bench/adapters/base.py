@@ -24,22 +24,27 @@ fingerprint, so upgrading a plugin never serves its old cached answers.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bench.errors import ModelSpecError, did_you_mean
-from bench.families.base import Request, Response
+from bench.families.base import Failure, Request, Response
+from bench.identity import short_hash
+
+if TYPE_CHECKING:
+    from bench.families.base import Family
+    from bench.spec import TaskSpec
 
 __all__ = [
     "Adapter",
     "ModelAdapter",
     "ModelSpec",
     "PluginAdapter",
+    "Resources",
     "TrainableAdapter",
     "make_adapter",
     "parse_model_spec",
@@ -76,20 +81,60 @@ class TrainableAdapter(ModelAdapter, Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Resources:
+    """Where an adapter's work can run, as the adapter declares it (:meth:`Adapter.resources`).
+
+    Executors place work from this, never from the model spec's kind. Model-spec parameters
+    ``num_cpus`` / ``num_gpus`` / ``replicas`` override the declared values.
+
+    Attributes:
+        num_cpus: CPUs one replica uses while it predicts.
+        num_gpus: GPUs one replica uses.
+        remote: Answers come from a remote API (mostly waiting): such adapters share one
+            concurrency budget on a cluster.
+        light: Cheaper to build than a worker process is to start (rule-based and small
+            trainable baselines): a cluster runs its jobs as pooled tasks, not as actors.
+    """
+
+    num_cpus: float = 1.0
+    num_gpus: float = 0.0
+    remote: bool = False
+    light: bool = False
+
+
 class Adapter:
-    """Base class for adapters with validated parameters.
+    """Base class of every adapter: each hook the runner or an executor uses, with its default.
 
     Subclasses set ``name`` (the registry name), ``families`` and a nested pydantic ``Params``
     model; ``self.params`` holds the validated values. ``version`` is bumped whenever a change
     of code changes the adapter's answers, which changes the fingerprint and so invalidates
     cached predictions.
+
+    The hooks, all declared here so that callers never probe with ``getattr``:
+
+    * :meth:`supports` — whether a family is served;
+    * :meth:`for_task` — the adapter configured for one task (its prompt, its labels), as a new
+      object or ``self``; it never mutates ``self``;
+    * :meth:`fingerprint` — pure: parameters, code version, weights or remote model identity and
+      the task; never call order or device visibility;
+    * :attr:`trainable` / :attr:`requires_training` / :meth:`fit` — training on the train split;
+    * :attr:`cacheable` — whether answers may be cached and shared between equal requests;
+    * :meth:`check_ids` — a look at the test ids before anything is predicted;
+    * :meth:`info` — facts for the record (``model.info``);
+    * :meth:`resources` — where its work can run (:class:`Resources`);
+    * :meth:`predict` — one :class:`~bench.families.base.Response` or
+      :class:`~bench.families.base.Failure` per request, in order.
     """
 
     name: str = "adapter"
     version: ClassVar[int] = 1
     families: ClassVar[tuple[str, ...]] = ()
     cacheable: ClassVar[bool] = True
+    """Answers depend on the request's content only (not its id): cache them and answer equal
+    requests once. ``False`` for adapters that answer by id (a predictions file)."""
     requires_training: ClassVar[bool] = False
+    """The adapter cannot predict untrained: a task without a train split is skipped."""
 
     class Params(BaseModel):
         """No parameters."""
@@ -118,23 +163,60 @@ class Adapter:
                 fix=f"parameters of {self.name}: {', '.join(self.Params.model_fields) or 'none'}",
             ) from exc
 
-    def fingerprint(self) -> str:
-        """SHA-256 (16 hex) of the adapter's name, code version, target and parameters."""
-        payload = {
+    @property
+    def trainable(self) -> bool:
+        """Whether :meth:`fit` is implemented (it is called before predicting, when the task has
+        a train split)."""
+        return type(self).fit is not Adapter.fit
+
+    def identity(self) -> dict[str, Any]:
+        """What :meth:`fingerprint` hashes: name, code version, target and parameters.
+        Subclasses add what else decides their answers (weights, a remote model's identity)."""
+        return {
             "adapter": self.name,
             "version": self.version,
             "target": self.target,
             "params": self.params.model_dump(mode="json"),
         }
-        blob = json.dumps(payload, sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def fingerprint(self, task: TaskSpec | None = None) -> str:
+        """Short SHA-256 of :meth:`identity` (and of what the adapter reads of ``task``, for
+        adapters whose answers depend on it); pure, so equal inputs give equal fingerprints in
+        any order and on any machine."""
+        return short_hash(self.identity())
 
     def supports(self, family: str) -> bool:
         """Whether ``family`` is one of ``self.families``."""
         return family in self.families
 
-    def predict(self, requests: Sequence[Request]) -> list[Response]:
-        """One response per request, in order."""
+    def for_task(self, task: TaskSpec, family: Family) -> Adapter:
+        """The adapter configured for ``task`` (default: ``self``, unchanged)."""
+        return self
+
+    def check_ids(self, ids: Sequence[str]) -> None:
+        """Look at the test set's ids before anything is predicted (default: nothing).
+
+        Raises:
+            BenchError: The adapter cannot answer this test set (e.g. a predictions file for
+                other ids).
+        """
+        return None
+
+    def fit(self, examples: Sequence[tuple[Request, Any]]) -> None:
+        """Train on ``(request, reference)`` pairs; only adapters with :attr:`trainable` have
+        one."""
+        raise NotImplementedError(f"{self.name} is not trainable")
+
+    def info(self) -> dict[str, Any]:
+        """Facts about the model for the record's ``model.info`` (default: none)."""
+        return {}
+
+    def resources(self) -> Resources:
+        """Where this adapter's work can run (default: one CPU, built in a worker)."""
+        return Resources()
+
+    def predict(self, requests: Sequence[Request]) -> list[Response | Failure]:
+        """One response (or failure) per request, in order."""
         raise NotImplementedError
 
 

@@ -359,7 +359,9 @@ class RayExecutor:
                     spec=spec,
                     resources=resources,
                     api=spec.kind in API_KINDS,
-                    trainable=callable(getattr(adapter, "fit", None)),
+                    trainable=bool(
+                        getattr(adapter, "trainable", callable(getattr(adapter, "fit", None)))
+                    ),
                     explicit=explicit,
                 )
             )

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bench.spec import TaskSpec
 
-__all__ = ["Family", "Prepared", "Request", "Response", "get_family"]
+__all__ = ["Failure", "Family", "Prepared", "Request", "Response", "get_family"]
 
 
 class Request(BaseModel):
@@ -49,6 +49,35 @@ class Response(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     family: ClassVar[str]
+
+
+class Failure(BaseModel):
+    """An example the adapter knows it could not answer: a value, not an exception.
+
+    An adapter returns one in place of a :class:`Response` when it gave up on that example (the
+    HTTP API failed after its retries, the answer could not be parsed, the predictions file has
+    no line for the id). The runner counts it by :attr:`label`, scores the example as a miss and
+    never caches it. Any *exception* an adapter raises is a bug: it stops the run.
+
+    Attributes:
+        cause: A short, stable category (``http``, ``timeout``, ``unparsable``, ``missing``,
+            ``invalid``, ...): what failure counts are grouped by.
+        message: What happened, for a person (at most a few hundred characters).
+
+    Example:
+        >>> Failure(cause="http", message="503 after 3 retries").label
+        'http: 503 after 3 retries'
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cause: str
+    message: str = ""
+
+    @property
+    def label(self) -> str:
+        """``cause: message`` (or just ``cause``), the key failures are counted by."""
+        return f"{self.cause}: {self.message}" if self.message else self.cause
 
 
 @dataclass

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.adapters.base import TrainableAdapter, make_adapter
+from bench.adapters.base import make_adapter
 from bench.adapters.qa import FirstSentence, SlidingWindow, qa_tokens
 from bench.errors import AdapterError, MissingResource, ModelSpecError
 from bench.families.qa import QARequest
@@ -247,7 +247,7 @@ def test_families_and_training() -> None:
         assert adapter.supports("qa")
         assert not adapter.supports("summarization")
         assert not adapter.requires_training
-        assert not isinstance(adapter, TrainableAdapter)
+        assert not adapter.trainable
 
 
 def test_non_qa_requests_are_refused() -> None:
