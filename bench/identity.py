@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from functools import lru_cache
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -85,7 +85,7 @@ def file_digest(path: str | Path, algorithm: str = "sha256", *, length: int | No
     return hexed if length is None else hexed[:length]
 
 
-@lru_cache(maxsize=None)
+@cache
 def library_version(distribution: str) -> str | None:
     """The installed version of ``distribution`` (``None`` when it is not installed)."""
     try:
