@@ -215,7 +215,7 @@ class Adapter:
         """Where this adapter's work can run (default: one CPU, built in a worker)."""
         return Resources()
 
-    def predict(self, requests: Sequence[Request]) -> list[Response | Failure]:
+    def predict(self, requests: Sequence[Request]) -> Sequence[Response | Failure]:
         """One response (or failure) per request, in order."""
         raise NotImplementedError
 
