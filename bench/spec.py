@@ -8,8 +8,6 @@ and the field, with a did-you-mean for misspelt keys and registry names.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +24,7 @@ from pydantic import (
 )
 
 from bench.errors import TaskSpecError, UnknownName, did_you_mean
+from bench.identity import short_hash
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -338,15 +337,15 @@ class TaskSpec(_Closed):
 
     def preprocess_hash(self) -> str:
         """SHA-256 (16 hex) of the ordered steps and their params."""
-        return _short_hash([s.model_dump() for s in self.preprocess])
+        return short_hash([s.model_dump() for s in self.preprocess])
 
     def prompt_hash(self) -> str | None:
         """SHA-256 (16 hex) of the prompt, or ``None`` when the task has none."""
-        return _short_hash(self.prompt.model_dump()) if self.prompt else None
+        return short_hash(self.prompt.model_dump()) if self.prompt else None
 
     def spec_hash(self) -> str:
         """SHA-256 (16 hex) of the whole spec as validated."""
-        return _short_hash(self.model_dump(mode="json"))
+        return short_hash(self.model_dump(mode="json"))
 
 
 def _first_repeat(values: list[str]) -> str | None:
@@ -356,11 +355,6 @@ def _first_repeat(values: list[str]) -> str | None:
             return v
         seen.add(v)
     return None
-
-
-def _short_hash(obj: Any) -> str:
-    blob = json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 def task_json_schema() -> dict[str, Any]:

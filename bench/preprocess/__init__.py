@@ -1,19 +1,21 @@
 """Preprocessing: registered, parameterised, pure steps applied with ``Dataset.map``.
 
 Each step's output is cached by ``datasets`` under a fingerprint derived from the input's
-fingerprint and the step's name, version and params, so a second run of the same task is cheap.
-The ordered list of steps and params is hashed into every run record
-(:meth:`bench.spec.TaskSpec.preprocess_hash`).
+fingerprint and the step's identity (name, version, params and the library versions and data it
+depends on: :meth:`Step.identity`), so a second run of the same task is cheap, and upgrading
+jieba or changing NLTK data re-runs the step instead of reusing a stale cache file. The ordered
+list of steps and params is hashed into every run record
+(:meth:`bench.spec.TaskSpec.preprocess_hash`); :func:`steps_identity` hashes the steps'
+identities, dependencies included.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bench.errors import TaskSpecError
+from bench.identity import short_hash
 from bench.preprocess.base import Step, tokens_column
 
 if TYPE_CHECKING:
@@ -22,7 +24,14 @@ if TYPE_CHECKING:
     from bench.families.base import Family
     from bench.spec import TaskSpec
 
-__all__ = ["Step", "apply_steps", "build_steps", "check_resources"]
+__all__ = [
+    "Step",
+    "apply_steps",
+    "build_steps",
+    "check_resources",
+    "map_fingerprint",
+    "steps_identity",
+]
 
 
 def build_steps(spec: TaskSpec) -> list[Step]:
@@ -52,6 +61,25 @@ def check_resources(steps: Sequence[Step]) -> None:
         step.check_resources()
 
 
+def steps_identity(steps: Sequence[Step]) -> str:
+    """One short hash of the steps' identities in order, their dependencies included: what
+    keys anything computed from the preprocessed rows (a trained baseline, for one).
+
+    Example:
+        >>> from bench.preprocess.text import Lowercase
+        >>> steps_identity([Lowercase()]) == steps_identity([Lowercase()])
+        True
+    """
+    return short_hash([s.identity() for s in steps])
+
+
+def map_fingerprint(parent: str, step: Step, fields: Sequence[str]) -> str:
+    """The ``datasets`` fingerprint of ``step`` applied to ``fields`` of a dataset whose
+    fingerprint is ``parent``: it changes with the step's params, version, and the libraries
+    and data it depends on, so none of these changing can reuse a stale cache file."""
+    return short_hash([parent, step.identity(), list(fields)], length=32)
+
+
 def apply_steps(ds: Dataset, steps: Sequence[Step], family: Family, *, desc: str = "") -> Dataset:
     """Apply ``steps`` in order to ``ds`` with ``Dataset.map`` (cached by fingerprint)."""
     for step in steps:
@@ -68,11 +96,7 @@ def apply_steps(ds: Dataset, steps: Sequence[Step], family: Family, *, desc: str
                 f"(they have {ds.column_names})",
                 fix="set the step's 'fields' param to the family's text fields",
             )
-        fingerprint = hashlib.sha256(
-            json.dumps(
-                [ds._fingerprint, step.identity(), fields], sort_keys=True, default=str
-            ).encode()
-        ).hexdigest()[:32]
+        fingerprint = map_fingerprint(ds._fingerprint, step, fields)
 
         def run(
             batch: dict[str, list[object]], _step: Step = step, _fields: list[str] = fields

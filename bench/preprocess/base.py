@@ -6,6 +6,13 @@ batch of rows (``{column: [values]}``) to the columns it writes, and depends on 
 params and its input. Steps that need a data resource (an NLTK package, a dictionary) say so in
 ``check_resources``, which the runner calls before any model is called.
 
+A step's identity (:meth:`Step.identity`: name, version, params and :meth:`Step.dependencies`)
+keys its cached output (:func:`bench.preprocess.apply_steps`) and is written into every run
+record. A step declares what else decides its output: the libraries in ``libraries`` (their
+installed versions) and, in :meth:`Step.data_dependencies`, the data it reads (a dictionary's
+content hash, an NLTK data package's content hash, a configuration). Upgrading jieba or
+installing other NLTK data therefore changes the identity and re-runs the step.
+
 Conventions for columns: text fields stay text. Tokenising steps write ``<field>_tokens`` (a list
 of strings) and tagging steps ``<field>_pos`` (a list of tags aligned with the tokens); later
 steps such as stopword removal or truncation work on those columns.
@@ -18,6 +25,8 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
+
+from bench.identity import library_versions
 
 __all__ = ["Batch", "Step", "TextStep", "TokenStep", "pos_column", "tokens_column"]
 
@@ -47,19 +56,47 @@ class Step(BaseModel):
     name: ClassVar[str]
     version: ClassVar[int] = 1
     needs_tokens: ClassVar[bool] = False
+    libraries: ClassVar[tuple[str, ...]] = ()
+    """Distributions whose code decides the output (``nltk``, ``opencc``): their installed
+    versions are part of :meth:`dependencies`."""
 
     fields: list[str] | None = None
 
     def check_resources(self) -> None:
         """Raise :class:`~bench.errors.MissingResource` when a needed resource is absent."""
 
+    def data_dependencies(self) -> dict[str, Any]:
+        """The data the output depends on, by name: content hashes of dictionaries and data
+        packages, versions of the Unicode database, configurations. None by default.
+
+        Never raises for absent data (its value is then ``None``): :meth:`check_resources`
+        reports what is missing.
+        """
+        return {}
+
+    def dependencies(self) -> dict[str, Any]:
+        """Everything besides the params that decides the output: the versions of
+        :attr:`libraries` and :meth:`data_dependencies` in one mapping.
+
+        Example:
+            >>> from bench.preprocess.en import EnTokenize
+            >>> sorted(EnTokenize().dependencies())
+            ['nltk']
+        """
+        return {**library_versions(self.libraries), **self.data_dependencies()}
+
     @abstractmethod
     def apply(self, batch: Batch, fields: Sequence[str]) -> Batch:
         """Return the columns this step writes for ``batch``."""
 
     def identity(self) -> dict[str, Any]:
-        """Name, version and params: what the preprocessing hash covers."""
-        return {"step": self.name, "version": self.version, "params": self.model_dump()}
+        """Name, version, params and, when there are any, :meth:`dependencies`: what keys the
+        step's cached output and what a run record lists."""
+        identity = {"step": self.name, "version": self.version, "params": self.model_dump()}
+        depends = self.dependencies()
+        if depends:
+            identity["depends"] = depends
+        return identity
 
 
 class TextStep(Step):

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from bench.errors import MissingResource
 from bench.preprocess.base import Batch, Step, TokenStep, pos_column, tokens_column
-from bench.preprocess.resources import nltk_location, require_nltk
+from bench.preprocess.resources import nltk_identity, nltk_location, require_nltk
 from bench.preprocess.text import require_column
 
 __all__ = ["EnPOS", "EnSentences", "EnTokenize", "sentences_column"]
@@ -59,12 +59,18 @@ class EnTokenize(TokenStep):
     """
 
     name: ClassVar[str] = "en_tokenize"
+    libraries: ClassVar[tuple[str, ...]] = ("nltk",)
 
     sentence_split: bool = False
 
     def check_resources(self) -> None:
         if self.sentence_split:
             require_nltk(_punkt_resource("english"), "punkt_tab", self.name)
+
+    def data_dependencies(self) -> dict[str, Any]:
+        if not self.sentence_split:
+            return {}
+        return {"punkt_tab": nltk_identity(_punkt_resource("english"))}
 
     def tokenize(self, text: str) -> list[str]:
         self.check_resources()
@@ -99,11 +105,15 @@ class EnSentences(Step):
     """
 
     name: ClassVar[str] = "en_sentences"
+    libraries: ClassVar[tuple[str, ...]] = ("nltk",)
 
     language: str = Field(default="english", pattern=r"^[a-z_]+$")
 
     def check_resources(self) -> None:
         require_nltk(_punkt_resource(self.language), "punkt_tab", self.name)
+
+    def data_dependencies(self) -> dict[str, Any]:
+        return {"punkt_tab": nltk_identity(_punkt_resource(self.language))}
 
     def split(self, text: str) -> list[str]:
         """Split one text into sentences."""
@@ -187,6 +197,7 @@ class EnPOS(Step):
 
     name: ClassVar[str] = "en_pos"
     needs_tokens: ClassVar[bool] = True
+    libraries: ClassVar[tuple[str, ...]] = ("nltk",)
 
     tagset: Literal["ptb", "universal"] = "ptb"
 
@@ -194,6 +205,12 @@ class EnPOS(Step):
         _tagger(self.name)
         if self.tagset == "universal":
             _universal_map(self.name)
+
+    def data_dependencies(self) -> dict[str, Any]:
+        data = {_TAGGER_PACKAGE: nltk_identity(_TAGGER_RESOURCE)}
+        if self.tagset == "universal":
+            data["universal_tagset"] = nltk_identity(_UNIVERSAL_RESOURCE)
+        return data
 
     def tag(self, tokens: Sequence[str]) -> list[str]:
         """Tag one list of tokens; returns one tag per token."""

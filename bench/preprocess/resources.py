@@ -7,6 +7,11 @@ with a :class:`~bench.errors.MissingResource` naming the package, the step, the 
 and the download command. ``bench doctor`` lists the same facts with :func:`nltk_resources`,
 :func:`jieba_status` and :func:`opencc_status`.
 
+The identities of the steps that use these resources are built here too: :func:`nltk_identity`
+hashes the content of the NLTK data a step reads (folder or zip entry, wherever it was found),
+:func:`opencc_identity` names OpenCC's version and hashes a conversion's configuration and
+dictionaries, and :func:`jieba_status` hashes jieba's dictionary.
+
 Nothing heavy is imported at module import time; ``nltk``, ``jieba`` and ``opencc`` are imported
 inside the functions that need them.
 """
@@ -14,13 +19,13 @@ inside the functions that need them.
 from __future__ import annotations
 
 import functools
-import hashlib
+import json
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Final
 
 from bench.errors import MissingDependency, MissingResource
+from bench.identity import bytes_hash, combine, file_digest, library_version
 
 __all__ = [
     "NLTK_PACKAGES",
@@ -29,8 +34,10 @@ __all__ = [
     "ResourceStatus",
     "file_sha256_16",
     "jieba_status",
+    "nltk_identity",
     "nltk_location",
     "nltk_resources",
+    "opencc_identity",
     "opencc_status",
     "require_nltk",
     "require_opencc",
@@ -186,19 +193,67 @@ def nltk_resources() -> list[ResourceStatus]:
     return statuses
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=256)
 def _sha256_16(path: str, mtime_ns: int, size: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()[:16]
+    return file_digest(path, length=16)
 
 
 def file_sha256_16(path: Path) -> str:
     """First 16 hex digits of the SHA-256 of a file (cached per path, mtime and size)."""
     st = path.stat()
     return _sha256_16(str(path), st.st_mtime_ns, st.st_size)
+
+
+def _folder_hash(folder: Path) -> str:
+    """One hash of every file under ``folder``: relative paths and contents, sorted."""
+    parts = [
+        f"{p.relative_to(folder).as_posix()}:{file_sha256_16(p)}"
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    ]
+    return combine(*parts)
+
+
+@functools.lru_cache(maxsize=64)
+def _zip_entry_hash(archive: str, mtime_ns: int, size: int, entry: str) -> str:
+    import zipfile
+
+    with zipfile.ZipFile(archive) as zf:
+        names = sorted(
+            n for n in zf.namelist() if n == entry or n.startswith(entry.rstrip("/") + "/")
+        )
+        return combine(*(f"{n}:{bytes_hash(zf.read(n))}" for n in names if not n.endswith("/")))
+
+
+def nltk_identity(resource_path: str) -> str | None:
+    """A content hash (16 hex) of the NLTK data a step reads, wherever ``nltk.data.find``
+    finds it (``None`` when it is not installed).
+
+    A folder is hashed file by file (relative paths and contents), a file by its content, a
+    zip entry (NLTK reads zipped packages in place) by the content of its members. Two
+    machines with the same data get the same hash whatever the folder, and data changed in
+    place changes it.
+
+    Args:
+        resource_path: As for :func:`require_nltk`, e.g. ``"tokenizers/punkt_tab/english/"``.
+
+    Example:
+        >>> len(nltk_identity("corpora/stopwords/english") or "")  # doctest: +SKIP
+        16
+    """
+    import nltk
+
+    try:
+        pointer = nltk.data.find(resource_path)
+    except LookupError:
+        return None
+    zipped = getattr(pointer, "zipfile", None)
+    if zipped is not None:
+        archive = Path(zipped.filename)
+        st = archive.stat()
+        return _zip_entry_hash(str(archive), st.st_mtime_ns, st.st_size, str(pointer.entry))
+    path = Path(str(getattr(pointer, "path", pointer)))
+    return _folder_hash(path) if path.is_dir() else file_sha256_16(path)
 
 
 def jieba_status() -> ResourceStatus:
@@ -289,10 +344,7 @@ def opencc_status() -> ResourceStatus:
     """
     download = "pip install --force-reinstall 'opencc>=1.1.6'"
     used_by = ("traditional_to_simplified",)
-    try:
-        version: str | None = metadata.version("opencc")
-    except metadata.PackageNotFoundError:
-        version = None
+    version = library_version("opencc")
     try:
         cls = require_opencc()
     except MissingDependency as exc:
@@ -314,3 +366,52 @@ def opencc_status() -> ResourceStatus:
         else f"opencc {version}, conversions {', '.join(OPENCC_CONFIGS)} load"
     )
     return ResourceStatus("opencc", not failed, path, download, detail, "python", used_by, version)
+
+
+def _opencc_files(config: Path, seen: set[Path]) -> list[Path]:
+    """``config`` and every file it names (dictionaries, nested configs), each once."""
+    if config in seen or not config.is_file():
+        return []
+    seen.add(config)
+    found = [config]
+    if config.suffix != ".json":
+        return found
+    try:
+        tree = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return found
+    stack: list[Any] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            name = node.get("file")
+            if isinstance(name, str):
+                found += _opencc_files(config.parent / name, seen)
+            stack += list(node.values())
+        elif isinstance(node, list):
+            stack += node
+    return found
+
+
+def opencc_identity(config: str) -> dict[str, str | None]:
+    """What an OpenCC conversion's output depends on: OpenCC's version, the conversion, and a
+    hash (16 hex) of its configuration file and every dictionary it names (``None`` when the
+    files are not where the ``opencc`` package keeps them).
+
+    Example:
+        >>> sorted(opencc_identity("t2s"))
+        ['opencc', 'opencc_config', 'opencc_data']
+    """
+    data: str | None = None
+    try:
+        import opencc
+
+        roots = [Path(p) for p in getattr(opencc, "__path__", [])]
+    except ImportError:
+        roots = []
+    for root in roots:
+        files = _opencc_files(root / "clib" / "share" / "opencc" / f"{config}.json", set())
+        if files:
+            data = combine(*(f"{p.name}:{file_sha256_16(p)}" for p in sorted(files)))
+            break
+    return {"opencc": library_version("opencc"), "opencc_config": config, "opencc_data": data}

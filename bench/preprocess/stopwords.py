@@ -12,18 +12,20 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from importlib import resources
-from typing import ClassVar, Final, Literal
+from typing import Any, ClassVar, Final, Literal
 
 from pydantic import Field
 
 from bench.errors import MissingResource
+from bench.identity import short_hash
 from bench.preprocess.base import Batch, Step, pos_column, tokens_column
-from bench.preprocess.resources import nltk_location, require_nltk
+from bench.preprocess.resources import nltk_identity, nltk_location, require_nltk
 from bench.preprocess.text import require_column
 
 __all__ = ["RemoveStopwords", "stopword_list"]
 
 _ZH_FILE: Final = "zh_stopwords.txt"
+_EN_RESOURCE: Final = "corpora/stopwords/english"
 
 
 @functools.cache
@@ -45,7 +47,7 @@ _EN_LISTS: dict[str, tuple[str, ...]] = {}
 
 
 def _en_stopwords(step: str) -> tuple[str, ...]:
-    pointer = require_nltk("corpora/stopwords/english", "stopwords", step)
+    pointer = require_nltk(_EN_RESOURCE, "stopwords", step)
     key = nltk_location(pointer)
     words = _EN_LISTS.get(key)
     if words is None:
@@ -99,6 +101,15 @@ class RemoveStopwords(Step):
 
     def check_resources(self) -> None:
         stopword_list(self.language)
+
+    def data_dependencies(self) -> dict[str, Any]:
+        if self.language == "en":
+            return {"stopwords": nltk_identity(_EN_RESOURCE)}
+        try:
+            listed: str | None = short_hash(list(_zh_stopwords()))
+        except MissingResource:
+            listed = None
+        return {"zh_stopwords": listed}
 
     def stopwords(self) -> frozenset[str]:
         """The set matched against tokens (lower-cased unless ``case_sensitive``)."""

@@ -1,12 +1,15 @@
 """Language-neutral text steps: Unicode and width normalisation, case, HTML, whitespace, length.
 
-Every step here is pure Python (no data resources) and deterministic. Text steps return their
+Every step here is pure Python (no data resources) and deterministic; the ones whose output
+follows the Unicode database (normalisation, case, width, whitespace) or Python's HTML parser
+name its version in their dependencies. Text steps return their
 fields rewritten; :class:`Truncate` cuts either the text (``max_chars``) or the token columns a
 tokenising step wrote (``max_tokens``).
 """
 
 from __future__ import annotations
 
+import sys
 import unicodedata
 from collections.abc import Sequence
 from html.parser import HTMLParser
@@ -36,7 +39,13 @@ CJK_PUNCTUATION_KEPT: Final = "，！？：；（）"
 punctuation, not full-width variants of ASCII punctuation.
 """
 
-_FULLWIDTH_OFFSET: Final = 0xFEE0  # U+FF01..U+FF5E minus this is U+0021..U+007E
+_FULLWIDTH_OFFSET: Final = 0xFEE0
+_PYTHON: Final = "{}.{}".format(*sys.version_info[:2])
+
+
+def _unicode() -> dict[str, Any]:
+    """The Unicode database version: what normalisation, case mapping and ``str.split`` use."""
+    return {"unicode": unicodedata.unidata_version}  # U+FF01..U+FF5E minus this is U+0021..U+007E
 
 
 def _width_table(punctuation: bool) -> dict[int, int]:
@@ -90,6 +99,9 @@ class UnicodeNFKC(TextStep):
 
     name: ClassVar[str] = "unicode_nfkc"
 
+    def data_dependencies(self) -> dict[str, Any]:
+        return _unicode()
+
     def transform(self, text: str) -> str:
         return unicodedata.normalize("NFKC", text)
 
@@ -116,6 +128,9 @@ class FullwidthToHalfwidth(TextStep):
 
     name: ClassVar[str] = "fullwidth_to_halfwidth"
 
+    def data_dependencies(self) -> dict[str, Any]:
+        return _unicode()
+
     punctuation: bool = True
 
     def transform(self, text: str) -> str:
@@ -131,6 +146,9 @@ class Lowercase(TextStep):
     """
 
     name: ClassVar[str] = "lowercase"
+
+    def data_dependencies(self) -> dict[str, Any]:
+        return _unicode()
 
     def transform(self, text: str) -> str:
         return text.lower()
@@ -232,6 +250,10 @@ class StripHTML(TextStep):
 
     name: ClassVar[str] = "strip_html"
 
+    def data_dependencies(self) -> dict[str, Any]:
+        # html.parser and html.unescape (its entity table) come with Python.
+        return {**_unicode(), "python": _PYTHON}
+
     def transform(self, text: str) -> str:
         if "<" not in text and "&" not in text:
             return text
@@ -253,6 +275,9 @@ class CollapseWhitespace(TextStep):
     """
 
     name: ClassVar[str] = "collapse_whitespace"
+
+    def data_dependencies(self) -> dict[str, Any]:
+        return _unicode()
 
     def transform(self, text: str) -> str:
         return " ".join(text.split())

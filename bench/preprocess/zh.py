@@ -2,26 +2,28 @@
 
 jieba keeps its dictionary in a tokenizer object. The module-level functions (``jieba.cut``,
 ``jieba.load_userdict``) share one global tokenizer, so a user dictionary loaded by one task
-would leak into every other. These steps never touch it: each distinct dictionary content gets
-its own private ``jieba.Tokenizer``, built once per process and cached. Two tasks with different
-user dictionaries segment independently, and a task without one always sees jieba's stock
+would leak into every other. These steps never touch it: they segment with
+:func:`~bench.preprocess.segmenter.jieba_tokenizer`, one private ``jieba.Tokenizer`` per distinct
+dictionary content, built once per process and cached. Two tasks with different user
+dictionaries segment independently, and a task without one always sees jieba's stock
 dictionary.
+
+Each step's identity (:meth:`~bench.preprocess.base.Step.dependencies`) names jieba's version
+and the hashes of its main dictionary and of the user dictionary, or OpenCC's version and the
+hash of the conversion's configuration and dictionaries, so an upgrade or an edited dictionary
+re-runs the step instead of reusing a cached result.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import io
-import logging
-import threading
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from bench.errors import DataError, MissingResource
+from bench.errors import MissingResource
 from bench.preprocess.base import Batch, Step, TextStep, TokenStep, pos_column, tokens_column
-from bench.preprocess.resources import require_opencc
+from bench.preprocess.resources import opencc_identity, require_opencc
+from bench.preprocess.segmenter import jieba_identity, jieba_pos_tokenizer, jieba_tokenizer
 
 __all__ = ["TraditionalToSimplified", "ZhPOS", "ZhSegment"]
 
@@ -61,6 +63,9 @@ class TraditionalToSimplified(TextStep):
     def check_resources(self) -> None:
         _converter(self.config)
 
+    def dependencies(self) -> dict[str, Any]:
+        return opencc_identity(self.config)
+
     def transform(self, text: str) -> str:
         return str(_converter(self.config).convert(text))
 
@@ -69,80 +74,8 @@ class TraditionalToSimplified(TextStep):
         return {f: [None if t is None else str(cc.convert(t)) for t in batch[f]] for f in fields}
 
 
-# One private tokenizer per dictionary content (None: jieba's own dictionary only). Keyed by
-# content, not path, so an edited dictionary is reloaded and two copies of one file share.
-_TOKENIZERS: dict[str | None, Any] = {}
-_POS_TOKENIZERS: dict[str | None, Any] = {}
-_LOCK = threading.Lock()
-
-
-def _read_user_dict(user_dict: str | None, step: str) -> tuple[Path | None, bytes | None]:
-    if user_dict is None:
-        return None, None
-    path = Path(user_dict).expanduser()
-    try:
-        return path, path.read_bytes()
-    except FileNotFoundError:
-        raise MissingResource(
-            f"jieba user dictionary '{user_dict}' (needed by step '{step}') does not exist "
-            f"(looked for {path.resolve()})",
-            fix="correct the user_dict path; a relative path is resolved against the working "
-            "directory",
-        ) from None
-    except OSError as exc:
-        raise MissingResource(
-            f"jieba user dictionary '{user_dict}' (needed by step '{step}') cannot be read: "
-            f"{exc.strerror or exc}",
-            fix="make the file readable",
-        ) from None
-
-
-def _tokenizer(user_dict: str | None, step: str) -> tuple[Any, str | None]:
-    """The cached private ``jieba.Tokenizer`` for ``user_dict``, and the dictionary's key."""
-    path, data = _read_user_dict(user_dict, step)
-    key = None if data is None else hashlib.sha256(data).hexdigest()
-    with _LOCK:
-        tokenizer = _TOKENIZERS.get(key)
-        if tokenizer is None:
-            import jieba
-
-            jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict" chatter on stderr
-            tokenizer = jieba.Tokenizer()
-            tokenizer.initialize()
-            if data is not None:
-                buffer = io.BytesIO(data)
-                buffer.name = str(path)  # what jieba names in its errors
-                try:
-                    tokenizer.load_userdict(buffer)
-                except ValueError as exc:
-                    raise DataError(
-                        f"jieba user dictionary '{path}' (step '{step}') is not valid: {exc}",
-                        fix="write one entry per line as `word [frequency] [tag]`, in UTF-8",
-                    ) from None
-            _TOKENIZERS[key] = tokenizer
-    return tokenizer, key
-
-
-def _pos_tokenizer(user_dict: str | None, step: str) -> Any:
-    tokenizer, key = _tokenizer(user_dict, step)
-    with _LOCK:
-        pos = _POS_TOKENIZERS.get(key)
-        if pos is None:
-            import jieba.posseg
-
-            # The POS tokenizer takes the user words' tags from the tokenizer it wraps.
-            pos = jieba.posseg.POSTokenizer(tokenizer=tokenizer)
-            _POS_TOKENIZERS[key] = pos
-    return pos
-
-
-def _user_dict_identity(identity: dict[str, Any], user_dict: str | None) -> dict[str, Any]:
-    # The dictionary's content, not only its path, decides the output, so it is hashed too.
-    if user_dict is not None:
-        path = Path(user_dict).expanduser()
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else None
-        identity["resources"] = {"user_dict_sha256": digest}
-    return identity
+def _who(step: str) -> str:
+    return f"step '{step}'"
 
 
 class ZhSegment(TokenStep):
@@ -173,10 +106,10 @@ class ZhSegment(TokenStep):
     user_dict: str | None = None
 
     def check_resources(self) -> None:
-        _read_user_dict(self.user_dict, self.name)
+        jieba_tokenizer(None, self.user_dict, who=_who(self.name))
 
-    def identity(self) -> dict[str, Any]:
-        return _user_dict_identity(super().identity(), self.user_dict)
+    def dependencies(self) -> dict[str, Any]:
+        return jieba_identity(None, self.user_dict)
 
     def _cut(self, tokenizer: Any, text: str) -> list[str]:
         if self.mode == "search":
@@ -186,10 +119,10 @@ class ZhSegment(TokenStep):
         return [w for w in words if w.strip()]
 
     def tokenize(self, text: str) -> list[str]:
-        return self._cut(_tokenizer(self.user_dict, self.name)[0], text)
+        return self._cut(jieba_tokenizer(None, self.user_dict, who=_who(self.name)), text)
 
     def apply(self, batch: Batch, fields: Sequence[str]) -> Batch:
-        tokenizer, _ = _tokenizer(self.user_dict, self.name)
+        tokenizer = jieba_tokenizer(None, self.user_dict, who=_who(self.name))
         return {
             tokens_column(f): [[] if t is None else self._cut(tokenizer, t) for t in batch[f]]
             for f in fields
@@ -218,10 +151,10 @@ class ZhPOS(Step):
     user_dict: str | None = None
 
     def check_resources(self) -> None:
-        _read_user_dict(self.user_dict, self.name)
+        jieba_pos_tokenizer(None, self.user_dict, who=_who(self.name))
 
-    def identity(self) -> dict[str, Any]:
-        return _user_dict_identity(super().identity(), self.user_dict)
+    def dependencies(self) -> dict[str, Any]:
+        return jieba_identity(None, self.user_dict)
 
     def tag(self, text: str) -> tuple[list[str], list[str]]:
         """Segment and tag one text.
@@ -229,7 +162,7 @@ class ZhPOS(Step):
         Returns:
             The tokens and their tags, of equal length.
         """
-        return self._tag(_pos_tokenizer(self.user_dict, self.name), text)
+        return self._tag(jieba_pos_tokenizer(None, self.user_dict, who=_who(self.name)), text)
 
     def _tag(self, pos_tokenizer: Any, text: str) -> tuple[list[str], list[str]]:
         tokens: list[str] = []
@@ -241,7 +174,7 @@ class ZhPOS(Step):
         return tokens, tags
 
     def apply(self, batch: Batch, fields: Sequence[str]) -> Batch:
-        pos_tokenizer = _pos_tokenizer(self.user_dict, self.name)
+        pos_tokenizer = jieba_pos_tokenizer(None, self.user_dict, who=_who(self.name))
         out: Batch = {}
         for f in fields:
             tagged = [([], []) if t is None else self._tag(pos_tokenizer, t) for t in batch[f]]

@@ -358,8 +358,8 @@ def test_an_edited_user_dictionary_is_reloaded(tmp_path: Path) -> None:
     tokens = step.tokenize(LI_XIAOFU)
     assert "云计算" in tokens and "创新办" not in tokens
     after = step.identity()
-    assert before["resources"]["user_dict_sha256"] != after["resources"]["user_dict_sha256"]
-    assert len(after["resources"]["user_dict_sha256"]) == 16
+    assert before["depends"]["user_dict"] != after["depends"]["user_dict"]
+    assert len(after["depends"]["user_dict"]) == 16
 
 
 def test_missing_user_dictionary_is_a_missing_resource(tmp_path: Path) -> None:
