@@ -7,7 +7,6 @@ their answers: code version, hyper-parameters and seed.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from bench.adapters.base import Adapter
 from bench.errors import AdapterError
 from bench.families.base import Request, Response
 from bench.families.sentiment import SentimentRequest, SentimentResponse
+from bench.preprocess.segmenter import jieba_words
 
 __all__ = ["MajorityBaseline", "TfidfLogReg", "text_tokens"]
 
@@ -35,10 +35,7 @@ def text_tokens(request: SentimentRequest) -> list[str]:
     if request.tokens is not None:
         return [t.lower() for t in request.tokens if t.strip()]
     if request.language.startswith("zh") or _CJK.search(request.text):
-        import jieba
-
-        jieba.setLogLevel(logging.WARNING)
-        return [t.lower() for t in jieba.lcut(request.text) if t.strip()]
+        return [t.lower() for t in jieba_words(request.text)]
     return [t.lower() for t in _EN_TOKEN.findall(request.text)]
 
 

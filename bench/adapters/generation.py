@@ -27,12 +27,9 @@ References:
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import logging
 import re
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from importlib import metadata
@@ -47,6 +44,7 @@ from bench.families.base import Request, Response
 from bench.families.generation import TextResponse
 from bench.families.summarization import SummarizationRequest
 from bench.families.translation import TranslationRequest
+from bench.preprocess.segmenter import jieba_words
 from bench.preprocess.sentences import sentence_splitter
 
 __all__ = [
@@ -66,8 +64,6 @@ _EN_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 # A token that is nothing but punctuation or symbols.
 _PUNCT_ONLY = re.compile(r"^[\W_]+$")
 
-_JIEBA_LOCK = threading.Lock()
-
 
 def is_cjk(language: str) -> bool:
     """Whether ``language`` is written without spaces between words (Chinese, Japanese).
@@ -79,32 +75,6 @@ def is_cjk(language: str) -> bool:
         (True, False)
     """
     return language.lower().startswith(("zh", "ja"))
-
-
-@functools.cache
-def _jieba_tokenizer() -> Any:
-    """A private ``jieba.Tokenizer`` with jieba's stock dictionary, built once per process.
-
-    Private so that a user dictionary loaded into jieba's global tokenizer elsewhere never
-    changes a baseline's answers.
-    """
-    with _JIEBA_LOCK:
-        import jieba
-
-        jieba.setLogLevel(logging.WARNING)
-        tokenizer = jieba.Tokenizer()
-        tokenizer.initialize()
-        return tokenizer
-
-
-def jieba_words(text: str) -> list[str]:
-    """jieba's words of ``text`` (stock dictionary, HMM on), whitespace tokens dropped.
-
-    Example:
-        >>> jieba_words("我们 去公园")
-        ['我们', '去', '公园']
-    """
-    return [w for w in _jieba_tokenizer().lcut(text) if w.strip()]
 
 
 def _jieba_version() -> str | None:

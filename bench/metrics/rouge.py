@@ -53,7 +53,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -67,6 +66,7 @@ from pydantic import Field, ValidationError
 
 from bench.errors import BenchError, DataError, MissingResource, TaskSpecError
 from bench.metrics.base import Metric, MetricValue, ScoringContext, percentile_ci
+from bench.preprocess.segmenter import jieba_tokenizer
 
 __all__ = [
     "PRF",
@@ -101,8 +101,6 @@ _LETTERS_DIGITS = re.compile(r"[^\W_]+")
 
 
 _STEMMER: Any = None
-_JIEBAS: dict[tuple[str | None, str | None], Any] = {}
-_LOCK = threading.Lock()
 
 
 def _porter() -> Any:
@@ -112,25 +110,6 @@ def _porter() -> Any:
 
         _STEMMER = porter.PorterStemmer()  # what rouge-score's DefaultTokenizer uses
     return _STEMMER
-
-
-def _jieba(dictionary: str | None = None, user_dict: str | None = None) -> Any:
-    """This process's private ``jieba.Tokenizer`` for a main dictionary (``None``: jieba's
-    stock one) and an optional user dictionary; never jieba's global tokenizer."""
-    key = (dictionary, user_dict)
-    with _LOCK:
-        if key not in _JIEBAS:
-            import logging
-
-            import jieba
-
-            jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict" chatter on stderr
-            tokenizer = jieba.Tokenizer(dictionary) if dictionary else jieba.Tokenizer()
-            tokenizer.initialize()
-            if user_dict:
-                tokenizer.load_userdict(user_dict)
-            _JIEBAS[key] = tokenizer
-    return _JIEBAS[key]
 
 
 def _stem_ascii(tokens: list[str]) -> list[str]:
@@ -172,7 +151,9 @@ class JiebaTokenizer:
         # Lower-case after segmenting: jieba's dictionary has mixed-case words (T恤, B超).
         tokens = [
             piece
-            for word in _jieba(self.dictionary, self.user_dict).cut(text, HMM=True)
+            for word in jieba_tokenizer(self.dictionary, self.user_dict, who="ROUGE").cut(
+                text, HMM=True
+            )
             for piece in _LETTERS_DIGITS.findall(word.lower())
         ]
         return _stem_ascii(tokens) if self.use_stemmer else tokens

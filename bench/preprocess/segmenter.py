@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import threading
@@ -27,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import DataError, MissingDependency, MissingResource
-from bench.identity import bytes_hash
 
 __all__ = [
     "jieba_identity",
@@ -72,6 +72,21 @@ def read_dictionary(path: str | Path | None, what: str) -> tuple[Path | None, by
         ) from None
 
 
+def _dictionary_key(path: str | Path | None, what: str) -> tuple[Path | None, str | None]:
+    """The dictionary's path and content hash (cached per path, mtime and size, so a call per
+    text costs one ``stat``), or fail as :func:`read_dictionary` does."""
+    if path is None:
+        return None, None
+    from bench.preprocess.resources import file_sha256_16
+
+    resolved = Path(path).expanduser()
+    try:
+        return resolved, file_sha256_16(resolved)
+    except OSError:
+        read_dictionary(resolved, what)  # raises the MissingResource that says why
+        raise
+
+
 def jieba_tokenizer(
     dictionary: str | Path | None = None,
     user_dict: str | Path | None = None,
@@ -97,17 +112,12 @@ def _entry(
     dictionary: str | Path | None, user_dict: str | Path | None, who: str
 ) -> tuple[_Key, Any]:
     """The cache key (the dictionaries' SHA-256) and the tokenizer for it."""
-    main_path, main_data = read_dictionary(
-        dictionary, f"jieba main dictionary '{dictionary}' (needed by {who})"
-    )
-    user_path, user_data = read_dictionary(
-        user_dict, f"jieba user dictionary '{user_dict}' (needed by {who})"
-    )
+    main_what = f"jieba main dictionary '{dictionary}' (needed by {who})"
+    user_what = f"jieba user dictionary '{user_dict}' (needed by {who})"
+    main_path, main_key = _dictionary_key(dictionary, main_what)
+    user_path, user_key = _dictionary_key(user_dict, user_what)
     # The stock dictionary is keyed by its hash too, so a jieba upgraded in place is reloaded.
-    key = (
-        _stock_checksum() if main_data is None else bytes_hash(main_data, length=None),
-        None if user_data is None else bytes_hash(user_data, length=None),
-    )
+    key = (main_key or _stock_checksum(), user_key)
     with _LOCK:
         tokenizer = _TOKENIZERS.get(key)
         if tokenizer is None:
@@ -127,8 +137,9 @@ def _entry(
                     f"jieba main dictionary '{main_path}' (needed by {who}) is not valid: {exc}",
                     fix=_ENTRY_FIX,
                 ) from None
-            if user_data is not None:
-                buffer = io.BytesIO(user_data)
+            if user_path is not None:
+                _, user_data = read_dictionary(user_path, user_what)
+                buffer = io.BytesIO(user_data or b"")
                 buffer.name = str(user_path)  # what jieba names in its errors
                 try:
                     tokenizer.load_userdict(buffer)
@@ -142,10 +153,23 @@ def _entry(
     return key, tokenizer
 
 
-def _stock_checksum() -> str | None:
-    from bench.preprocess.resources import jieba_status
+@functools.cache
+def _stock_path() -> Path | None:
+    try:
+        import jieba
+    except ImportError:
+        return None
+    return Path(jieba.__file__).parent / jieba.DEFAULT_DICT_NAME
 
-    return jieba_status().checksum
+
+def _stock_checksum() -> str | None:
+    from bench.preprocess.resources import file_sha256_16
+
+    path = _stock_path()
+    try:
+        return None if path is None else file_sha256_16(path)
+    except OSError:
+        return None
 
 
 def jieba_pos_tokenizer(
