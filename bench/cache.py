@@ -9,10 +9,17 @@ file or a damaged cache raises :class:`~bench.errors.ResultsError` naming the fi
 
 With ``synchronous=NORMAL`` in WAL mode a committed batch survives the process being killed
 (``kill -9``); only a power loss can take back the last commits.
+
+Every stored response carries the schema identity of the family response model it was written
+with (:func:`response_schema`: a short hash of the model's JSON Schema). A reader that names its
+response model gets only the rows written with the same schema that also validate against it;
+any other row is a miss, computed again and replaced, so a response model that gained, lost or
+renamed a field never meets an old answer as a raw pydantic error.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import time
@@ -20,9 +27,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.errors import ResultsError
+from pydantic import BaseModel, ValidationError
 
-__all__ = ["PredictionCache"]
+from bench.errors import ResultsError
+from bench.identity import short_hash
+
+__all__ = ["PredictionCache", "response_schema"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS predictions (
@@ -30,13 +40,49 @@ CREATE TABLE IF NOT EXISTS predictions (
     request TEXT NOT NULL,
     response TEXT NOT NULL,
     created REAL NOT NULL,
+    schema TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (adapter, request)
 ) WITHOUT ROWID;
 """
+# A cache file written before responses carried their schema: its rows get schema '' and so
+# miss for every reader that names a response model.
+_ADD_SCHEMA = "ALTER TABLE predictions ADD COLUMN schema TEXT NOT NULL DEFAULT ''"
+# A new answer replaces a row only when that row was written with another schema (or found
+# invalid by this process); otherwise the first answer stays (first write wins).
+_UPSERT = (
+    "INSERT INTO predictions (adapter, request, response, created, schema) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (adapter, request) DO UPDATE SET "
+    "response = excluded.response, created = excluded.created, schema = excluded.schema "
+    "WHERE predictions.schema != excluded.schema"
+)
+_REPLACE = (
+    "INSERT OR REPLACE INTO predictions (adapter, request, response, created, schema) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+
+
+@functools.cache
+def response_schema(response_type: type[BaseModel] | None) -> str:
+    """The schema identity of a response model: a short hash of its JSON Schema (field names,
+    types, defaults, required fields and the model's name). ``""`` for ``None`` (untyped).
+
+    Example:
+        >>> from bench.families.sentiment import SentimentResponse
+        >>> len(response_schema(SentimentResponse))
+        16
+    """
+    if response_type is None:
+        return ""
+    try:
+        schema: Any = response_type.model_json_schema()
+    except Exception:  # a field type without a JSON Schema: fall back to the annotations
+        schema = {n: repr(f.annotation) for n, f in response_type.model_fields.items()}
+    return short_hash({"model": response_type.__qualname__, "schema": schema})
 
 
 class PredictionCache:
-    """A persistent map ``(adapter fingerprint, request hash) -> response JSON``.
+    """A persistent map ``(adapter fingerprint, request hash) -> response JSON``, each response
+    stored with the schema identity of its response model.
 
     Args:
         path: The SQLite file (created with its folder if missing).
@@ -52,6 +98,7 @@ class PredictionCache:
 
     def __init__(self, path: str | Path, *, timeout: float = 60.0) -> None:
         self.path = Path(path)
+        self._stale: set[tuple[str, str]] = set()  # rows get_many found invalid
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
@@ -61,6 +108,7 @@ class PredictionCache:
             self._retry(lambda: self._conn.execute("PRAGMA journal_mode=WAL"))
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._retry(lambda: self._conn.executescript(_SCHEMA))
+            self._retry(self._add_schema_column)
         except sqlite3.Error as exc:
             raise self._error("open", exc) from exc
         except OSError as exc:
@@ -69,8 +117,33 @@ class PredictionCache:
                 fix="choose a writable --cache path",
             ) from exc
 
-    def get_many(self, adapter: str, hashes: Sequence[str]) -> dict[str, Any]:
-        """The cached responses among ``hashes`` (absent ones are left out)."""
+    def _add_schema_column(self) -> None:
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(predictions)")}
+        if "schema" not in columns:
+            try:
+                self._conn.execute(_ADD_SCHEMA)
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc):  # another process added it first
+                    raise
+
+    def get_many(
+        self,
+        adapter: str,
+        hashes: Sequence[str],
+        *,
+        response_type: type[BaseModel] | None = None,
+    ) -> dict[str, Any]:
+        """The cached responses among ``hashes`` (absent ones are left out).
+
+        Args:
+            adapter: The adapter fingerprint.
+            hashes: Request content hashes.
+            response_type: The family's response model. Only rows written with its schema
+                (:func:`response_schema`) and that validate against it are returned; any other
+                row is a miss, and the next :meth:`put_many` for it replaces it. ``None``:
+                rows written without a model, unchecked.
+        """
+        schema = response_schema(response_type)
         found: dict[str, Any] = {}
         chunk = 500
         for i in range(0, len(hashes), chunk):
@@ -79,32 +152,65 @@ class PredictionCache:
             try:
                 rows = self._retry(
                     lambda part=part, marks=marks: self._conn.execute(
-                        "SELECT request, response FROM predictions "
+                        "SELECT request, response, schema FROM predictions "
                         f"WHERE adapter = ? AND request IN ({marks})",
                         [adapter, *part],
                     ).fetchall()
                 )
             except sqlite3.Error as exc:
                 raise self._error("read", exc) from exc
-            for request, response in rows:
-                found[request] = json.loads(response)
+            for request, response, stored in rows:
+                data = self._usable(response, stored, schema, response_type)
+                if data is None:
+                    self._stale.add((adapter, request))
+                else:
+                    found[request] = data
         return found
 
-    def put_many(self, adapter: str, items: Iterable[tuple[str, Any]]) -> None:
-        """Store responses in one transaction (an existing entry is kept)."""
+    @staticmethod
+    def _usable(
+        response: str, stored: str, schema: str, response_type: type[BaseModel] | None
+    ) -> Any:
+        """The row's response, or ``None`` when it is stale (another schema) or invalid."""
+        if stored != schema:
+            return None
+        try:
+            data = json.loads(response)
+        except ValueError:
+            return None
+        if response_type is not None:
+            try:
+                response_type.model_validate(data)
+            except ValidationError:
+                return None
+        return data
+
+    def put_many(
+        self,
+        adapter: str,
+        items: Iterable[tuple[str, Any]],
+        *,
+        response_type: type[BaseModel] | None = None,
+    ) -> None:
+        """Store responses in one transaction, with ``response_type``'s schema identity.
+
+        An existing entry written with the same schema is kept (first write wins); one written
+        with another schema, or found invalid by :meth:`get_many`, is replaced.
+        """
         now = time.time()
-        rows = [
-            (adapter, h, json.dumps(r, ensure_ascii=False, sort_keys=True), now) for h, r in items
-        ]
-        if not rows:
+        schema = response_schema(response_type)
+        fresh, replace = [], []
+        for h, r in items:
+            row = (adapter, h, json.dumps(r, ensure_ascii=False, sort_keys=True), now, schema)
+            (replace if (adapter, h) in self._stale else fresh).append(row)
+        if not fresh and not replace:
             return
 
         def write() -> None:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.executemany(
-                    "INSERT OR IGNORE INTO predictions VALUES (?, ?, ?, ?)", rows
-                )
+                self._conn.executemany(_UPSERT, fresh)
+                self._conn.executemany(_REPLACE, replace)
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -114,6 +220,7 @@ class PredictionCache:
             self._retry(write)
         except sqlite3.Error as exc:
             raise self._error("write to", exc) from exc
+        self._stale.difference_update((row[0], row[1]) for row in replace)
 
     def count(self, adapter: str | None = None) -> int:
         """Number of cached responses (of one adapter, or in all)."""

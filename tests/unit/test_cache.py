@@ -10,11 +10,14 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
-from bench.cache import PredictionCache
+from bench.cache import PredictionCache, response_schema
 from bench.errors import ResultsError
+from bench.families.base import Response
+from bench.families.sentiment import SentimentResponse
 
 RESPONSE = {"label": "正面", "probabilities": {"负面": 0.25, "正面": 0.75}, "raw": None}
 
@@ -150,3 +153,93 @@ def test_read_only_folder_is_a_results_error(tmp_path: Path) -> None:
             PredictionCache(folder / "cache.sqlite")
     finally:
         folder.chmod(stat.S_IRWXU)
+
+
+# --------------------------------------------------------------------------- response schema
+
+
+def _answer_models() -> tuple[type[Response], type[Response], type[Response]]:
+    """One family response model in three releases: as shipped, with a field added, and with
+    a field renamed (each class is named ``Answer``, as a real model keeps its name)."""
+
+    class Answer(Response):
+        family: ClassVar[str] = "demo"
+        label: str
+
+    v1 = Answer
+
+    class Answer(Response):  # type: ignore[no-redef]
+        family: ClassVar[str] = "demo"
+        label: str
+        confidence: float
+
+    v2 = Answer
+
+    class Answer(Response):  # type: ignore[no-redef]
+        family: ClassVar[str] = "demo"
+        answer: str
+
+    return v1, v2, Answer
+
+
+def test_schema_identity_follows_the_response_model() -> None:
+    v1, v2, v3 = _answer_models()
+    ids = {response_schema(v1), response_schema(v2), response_schema(v3)}
+    assert len(ids) == 3 and all(len(i) == 16 for i in ids)
+    assert response_schema(SentimentResponse) == response_schema(SentimentResponse)
+    assert response_schema(None) == ""
+
+
+def test_a_changed_response_model_misses_instead_of_raising(tmp_path: Path) -> None:
+    v1, v2, v3 = _answer_models()
+    path = tmp_path / "cache.sqlite"
+    with PredictionCache(path) as cache:
+        cache.put_many("fp", [("h", {"label": "yes"})], response_type=v1)
+        assert cache.get_many("fp", ["h"], response_type=v1) == {"h": {"label": "yes"}}
+    with PredictionCache(path) as cache:  # a later release: the model gained a field
+        assert cache.get_many("fp", ["h"], response_type=v2) == {}  # a miss, not an error
+        cache.put_many("fp", [("h", {"label": "yes", "confidence": 0.5})], response_type=v2)
+        assert cache.get_many("fp", ["h"], response_type=v2) == {
+            "h": {"label": "yes", "confidence": 0.5}
+        }
+        assert cache.count() == 1  # replaced, not added
+        assert cache.get_many("fp", ["h"], response_type=v1) == {}
+        assert cache.get_many("fp", ["h"], response_type=v3) == {}  # a renamed field
+    with sqlite3.connect(path) as conn:
+        (stored,) = conn.execute("SELECT schema FROM predictions").fetchone()
+    assert stored == response_schema(v2)
+
+
+def test_a_row_that_does_not_validate_is_a_miss_and_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite"
+    with PredictionCache(path) as cache:
+        cache.put_many("fp", [("h", {"label": "positive"})], response_type=SentimentResponse)
+    with sqlite3.connect(path) as conn:  # the same schema, a broken answer (edited by hand)
+        conn.execute("UPDATE predictions SET response = ?", ['{"labl": "positive"}'])
+    with PredictionCache(path) as cache:
+        assert cache.get_many("fp", ["h"], response_type=SentimentResponse) == {}
+        cache.put_many("fp", [("h", {"label": "negative"})], response_type=SentimentResponse)
+        got = cache.get_many("fp", ["h"], response_type=SentimentResponse)
+        assert SentimentResponse.model_validate(got["h"]).label == "negative"
+
+
+def test_a_cache_file_from_before_schemas_opens_and_its_rows_miss(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(
+            "CREATE TABLE predictions (adapter TEXT NOT NULL, request TEXT NOT NULL, "
+            "response TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (adapter, request)) "
+            "WITHOUT ROWID;"
+        )
+        conn.execute(
+            "INSERT INTO predictions VALUES (?, ?, ?, ?)", ["fp", "h", '{"label": "old"}', 1.0]
+        )
+    with PredictionCache(path) as cache:
+        assert cache.get_many("fp", ["h"], response_type=SentimentResponse) == {}
+        assert cache.get_many("fp", ["h"]) == {"h": {"label": "old"}}  # untyped readers
+        cache.put_many("fp", [("h", {"label": "new"})], response_type=SentimentResponse)
+        assert cache.get_many("fp", ["h"], response_type=SentimentResponse) == {
+            "h": {"label": "new"}
+        }
+    with PredictionCache(path) as again:  # the column is added once
+        assert again.count() == 1
