@@ -13,12 +13,17 @@ in a plugin package (``"tasks.mine" = "my_plugin:TASKS"``, where ``TASKS`` is a 
 ``importlib.resources`` Traversable, a package, or a callable returning one of these).
 :mod:`bench.catalog` searches those folders beside ``BENCH_TASKS_PATH`` and the built-in tasks.
 
+An entry point that is not named ``KIND.NAME`` never hides the others: every well-formed entry
+point is registered, and the bad one is reported with a :class:`PluginWarning` when plugins are
+listed, and as the reason when its name is asked for (:class:`PluginProblem`).
+
 Names are stable: a changed meaning is a new name or a new version, never a silent edit.
 """
 
 from __future__ import annotations
 
 import importlib
+import warnings
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Final, Literal
@@ -30,7 +35,9 @@ __all__ = [
     "KINDS",
     "TASKS_KIND",
     "Kind",
+    "PluginProblem",
     "PluginTaskFolder",
+    "PluginWarning",
     "Registry",
     "distribution_of",
     "import_object",
@@ -65,6 +72,51 @@ class PluginTaskFolder:
         """How ``bench tasks list`` names where the folder comes from."""
         dist = " ".join(p for p in (self.distribution, self.version) if p)
         return f"plugin {dist or self.target}"
+
+
+class PluginWarning(UserWarning):
+    """An installed plugin declares an entry point bench cannot use (the others still work)."""
+
+
+@dataclass(frozen=True)
+class PluginProblem:
+    """An entry point in the ``bench.plugins`` group that is not named ``KIND.NAME``.
+
+    Attributes:
+        entry_point: The entry point's name as declared (``echo``, ``adapters.echo``).
+        target: What it points at (``my_plugin:EchoAdapter``).
+        distribution: The plugin distribution's name (``None`` when unknown).
+    """
+
+    entry_point: str
+    target: str
+    distribution: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The NAME the author most likely meant (after the first dot, else all of it)."""
+        kind, dot, name = self.entry_point.partition(".")
+        return name if dot and name else kind
+
+    @property
+    def message(self) -> str:
+        """What is wrong, naming the entry point and its package."""
+        return (
+            f"entry point '{self.entry_point}' = '{self.target}' in group '{ENTRY_POINT_GROUP}' "
+            f"(package {self.distribution or '?'}) is not named KIND.NAME, so bench ignores it"
+        )
+
+    @property
+    def fix(self) -> str:
+        """How to fix it."""
+        return (
+            f"rename it in the plugin's pyproject.toml, e.g. 'adapter.{self.name}'; KIND is one "
+            f"of {', '.join((*KINDS, TASKS_KIND))}; then reinstall the plugin"
+        )
+
+    def error(self) -> UnknownName:
+        """The problem as the error raised when its name is asked for."""
+        return UnknownName(self.message, fix=self.fix)
 
 
 _BUILTINS: dict[Kind, dict[str, str]] = {
@@ -155,7 +207,9 @@ class Registry:
         }
         self._loaded: dict[tuple[Kind, str], Any] = {}
         self._task_folders: dict[str, PluginTaskFolder] = {}
+        self._problems: list[PluginProblem] = []
         self._plugins_scanned = False
+        self._warned = False
 
     def register(self, kind: Kind, name: str, target: str | Any) -> None:
         """Register ``target`` (an object or a ``"module:attr"`` string) as ``kind`` ``name``."""
@@ -164,15 +218,34 @@ class Registry:
         self._loaded.pop((kind, name), None)
 
     def names(self, kind: Kind) -> list[str]:
-        """All registered names of ``kind``, plugins included, sorted."""
+        """All registered names of ``kind``, plugins included, sorted.
+
+        An unusable plugin entry point is reported with a :class:`PluginWarning` (once).
+        """
         self._check_kind(kind)
         self._scan_plugins()
+        self._warn_problems()
         return sorted(self._targets[kind])
 
     def task_folders(self) -> list[PluginTaskFolder]:
-        """The ``tasks.NAME`` entry points of installed plugins, sorted by name."""
+        """The ``tasks.NAME`` entry points of installed plugins, sorted by name.
+
+        An unusable plugin entry point is reported with a :class:`PluginWarning` (once).
+        """
         self._scan_plugins()
+        self._warn_problems()
         return [self._task_folders[n] for n in sorted(self._task_folders)]
+
+    def plugin_problems(self) -> list[PluginProblem]:
+        """The installed entry points bench cannot use (not named ``KIND.NAME``)."""
+        self._scan_plugins()
+        return list(self._problems)
+
+    def _warn_problems(self) -> None:
+        if self._problems and not self._warned:
+            self._warned = True
+            for problem in self._problems:
+                warnings.warn(f"{problem.message}; fix: {problem.fix}", PluginWarning, stacklevel=3)
 
     def __contains__(self, key: tuple[Kind, str]) -> bool:
         kind, name = key
@@ -187,6 +260,9 @@ class Registry:
         if key in self._loaded:
             return self._loaded[key]
         if name not in self._targets[kind]:
+            for problem in self._problems:
+                if name in (problem.name, problem.entry_point):
+                    raise problem.error()
             raise UnknownName(
                 f"unknown {kind} '{name}'{did_you_mean(name, self._targets[kind])}",
                 fix=f"use one of: {', '.join(sorted(self._targets[kind]))}",
@@ -215,31 +291,34 @@ class Registry:
             )
 
     def _scan_plugins(self) -> None:
+        """Register every ``bench.plugins`` entry point; remember the malformed ones.
+
+        Marked done only after the scan, so an error while reading the installed metadata is
+        raised again on the next use instead of leaving the registry without plugins.
+        """
         if self._plugins_scanned:
             return
-        self._plugins_scanned = True
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
             kind, _, name = ep.name.partition(".")
+            dist = ep.dist.name if ep.dist else None
             if kind == TASKS_KIND and name:
                 self._task_folders.setdefault(
                     name,
                     PluginTaskFolder(
                         name=name,
                         target=ep.value,
-                        distribution=ep.dist.name if ep.dist else None,
+                        distribution=dist,
                         version=ep.dist.version if ep.dist else None,
                     ),
                 )
-                continue
-            if kind not in KINDS or not name:
-                raise UnknownName(
-                    f"entry point '{ep.name}' in group '{ENTRY_POINT_GROUP}' "
-                    f"(package {ep.dist.name if ep.dist else '?'}) is not named KIND.NAME",
-                    fix="name it like 'adapter.my-model'; KIND is one of "
-                    f"{', '.join((*KINDS, TASKS_KIND))}",
-                )
-            # Built-in names win: a plugin cannot silently change a built-in's meaning.
-            self._targets[kind].setdefault(name, ep.value)
+            elif kind not in KINDS or not name:
+                problem = PluginProblem(ep.name, ep.value, dist)
+                if problem not in self._problems:
+                    self._problems.append(problem)
+            else:
+                # Built-in names win: a plugin cannot silently change a built-in's meaning.
+                self._targets[kind].setdefault(name, ep.value)
+        self._plugins_scanned = True
 
 
 def distribution_of(module_name: str) -> tuple[str, str] | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench.errors import MissingDependency, UnknownName
-from bench.registry import _BUILTINS, ENTRY_POINT_GROUP, KINDS, Registry, registry
+from bench.registry import _BUILTINS, ENTRY_POINT_GROUP, KINDS, PluginWarning, Registry, registry
 
 REPO = Path(__file__).resolve().parents[2]
 NLTK_DATA = REPO.parent / "shared" / "nltk_data"
@@ -225,11 +225,48 @@ def test_a_misnamed_entry_point_names_its_package(
 ) -> None:
     make_plugin(tmp_path, "echo = echo_plugin:EchoAdapter\n", module="bad_plugin")
     monkeypatch.syspath_prepend(str(tmp_path))
+    reg = Registry(_BUILTINS)
+    with pytest.warns(PluginWarning) as caught:
+        names = reg.names("adapter")
+    assert "baseline:majority" in names
+    (warning,) = [str(w.message) for w in caught if "bad-plugin" in str(w.message)]
+    assert "entry point 'echo' = 'echo_plugin:EchoAdapter'" in warning
+    assert "KIND.NAME" in warning and "adapter.echo" in warning
+    # Asked for by name, the misnamed entry point is the reason it is unknown.
     with pytest.raises(UnknownName) as info:
-        Registry(_BUILTINS).names("adapter")
+        reg.get("adapter", "echo")
     assert "entry point 'echo'" in info.value.message
     assert "bad-plugin" in info.value.message
-    assert "KIND.NAME" in info.value.message
+    assert info.value.fix is not None and "adapter.echo" in info.value.fix
+
+
+def test_a_misnamed_entry_point_leaves_every_other_plugin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: the first bad entry point raised once, and the registry, already marked
+    scanned, then lacked every plugin, the good ones included."""
+    make_plugin(tmp_path, "adapters.typo = bad_plugin:EchoAdapter\n", module="bad_plugin")
+    make_plugin(
+        tmp_path,
+        """\
+        adapter.echo = good_plugin:EchoAdapter
+        tasks.good = good_plugin:TASKS
+        """,
+        module="good_plugin",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "good_plugin", raising=False)
+    reg = Registry(_BUILTINS)
+    with pytest.warns(PluginWarning, match=r"'adapters\.typo'.*bad-plugin"):
+        assert "echo" in reg.names("adapter")
+    assert "good" in [f.name for f in reg.task_folders()]
+    assert reg.get("adapter", "echo").__name__ == "EchoAdapter"  # still there, every time
+    assert "echo" in reg.names("adapter") and ("adapter", "echo") in reg
+    assert [p.entry_point for p in reg.plugin_problems()] == ["adapters.typo"]
+    with pytest.raises(UnknownName, match=r"'adapters\.typo'.*KIND\.NAME"):
+        reg.get("adapter", "typo")
+    with pytest.raises(UnknownName, match="unknown adapter 'other'"):
+        reg.get("adapter", "other")  # names no bad entry point: the usual message
 
 
 def _env(**extra: str) -> dict[str, str]:
