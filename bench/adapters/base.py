@@ -298,7 +298,7 @@ def parse_model_spec(raw: str) -> ModelSpec:
     display = params.pop("name", None)
     if display is None and kind.strip() == "predictions" and target.strip():
         # A file of outputs is named after the file (a run's samples: after its model).
-        from bench.adapters.predictions import default_name
+        from bench.adapters.prediction_paths import default_name
 
         display = default_name(target.strip())
     if display is None:

@@ -23,7 +23,7 @@ from bench.leaderboard.build import (
     Leaderboard,
     aggregate,
 )
-from bench.leaderboard.render import (
+from bench.leaderboard.cells import (
     MISSING,
     PARTIAL_MARK,
     TIE_MARK,

@@ -16,6 +16,19 @@ from typing import Any
 from bench import __version__
 from bench.errors import BenchError
 from bench.leaderboard.build import MEAN, MEAN_RANK, N_TASKS, Leaderboard, View
+from bench.leaderboard.cells import (
+    MISSING,
+    PARTIAL_MARK,
+    TIE_MARK,
+    fmt_mean,
+    fmt_value,
+    is_missing,
+    metric_order,
+    primary_cells,
+    signatures,
+    task_rows,
+)
+from bench.leaderboard.html import render_html
 from bench.leaderboard.schema import (
     ROW_FIELDS,
     LeaderboardDocument,
@@ -56,7 +69,8 @@ FILES = {
     "tex": ("leaderboard.tex",),
     "html": ("index.html",),
 }
-"""The files each format writes."""
+"""The files each format writes, in the order its renderer returns their texts: the one list
+:func:`write_leaderboard` writes from."""
 
 RESCALING = (
     "the mean of a model's primary metrics over the tasks it has, each rescaled to 0-100: a "
@@ -70,9 +84,6 @@ TIE_TEST = (
     "Holm-adjusted over the task's models, alpha = 0.05; where a task's samples do not allow "
     "the test, 95% intervals that overlap the best model's"
 )
-TIE_MARK = "†"
-PARTIAL_MARK = "‡"
-MISSING = "—"
 
 
 def parse_formats(text: str) -> list[str]:
@@ -88,23 +99,6 @@ def parse_formats(text: str) -> list[str]:
 
 
 # --------------------------------------------------------------------------- numbers
-
-
-def is_missing(value: Any) -> bool:
-    """``None`` or NaN (pandas' missing value)."""
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def fmt_value(value: Any, scale: float = 1.0) -> str:
-    """A metric value: 2 decimals on 0–100 scales, 4 on 0–1; ``—`` when missing."""
-    if is_missing(value):
-        return MISSING
-    return f"{float(value):.{2 if scale >= 100 else 4}f}"
-
-
-def fmt_mean(value: Any) -> str:
-    """An aggregate (mean on 0–100, mean rank): 2 decimals; ``—`` when missing."""
-    return MISSING if is_missing(value) else f"{float(value):.2f}"
 
 
 def _clean(value: Any) -> Any:
@@ -183,39 +177,6 @@ def _view_entry(view: View) -> ViewEntry:
 def record_notes(board: Leaderboard) -> dict[tuple[str, str], int]:
     """Footnote number of every (model, task) record, in (task, model) order."""
     return {(r.model.name, r.task.name): i for i, r in enumerate(board.records, start=1)}
-
-
-def metric_order(board: Leaderboard, task: str) -> list[str]:
-    """The task's metrics: primary first, then plain names, then per-class ones, by name."""
-    primary = board.columns[task].primary_metric
-    names = set(board.long.loc[board.long["task"] == task, "metric"])
-    return sorted(names, key=lambda m: (m != primary, "/" in m, m))
-
-
-def task_rows(board: Leaderboard, task: str) -> list[tuple[str, dict[str, dict[str, Any]]]]:
-    """``[(model, {metric: row})]`` of a task, ordered by primary rank then model."""
-    by_model: dict[str, dict[str, dict[str, Any]]] = {}
-    for raw in board.long_rows(task):
-        by_model.setdefault(str(raw["model"]), {})[str(raw["metric"])] = raw
-    primary = board.columns[task].primary_metric
-    return sorted(by_model.items(), key=lambda kv: (int(kv[1][primary]["rank"]), kv[0]))
-
-
-def signatures(board: Leaderboard, task: str) -> list[tuple[str, str, list[str]]]:
-    """``[(metric, signature, models)]``: each distinct signature of each metric of a task."""
-    sub = board.long[board.long["task"] == task]
-    out = []
-    for metric in metric_order(board, task):
-        msub = sub[sub["metric"] == metric]
-        for sig in sorted(set(msub["signature"])):
-            out.append((metric, str(sig), sorted(msub.loc[msub["signature"] == sig, "model"])))
-    return out
-
-
-def primary_cells(board: Leaderboard) -> dict[tuple[str, str], dict[str, Any]]:
-    """The primary-metric row of every (model, task)."""
-    prim = board.long[board.long["primary"]]
-    return {(str(r["model"]), str(r["task"])): r for r in prim.to_dict("records")}
 
 
 # --------------------------------------------------------------------------- Markdown
@@ -554,6 +515,21 @@ def render_latex(board: Leaderboard, *, title: str = "Leaderboard", command: str
 # --------------------------------------------------------------------------- files
 
 
+def _render_format(
+    board: Leaderboard, fmt: str, *, title: str, command: str, lang: str
+) -> tuple[str, ...]:
+    """The texts of one format, one per file in :data:`FILES` ``[fmt]``, in that order."""
+    if fmt == "md":
+        return (render_markdown(board, title=title, command=command),)
+    if fmt == "csv":
+        return (render_csv(board),)
+    if fmt == "json":
+        return (render_json(board, title=title, command=command), render_schema())
+    if fmt == "tex":
+        return (render_latex(board, title=title, command=command),)
+    return (render_html(board, title=title, command=command, lang=lang),)
+
+
 def write_leaderboard(
     board: Leaderboard,
     out: str | Path,
@@ -582,17 +558,7 @@ def write_leaderboard(
         written.append(path)
 
     for fmt in parse_formats(",".join(formats)):
-        if fmt == "md":
-            put("README.md", render_markdown(board, title=title, command=command))
-        elif fmt == "csv":
-            put("leaderboard.csv", render_csv(board))
-        elif fmt == "json":
-            put("leaderboard.json", render_json(board, title=title, command=command))
-            put("leaderboard.schema.json", render_schema())
-        elif fmt == "tex":
-            put("leaderboard.tex", render_latex(board, title=title, command=command))
-        elif fmt == "html":
-            from bench.leaderboard.html import render_html
-
-            put("index.html", render_html(board, title=title, command=command, lang=lang))
+        texts = _render_format(board, fmt, title=title, command=command, lang=lang)
+        for name, text in zip(FILES[fmt], texts, strict=True):
+            put(name, text)
     return written
