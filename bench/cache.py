@@ -199,7 +199,8 @@ class PredictionCache:
         """
         now = time.time()
         schema = response_schema(response_type)
-        fresh, replace = [], []
+        fresh: list[tuple[str, str, str, float, str]] = []
+        replace: list[tuple[str, str, str, float, str]] = []
         for h, r in items:
             row = (adapter, h, json.dumps(r, ensure_ascii=False, sort_keys=True), now, schema)
             (replace if (adapter, h) in self._stale else fresh).append(row)
