@@ -461,9 +461,9 @@ def test_bad_row_before_a_repeated_id_is_named_first(tmp_path: Path) -> None:
 def test_ids_whose_hashes_clash_are_not_repeats(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bench.data
+    import bench.data.checks
 
-    monkeypatch.setattr(bench.data, "_id_key", lambda rid: 7)  # every id hashes alike
+    monkeypatch.setattr(bench.data.checks, "id_key", lambda rid: 7)  # every id hashes alike
     write_jsonl(tmp_path / "data" / "test.jsonl", rows(5))
     spec = make_task(tmp_path, local({"test": "test.jsonl"}))
     assert len(load(spec, "test").dataset) == 5
