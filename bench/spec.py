@@ -28,6 +28,7 @@ from bench.identity import short_hash
 
 __all__ = [
     "SCHEMA_VERSION",
+    "FileLayout",
     "MetricSpec",
     "OriginalRelease",
     "PromptSpec",
@@ -61,6 +62,8 @@ Format = Literal[
     "json", "jsonl", "csv", "tsv", "parquet", "text", "text-files", "aligned-text", "xsum", "squad"
 ]
 FieldMap = dict[str, str | list[str]]
+FileMap = dict[str, str | list[str]]
+Role = Literal["train", "validation", "test"]
 
 
 class _Closed(BaseModel):
@@ -123,21 +126,21 @@ class PromptSpec(_Closed):
     verbalizers: dict[str, str] | None = None
 
 
-class OriginalRelease(_Closed):
-    """The layout of the data's original release, loaded from a local copy with ``--data``.
+class FileLayout(_Closed):
+    """How a release's files are named, pinned and parsed.
 
-    ``files`` maps split names to paths (globs allowed) relative to the folder given with
-    ``--data NAME=DIR``; ``sha256`` optionally pins each file's hash; ``columns`` names the
-    columns of header-less CSV/TSV files and of ``aligned-text`` files.
+    Shared by a task's own :class:`SourceSpec` and by the :class:`OriginalRelease` layout read
+    with ``--data``, so the two cannot drift apart: ``format``; ``files`` (split name → path or
+    glob, or a list of them); ``columns`` (the columns of header-less CSV/TSV files and of
+    ``aligned-text`` files); ``delimiter``; ``encoding``; ``label_map`` (raw label value →
+    label) and ``sha256`` (pinned hash of each file).
     """
 
-    format: Format
-    files: dict[str, str | list[str]]
+    format: Format | None = None
+    files: FileMap | None = None
     columns: list[str] | None = None
     delimiter: str | None = None
     encoding: str = "utf-8"
-    splits: dict[str, str] | None = None
-    fields: FieldMap | None = None
     label_map: dict[str, str] | None = None
     sha256: dict[str, str] = Field(default_factory=dict)
 
@@ -146,8 +149,27 @@ class OriginalRelease(_Closed):
     def _str_keys(cls, value: Any) -> Any:
         return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
 
+    def layout(self) -> dict[str, Any]:
+        """The layout fields alone (``{field: value}``), to build another layout from."""
+        return {name: getattr(self, name) for name in FileLayout.model_fields}
 
-class SourceSpec(_Closed):
+
+class OriginalRelease(FileLayout):
+    """The layout of the data's original release, loaded from a local copy with ``--data``.
+
+    ``files`` maps split names to paths (globs allowed) relative to the folder given with
+    ``--data NAME=DIR``; ``sha256`` optionally pins each file's hash; ``columns`` names the
+    columns of header-less CSV/TSV files and of ``aligned-text`` files. ``splits``, ``fields``
+    and ``label_map`` default to the task source's own.
+    """
+
+    format: Format
+    files: FileMap
+    splits: dict[Role, str] | None = None
+    fields: FieldMap | None = None
+
+
+class SourceSpec(FileLayout):
     """Where the examples come from and how their columns map onto the family's fields.
 
     Kinds:
@@ -183,25 +205,13 @@ class SourceSpec(_Closed):
     revision: str | None = None
     testset: str | None = None
     langpair: str | None = None
-    format: Format | None = None
-    files: dict[str, str | list[str]] | None = None
-    columns: list[str] | None = None
-    delimiter: str | None = None
-    encoding: str = "utf-8"
     archive: str | None = None
     archive_md5: str | None = None
-    splits: dict[Literal["train", "validation", "test"], str]
+    splits: dict[Role, str]
     fields: FieldMap = Field(default_factory=dict)
-    label_map: dict[str, str] | None = None
     shuffle_seed: int | None = None
     drop_empty: list[str] = Field(default_factory=list)
-    sha256: dict[str, str] = Field(default_factory=dict)
     original: OriginalRelease | None = None
-
-    @field_validator("label_map", mode="before")
-    @classmethod
-    def _str_keys(cls, value: Any) -> Any:
-        return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
 
     @field_validator("splits")
     @classmethod
@@ -240,17 +250,8 @@ class SourceSpec(_Closed):
         if self.original is not None:
             return self.original
         if self.kind in ("local", "url", "builtin") and self.format and self.files:
-            return OriginalRelease(
-                format=self.format,
-                files=self.files,
-                columns=self.columns,
-                delimiter=self.delimiter,
-                encoding=self.encoding,
-                splits=None,
-                fields=None,
-                label_map=None,
-                sha256=self.sha256,
-            )
+            # The task's own files: the same layout (splits, fields, label_map as the task's).
+            return OriginalRelease(**self.layout())
         return None
 
 

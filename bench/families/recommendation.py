@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bench.errors import DataError, TaskSpecError
 from bench.families.base import Family, Prepared, Request, Response
+from bench.identity import bytes_hash, combine, short_hash
 from bench.spec import TaskSpec
 
 __all__ = [
@@ -211,8 +212,11 @@ class RecommendationFamily(Family):
             dropped = int((~keep).sum())
             frame = frame[keep]
         titles: dict[str, str] = {}
+        # The item table's content (titles etc.) is part of the data: of both fingerprints.
+        items_fingerprint: str | None = None
         if opts.items is not None:
-            table = load_table(spec, opts.items, data_override=data_override)
+            items = load_table(spec, opts.items, data_override=data_override)
+            table, items_fingerprint = items.frame, items.fingerprint
             item_col = opts.items.fields.get("item", "item_id")
             title_col = opts.items.fields.get(opts.title_field, opts.title_field)
             for item, title in zip(table[item_col], table[title_col], strict=True):
@@ -319,16 +323,14 @@ class RecommendationFamily(Family):
             "users_excluded": len(set(excluded)),
             "catalogue_items": len(catalogue),
         }
-        fingerprint = hashlib.sha256(
-            json.dumps([log.fingerprint, info], sort_keys=True).encode()
-        ).hexdigest()[:16]
+        fingerprint = short_hash([log.fingerprint, items_fingerprint, info])
         return Prepared(
             requests=requests,
             references=references,
             fingerprint=fingerprint,
             origin=log.origin,
             dropped=dropped,
-            train_fingerprint=hashlib.sha256(train_blob).hexdigest()[:16],
+            train_fingerprint=combine(bytes_hash(train_blob), items_fingerprint),
             load_train=load_train,
             info=info,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 import yaml
 
 from bench.catalog import find_task
-from bench.data import dataset_fingerprint, load_split, parse_split, resolve_source
+from bench.data import dataset_fingerprint, load_split, load_table, parse_split, resolve_source
 from bench.errors import DataError
 from bench.families.base import Family, Request, get_family
 from bench.spec import TaskSpec, load_task
@@ -461,9 +462,9 @@ def test_bad_row_before_a_repeated_id_is_named_first(tmp_path: Path) -> None:
 def test_ids_whose_hashes_clash_are_not_repeats(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bench.data
+    import bench.data.checks
 
-    monkeypatch.setattr(bench.data, "_id_key", lambda rid: 7)  # every id hashes alike
+    monkeypatch.setattr(bench.data.checks, "id_key", lambda rid: 7)  # every id hashes alike
     write_jsonl(tmp_path / "data" / "test.jsonl", rows(5))
     spec = make_task(tmp_path, local({"test": "test.jsonl"}))
     assert len(load(spec, "test").dataset) == 5
@@ -661,3 +662,171 @@ def test_data_override_errors(tmp_path: Path) -> None:
     hub_only = _hub_task(tmp_path, tmp_path)
     with pytest.raises(DataError, match="does not declare the layout of its original release"):
         resolve_source(hub_only, tmp_path)
+
+
+# --------------------------------------------------------------------------- content identity
+
+
+def _rewrite_in_place(path: Path, old: bytes, new: bytes) -> None:
+    """Replace ``old`` by ``new`` (same length) in ``path`` and restore its mtime, as ``cp -p``
+    or unpacking an archive over a file does: only the content tells the two versions apart."""
+    assert len(old) == len(new)
+    before = path.stat()
+    data = path.read_bytes()
+    assert data.count(old) == 1
+    path.write_bytes(data.replace(old, new))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+
+
+def _squad_doc(answer: str) -> dict[str, Any]:
+    context = "The Loire is the longest river in France, flowing 1,006 km to the Atlantic."
+    return {
+        "version": "1.1",
+        "data": [
+            {
+                "title": "Loire",
+                "paragraphs": [
+                    {
+                        "context": context,
+                        "qas": [
+                            {
+                                "id": "q1",
+                                "question": "How long is the Loire?",
+                                "answers": [{"text": answer, "answer_start": context.find("1")}],
+                            },
+                            {
+                                "id": "q2",
+                                "question": "Where does the Loire flow to?",
+                                "answers": [{"text": "the Atlantic", "answer_start": 61}],
+                            },
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def test_a_squad_file_edited_in_place_is_read_again(tmp_path: Path) -> None:
+    qa = yaml.safe_load((REPO / "tasks" / "smoke" / "qa-en.yaml").read_text("utf-8"))
+    path = tmp_path / "data" / "dev.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(_squad_doc("1,006 km")), encoding="utf-8")
+    source = {"kind": "local", "location": "data", "format": "squad"}
+    source |= {"files": {"dev": "dev.json"}, "splits": {"test": "dev"}}
+    data = {**qa, "name": "squad-local", "source": source}
+    (tmp_path / "squad-local.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    spec = load_task(tmp_path / "squad-local.yaml")
+    family = get_family("qa")
+    first = load_split(spec, family, "test")
+    assert first.dataset["answers"][0] == ["1,006 km"]
+    _rewrite_in_place(path, b'"1,006 km"', b'"1,060 km"')
+    second = load_split(spec, family, "test")
+    assert second.dataset["answers"][0] == ["1,060 km"]
+    assert second.dataset["answers"][1] == first.dataset["answers"][1]
+    assert second.fingerprint != first.fingerprint
+    # The datasets cache itself is keyed by content: the edited file is a new cache entry.
+    assert second.dataset._fingerprint != first.dataset._fingerprint
+
+
+def _write_table(path: Path, fmt: str, records: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "parquet":
+        pd.DataFrame(records).to_parquet(path, index=False)
+    else:
+        pd.DataFrame(records).to_csv(path, index=False, sep="\t" if fmt == "tsv" else ",")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "parquet"])
+def test_a_table_file_edited_in_place_is_read_again(tmp_path: Path, fmt: str) -> None:
+    records = rows(6)
+    records[3]["text"] = "review number three is good"
+    path = tmp_path / "data" / f"test.{fmt}"
+    _write_table(path, fmt, records)
+    spec = make_task(tmp_path, local({"test": path.name}, fmt))
+    first = load(spec)
+    assert first.dataset["text"][3] == "review number three is good"
+    if fmt == "parquet":
+        # Parquet may compress a value anywhere: rewrite the file whole, then restore its
+        # size-independent identity (mtime) so only the content differs.
+        before = path.stat()
+        records[3]["text"] = "review number three is bad!"
+        _write_table(path, fmt, records)
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    else:
+        _rewrite_in_place(path, b"three is good", b"three is bad!")
+    second = load(spec)
+    assert second.dataset["text"][3] == "review number three is bad!"
+    assert second.dataset["text"][:3] == first.dataset["text"][:3]
+    assert second.fingerprint != first.fingerprint
+
+
+def test_the_same_content_at_another_path_has_the_same_fingerprint(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "a" / "test.jsonl", rows(4))
+    write_jsonl(tmp_path / "b" / "test.jsonl", rows(4))
+    one = load(make_task(tmp_path, local({"test": "test.jsonl"}, location="a"), name="one"))
+    two = load(make_task(tmp_path, local({"test": "test.jsonl"}, location="b"), name="two"))
+    assert one.fingerprint == two.fingerprint
+
+
+# --------------------------------------------------------------------------- side tables
+
+
+def _recommendation_task(root: Path) -> TaskSpec:
+    """A local copy of the synthetic recommendation smoke task (interactions and item table)."""
+    builtin = REPO / "bench" / "builtin" / "smoke" / "recommendation-synthetic"
+    data = root / "data"
+    data.mkdir()
+    for name in ("interactions.csv", "items.csv"):
+        (data / name).write_bytes((builtin / name).read_bytes())
+    task = yaml.safe_load((REPO / "tasks" / "smoke" / "recommendation-synthetic.yaml").read_text())
+    task["name"] = "rec-local"
+    task["source"] |= {"kind": "local", "location": "data"}
+    (root / "rec-local.yaml").write_text(yaml.safe_dump(task, allow_unicode=True), "utf-8")
+    return load_task(root / "rec-local.yaml")
+
+
+def test_the_item_table_is_part_of_the_dataset_and_train_fingerprints(tmp_path: Path) -> None:
+    spec = _recommendation_task(tmp_path)
+    family = get_family("recommendation")
+    before = family.prepare(spec, data_override=None, limit=None)
+    log_before = load_split(spec, family, "test").fingerprint
+    items = tmp_path / "data" / "items.csv"
+    _rewrite_in_place(items, b"i002,The Endless Island", b"i002,The Endless Inland")
+    after = family.prepare(spec, data_override=None, limit=None)
+    # The interactions, the protocol and the candidates are the same...
+    assert load_split(spec, family, "test").fingerprint == log_before
+    assert after.info == before.info
+    assert [r.history for r in after.requests] == [r.history for r in before.requests]
+    assert list(after.references) == list(before.references)
+
+    # ... but what a model is shown (the titles) changed, so both fingerprints change.
+    def titles_of_i002(requests: Any) -> set[str]:
+        return {
+            title
+            for r in requests
+            for item, title in zip(r.history, r.history_titles, strict=True)
+            if item == "i002"
+        }
+
+    assert titles_of_i002(before.requests) == {"The Endless Island"}
+    assert titles_of_i002(after.requests) == {"The Endless Inland"}
+    assert after.fingerprint != before.fingerprint
+    assert after.train_fingerprint != before.train_fingerprint
+    assert before.load_train is not None and after.load_train is not None
+    assert titles_of_i002(r for r, _ in after.load_train()) == {"The Endless Inland"}
+
+
+def test_an_item_table_is_fingerprinted_by_content(tmp_path: Path) -> None:
+    spec = _recommendation_task(tmp_path)
+    opts = get_family("recommendation").options(spec)
+    assert opts.items is not None
+    table = load_table(spec, opts.items)
+    assert list(table.frame.columns) == ["item_id", "title", "title_zh", "genres"]
+    assert table.origin == str(tmp_path / "data" / "items.csv")
+    _rewrite_in_place(tmp_path / "data" / "items.csv", "明亮的桥".encode(), "明亮的河".encode())
+    edited = load_table(spec, opts.items)
+    assert edited.frame["title_zh"][0] == "明亮的河"
+    assert edited.fingerprint != table.fingerprint

@@ -514,3 +514,45 @@ def test_duplicate_yaml_keys_are_refused(tmp_path: Path, base_text: str) -> None
     nested = edit(base_text, "  format: jsonl", "  format: jsonl\n  format: csv")
     message = spec_error(write(tmp_path, nested))
     assert f"line {line_of(nested, 'format: csv')}: field 'source.format'" in message
+
+
+# --------------------------------------------------------------------------- file layouts
+
+
+def test_a_source_and_its_original_release_share_one_file_layout() -> None:
+    from bench.spec import FileLayout, OriginalRelease, SourceSpec
+
+    layout = set(FileLayout.model_fields)
+    assert layout <= set(SourceSpec.model_fields) and layout <= set(OriginalRelease.model_fields)
+    source = SourceSpec.model_validate(
+        {
+            "kind": "local",
+            "location": "data",
+            "format": "tsv",
+            "files": {"dev": ["a.tsv", "b.tsv"]},
+            "columns": ["label", "text"],
+            "delimiter": "|",
+            "encoding": "gb18030",
+            "label_map": {0: "negative", 1: "positive"},
+            "sha256": {"a.tsv": "0" * 64},
+            "splits": {"test": "dev"},
+        }
+    )
+    original = source.original_release()
+    assert original is not None
+    # Every layout field reaches the release read with --data, including ones added later.
+    assert original.layout() == source.layout()
+    assert original.label_map == {"0": "negative", "1": "positive"}
+    assert (original.splits, original.fields) == (None, None)
+
+
+def test_an_original_release_needs_a_format_and_files(tmp_path: Path, base_text: str) -> None:
+    for missing in ("format", "files"):
+        release = {"format": "tsv", "files": {"test": "dev.tsv"}}
+        del release[missing]
+        line = f"  original: {json.dumps(release)}\n"
+        text = edit(base_text, "  kind: builtin\n", "  kind: builtin\n" + line)
+        assert f"field 'source.original.{missing}'" in spec_error(write(tmp_path, text))
+    bad_role = "  original: {format: tsv, files: {dev: dev.tsv}, splits: {tset: dev}}\n"
+    text = edit(base_text, "  kind: builtin\n", "  kind: builtin\n" + bad_role)
+    assert "source.original.splits" in spec_error(write(tmp_path, text))

@@ -1,0 +1,74 @@
+"""Source overrides: ``--data NAME=PATH`` replaces a task's source by a local copy of its
+original release (the layout in ``source.original``), which is how people evaluate behind a
+firewall."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.errors import DataError
+from bench.identity import canonical_json
+from bench.spec import OriginalRelease, SourceSpec, TaskSpec
+
+__all__ = ["resolve_source"]
+
+
+def resolve_source(spec: TaskSpec, data_override: str | Path | None) -> SourceSpec:
+    """The source to read: the task's own, or a local copy of its original release.
+
+    A folder stands for the release's folder; a single file stands for every split of a
+    one-file release (and inherits that file's pinned hash, whatever its name).
+
+    Raises:
+        DataError: The task declares no original release, the path does not exist, or a single
+            file is given for a release of several files.
+    """
+    if data_override is None:
+        return spec.source
+    original: OriginalRelease | None = spec.source.original_release()
+    if original is None:
+        raise DataError(
+            f"task '{spec.name}' does not declare the layout of its original release",
+            fix=f"add source.original to {spec.path or spec.name} or drop --data {spec.name}=...",
+        )
+    path = Path(data_override).expanduser()
+    if not path.exists():
+        raise DataError(
+            f"--data {spec.name}={data_override}: no such file or folder", fix="check the path"
+        )
+    layout = original.layout()
+    if path.is_file():
+        layout["files"], layout["sha256"] = _one_file(spec, original, path, data_override)
+        path = path.parent
+    if original.label_map is None:
+        layout["label_map"] = spec.source.label_map
+    return SourceSpec(
+        kind="local",
+        location=str(path.resolve()),
+        **layout,
+        splits=original.splits or spec.source.splits,
+        fields=original.fields if original.fields is not None else spec.source.fields,
+        shuffle_seed=spec.source.shuffle_seed,
+        drop_empty=spec.source.drop_empty,
+    )
+
+
+def _one_file(
+    spec: TaskSpec, original: OriginalRelease, path: Path, given: str | Path
+) -> tuple[dict[str, str], dict[str, str]]:
+    """``files`` and ``sha256`` of a one-file release read from the single file ``path``."""
+    distinct = {canonical_json(v) for v in original.files.values()}
+    if len(distinct) != 1:
+        raise DataError(
+            f"--data {spec.name}={given}: the task's original release has several "
+            f"files ({', '.join(sorted(original.files))}); pass the folder that holds them",
+            fix="point --data at the folder",
+        )
+    release_file = next(iter(original.files.values()))
+    sha256 = dict(original.sha256)
+    if isinstance(release_file, str):
+        # The release's pinned hash applies to the given file, whatever its name.
+        pinned = sha256.get(release_file) or sha256.get(Path(release_file).name)
+        if pinned is not None:
+            sha256 = {path.name: pinned}
+    return {k: path.name for k in original.files}, sha256
