@@ -8,7 +8,7 @@ dictionary content, built once per process and cached. Two tasks with different 
 dictionaries segment independently, and a task without one always sees jieba's stock
 dictionary.
 
-Each step's identity (:meth:`~bench.preprocess.base.Step.dependencies`) names jieba's version
+Each step's identity (:meth:`~bench.preprocess.base.Step.data_dependencies`) names jieba's version
 and the hashes of its main dictionary and of the user dictionary, or OpenCC's version and the
 hash of the conversion's configuration and dictionaries, so an upgrade or an edited dictionary
 re-runs the step instead of reusing a cached result.
@@ -63,7 +63,7 @@ class TraditionalToSimplified(TextStep):
     def check_resources(self) -> None:
         _converter(self.config)
 
-    def dependencies(self) -> dict[str, Any]:
+    def data_dependencies(self) -> dict[str, Any]:
         return opencc_identity(self.config)
 
     def transform(self, text: str) -> str:
@@ -108,7 +108,7 @@ class ZhSegment(TokenStep):
     def check_resources(self) -> None:
         jieba_tokenizer(None, self.user_dict, who=_who(self.name))
 
-    def dependencies(self) -> dict[str, Any]:
+    def data_dependencies(self) -> dict[str, Any]:
         return jieba_identity(None, self.user_dict)
 
     def _cut(self, tokenizer: Any, text: str) -> list[str]:
@@ -153,7 +153,7 @@ class ZhPOS(Step):
     def check_resources(self) -> None:
         jieba_pos_tokenizer(None, self.user_dict, who=_who(self.name))
 
-    def dependencies(self) -> dict[str, Any]:
+    def data_dependencies(self) -> dict[str, Any]:
         return jieba_identity(None, self.user_dict)
 
     def tag(self, text: str) -> tuple[list[str], list[str]]:
