@@ -242,13 +242,16 @@ class Family(ABC):
         try:
             return cls.Options.model_validate(spec.options)
         except ValidationError as exc:
-            err = exc.errors()[0]
+            # An unknown key first: it is usually why a required one looks missing.
+            err = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
             loc = tuple(err["loc"])
             allowed = _option_names(cls.Options, loc[:-1])
             if err["type"] == "extra_forbidden":
                 key = str(loc[-1])
                 msg = f"unknown key '{key}'{did_you_mean(key, allowed)}; allowed: "
                 msg += ", ".join(allowed) if allowed else f"none ({cls.name} tasks take no options)"
+            elif err["type"] == "missing":
+                msg = f"required key '{loc[-1]}' is missing"
             else:
                 msg = err["msg"]
             fix = (

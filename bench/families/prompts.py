@@ -145,6 +145,7 @@ def check_template(
     listed = ", ".join("{{ " + f + " }}" for f in allowed) or "(none)"
     try:
         ast = _environment().parse(template)
+        _compiled(template)  # unknown filters and tests fail when compiling, not parsing
     except jinja2.TemplateSyntaxError as exc:
         _fail(where, exc.lineno, f"not a valid jinja2 template: {exc.message}",
               "write fields as {{ field }}; see README 'Prompts'")  # fmt: skip
