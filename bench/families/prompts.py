@@ -194,12 +194,12 @@ def check_template(
     render_template(template, fields, where=where)
 
 
-def render_template(template: str, values: Mapping[str, PromptValue], *, where: str) -> str:
+def render_template(template: str, values: Mapping[str, PromptValue], *, where: str | None) -> str:
     """Render ``template`` with ``values`` (sandboxed, ``StrictUndefined``).
 
     Raises:
         TaskSpecError: The template names a value that is missing, is not valid jinja2, or
-            tries to read past a value; the message names ``where``.
+            tries to read past a value; the message names ``where`` (when given).
     """
     try:
         return _compiled(template).render(dict(values))
