@@ -148,7 +148,24 @@ def check_template(
         _compiled(template)  # unknown filters and tests fail when compiling, not parsing
     except jinja2.TemplateSyntaxError as exc:
         _fail(where, exc.lineno, f"not a valid jinja2 template: {exc.message}",
-              "write fields as {{ field }}; see README 'Prompts'")  # fmt: skip
+              "write fields as {{ field }}; see README 'Prompts and options'")  # fmt: skip
+    _refuse_access(ast, where)
+    for kind, what in _REFUSED:
+        for found in ast.find_all(kind):
+            _fail(where, found.lineno, f"the template {what}; templates only fill in fields",
+                  f"use the fields {listed} and filters")  # fmt: skip
+    unknown = sorted(meta.find_undeclared_variables(ast) - set(fields))
+    if unknown:
+        name = unknown[0]
+        line = next((n.lineno for n in ast.find_all(nodes.Name) if n.name == name), None)
+        _fail(where, line, f"uses '{{{{ {name} }}}}', which {family} prompts do not "
+              f"expose{did_you_mean(name, allowed)}", f"use one of: {listed}")  # fmt: skip
+    _refuse_format_placeholders(ast, allowed, listed, where)
+    render_template(template, fields, where=where)
+
+
+def _refuse_access(ast: nodes.Template, where: str | None) -> None:
+    """``{{ x.attr }}`` and ``{{ x['key'] }}`` (an integer index of a list stays allowed)."""
     for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
         if (
             isinstance(node, nodes.Getitem)
@@ -167,31 +184,27 @@ def check_template(
             f"'{{{{ {_spelling(node)} }}}}' reads {what} of '{root}'; fields are plain values",
             f"write {{{{ {root} }}}}{hint}",
         )
-    for kind, what in _REFUSED:
-        for found in ast.find_all(kind):
-            _fail(where, found.lineno, f"the template {what}; templates only fill in fields",
-                  f"use the fields {listed} and filters")  # fmt: skip
-    unknown = sorted(meta.find_undeclared_variables(ast) - set(fields))
-    if unknown:
-        name = unknown[0]
-        line = next((n.lineno for n in ast.find_all(nodes.Name) if n.name == name), None)
-        _fail(where, line, f"uses '{{{{ {name} }}}}', which {family} prompts do not "
-              f"expose{did_you_mean(name, allowed)}", f"use one of: {listed}")  # fmt: skip
+
+
+def _refuse_format_placeholders(
+    ast: nodes.Template, allowed: list[str], listed: str, where: str | None
+) -> None:
+    """A ``{name}`` left in the template's text: the old ``str.format`` spelling."""
     for data in ast.find_all(nodes.TemplateData):
         match = _OLD_PLACEHOLDER.search(data.data)
-        if match is not None:
-            name = match.group(1)
-            field = name if name in fields else None
-            _fail(
-                where,
-                data.lineno + data.data[: match.start()].count("\n"),
-                f"'{match.group(0)}' is a str.format placeholder, which jinja2 leaves as text"
-                + ("" if field else did_you_mean(name, allowed)),
-                f"write {{{{ {field} }}}}"
-                if field
-                else f"use one of {listed}, or {{{{ '{match.group(0)}' }}}} for literal braces",
-            )
-    render_template(template, fields, where=where)
+        if match is None:
+            continue
+        name = match.group(1)
+        known = name in allowed
+        _fail(
+            where,
+            data.lineno + data.data[: match.start()].count("\n"),
+            f"'{match.group(0)}' is a str.format placeholder, which jinja2 leaves as text"
+            + ("" if known else did_you_mean(name, allowed)),
+            f"write {{{{ {name} }}}}"
+            if known
+            else f"use one of {listed}, or {{{{ '{match.group(0)}' }}}} for literal braces",
+        )
 
 
 def render_template(template: str, values: Mapping[str, PromptValue], *, where: str | None) -> str:
