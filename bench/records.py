@@ -159,6 +159,18 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def _option_seed(task: Any) -> int | None:
+    """The ``seed`` the task file sets under ``options:``, read through its family's
+    validated options (``None`` when the file sets none)."""
+    from bench.families.base import get_family
+
+    if not getattr(task, "options", None):
+        return None
+    opts = get_family(task.family).options(task)
+    seed = getattr(opts, "seed", None)
+    return seed if "seed" in opts.model_fields_set and isinstance(seed, int) else None
+
+
 def run_seeds(
     bootstrap_seed: int, task: Any = None, model_params: dict[str, Any] | None = None
 ) -> dict[str, int]:
@@ -179,8 +191,8 @@ def run_seeds(
         shuffle = getattr(getattr(task, "source", None), "shuffle_seed", None)
         if shuffle is not None:
             seeds["data.shuffle_seed"] = int(shuffle)
-        option = (getattr(task, "options", None) or {}).get("seed")
-        if isinstance(option, int):
+        option = _option_seed(task)
+        if option is not None:
             seeds["task.options.seed"] = option
     for key, value in sorted((model_params or {}).items()):
         if "seed" in key.lower():

@@ -117,8 +117,10 @@ class MetricSpec(_Closed):
 class PromptSpec(_Closed):
     """How a generic (LLM) adapter turns a request into a prompt and parses the answer back.
 
-    ``template`` is a ``str.format`` template over the request's fields (``{text}``,
-    ``{labels}``); ``verbalizers`` map each label to the word the model is expected to say.
+    ``template`` is a jinja2 template over the fields the task's family exposes
+    (``{{ text }}``, ``{{ labels }}``; each family's docstring lists them), checked when the
+    task loads; ``system`` is sent as it is; ``verbalizers`` map each label to the word the
+    model is expected to say.
     """
 
     template: str
@@ -495,7 +497,7 @@ def _check_names(spec: TaskSpec, where: str, lines: dict[tuple[Any, ...], int]) 
         except TypeError as exc:
             fail(("metrics", i, metric.name), str(exc))
     try:
-        family.check_spec(spec)
+        family.validate(spec)  # options, prompt template, then the family's own checks
     except TaskSpecError as exc:
         fail(getattr(exc, "loc", ("family",)), exc.message, exc.fix)
 

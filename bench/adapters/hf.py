@@ -67,11 +67,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 from pydantic import ConfigDict, Field
 
 from bench.adapters.base import Adapter
-from bench.adapters.prompting import parse, render, system_prompt, template_for, verbalizers
+from bench.adapters.prompting import family_of, parse, render, system_prompt, template_for
 from bench.errors import AdapterError, MissingDependency, ModelSpecError, did_you_mean
 from bench.families.base import Request, Response
 from bench.families.generation import TextResponse
-from bench.families.recommendation import RankingResponse
 from bench.families.sentiment import SentimentResponse
 
 if TYPE_CHECKING:
@@ -95,7 +94,6 @@ _AUTO_CLASSES = {
     "classifier": "AutoModelForSequenceClassification",
     "qa": "AutoModelForQuestionAnswering",
 }
-_DEFAULT_STOPS = {"qa": ("\n",), "translation": ("\n",), "summarization": ("\n\n",)}
 _AUTO_BATCH_CUDA = 128
 _AUTO_BATCH_CPU = 16
 # Language codes of the multilingual seq2seq families, by ISO 639-1 code.
@@ -815,36 +813,49 @@ class HFAdapter(Adapter):
         return out
 
     def _causal(self, requests: Sequence[Request]) -> list[Response]:
-        family = requests[0].family
+        """Answer through the family: score its answer choices, or generate and parse."""
+        family = family_of(requests[0])
         prompts = [self.prompt_text(r) for r in requests]
-        if family == "sentiment":
-            return self._sentiment(requests, prompts)
-        if family == "recommendation":
-            return self._rank(requests, prompts)
-        return self._generate(requests, prompts)
-
-    def _sentiment(self, requests: Sequence[Request], prompts: list[str]) -> list[Response]:
-        labels_of = [tuple(getattr(r, "labels", ())) for r in requests]
-        words_of = [verbalizers(labels, self._spec) for labels in labels_of]
-        conts = [
-            self._continuations(p, list(w.values())) for p, w in zip(prompts, words_of, strict=True)
+        choices = [family.answer_choices(r, self._spec) for r in requests]
+        if any(c is None for c in choices):
+            return self._generate(requests, prompts, family.stop_sequences)
+        if family.choices_share_prompt:
+            scores = [
+                self._shared_choice_scores(p, c or ())
+                for p, c in zip(prompts, choices, strict=True)
+            ]
+        else:
+            scores = self._choice_scores(prompts, [c or () for c in choices])
+        return [
+            family.from_choice_scores(r, self._spec, s)
+            for r, s in zip(requests, scores, strict=True)
         ]
+
+    def _choice_scores(
+        self, prompts: list[str], choices: Sequence[Sequence[str]]
+    ) -> list[list[float]]:
+        """Log-likelihood of each choice after its prompt, all pairs batched together."""
+        conts = [self._continuations(p, list(w)) for p, w in zip(prompts, choices, strict=True)]
+        if not any(conts):
+            return [[] for _ in prompts]
         longest = max(len(c) for cs in conts for c in cs)
         prompt_ids = self._encode_prompts(prompts, reserve=longest)
         pairs = [(ids, c) for ids, cs in zip(prompt_ids, conts, strict=True) for c in cs]
-        scores = self._batched(pairs, lambda p: len(p[0]) + len(p[1]), self._score_pairs)
-        out: list[Response] = []
+        flat = self._batched(pairs, lambda p: len(p[0]) + len(p[1]), self._score_pairs)
+        out: list[list[float]] = []
         k = 0
-        for labels in labels_of:
-            ll = scores[k : k + len(labels)]
-            k += len(labels)
-            top = max(ll)
-            weights = [math.exp(v - top) for v in ll]
-            total = sum(weights)
-            probs = {label: w / total for label, w in zip(labels, weights, strict=True)}
-            best = labels[max(range(len(labels)), key=lambda i: ll[i])]
-            out.append(SentimentResponse(label=best, probabilities=probs))
+        for words in choices:
+            out.append(flat[k : k + len(words)])
+            k += len(words)
         return out
+
+    def _shared_choice_scores(self, prompt: str, choices: Sequence[str]) -> list[float]:
+        """Log-likelihood of each of many choices of one prompt (the prompt runs once)."""
+        if not choices:
+            return []
+        conts = self._continuations(prompt, list(choices))
+        (ids,) = self._encode_prompts([prompt], reserve=max(len(c) for c in conts))
+        return self._score_shared_prompt(ids, conts)
 
     def _score_pairs(self, batch: list[tuple[list[int], list[int]]]) -> list[float]:
         """Summed log-probability of each continuation after its prompt (one forward pass)."""
@@ -858,25 +869,6 @@ class HFAdapter(Adapter):
             span = logits[j, len(p) - 1 : len(p) + len(c) - 1].float().log_softmax(-1)
             target = torch.tensor(c, device=span.device)
             out.append(float(span.gather(1, target[:, None]).sum()))
-        return out
-
-    def _rank(self, requests: Sequence[Request], prompts: list[str]) -> list[Response]:
-        out: list[Response] = []
-        for req, prompt in zip(requests, prompts, strict=True):
-            candidates = tuple(getattr(req, "candidates", ()))
-            if not candidates:
-                out.append(RankingResponse(ranked=(), scores=()))
-                continue
-            conts = self._continuations(prompt, list(candidates))
-            (ids,) = self._encode_prompts([prompt], reserve=max(len(c) for c in conts))
-            scores = self._score_shared_prompt(ids, conts)
-            order = sorted(range(len(candidates)), key=lambda i: (-scores[i], i))
-            out.append(
-                RankingResponse(
-                    ranked=tuple(candidates[i] for i in order),
-                    scores=tuple(scores[i] for i in order),
-                )
-            )
         return out
 
     def _score_shared_prompt(self, prompt: list[int], conts: list[list[int]]) -> list[float]:
@@ -930,15 +922,17 @@ class HFAdapter(Adapter):
 
         return self._batched(conts, len, run)
 
-    def _stops(self, family: str) -> tuple[str, ...]:
+    def _stops(self, default: tuple[str, ...]) -> tuple[str, ...]:
         if self.params.stop is not None:
             return tuple(s for s in (_unescape(x) for x in self.params.stop.split("|")) if s)
-        return _DEFAULT_STOPS.get(family, ())
+        return default
 
-    def _generate(self, requests: Sequence[Request], prompts: list[str]) -> list[Response]:
+    def _generate(
+        self, requests: Sequence[Request], prompts: list[str], default_stops: tuple[str, ...]
+    ) -> list[Response]:
         torch, tr = _torch(), _transformers()
         tok = self._tokenizer
-        stops = self._stops(requests[0].family)
+        stops = self._stops(default_stops)
         ids = self._encode_prompts(prompts, reserve=self.params.max_new_tokens)
         rows = [{"input_ids": r, "attention_mask": [1] * len(r)} for r in ids]
         device = self._device()

@@ -2,11 +2,26 @@
 
 A family knows which fields its rows need, which fields are text (so preprocessing applies to
 them by default), how to build one :class:`Request` per example, how to check a task spec, and
-how to read a response back from JSON (cache, predictions files).
+how to read a response back from JSON (cache, predictions files). It also owns its protocol
+for generic (language-model) adapters and reports, so nothing outside ``bench/families/``
+switches on a family's name:
+
+* :attr:`Family.Options`: the closed model of the task file's ``options:`` (an unknown key is a
+  :class:`~bench.errors.TaskSpecError` with a did-you-mean and the allowed keys);
+* :attr:`Family.default_prompt`, :attr:`Family.prompt_example` and
+  :meth:`Family.prompt_values`: the jinja2 template used when a task has no ``prompt:``, the
+  fields a template may use (see :mod:`bench.families.prompts`) and their values per request;
+* :meth:`Family.parse_answer` (free text back into the family's response),
+  :meth:`Family.answer_choices` / :meth:`Family.from_choice_scores` (answer by scoring
+  continuations instead of generating) and :attr:`Family.stop_sequences`;
+* :meth:`Family.labels`, :attr:`Family.title` (display names by report language),
+  :meth:`Family.language_group` (the leaderboard's language view) and
+  :attr:`Family.new_task_template` (``bench new-task``).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from abc import ABC, abstractmethod
@@ -15,11 +30,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from bench.errors import TaskSpecError, UnknownName, did_you_mean
+from bench.families.prompts import PromptValue, check_template, render_template
 from bench.spec import TaskSpec
 
-__all__ = ["Failure", "Family", "Prepared", "Request", "Response", "get_family"]
+__all__ = [
+    "Failure",
+    "Family",
+    "NoOptions",
+    "Prepared",
+    "Request",
+    "Response",
+    "family_class",
+    "get_family",
+]
 
 
 class Request(BaseModel):
@@ -109,8 +135,63 @@ class Prepared:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+class NoOptions(BaseModel):
+    """The options of a family that takes none: every key under ``options:`` is an error."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _option_names(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
+    """Field names of the (nested) options model found by walking ``loc``."""
+    current: Any = model
+    for part in loc:
+        field_info = getattr(current, "model_fields", {}).get(part)
+        if field_info is None:
+            break
+        current = next(
+            (
+                a
+                for a in (field_info.annotation, *getattr(field_info.annotation, "__args__", ()))
+                if isinstance(a, type) and issubclass(a, BaseModel)
+            ),
+            None,
+        )
+    return list(getattr(current, "model_fields", {}))
+
+
+@functools.lru_cache(maxsize=256)
+def _check_once(cls: type[Family], template: str, where: str) -> None:
+    """:func:`check_template` once per family and template (a spec built in code, never
+    validated from a file, gets the same checks before its first prompt is rendered)."""
+    check_template(template, cls.prompt_example, where=where, family=cls.name)
+
+
 class Family(ABC):
-    """A task family (sentiment, translation, ...)."""
+    """A task family (sentiment, translation, ...).
+
+    Subclasses set the class attributes below; the protocol ones have defaults that mean "no
+    such thing" (no options, no prompt: generic language-model adapters cannot serve the
+    family, no display name beyond :attr:`name`).
+
+    Attributes:
+        name: The registry name.
+        request_type: The family's request model.
+        response_type: The family's response model.
+        required_fields: Canonical fields every row needs.
+        optional_fields: Canonical fields a row may have.
+        text_fields: Fields preprocessing applies to by default.
+        default_metrics: Metrics a new task of the family lists.
+        Options: The closed model of the task file's ``options:``.
+        default_prompt: The jinja2 template used when a task has no ``prompt:``.
+        prompt_example: Every field a template may use, with an example value.
+        stop_sequences: Where generated answers are cut by default.
+        choices_share_prompt: :meth:`answer_choices` returns many continuations of one long
+            prompt (a catalogue of items): backends should score them against one cached
+            prompt rather than as independent pairs.
+        title: Display names by report language (``{"en": ..., "zh": ...}``).
+        new_task_template: The commented task file ``bench new-task`` writes (``{name}`` is
+            replaced by the task's name), or ``None``.
+    """
 
     name: ClassVar[str]
     request_type: ClassVar[type[Request]]
@@ -119,6 +200,28 @@ class Family(ABC):
     optional_fields: ClassVar[tuple[str, ...]] = ("id",)
     text_fields: ClassVar[tuple[str, ...]]
     default_metrics: ClassVar[tuple[str, ...]]
+    Options: ClassVar[type[BaseModel]] = NoOptions
+    default_prompt: ClassVar[str | None] = None
+    prompt_example: ClassVar[Mapping[str, PromptValue]] = {}
+    stop_sequences: ClassVar[tuple[str, ...]] = ()
+    choices_share_prompt: ClassVar[bool] = False
+    title: ClassVar[Mapping[str, str]] = {}
+    new_task_template: ClassVar[str | None] = None
+
+    # ------------------------------------------------------------------ task checks
+
+    @classmethod
+    def validate(cls, spec: TaskSpec) -> None:
+        """Every check a task of this family gets at load: options, prompt, then
+        :meth:`check_spec`.
+
+        Raises:
+            TaskSpecError: With ``loc`` set to the field at fault (the task loader turns it
+                into the file's line).
+        """
+        cls.options(spec)
+        cls.check_prompt(spec)
+        cls.check_spec(spec)
 
     @classmethod
     def check_spec(cls, spec: TaskSpec) -> None:
@@ -127,6 +230,146 @@ class Family(ABC):
         The default accepts every spec that passed the schema.
         """
         return None
+
+    @classmethod
+    def options(cls, spec: TaskSpec) -> BaseModel:
+        """The task's ``options:`` validated by :attr:`Options`: the one way to read them.
+
+        Raises:
+            TaskSpecError: An unknown key (with a did-you-mean and the allowed keys) or a bad
+                value; ``loc`` is the key's path under ``options``.
+        """
+        try:
+            return cls.Options.model_validate(spec.options)
+        except ValidationError as exc:
+            # An unknown key first: it is usually why a required one looks missing.
+            err = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+            loc = tuple(err["loc"])
+            allowed = _option_names(cls.Options, loc[:-1])
+            if err["type"] == "extra_forbidden":
+                key = str(loc[-1])
+                msg = f"unknown key '{key}'{did_you_mean(key, allowed)}; allowed: "
+                msg += ", ".join(allowed) if allowed else f"none ({cls.name} tasks take no options)"
+            elif err["type"] == "missing":
+                msg = f"required key '{loc[-1]}' is missing"
+            else:
+                msg = err["msg"]
+            fix = (
+                f"{cls.name} options: {', '.join(cls.Options.model_fields)}"
+                if cls.Options.model_fields
+                else "remove 'options:'"
+            )
+            exc2 = TaskSpecError(msg, fix=fix)
+            exc2.loc = ("options", *loc)  # type: ignore[attr-defined]
+            raise exc2 from exc
+
+    @classmethod
+    def labels(cls, spec: TaskSpec) -> tuple[str, ...]:
+        """The task's label set (empty for families that do not classify)."""
+        return ()
+
+    # ------------------------------------------------------------------ prompts
+
+    @classmethod
+    def prompt_template(cls, spec: TaskSpec | None) -> str:
+        """The template used for ``spec``: its ``prompt.template``, else :attr:`default_prompt`.
+
+        Raises:
+            TaskSpecError: The task has no prompt and the family no default.
+        """
+        if spec is not None and spec.prompt is not None:
+            return spec.prompt.template
+        if cls.default_prompt is None:
+            name = spec.name if spec is not None else "?"
+            raise TaskSpecError(
+                f"task '{name}': family '{cls.name}' has no default prompt",
+                fix="add a prompt: {template: ...} to the task file",
+            )
+        return cls.default_prompt
+
+    @classmethod
+    def check_prompt(cls, spec: TaskSpec) -> None:
+        """Check the task's template (or the default) against :attr:`prompt_example`.
+
+        A family without prompt fields accepts no ``prompt:``. See
+        :func:`~bench.families.prompts.check_template` for the rules.
+        """
+        if spec.prompt is None:
+            if cls.default_prompt is not None:
+                where = f"the {cls.name} family's default prompt"
+                check_template(cls.default_prompt, cls.prompt_example, where=where, family=cls.name)
+            return
+        if not cls.prompt_example:
+            exc = TaskSpecError(
+                f"{cls.name} tasks take no prompt (no generic adapter serves the family)",
+                fix="remove 'prompt:'",
+            )
+            exc.loc = ("prompt",)  # type: ignore[attr-defined]
+            raise exc
+        check_template(spec.prompt.template, cls.prompt_example, where=None, family=cls.name)
+
+    def prompt_values(self, request: Request, spec: TaskSpec | None) -> dict[str, PromptValue]:
+        """The plain values a template sees for ``request`` (the keys of
+        :attr:`prompt_example`).
+
+        Raises:
+            TypeError: The family has no prompt fields.
+        """
+        raise TypeError(f"the {self.name} family has no prompt fields")
+
+    def render_prompt(self, request: Request, spec: TaskSpec | None) -> str:
+        """The prompt for ``request``: the task's template filled with :meth:`prompt_values`.
+
+        Raises:
+            TaskSpecError: The template cannot be rendered (it names the task).
+        """
+        template = self.prompt_template(spec)
+        where = (
+            f"task '{spec.name}'"
+            if spec is not None
+            else f"the {self.name} family's default prompt"
+        )
+        _check_once(type(self), template, where)
+        return render_template(template, self.prompt_values(request, spec), where=where)
+
+    # ------------------------------------------------------------------ answers
+
+    def parse_answer(self, text: str, request: Request, spec: TaskSpec | None) -> Response:
+        """The family's response for a model's free-text ``text`` answering ``request``.
+
+        Raises:
+            TypeError: The family reads no free-text answers.
+        """
+        raise TypeError(f"no answer parser for {self.name} requests")
+
+    def answer_choices(self, request: Request, spec: TaskSpec | None) -> tuple[str, ...] | None:
+        """Continuations a language model scores to answer ``request``, best-scored wins;
+        ``None`` (the default) means the model generates and :meth:`parse_answer` reads it."""
+        return None
+
+    def from_choice_scores(
+        self, request: Request, spec: TaskSpec | None, scores: Sequence[float]
+    ) -> Response:
+        """The response given the log-likelihood of each of :meth:`answer_choices`.
+
+        Raises:
+            TypeError: The family answers by generating, not by choices.
+        """
+        raise TypeError(f"{self.name} requests are not answered by choices")
+
+    # ------------------------------------------------------------------ reports
+
+    @classmethod
+    def display_name(cls, lang: str = "en") -> str:
+        """The family's name in reports written in ``lang`` (its :attr:`name` if none)."""
+        return cls.title.get(lang) or cls.title.get("en") or cls.name
+
+    @classmethod
+    def language_group(cls, languages: Sequence[str]) -> str:
+        """The leaderboard's language view of a task in ``languages``: the one language root,
+        else ``multilingual``."""
+        roots = sorted({lang.split("-")[0].lower() for lang in languages})
+        return roots[0] if len(roots) == 1 else "multilingual"
 
     def has_train(self, spec: TaskSpec) -> bool:
         """Whether the task gives trainable adapters something to train on."""
@@ -177,3 +420,18 @@ def get_family(name: str) -> Family:
     cls = registry.get("family", name)
     family: Family = cls()
     return family
+
+
+def family_class(name: str) -> type[Family] | None:
+    """The registered family ``name``, or ``None`` when none is registered.
+
+    For readers of records (the leaderboard) whose family may come from a plugin that is not
+    installed here; they fall back to :class:`Family`'s defaults.
+    """
+    from bench.registry import registry
+
+    try:
+        cls: type[Family] = registry.get("family", name)
+    except UnknownName:
+        return None
+    return cls

@@ -1,13 +1,14 @@
-"""Shared pieces of the text-generation families (translation, summarization).
+"""Shared pieces of the text-generation families (translation, summarization; QA's answers).
 
-Both answer with free text and are scored against one or more references per example. The
-references of an example are a tuple of strings; metrics that want sacrebleu's layout (K
-streams of N segments) transpose them with :func:`reference_streams`, which refuses ragged or
-flat input instead of guessing.
+They answer with free text (a generated answer is read back by :func:`clean_answer`) and are
+scored against one or more references per example. The references of an example are a tuple
+of strings; metrics that want sacrebleu's layout (K streams of N segments) transpose them with
+:func:`reference_streams`, which refuses ragged or flat input instead of guessing.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -15,7 +16,14 @@ from bench.errors import DataError
 from bench.families.base import Response
 from bench.spec import TaskSpec
 
-__all__ = ["TextResponse", "check_references", "reference_streams", "row_references"]
+__all__ = [
+    "TextResponse",
+    "check_references",
+    "clean_answer",
+    "prediction_text",
+    "reference_streams",
+    "row_references",
+]
 
 
 class TextResponse(Response):
@@ -87,3 +95,22 @@ def prediction_text(value: Any, spec: TaskSpec) -> TextResponse:
     if isinstance(value, Mapping) and isinstance(value.get("text"), str):
         return TextResponse(text=value["text"])
     raise TypeError(f"expected a string or an object with 'text', got {type(value).__name__}")
+
+
+_ANSWER_PREFIX = re.compile(r"^\s*(answer|答案)\s*[:：]\s*", re.IGNORECASE)
+_QUOTES = "\"'`“”‘’「」『』"
+
+
+def clean_answer(text: str) -> TextResponse:
+    """A generated answer as a :class:`TextResponse`: surrounding whitespace and quotes and a
+    leading ``Answer:`` / ``答案：`` removed, nothing else changed.
+
+    Example:
+        >>> clean_answer('  Answer: "Paris" ').text
+        'Paris'
+    """
+    out = text.strip()
+    out = _ANSWER_PREFIX.sub("", out, count=1).strip()
+    while len(out) >= 2 and out[0] in _QUOTES and out[-1] in _QUOTES:
+        out = out[1:-1].strip()
+    return TextResponse(text=out)

@@ -7,6 +7,13 @@ tuple marks an unanswerable question (SQuAD v2.0).
 
 Rows need ``question``, ``context`` and ``answers`` (a list of strings, a string, or a
 SQuAD/hub-style ``{"text": [...], "answer_start": [...]}`` object).
+
+Prompt fields (jinja2, see :mod:`bench.families.prompts`): ``{{ question }}``,
+``{{ context }}``, ``{{ title }}`` (``None`` when the data has none) and ``{{ language }}``. A
+generated answer is the span with surrounding whitespace and quotes and a leading ``Answer:``
+removed (an empty answer means "no answer"); generation stops at the first newline by default.
+
+Options: none (any key under ``options:`` is an error).
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from bench.families.base import Family, Request, Response
-from bench.families.generation import TextResponse, prediction_text
+from bench.families.generation import TextResponse, clean_answer, prediction_text
+from bench.families.prompts import PromptValue
 from bench.spec import TaskSpec
 
 __all__ = ["QAFamily", "QARequest", "answer_texts"]
@@ -56,6 +64,34 @@ def _loose(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().casefold()
 
 
+_TEMPLATE = """\
+# Task file for bench (schema: `bench tasks schema`; check it with `bench tasks validate`).
+name: {name}                 # must equal the file name without .yaml
+version: 1                   # bump whenever a change could change a score
+family: qa
+languages: [en]              # en: SQuAD scoring; zh: CMRC2018 scoring (cmrc_em / cmrc_f1)
+description: >-
+  One paragraph: the passages, the questions, where they come from and their licence.
+source:
+  kind: local
+  location: data/{name}
+  format: squad              # SQuAD-format JSON; or jsonl with the fields below
+  files: {dev: dev.json}
+  splits: {test: dev}
+  fields:                    # with format squad the columns already have these names
+    question: question
+    context: context
+    answers: answers         # a list of gold answers; empty = unanswerable (SQuAD 2.0)
+preprocess: []
+prompt:                      # jinja2: {{ question }}, {{ context }}, {{ title }}
+  template: "Answer with a span of the passage.\\n\\n{{ context }}\\n\\nQ: {{ question }}\\nA:"
+metrics:
+  - squad_em                 # squad2_em / squad2_f1 for SQuAD 2.0-style data
+  - squad_f1
+primary_metric: squad_f1
+"""
+
+
 class QAFamily(Family):
     """Rows need ``question``, ``context`` and ``answers``; ``title`` is optional."""
 
@@ -66,6 +102,19 @@ class QAFamily(Family):
     optional_fields: ClassVar[tuple[str, ...]] = ("id", "title")
     text_fields: ClassVar[tuple[str, ...]] = ("question", "context")
     default_metrics: ClassVar[tuple[str, ...]] = ("squad_em", "squad_f1")
+    default_prompt: ClassVar[str | None] = (
+        "Answer the question with a short span copied from the passage.\n\n"
+        "Passage: {{ context }}\n\nQuestion: {{ question }}\n\nAnswer:"
+    )
+    prompt_example: ClassVar[Mapping[str, PromptValue]] = {
+        "question": "Where is the Eiffel Tower?",
+        "context": "The Eiffel Tower is in Paris.",
+        "title": "Eiffel Tower",
+        "language": "en",
+    }
+    stop_sequences: ClassVar[tuple[str, ...]] = ("\n",)
+    title: ClassVar[Mapping[str, str]] = {"en": "extractive QA", "zh": "抽取式问答"}
+    new_task_template: ClassVar[str | None] = _TEMPLATE
 
     def check_row(self, row: Mapping[str, Any], spec: TaskSpec) -> str | None:
         for field in ("question", "context"):
@@ -110,6 +159,21 @@ class QAFamily(Family):
 
     def sample_prediction(self, response: Response | None) -> Any:
         return None if response is None else getattr(response, "text", None)
+
+    def prompt_values(self, request: Request, spec: TaskSpec | None) -> dict[str, PromptValue]:
+        """``question``, ``context``, ``title``, ``language``."""
+        if not isinstance(request, QARequest):
+            raise TypeError(f"expected a QA request, got {type(request).__name__}")
+        return {
+            "question": request.question,
+            "context": request.context,
+            "title": request.title,
+            "language": request.language,
+        }
+
+    def parse_answer(self, text: str, request: Request, spec: TaskSpec | None) -> Response:
+        """The answer span: ``text`` without surrounding whitespace, quotes or ``Answer:``."""
+        return clean_answer(text)
 
     def parse_prediction(self, value: Any, spec: TaskSpec) -> Response:
         return prediction_text(value, spec)

@@ -8,6 +8,16 @@ Requests are not built row by row: the family's :meth:`RecommendationFamily.prep
 interaction log, applies the task's protocol (leave-last-out by time per user, or a global
 temporal split), and freezes the candidates (full ranking, or sampled negatives drawn once with
 a seed and hashed into the record).
+
+Prompt fields (jinja2, see :mod:`bench.families.prompts`): ``{{ user }}``, ``{{ history }}``
+(the item ids, oldest first, a list), ``{{ history_titles }}`` (one title per line, the item id
+where the title is unknown), ``{{ candidates }}`` (the candidate ids joined with ``", "``),
+``{{ candidate_ids }}`` (the same as a list) and ``{{ language }}``. A generated answer ranks
+the candidate ids in the order it names them (other ids are ignored; candidates it leaves out
+rank last). A language model that scores continuations instead is given every candidate id,
+and ranks them by log-likelihood.
+
+Options: :class:`RecommendationOptions`.
 """
 
 from __future__ import annotations
@@ -15,15 +25,17 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bench.errors import DataError, TaskSpecError
 from bench.families.base import Family, Prepared, Request, Response
+from bench.families.prompts import PromptValue
 from bench.identity import bytes_hash, combine, short_hash
 from bench.spec import TaskSpec
 
@@ -126,6 +138,41 @@ class RecommendationOptions(BaseModel):
     title_field: str = "title"
 
 
+_TEMPLATE = """\
+# Task file for bench (schema: `bench tasks schema`; check it with `bench tasks validate`).
+name: {name}                 # must equal the file name without .yaml
+version: 1                   # bump whenever a change could change a score
+family: recommendation
+languages: [en]              # the language of the item titles
+description: >-
+  One paragraph: the interaction log, the items, where they come from and their licence.
+source:
+  kind: local
+  location: data/{name}
+  format: csv
+  files: {all: interactions.csv, items: items.csv}
+  splits: {test: all}        # the whole log; the protocol below makes train and test
+  fields: {user: user_id, item: item_id, timestamp: timestamp, rating: rating}
+options:
+  protocol: leave-last-out   # or temporal (with test_fraction: 0.2)
+  candidates: full           # or sampled (with negatives: 100, seed: 0), frozen and hashed
+  # min_rating: 4            # drop interactions rated below this
+  items:
+    file: items
+    format: csv
+    fields: {item: item_id, title: title}
+preprocess: []
+metrics:
+  - hit_rate: {k: [10]}
+  - ndcg: {k: [10]}
+  - mrr
+primary_metric: ndcg@10
+"""
+
+# Item ids in a ranking answer: runs of characters other than separators and brackets.
+_ID_TOKEN = re.compile(r"[^\s,;，、；\[\]()<>{}\"'`]+")
+
+
 class RecommendationFamily(Family):
     """Rows are interactions (``user``, ``item``, ``timestamp``, optional ``rating``); requests
     are built per user by :meth:`prepare` under the task's protocol."""
@@ -137,25 +184,33 @@ class RecommendationFamily(Family):
     optional_fields: ClassVar[tuple[str, ...]] = ("id", "rating")
     text_fields: ClassVar[tuple[str, ...]] = ()
     default_metrics: ClassVar[tuple[str, ...]] = ("hit_rate", "ndcg", "mrr")
+    Options: ClassVar[type[BaseModel]] = RecommendationOptions
+    default_prompt: ClassVar[str | None] = (
+        "A user interacted with these items, oldest first:\n{{ history_titles }}\n\n"
+        "Rank these candidate item ids from most to least likely next: {{ candidates }}"
+    )
+    prompt_example: ClassVar[Mapping[str, PromptValue]] = {
+        "user": "u1",
+        "history": ["i1", "i2"],
+        "history_titles": "The Bright Bridge\ni2",
+        "candidates": "i3, i4",
+        "candidate_ids": ["i3", "i4"],
+        "language": "en",
+    }
+    choices_share_prompt: ClassVar[bool] = True
+    title: ClassVar[Mapping[str, str]] = {"en": "recommendation", "zh": "推荐"}
+    new_task_template: ClassVar[str | None] = _TEMPLATE
 
     @classmethod
     def options(cls, spec: TaskSpec) -> RecommendationOptions:
-        """The task's validated options."""
-        try:
-            return RecommendationOptions.model_validate(spec.options)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"])
-            exc2 = TaskSpecError(
-                f"options.{where}: {err['msg']}",
-                fix=f"recommendation options: {', '.join(RecommendationOptions.model_fields)}",
-            )
-            exc2.loc = ("options", *err["loc"])  # type: ignore[attr-defined]
-            raise exc2 from exc
+        """The task's validated options (see :meth:`Family.options`)."""
+        opts = super().options(spec)
+        if not isinstance(opts, RecommendationOptions):  # a subclass replaced Options
+            raise TypeError(f"expected RecommendationOptions, got {type(opts).__name__}")
+        return opts
 
     @classmethod
     def check_spec(cls, spec: TaskSpec) -> None:
-        cls.options(spec)
         if spec.preprocess:
             exc = TaskSpecError("recommendation tasks take no preprocessing steps")
             exc.loc = ("preprocess",)  # type: ignore[attr-defined]
@@ -182,6 +237,49 @@ class RecommendationFamily(Family):
     def sample_prediction(self, response: Response | None) -> Any:
         ranked = getattr(response, "ranked", None)
         return None if ranked is None else list(ranked[:20])
+
+    def prompt_values(self, request: Request, spec: TaskSpec | None) -> dict[str, PromptValue]:
+        """``user``, ``history``, ``history_titles``, ``candidates``, ``candidate_ids``,
+        ``language``."""
+        if not isinstance(request, RecommendationRequest):
+            raise TypeError(f"expected a recommendation request, got {type(request).__name__}")
+        history = request.history
+        shown = [
+            t or (history[i] if i < len(history) else "")
+            for i, t in enumerate(request.history_titles)
+        ]
+        return {
+            "user": request.user,
+            "history": list(history),
+            "history_titles": "\n".join(shown),
+            "candidates": ", ".join(request.candidates),
+            "candidate_ids": list(request.candidates),
+            "language": request.language,
+        }
+
+    def parse_answer(self, text: str, request: Request, spec: TaskSpec | None) -> Response:
+        """The candidate ids in the order ``text`` names them; other ids are ignored."""
+        candidates = set(getattr(request, "candidates", ()))
+        ranked: dict[str, None] = {}
+        for token in _ID_TOKEN.findall(text):
+            item = token.strip(".:!?。：")
+            if item in candidates:
+                ranked.setdefault(item, None)
+        return RankingResponse(ranked=tuple(ranked))
+
+    def answer_choices(self, request: Request, spec: TaskSpec | None) -> tuple[str, ...]:
+        """Every candidate id."""
+        return tuple(getattr(request, "candidates", ()))
+
+    def from_choice_scores(
+        self, request: Request, spec: TaskSpec | None, scores: Sequence[float]
+    ) -> Response:
+        """The candidates by descending log-likelihood (the earlier candidate on ties)."""
+        candidates = tuple(getattr(request, "candidates", ()))
+        order = sorted(range(len(candidates)), key=lambda i: (-scores[i], i))
+        return RankingResponse(
+            ranked=tuple(candidates[i] for i in order), scores=tuple(scores[i] for i in order)
+        )
 
     def parse_prediction(self, value: Any, spec: TaskSpec) -> Response:
         """A predictions file gives the ranked ids as a list, or ``{"ranked": [...]}``."""

@@ -4,22 +4,39 @@ A request carries the text, the task's labels and, when preprocessing produced t
 tokens; a response carries the predicted label and, when the adapter has them, the probability
 of each label. A response with no label (the model failed to answer in the label set) is scored
 as what it is: a miss.
+
+Prompt fields (jinja2, see :mod:`bench.families.prompts`):
+
+* ``{{ text }}``: the (preprocessed) text;
+* ``{{ labels }}``: the task's labels through their verbalisers, joined with ``", "``;
+* ``{{ label_words }}``: the same words as a list (``{{ label_words | join(" / ") }}``);
+* ``{{ tokens }}``: the text's tokens (a list) when a tokenising step ran, else ``None``;
+* ``{{ language }}``: the task's language code.
+
+Answers: a generated answer names the label whose verbaliser appears first in it
+(case-insensitive, whole words for ASCII words, substrings for CJK); none is ``label=None``. A
+language model that scores continuations instead is given each label's verbaliser, and the
+probabilities are the softmax of their log-likelihoods.
+
+Options: none (any key under ``options:`` is an error).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from pydantic import field_validator
 
 from bench.errors import TaskSpecError
 from bench.families.base import Family, Request, Response
+from bench.families.prompts import PromptValue
 from bench.preprocess.base import tokens_column
 from bench.spec import TaskSpec
 
-__all__ = ["SentimentFamily", "SentimentRequest", "SentimentResponse"]
+__all__ = ["SentimentFamily", "SentimentRequest", "SentimentResponse", "verbalizers"]
 
 
 class SentimentRequest(Request):
@@ -64,6 +81,81 @@ class SentimentResponse(Response):
         return value
 
 
+_TEMPLATE = """\
+# Task file for bench (schema: `bench tasks schema`; check it with `bench tasks validate`).
+# A task file is data: every step, metric and family is a registered name, never code.
+name: {name}                 # must equal the file name without .yaml
+version: 1                   # bump whenever a change could change a score
+family: sentiment
+languages: [en]              # the first language drives tokenisers (en, zh, ...)
+description: >-
+  One paragraph: what is classified, where the data comes from, and its licence.
+labels: [negative, positive] # the label set, in a fixed order
+source:
+  kind: local                # builtin | local | hub | url
+  location: data/{name}      # local: a folder relative to this file (or absolute)
+  format: jsonl              # json | jsonl | csv | tsv | parquet | text | text-files
+  files:                     # split name -> file (globs allowed)
+    train: train.jsonl
+    test: test.jsonl
+  splits:                    # role -> split expression; slices like all[:80%] are allowed
+    train: train
+    test: test
+  fields:                    # the family's field -> the column that holds it
+    text: text
+    label: label
+  # label_map: {0: negative, 1: positive}   # raw label values -> labels
+  # shuffle_seed: 13                       # seeded shuffle before slicing
+preprocess:                  # ordered steps with params (see `bench doctor` for resources)
+  - unicode_nfkc
+  - collapse_whitespace
+prompt:                      # for generic (LLM) adapters; jinja2: {{ text }}, {{ labels }}
+  template: "Is the sentiment of this review {{ labels }}?\\n\\n{{ text }}\\n\\nAnswer:"
+  verbalizers: {negative: negative, positive: positive}
+metrics:
+  - accuracy
+  - macro_f1
+  - per_class
+  - mcc
+  - confusion_matrix
+  - ece: {bins: 15}
+primary_metric: accuracy
+"""
+
+
+def _word_pattern(word: str) -> re.Pattern[str]:
+    escaped = re.escape(word)
+    if word.isascii():
+        # Whole words only: "positive" must not match inside "nonpositive".
+        return re.compile(rf"(?<![^\W_]){escaped}(?![^\W_])", re.IGNORECASE)
+    # Chinese and Japanese have no spaces between words; a substring is the word.
+    return re.compile(escaped, re.IGNORECASE)
+
+
+def _parse_label(text: str, words: Mapping[str, str]) -> str | None:
+    best: tuple[int, int, str] | None = None
+    for label, word in words.items():
+        if not word:
+            continue
+        found = _word_pattern(word).search(text)
+        if found is None:
+            continue
+        # The earliest mention wins; at the same position the longer word ("very positive"
+        # over "very") wins.
+        key = (found.start(), -len(word), label)
+        if best is None or key < best:
+            best = key
+    return None if best is None else best[2]
+
+
+def verbalizers(labels: Sequence[str], spec: TaskSpec | None) -> dict[str, str]:
+    """``{label: word}`` for every label (a label without a verbaliser is its own word)."""
+    given = (
+        spec.prompt.verbalizers if spec is not None and spec.prompt is not None else None
+    ) or {}
+    return {label: given.get(label, label) for label in labels}
+
+
 class SentimentFamily(Family):
     """The sentiment family: rows need ``text`` and ``label``; the task lists its ``labels``."""
 
@@ -80,6 +172,24 @@ class SentimentFamily(Family):
         "confusion_matrix",
         "ece",
     )
+    default_prompt: ClassVar[str | None] = (
+        "Classify the sentiment of the text as one of: {{ labels }}.\n\nText: {{ text }}\n\n"
+        "Sentiment:"
+    )
+    prompt_example: ClassVar[Mapping[str, PromptValue]] = {
+        "text": "The room was clean and quiet.",
+        "labels": "negative, positive",
+        "label_words": ["negative", "positive"],
+        "tokens": ["The", "room", "was", "clean", "and", "quiet", "."],
+        "language": "en",
+    }
+    title: ClassVar[Mapping[str, str]] = {"en": "sentiment", "zh": "情感分析"}
+    new_task_template: ClassVar[str | None] = _TEMPLATE
+
+    @classmethod
+    def labels(cls, spec: TaskSpec) -> tuple[str, ...]:
+        """The task's ``labels``, in the task file's order."""
+        return tuple(spec.labels or ())
 
     @classmethod
     def check_spec(cls, spec: TaskSpec) -> None:
@@ -127,6 +237,41 @@ class SentimentFamily(Family):
 
     def sample_prediction(self, response: Response | None) -> Any:
         return None if response is None else getattr(response, "label", None)
+
+    def prompt_values(self, request: Request, spec: TaskSpec | None) -> dict[str, PromptValue]:
+        """``text``, ``labels`` (verbalised, joined), ``label_words``, ``tokens``, ``language``."""
+        if not isinstance(request, SentimentRequest):
+            raise TypeError(f"expected a sentiment request, got {type(request).__name__}")
+        words = list(verbalizers(request.labels, spec).values())
+        return {
+            "text": request.text,
+            "labels": ", ".join(words),
+            "label_words": words,
+            "tokens": list(request.tokens) if request.tokens is not None else None,
+            "language": request.language,
+        }
+
+    def parse_answer(self, text: str, request: Request, spec: TaskSpec | None) -> Response:
+        """The label whose verbaliser appears first in ``text``; ``None`` when none does."""
+        labels = tuple(getattr(request, "labels", ()))
+        return SentimentResponse(label=_parse_label(text, verbalizers(labels, spec)), raw=text)
+
+    def answer_choices(self, request: Request, spec: TaskSpec | None) -> tuple[str, ...]:
+        """Each label's verbaliser, in label order."""
+        labels = tuple(getattr(request, "labels", ()))
+        return tuple(verbalizers(labels, spec).values())
+
+    def from_choice_scores(
+        self, request: Request, spec: TaskSpec | None, scores: Sequence[float]
+    ) -> Response:
+        """The best-scored label (the first on ties) and the softmax over the labels."""
+        labels = tuple(getattr(request, "labels", ()))
+        top = max(scores)
+        weights = [math.exp(v - top) for v in scores]
+        total = sum(weights)
+        probs = {label: w / total for label, w in zip(labels, weights, strict=True)}
+        best = labels[max(range(len(labels)), key=lambda i: scores[i])]
+        return SentimentResponse(label=best, probabilities=probs)
 
     def parse_prediction(self, value: Any, spec: TaskSpec) -> Response:
         """A predictions file may give the label as a string or the full response object."""

@@ -3,6 +3,14 @@
 Rows need a ``document`` and one or more ``references`` (the reference summaries). A task may
 set a length budget through the ``truncate``-free request field ``max_words`` (words for
 English, characters for Chinese), which adapters should respect.
+
+Prompt fields (jinja2, see :mod:`bench.families.prompts`): ``{{ document }}``,
+``{{ max_words }}`` (an integer, or ``None``), ``{{ document_tokens }}`` (a list when a
+tokenising step ran, else ``None``) and ``{{ language }}``. A generated answer is the summary
+with surrounding whitespace and quotes removed; generation stops at the first blank line by
+default.
+
+Options: none (any key under ``options:`` is an error).
 """
 
 from __future__ import annotations
@@ -15,9 +23,11 @@ from bench.families.base import Family, Request, Response
 from bench.families.generation import (
     TextResponse,
     check_references,
+    clean_answer,
     prediction_text,
     row_references,
 )
+from bench.families.prompts import PromptValue
 from bench.preprocess.base import tokens_column
 from bench.spec import TaskSpec
 
@@ -39,6 +49,35 @@ class SummarizationRequest(Request):
     document_tokens: tuple[str, ...] | None = None
 
 
+_TEMPLATE = """\
+# Task file for bench (schema: `bench tasks schema`; check it with `bench tasks validate`).
+name: {name}                 # must equal the file name without .yaml
+version: 1                   # bump whenever a change could change a score
+family: summarization
+languages: [en]              # en: rouge-score tokenizer + Porter stemmer; zh: jieba
+description: >-
+  One paragraph: the documents, the reference summaries, the source and its licence.
+source:
+  kind: local
+  location: data/{name}
+  format: jsonl
+  files: {test: test.jsonl}
+  splits: {test: test}
+  fields:
+    document: document
+    references: summary      # or a list of columns for several references
+preprocess: [collapse_whitespace]
+prompt:                      # jinja2: {{ document }}, {{ max_words }}
+  template: "Summarize the following document in a few sentences.\\n\\n{{ document }}"
+metrics:
+  - rouge1
+  - rouge2
+  - rougeL
+  - rougeLsum
+primary_metric: rougeL
+"""
+
+
 class SummarizationFamily(Family):
     """Rows need ``document`` and ``references``; ``max_words`` is optional per row."""
 
@@ -49,6 +88,18 @@ class SummarizationFamily(Family):
     optional_fields: ClassVar[tuple[str, ...]] = ("id", "max_words")
     text_fields: ClassVar[tuple[str, ...]] = ("document",)
     default_metrics: ClassVar[tuple[str, ...]] = ("rouge1", "rouge2", "rougeL", "rougeLsum")
+    default_prompt: ClassVar[str | None] = (
+        "Summarize the following document in one to three sentences.\n\n{{ document }}"
+    )
+    prompt_example: ClassVar[Mapping[str, PromptValue]] = {
+        "document": "The council met on Monday.\n\nIt approved the new budget.",
+        "max_words": 30,
+        "document_tokens": ["The", "council", "met", "on", "Monday", "."],
+        "language": "en",
+    }
+    stop_sequences: ClassVar[tuple[str, ...]] = ("\n\n",)
+    title: ClassVar[Mapping[str, str]] = {"en": "summarization", "zh": "文本摘要"}
+    new_task_template: ClassVar[str | None] = _TEMPLATE
 
     @classmethod
     def check_spec(cls, spec: TaskSpec) -> None:
@@ -92,6 +143,22 @@ class SummarizationFamily(Family):
 
     def sample_prediction(self, response: Response | None) -> Any:
         return None if response is None else getattr(response, "text", None)
+
+    def prompt_values(self, request: Request, spec: TaskSpec | None) -> dict[str, PromptValue]:
+        """``document``, ``max_words``, ``document_tokens``, ``language``."""
+        if not isinstance(request, SummarizationRequest):
+            raise TypeError(f"expected a summarization request, got {type(request).__name__}")
+        tokens = request.document_tokens
+        return {
+            "document": request.document,
+            "max_words": request.max_words,
+            "document_tokens": list(tokens) if tokens is not None else None,
+            "language": request.language,
+        }
+
+    def parse_answer(self, text: str, request: Request, spec: TaskSpec | None) -> Response:
+        """The summary: ``text`` without surrounding whitespace, quotes or ``Answer:``."""
+        return clean_answer(text)
 
     def parse_prediction(self, value: Any, spec: TaskSpec) -> Response:
         return prediction_text(value, spec)

@@ -177,18 +177,16 @@ def rescale(value: float, scale: float, higher_is_better: bool) -> float:
 
 
 def language_group(family: str, languages: Sequence[str]) -> str:
-    """The language view of a task.
+    """The language view of a task: the family decides (a family that is not installed here
+    gets :meth:`Family.language_group <bench.families.base.Family.language_group>`).
 
     Example:
         >>> language_group("translation", ["en", "zh"]), language_group("qa", ["zh-Hant"])
         ('cross-lingual', 'zh')
     """
-    roots = sorted({lang.split("-")[0].lower() for lang in languages})
-    if len(roots) == 1:
-        return roots[0]
-    if family == "translation" and len(roots) > 1:
-        return "cross-lingual"
-    return "multilingual"
+    from bench.families.base import Family, family_class
+
+    return (family_class(family) or Family).language_group(languages)
 
 
 def load_runs(results: str | Path) -> list[tuple[RunRecord, Path]]:

@@ -89,11 +89,6 @@ LABELS: dict[str, dict[str, str]] = {
         "lang_zh": "Chinese",
         "lang_cross-lingual": "Cross-lingual",
         "lang_multilingual": "Multilingual",
-        "fam_sentiment": "sentiment",
-        "fam_translation": "translation",
-        "fam_summarization": "summarization",
-        "fam_qa": "extractive QA",
-        "fam_recommendation": "recommendation",
     },
     "zh": {
         "summary": "{models} 个模型 × {tasks} 个任务，来自 {records} 条运行记录。",
@@ -138,17 +133,20 @@ LABELS: dict[str, dict[str, str]] = {
         "lang_zh": "中文",
         "lang_cross-lingual": "跨语言",
         "lang_multilingual": "多语言",
-        "fam_sentiment": "情感分析",
-        "fam_translation": "机器翻译",
-        "fam_summarization": "文本摘要",
-        "fam_qa": "抽取式问答",
-        "fam_recommendation": "推荐",
     },
 }
 
 
 def _label(labels: Mapping[str, str], prefix: str, key: str) -> str:
     return labels.get(f"{prefix}_{key}", key)
+
+
+def _family_label(family: str, lang: str) -> str:
+    """The family's display name in ``lang`` (its name when it is not installed here)."""
+    from bench.families.base import family_class
+
+    cls = family_class(family)
+    return cls.display_name(lang) if cls is not None else family
 
 
 def _text(value: Any) -> str:
@@ -274,7 +272,7 @@ def render_html(
             "group": c.group,
             "metric": c.primary_metric,
             "higher": c.higher_is_better,
-            "family_label": _label(labels, "fam", c.family),
+            "family_label": _family_label(c.family, lang),
             "group_label": _label(labels, "lang", c.group),
         }
         for t, c in board.columns.items()
@@ -372,7 +370,7 @@ def render_html(
                 "family": col.family,
                 "group": col.group,
                 "meta": labels["meta"].format(
-                    family=_label(labels, "fam", col.family),
+                    family=_family_label(col.family, lang),
                     languages=", ".join(col.languages),
                     version=col.version,
                     fingerprint=col.dataset_fingerprint,
@@ -427,7 +425,7 @@ def render_html(
             models=len(board.main), tasks=len(board.tasks), records=len(board.records)
         ),
         generated=labels["generated"].format(version=__version__, records=len(board.records)),
-        families=[{"key": f, "label": _label(labels, "fam", f)} for f in families],
+        families=[{"key": f, "label": _family_label(f, lang)} for f in families],
         groups=[{"key": v.key, "label": _label(labels, "lang", v.key)} for v in lang_views],
         tasks=tasks,
         models=models,

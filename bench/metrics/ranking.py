@@ -329,6 +329,14 @@ def _boot_means(ctx: ScoringContext, per_user: np.ndarray) -> np.ndarray | None:
     return ctx.bootstrap.resample_means(per_user)
 
 
+def _options(spec: Any) -> Any:
+    """The task's options, read through its family's validated ``Options`` model."""
+    from bench.families.base import get_family
+    from bench.families.recommendation import RecommendationOptions
+
+    return RecommendationOptions() if spec is None else get_family(spec.family).options(spec)
+
+
 def _protocol_tag(ctx: ScoringContext) -> str:
     """The candidate protocol and the SHA-256 (16 hex) of the frozen candidate lists.
 
@@ -336,15 +344,15 @@ def _protocol_tag(ctx: ScoringContext) -> str:
     (another protocol, another sampling seed, another catalogue) never share a signature.
     """
     if _PROTOCOL not in ctx.memo:
-        opts = dict(getattr(ctx.spec, "options", None) or {})
-        mode = str(opts.get("candidates", "full"))
+        opts = _options(ctx.spec)
+        mode = str(getattr(opts, "candidates", "full"))
         if mode == "sampled":
-            mode += f"-{opts.get('negatives', 100)}-seed{opts.get('seed', 0)}"
+            mode += f"-{getattr(opts, 'negatives', 100)}-seed{getattr(opts, 'seed', 0)}"
         blob = bytearray()
         for req in ctx.requests:
             blob += str(getattr(req, "id", "")).encode() + b"\x1e"
             blob += "\x1f".join(map(str, getattr(req, "candidates", ()) or ())).encode() + b"\x1d"
-        split = opts.get("protocol", "leave-last-out")
+        split = getattr(opts, "protocol", "leave-last-out")
         ctx.memo[_PROTOCOL] = f"split:{split}|cand:{mode}|cand-sha:{bytes_hash(bytes(blob))}"
     tag: str = ctx.memo[_PROTOCOL]
     return tag
