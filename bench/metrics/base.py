@@ -184,9 +184,9 @@ class MetricValue(BaseModel):
 
         Example:
             >>> boot = BootstrapConfig(resamples=200)
-            >>> MetricValue(name="x", value=1.0, n=1, signature=f"x|a:1|{boot.tag()}|v:1")\
-            ...     .signature_without(boot)
-            'x|a:1|v:1'
+            >>> value = MetricValue(name="x", value=1.0, n=1, signature=f"x|{boot.tag()}|v:1")
+            >>> value.signature_without(boot)
+            'x|v:1'
         """
         return self.signature.replace(f"|{bootstrap.tag()}", "")
 
