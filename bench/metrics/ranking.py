@@ -69,7 +69,6 @@ References:
 
 from __future__ import annotations
 
-import hashlib
 from abc import abstractmethod
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
@@ -82,6 +81,7 @@ import numpy as np
 from pydantic import AfterValidator, Field, PositiveInt, ValidationError
 
 from bench.errors import DataError
+from bench.identity import bytes_hash
 from bench.metrics.base import Metric, MetricValue, ScoringContext, percentile_ci
 from bench.metrics.paired import PairedStatistics, PerExampleMean, Untestable
 
@@ -341,14 +341,15 @@ def _protocol_tag(ctx: ScoringContext) -> str:
         mode = str(opts.get("candidates", "full"))
         if mode == "sampled":
             mode += f"-{opts.get('negatives', 100)}-seed{opts.get('seed', 0)}"
-        digest = hashlib.sha256()
-        for req in ctx.requests:
-            digest.update(str(getattr(req, "id", "")).encode())
-            digest.update(b"\x1e")
-            digest.update("\x1f".join(map(str, getattr(req, "candidates", ()) or ())).encode())
-            digest.update(b"\x1d")
+        blob = b"".join(
+            str(getattr(req, "id", "")).encode()
+            + b"\x1e"
+            + "\x1f".join(map(str, getattr(req, "candidates", ()) or ())).encode()
+            + b"\x1d"
+            for req in ctx.requests
+        )
         split = opts.get("protocol", "leave-last-out")
-        ctx.memo[_PROTOCOL] = f"split:{split}|cand:{mode}|cand-sha:{digest.hexdigest()[:16]}"
+        ctx.memo[_PROTOCOL] = f"split:{split}|cand:{mode}|cand-sha:{bytes_hash(blob)}"
     tag: str = ctx.memo[_PROTOCOL]
     return tag
 
