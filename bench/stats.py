@@ -56,6 +56,7 @@ from bench.metrics.paired import (
     NoPairedTest,
     PairedOptions,
     PairedStatistics,
+    PerExampleMean,
     approximate_randomization,
     mcnemar,
     paired_bootstrap,
@@ -298,14 +299,16 @@ def declaration(run: Run, value: str) -> PairedStatistics | str:
     """The paired-test declaration of metric value ``value`` of ``run``, or why it has none.
 
     The metric that reports ``value`` is found among the record's metrics
-    (``task.metric_specs``); a record written before bench stored them falls back to the
-    registered metric named ``value`` with its default parameters.
+    (``task.metric_specs``). A record written before bench stored them falls back to the
+    registered metric named ``value`` with its default parameters, else to the mean of the
+    per-example score named ``value`` (what bench compared for such records).
     """
     mv = run.record.metrics[value]
     if isinstance(mv.value, bool) or not isinstance(mv.value, (int, float)):
         return "a table, not a number"
     metrics, problems = run.metrics()
-    if not run.record.task.metric_specs:
+    legacy = not run.record.task.metric_specs
+    if legacy:
         from bench.registry import registry
 
         if ("metric", value) in registry:
@@ -314,6 +317,8 @@ def declaration(run: Run, value: str) -> PairedStatistics | str:
         declared = metric.paired(value)
         if declared is not None:
             return declared
+    if legacy:
+        return PerExampleMean(value)
     return "; ".join(problems) or f"no metric of the task declares a paired test for '{value}'"
 
 
