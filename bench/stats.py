@@ -124,7 +124,7 @@ class SampleFields(NamedTuple):
 def read_samples(path: Path, n_examples: int, who: str) -> list[SampleFields]:
     """The lines of a run's ``samples.jsonl``, as the fields paired tests read.
 
-    This is the one place :mod:`bench.stats` reads sample lines.
+    This (with :func:`sample_fields`) is the one place :mod:`bench.stats` reads sample lines.
 
     Args:
         path: The file.
@@ -166,19 +166,20 @@ def read_samples(path: Path, n_examples: int, who: str) -> list[SampleFields]:
             f"{path}: {len(rows)} lines for {n_examples} examples in record.json",
             fix="re-run the task; the folder holds files of two different runs",
         )
-    out = []
-    for row in rows:
-        response, stats = row.get("response"), row.get(SEGMENT_STATS)
-        out.append(
-            SampleFields(
-                id=str(row.get("id")),
-                reference=row.get("reference"),
-                response=response if isinstance(response, dict) else None,
-                scores=row.get("scores") or {},
-                segment_stats=stats if isinstance(stats, dict) else None,
-            )
-        )
-    return out
+    return [sample_fields(row) for row in rows]
+
+
+def sample_fields(line: Mapping[str, Any]) -> SampleFields:
+    """The fields of one parsed ``samples.jsonl`` line that paired tests read (the one place
+    :mod:`bench.stats` reads a sample line's keys)."""
+    response, stats = line.get("response"), line.get(SEGMENT_STATS)
+    return SampleFields(
+        id=str(line.get("id")),
+        reference=line.get("reference"),
+        response=response if isinstance(response, dict) else None,
+        scores=line.get("scores") or {},
+        segment_stats=stats if isinstance(stats, dict) else None,
+    )
 
 
 @dataclass
