@@ -446,6 +446,16 @@ def _ties(
     return flags, dict.fromkeys(sub.index), "ci-overlap", note
 
 
+def _in_columns(
+    pairs: Sequence[tuple[RunRecord, Path | None]],
+) -> tuple[list[tuple[RunRecord, Path | None]], list[str]]:
+    """``pairs`` sorted by task, column and model, with the column of each."""
+    pairs = sorted(pairs, key=lambda p: (p[0].task.name, p[0].model.name))
+    labels = column_labels([p[0] for p in pairs])
+    order = sorted(range(len(pairs)), key=lambda i: (pairs[i][0].task.name, labels[i], i))
+    return [pairs[i] for i in order], [labels[i] for i in order]
+
+
 def aggregate(long: pd.DataFrame, tasks: Sequence[str]) -> pd.DataFrame:
     """Models × ``tasks`` on the primary metric, with the aggregate columns.
 
@@ -508,10 +518,7 @@ def build_leaderboard(
         pairs = list(load_runs(source))
     else:
         pairs = [item if isinstance(item, tuple) else (item, None) for item in source]
-    pairs.sort(key=lambda p: (p[0].task.name, p[0].model.name))
-    labels = column_labels([p[0] for p in pairs])
-    order = sorted(range(len(pairs)), key=lambda i: (pairs[i][0].task.name, labels[i], i))
-    pairs, labels = [pairs[i] for i in order], [labels[i] for i in order]
+    pairs, labels = _in_columns(pairs)
     records = [p[0] for p in pairs]
     _check(records, labels, source if isinstance(source, (str, Path)) else "the given records")
     folders = {
