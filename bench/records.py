@@ -84,6 +84,10 @@ class TaskInfo(_Frozen):
     preprocess_hash: str
     prompt_hash: str | None = None
     n_examples: int
+    labels: list[str] | None = Field(
+        default=None,
+        description="The task's label set in order (classification tasks), as its metrics used it.",
+    )
     metric_specs: list[dict[str, Any]] = Field(
         default_factory=list,
         description="The task's metrics with their parameters, as the task file sets them.",

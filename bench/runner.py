@@ -381,6 +381,7 @@ def run_pair(
             preprocess_hash=task.preprocess_hash(),
             prompt_hash=task.prompt_hash(),
             n_examples=n,
+            labels=list(task.labels) if task.labels else None,
             metric_specs=[m.model_dump(mode="json") for m in task.metrics],
         ),
         model=ModelInfo(

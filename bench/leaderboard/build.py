@@ -11,9 +11,19 @@ Rescaling to 0–100 (:func:`rescale`): a metric whose perfect score (``MetricVa
 is multiplied by 100, one already on 0–100 is kept; a lower-is-better metric (TER, ECE) enters
 as ``100 − value / scale × 100``, floored at 0 (TER can exceed 100).
 
-Ties with the best model use :func:`bench.stats.tied_with_best` (paired tests on the samples,
-Holm-adjusted, α = 0.05); when it cannot run (no ``samples.jsonl``, a metric without a paired
-test) the task falls back to 95% interval overlap with the best model and says so.
+Columns (:func:`column_labels`): two records share a column only when their numbers are
+comparable: the same task name, task version, test set (dataset fingerprint), task spec hash,
+preprocessing hash, protocol (prompt hash and the family's recorded protocol), primary metric and
+primary-metric signature (bootstrap settings aside, which change only intervals). Records of one
+task that differ in any of these go to separate columns, each labelled with what differs
+(``translation-zh-en [bleu tok:13a]`` and ``translation-zh-en [bleu tok:zh]``); a task with one
+column keeps its plain name.
+
+Ties with the best model use :func:`bench.stats.tied_with_best` (the paired test the primary
+metric declares, on the samples, Holm-adjusted, α = 0.05); when it cannot run (no
+``samples.jsonl``, a metric without a paired test) the column falls back to 95% interval overlap
+with the best model and says so. Any other error of the paired test (samples that do not
+reproduce their record, for instance) stops the build.
 """
 
 from __future__ import annotations
@@ -24,7 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.errors import BenchError, RecordError
+from bench.errors import RecordError
+from bench.identity import short_hash
+from bench.metrics.base import BootstrapConfig
 from bench.records import RunRecord, load_record
 
 if TYPE_CHECKING:
@@ -37,6 +49,8 @@ __all__ = [
     "View",
     "aggregate",
     "build_leaderboard",
+    "column_labels",
+    "comparability",
     "language_group",
     "load_runs",
     "rescale",
@@ -55,10 +69,12 @@ N_TASKS = "tasks"
 
 @dataclass(frozen=True)
 class TaskColumn:
-    """What the leaderboard knows about one task (one column of the main table).
+    """What the leaderboard knows about one column of the main table (a task, or one comparable
+    group of its records).
 
     Attributes:
-        name: Task name.
+        name: The column's label: the task name, followed by what differs in brackets when the
+            task's records fall into several comparable groups (see :func:`column_labels`).
         family: Task family.
         languages: The task's languages, as recorded.
         group: Its language view: ``en``, ``zh``, ``cross-lingual`` (a translation task whose
@@ -73,6 +89,7 @@ class TaskColumn:
         tie_method: ``paired-test`` (:func:`bench.stats.tied_with_best`), ``ci-overlap`` or
             ``single`` (one model only).
         tie_note: Why the paired test could not run (empty when it ran).
+        task: The task's name (equal to ``name`` unless the task has several columns).
     """
 
     name: str
@@ -87,6 +104,7 @@ class TaskColumn:
     n_examples: int
     tie_method: str
     tie_note: str = ""
+    task: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,8 +137,9 @@ class Leaderboard:
         tasks: Task names in column order.
         columns: :class:`TaskColumn` per task.
         views: Per-family, then per-language views.
-        folders: Run folder per (model, task), where known.
+        folders: Run folder per (model, column), where known.
         warnings: Why a paired tie test fell back to intervals, per task (for the console).
+        record_columns: The column of each of :attr:`records`, in the same order.
     """
 
     records: list[RunRecord]
@@ -131,6 +150,7 @@ class Leaderboard:
     views: list[View]
     folders: dict[tuple[str, str], Path] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    record_columns: list[str] = field(default_factory=list)
     _memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def long_rows(self, task: str) -> list[dict[str, Any]]:
@@ -151,10 +171,16 @@ class Leaderboard:
         """Model names in the main table's order."""
         return [str(m) for m in self.main.index]
 
+    def column_of(self, index: int) -> str:
+        """The column of ``records[index]``."""
+        if self.record_columns:
+            return self.record_columns[index]
+        return self.records[index].task.name
+
     def record(self, model: str, task: str) -> RunRecord | None:
-        """The record of ``model`` on ``task``, if any."""
-        for rec in self.records:
-            if rec.model.name == model and rec.task.name == task:
+        """The record of ``model`` in column ``task`` (a task name, or a column label), if any."""
+        for i, rec in enumerate(self.records):
+            if rec.model.name == model and self.column_of(i) == task:
                 return rec
         return None
 
@@ -200,43 +226,127 @@ def load_runs(results: str | Path) -> list[tuple[RunRecord, Path]]:
     return sorted(runs, key=lambda r: (r[0].task.name, r[0].model.name))
 
 
-def _check(records: Sequence[RunRecord], source: object) -> None:
+COMPARABILITY = (
+    "task version",
+    "dataset",
+    "spec",
+    "preprocessing",
+    "prompt",
+    "protocol",
+    "primary metric",
+    "signature",
+)
+"""What two records of a task must share to be in one column (:func:`comparability`)."""
+
+
+def comparability(rec: RunRecord) -> dict[str, str]:
+    """The identities that make a record's primary number comparable with another's.
+
+    ``{part: identity}`` over :data:`COMPARABILITY`: task version, dataset fingerprint, task
+    spec hash, preprocessing hash, prompt hash, the family's protocol (hashed), the primary
+    metric and its signature without the bootstrap settings.
+    """
+    primary = rec.metrics[rec.primary_metric]
+    try:
+        signature = primary.signature_without(BootstrapConfig.model_validate(rec.bootstrap))
+    except ValueError:  # a record without valid bootstrap settings: the whole signature
+        signature = primary.signature
+    task = rec.task
+    return {
+        "task version": str(task.version),
+        "dataset": task.dataset_fingerprint,
+        "spec": task.spec_hash,
+        "preprocessing": task.preprocess_hash,
+        "prompt": task.prompt_hash or "",
+        "protocol": short_hash(task.protocol) if task.protocol else "",
+        "primary metric": rec.primary_metric,
+        "signature": signature,
+    }
+
+
+def _difference(part: str, mine: str, others: list[str], primary: str) -> str | None:
+    """How one group's identity ``part`` differs from the other groups' (``None``: it does
+    not): the signature parts only some groups have, or the identity's first 8 hex digits."""
+    if all(o == mine for o in others):
+        return None
+    if part == "signature":
+        theirs = [set(o.split("|")) for o in others]
+        own = [p for p in mine.split("|") if not all(p in t for t in theirs)]
+        return " ".join([primary, *own])
+    if part == "task version":
+        return f"v{mine}"
+    if part == "primary metric":
+        return mine
+    return f"{part} {mine[:8] or 'none'}"
+
+
+def _label(task: str, mine: dict[str, str], others: list[dict[str, str]]) -> str:
+    """The label of one comparable group of a task's records among the ``others``."""
+
+    def diff(part: str) -> str | None:
+        return _difference(part, mine[part], [o[part] for o in others], mine["primary metric"])
+
+    # A different primary metric has a different signature anyway; the spec hash changes with
+    # any edit of the task file, so it is named only when nothing more specific differs.
+    skip = {"spec", "signature"} if diff("primary metric") else {"spec"}
+    parts = [got for part in COMPARABILITY if part not in skip and (got := diff(part))]
+    return f"{task} [{', '.join(parts or [diff('spec') or 'spec'])}]"
+
+
+def column_labels(records: Sequence[RunRecord]) -> list[str]:
+    """The column of every record: its task name, or, when the task's records are not all
+    comparable (:func:`comparability`), the task name followed by what sets the record's group
+    apart, e.g. ``translation-zh-en [bleu tok:zh]``.
+
+    A differing signature names the primary metric and the signature parts only its group has;
+    a differing task version, primary metric or other identity is named (hashes by their first
+    8 hex digits). The spec hash, which changes with any edit of the task file, is named only
+    when nothing more specific differs.
+
+    Example:
+        >>> column_labels([])
+        []
+    """
+    keys = [comparability(rec) for rec in records]
+    groups: dict[str, list[dict[str, str]]] = {}
+    for rec, key in zip(records, keys, strict=True):
+        bucket = groups.setdefault(rec.task.name, [])
+        if key not in bucket:
+            bucket.append(key)
+    labels: dict[tuple[str, int], str] = {}
+    for task, bucket in groups.items():
+        taken: set[str] = set()
+        for g, key in enumerate(bucket):
+            label = task if len(bucket) == 1 else _label(task, key, bucket[:g] + bucket[g + 1 :])
+            base, n = label, 2
+            while label in taken:  # groups whose differences do not show (a hash prefix)
+                label, n = f"{base} #{n}", n + 1
+            taken.add(label)
+            labels[(task, g)] = label
+    return [
+        labels[(rec.task.name, groups[rec.task.name].index(key))]
+        for rec, key in zip(records, keys, strict=True)
+    ]
+
+
+def _check(records: Sequence[RunRecord], columns: Sequence[str], source: object) -> None:
     if not records:
         raise RecordError(f"no run records in {source}", fix="run `bench run` first")
     seen: dict[tuple[str, str], RunRecord] = {}
-    first: dict[str, RunRecord] = {}
-    for rec in records:
-        key = (rec.model.name, rec.task.name)
+    for rec, column in zip(records, columns, strict=True):
+        key = (rec.model.name, column)
         if key in seen:
             raise RecordError(
-                f"two records for model '{key[0]}' on task '{key[1]}' (runs {seen[key].run_id} "
-                f"and {rec.run_id})",
+                f"two records for model '{key[0]}' on task '{rec.task.name}' (runs "
+                f"{seen[key].run_id} and {rec.run_id})",
                 fix="keep one record per model and task in the results folder",
             )
         seen[key] = rec
-        # One column compares one test set: records of a task made on different data (another
-        # --limit, another release, another task version) are not comparable.
-        ref = first.setdefault(rec.task.name, rec)
-        if (rec.task.version, rec.task.dataset_fingerprint, rec.primary_metric) != (
-            ref.task.version,
-            ref.task.dataset_fingerprint,
-            ref.primary_metric,
-        ):
-            raise RecordError(
-                f"task '{rec.task.name}': model '{rec.model.name}' was scored on different data "
-                f"or metric (task version {rec.task.version}, dataset "
-                f"{rec.task.dataset_fingerprint}, n={rec.task.n_examples}, primary "
-                f"{rec.primary_metric}) than model '{ref.model.name}' (task version "
-                f"{ref.task.version}, dataset {ref.task.dataset_fingerprint}, "
-                f"n={ref.task.n_examples}, primary {ref.primary_metric})",
-                fix="re-run both on the same data (same --limit and --data), "
-                "or publish them separately",
-            )
 
 
-def _rows(records: Sequence[RunRecord]) -> list[dict[str, Any]]:
+def _rows(records: Sequence[RunRecord], columns: Sequence[str]) -> list[dict[str, Any]]:
     rows = []
-    for rec in records:
+    for rec, column in zip(records, columns, strict=True):
         group = language_group(rec.task.family, rec.task.languages)
         for name in sorted(rec.metrics, key=lambda m: (m != rec.primary_metric, "/" in m, m)):
             mv = rec.metrics[name]
@@ -246,7 +356,7 @@ def _rows(records: Sequence[RunRecord]) -> list[dict[str, Any]]:
             rows.append(
                 {
                     "model": rec.model.name,
-                    "task": rec.task.name,
+                    "task": column,
                     "family": rec.task.family,
                     "languages": ",".join(rec.task.languages),
                     "language_group": group,
@@ -294,7 +404,11 @@ def _ties(
     folders: Mapping[tuple[str, str], Path],
     warnings: list[str],
 ) -> tuple[dict[Any, bool], dict[Any, float | None], str, str]:
-    """Tie flags and p-values of one task's primary-metric rows; the method and a note."""
+    """Tie flags and p-values of one column's primary-metric rows; the method and a note.
+
+    Without samples, or when the primary metric declares no paired test, the column falls back
+    to interval overlap (and the console is told why); any other error propagates.
+    """
     metric = str(sub["metric"].iloc[0])
     higher = bool(sub["higher_is_better"].iloc[0])
     best_value = sub["value"].max() if higher else sub["value"].min()
@@ -306,7 +420,7 @@ def _ties(
     if any(folder is None for folder in runs.values()):
         note = "run folders unknown (records given without their samples)"
     else:
-        from bench.stats import tied_with_best
+        from bench.stats import MissingSamples, NoPairedTest, tied_with_best
 
         try:
             tied = tied_with_best(
@@ -316,7 +430,7 @@ def _ties(
                 resamples=TIE_RESAMPLES,
                 seed=TIE_SEED,
             )
-        except BenchError as exc:
+        except (MissingSamples, NoPairedTest) as exc:
             # The message names local paths; the published note must not (it would differ
             # between machines), so it names the kind of failure and the console gets the rest.
             note = "the paired test could not run on these runs' samples"
@@ -328,6 +442,16 @@ def _ties(
             return flags, pvals, "paired-test", ""
     flags = _ci_overlap(sub, best_idx, higher)
     return flags, dict.fromkeys(sub.index), "ci-overlap", note
+
+
+def _in_columns(
+    pairs: Sequence[tuple[RunRecord, Path | None]],
+) -> tuple[list[tuple[RunRecord, Path | None]], list[str]]:
+    """``pairs`` sorted by task, column and model, with the column of each."""
+    pairs = sorted(pairs, key=lambda p: (p[0].task.name, p[0].model.name))
+    labels = column_labels([p[0] for p in pairs])
+    order = sorted(range(len(pairs)), key=lambda i: (pairs[i][0].task.name, labels[i], i))
+    return [pairs[i] for i in order], [labels[i] for i in order]
 
 
 def aggregate(long: pd.DataFrame, tasks: Sequence[str]) -> pd.DataFrame:
@@ -381,8 +505,9 @@ def build_leaderboard(
             interval overlap, since the samples cannot be found).
 
     Raises:
-        RecordError: No records, two records for the same (model, task), or records of one task
-            scored on different data.
+        RecordError: No records, or two records for the same (model, column).
+        ComparisonError: A paired tie test failed on samples that exist (for instance, BLEU
+            recomputed from the samples does not match the record).
     """
     import pandas as pd
 
@@ -391,13 +516,15 @@ def build_leaderboard(
         pairs = list(load_runs(source))
     else:
         pairs = [item if isinstance(item, tuple) else (item, None) for item in source]
-    pairs.sort(key=lambda p: (p[0].task.name, p[0].model.name))
+    pairs, labels = _in_columns(pairs)
     records = [p[0] for p in pairs]
-    _check(records, source if isinstance(source, (str, Path)) else "the given records")
+    _check(records, labels, source if isinstance(source, (str, Path)) else "the given records")
     folders = {
-        (rec.model.name, rec.task.name): folder for rec, folder in pairs if folder is not None
+        (rec.model.name, label): folder
+        for (rec, folder), label in zip(pairs, labels, strict=True)
+        if folder is not None
     }
-    long = pd.DataFrame(_rows(records))
+    long = pd.DataFrame(_rows(records, labels))
     long = long.sort_values(["task", "model", "metric"], kind="stable").reset_index(drop=True)
     # Rank among the models of a task on each metric, 1 = best; equal values share a rank.
     ascending = ~long["higher_is_better"].astype(bool)
@@ -410,10 +537,10 @@ def build_leaderboard(
     long["tie_method"] = pd.Series([None] * len(long), dtype=object)
 
     warnings: list[str] = []
-    tasks = sorted({r.task.name for r in records})
+    tasks = sorted(set(labels))
     columns: dict[str, TaskColumn] = {}
     for task in tasks:
-        rec = next(r for r in records if r.task.name == task)
+        rec = records[labels.index(task)]
         sub = long[(long["task"] == task) & long["primary"]]
         flags, pvals, method, note = _ties(task, sub, folders, warnings)
         for idx in sub.index:
@@ -434,6 +561,7 @@ def build_leaderboard(
             n_examples=rec.task.n_examples,
             tie_method=method,
             tie_note=note,
+            task=rec.task.name,
         )
 
     main = aggregate(long, tasks)
@@ -455,4 +583,5 @@ def build_leaderboard(
         views=views,
         folders=folders,
         warnings=warnings,
+        record_columns=labels,
     )

@@ -175,8 +175,8 @@ def _view_entry(view: View) -> ViewEntry:
 
 
 def record_notes(board: Leaderboard) -> dict[tuple[str, str], int]:
-    """Footnote number of every (model, task) record, in (task, model) order."""
-    return {(r.model.name, r.task.name): i for i, r in enumerate(board.records, start=1)}
+    """Footnote number of every (model, column) record, in (task, model) order."""
+    return {(r.model.name, board.column_of(i)): i + 1 for i, r in enumerate(board.records)}
 
 
 # --------------------------------------------------------------------------- Markdown
@@ -344,11 +344,11 @@ def render_markdown(board: Leaderboard, *, title: str = "Leaderboard", command: 
         + ". Do not edit by hand."
     )
     lines.append("")
-    for rec in board.records:
-        n = notes[(rec.model.name, rec.task.name)]
+    for i, rec in enumerate(board.records):
+        n = notes[(rec.model.name, board.column_of(i))]
         signature = rec.metrics[rec.primary_metric].signature
         lines.append(
-            f"[^{n}]: {md_escape(rec.model.name)} on {md_escape(rec.task.name)}: run of "
+            f"[^{n}]: {md_escape(rec.model.name)} on {md_escape(board.column_of(i))}: run of "
             f"{rec.finished_at[:10]}; dataset `{rec.task.dataset_fingerprint}` "
             f"(task v{rec.task.version}); model fingerprint `{rec.model.fingerprint}`; "
             f"{md_escape(rec.primary_metric)} signature {_md_code(signature)}."

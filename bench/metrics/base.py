@@ -16,13 +16,16 @@ from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, ClassVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from bench.families.base import Request, Response
 from bench.spec import TaskSpec
+
+if TYPE_CHECKING:
+    from bench.metrics.paired import PairedStatistics
 
 __all__ = [
     "BootstrapConfig",
@@ -131,7 +134,15 @@ def _resample_indices(n: int, resamples: int, seed: int) -> np.ndarray:
 
 
 def percentile_ci(samples: np.ndarray, confidence: float) -> tuple[float, float]:
-    """The percentile interval of bootstrap ``samples`` (NaN resamples ignored)."""
+    """The percentile interval of bootstrap ``samples`` (NaN resamples ignored).
+
+    The one percentile helper: record intervals (every metric) and the intervals of paired
+    differences (:mod:`bench.metrics.paired`) use it.
+
+    Example:
+        >>> percentile_ci(np.array([1.0, 2.0, 3.0, np.nan]), 0.5)
+        (1.5, 2.5)
+    """
     finite = samples[np.isfinite(samples)]
     if finite.size == 0:
         return float("nan"), float("nan")
@@ -166,6 +177,18 @@ class MetricValue(BaseModel):
     signature: str
     higher_is_better: bool = True
     scale: float = 1.0
+
+    def signature_without(self, bootstrap: BootstrapConfig) -> str:
+        """The signature without the bootstrap settings it was scored with (``bootstrap.tag()``,
+        which bench appends to every signature): they change only the interval, never the value.
+
+        Example:
+            >>> boot = BootstrapConfig(resamples=200)
+            >>> value = MetricValue(name="x", value=1.0, n=1, signature=f"x|{boot.tag()}|v:1")
+            >>> value.signature_without(boot)
+            'x|v:1'
+        """
+        return self.signature.replace(f"|{bootstrap.tag()}", "")
 
 
 @dataclass
@@ -202,6 +225,24 @@ class Metric(BaseModel):
     def per_example(self, ctx: ScoringContext) -> dict[str, list[float | None]]:
         """Per-example scores for ``samples.jsonl`` (``{}`` when the metric has none)."""
         return {}
+
+    def segment_statistics(self, ctx: ScoringContext) -> list[list[Any]] | None:
+        """Per-example statistic rows to store in ``samples.jsonl`` beside the scores, so a
+        paired test need not recompute them (``None``: nothing stored)."""
+        return None
+
+    def paired(self, value: str) -> PairedStatistics | None:
+        """How value ``value`` of this metric is resampled and compared between two runs.
+
+        ``bench compare`` and the leaderboard's tie marks call this for every value of a record
+        (:mod:`bench.metrics.paired`); ``None`` means ``value`` is not one of this metric's.
+        The default declares the metric's own value (``value == name``) a mean of the
+        per-example score of the same name (paired permutation test); metrics that report
+        other values, or values that are not means, override it.
+        """
+        from bench.metrics.paired import PerExampleMean
+
+        return PerExampleMean(value) if value == self.name else None
 
     def params_tag(self) -> str:
         """The parameter part of a signature."""

@@ -18,14 +18,34 @@ Choices stated once for every metric here (and in each signature):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
 
 from bench.metrics.base import Metric, MetricValue, ScoringContext, percentile_ci
+from bench.metrics.paired import (
+    Comparison,
+    ComparisonError,
+    Examples,
+    McNemar,
+    PairedOptions,
+    SufficientStatistics,
+    Untestable,
+)
 
-__all__ = ["ECE", "MCC", "Accuracy", "ConfusionMatrix", "MacroF1", "PerClass"]
+__all__ = [
+    "ECE",
+    "MCC",
+    "Accuracy",
+    "ConfusionMatrix",
+    "ConfusionPaired",
+    "MacroF1",
+    "PerClass",
+]
 
 NONE_LABEL = "(none)"
 
@@ -117,6 +137,98 @@ def _mcc_from_confusion(conf: np.ndarray) -> np.ndarray:
         return np.where(denom > 0, cov_ytyp / np.where(denom > 0, denom, 1), 0.0)
 
 
+def _macro_f1(conf: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+    return np.asarray(_prf_from_confusion(conf, len(labels))[2].mean(axis=-1))
+
+
+def _mcc(conf: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+    return np.asarray(_mcc_from_confusion(conf))
+
+
+def _class_score(conf: np.ndarray, labels: Sequence[str], *, which: int, label: str) -> np.ndarray:
+    return np.asarray(_prf_from_confusion(conf, len(labels))[which][:, list(labels).index(label)])
+
+
+_PER_CLASS = ("precision", "recall", "f1")
+
+
+@dataclass(frozen=True)
+class ConfusionPaired(SufficientStatistics):
+    """A value read off the confusion matrix (macro-F1, MCC, per-class P/R/F1): each example
+    contributes one cell of the ``(K+1) × (K+1)`` matrix (gold row, predicted column, the last
+    column for ``(none)``), so a resample's matrix is the sum of its examples' one-hot cells and
+    the paired bootstrap resamples cells, as sacrebleu's resamples segment statistics.
+
+    The label set is the task's, as the record names it (``task.labels``); both runs must have
+    the same gold labels.
+
+    Attributes:
+        read: ``(B, K+1, K+1)`` confusion matrices and the labels → the ``(B,)`` values.
+        labels: The label set (bound from the runs' record when comparing).
+    """
+
+    read: Callable[[np.ndarray, Sequence[str]], np.ndarray]
+    labels: tuple[str, ...] = ()
+
+    def unavailable(self, run: Examples) -> str | None:
+        if not run.record.task.labels:
+            return "the record names no label set (written by an older bench)"
+        return None
+
+    def compare(self, a: Examples, b: Examples, value: str, options: PairedOptions) -> Comparison:
+        reason = self.unavailable(a) or self.unavailable(b)
+        if reason:
+            raise ComparisonError(
+                f"task '{a.record.task.name}', metric '{value}': {reason}",
+                fix="re-run the task with this version of bench",
+            )
+        bound = replace(self, labels=tuple(a.record.task.labels or ()))
+        return SufficientStatistics.compare(bound, a, b, value, options)
+
+    def score(self, sums: np.ndarray) -> np.ndarray:
+        size = len(self.labels) + 1
+        return self.read(sums.reshape(-1, size, size), self.labels)
+
+    def encoded(self, run: Examples) -> tuple[np.ndarray, np.ndarray]:
+        """Gold and predicted label indices of ``run`` (``K``: no or an unknown label)."""
+
+        def make() -> tuple[np.ndarray, np.ndarray]:
+            index = {label: i for i, label in enumerate(self.labels)}
+            k = len(self.labels)
+            gold, pred = [], []
+            for i, (ref, response) in enumerate(
+                zip(run.references(), run.responses(), strict=True)
+            ):
+                if ref not in index:
+                    raise ComparisonError(
+                        f"{run.samples_path}: example {run.ids[i]!r} has gold label {ref!r}, "
+                        f"not one of {list(self.labels)}",
+                        fix="re-run the task",
+                    )
+                gold.append(index[ref])
+                label = response.get("label") if response is not None else None
+                pred.append(index.get(label, k) if isinstance(label, str) else k)
+            return np.asarray(gold, dtype=np.int64), np.asarray(pred, dtype=np.int64)
+
+        pairs: tuple[np.ndarray, np.ndarray] = run.memo(f"cls:{','.join(self.labels)}", make)
+        return pairs
+
+    def rows(self, run: Examples) -> np.ndarray:
+        gold, pred = self.encoded(run)
+        size = len(self.labels) + 1
+        cells = np.zeros((gold.size, size * size), dtype=np.float64)
+        cells[np.arange(gold.size), gold * size + pred] = 1.0
+        return cells
+
+    def check_pair(self, a: Examples, b: Examples) -> None:
+        if not np.array_equal(self.encoded(a)[0], self.encoded(b)[0]):
+            raise ComparisonError(
+                f"task '{a.record.task.name}': '{a.record.model.name}' and "
+                f"'{b.record.model.name}' have different gold labels",
+                fix="compare runs made on the same test set",
+            )
+
+
 class _ClassificationMetric(Metric):
     families: ClassVar[tuple[str, ...]] = ("sentiment",)
 
@@ -169,6 +281,10 @@ class Accuracy(_ClassificationMetric):
         gold, pred, _ = _encoded(ctx)
         return {"correct": (gold == pred).astype(np.float64)}  # 1.0 or 0.0, as a column
 
+    def paired(self, value: str) -> McNemar | None:
+        """McNemar's test on the per-example ``correct`` scores."""
+        return McNemar("correct") if value == self.name else None
+
 
 class MacroF1(_ClassificationMetric):
     """Macro-averaged F1: the unweighted mean of per-class F1 over the task's labels.
@@ -177,6 +293,10 @@ class MacroF1(_ClassificationMetric):
     """
 
     name: ClassVar[str] = "macro_f1"
+
+    def paired(self, value: str) -> ConfusionPaired | None:
+        """Paired bootstrap over the examples' confusion cells."""
+        return ConfusionPaired(_macro_f1) if value == self.name else None
 
     def score(self, ctx: ScoringContext) -> list[MetricValue]:
         from sklearn.metrics import f1_score
@@ -214,6 +334,14 @@ class PerClass(_ClassificationMetric):
     """
 
     name: ClassVar[str] = "per_class"
+
+    def paired(self, value: str) -> ConfusionPaired | None:
+        """``precision/<label>``, ``recall/<label>``, ``f1/<label>``: paired bootstrap over the
+        examples' confusion cells."""
+        which, _, label = value.partition("/")
+        if which not in _PER_CLASS or not label:
+            return None
+        return ConfusionPaired(partial(_class_score, which=_PER_CLASS.index(which), label=label))
 
     def score(self, ctx: ScoringContext) -> list[MetricValue]:
         from sklearn.metrics import precision_recall_fscore_support
@@ -253,6 +381,10 @@ class MCC(_ClassificationMetric):
 
     name: ClassVar[str] = "mcc"
 
+    def paired(self, value: str) -> ConfusionPaired | None:
+        """Paired bootstrap over the examples' confusion cells."""
+        return ConfusionPaired(_mcc) if value == self.name else None
+
     def score(self, ctx: ScoringContext) -> list[MetricValue]:
         from sklearn.metrics import matthews_corrcoef
 
@@ -279,6 +411,10 @@ class ConfusionMatrix(_ClassificationMetric):
     """
 
     name: ClassVar[str] = "confusion_matrix"
+
+    def paired(self, value: str) -> Untestable | None:
+        """A table: no paired test."""
+        return Untestable("a table, not a number") if value == self.name else None
 
     def score(self, ctx: ScoringContext) -> list[MetricValue]:
         from sklearn.metrics import confusion_matrix
@@ -310,6 +446,12 @@ class ECE(_ClassificationMetric):
     name: ClassVar[str] = "ece"
     higher_is_better: ClassVar[bool] = False
     bins: int = Field(default=15, ge=1, le=1000)
+
+    def paired(self, value: str) -> Untestable | None:
+        """A sum of per-bin gaps, not a mean of per-example scores: no paired test."""
+        if value != self.name:
+            return None
+        return Untestable("not a mean of paired per-example scores")
 
     def unavailable(self, ctx: ScoringContext) -> str | None:
         if not any(getattr(r, "probabilities", None) for r in ctx.responses if r is not None):

@@ -36,6 +36,7 @@ References:
 
 from __future__ import annotations
 
+import math
 import re
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
@@ -48,18 +49,21 @@ from pydantic import Field, field_validator
 
 from bench.errors import DataError, MissingDependency, UnknownName, did_you_mean
 from bench.families.generation import reference_streams
-from bench.metrics.base import (
-    Metric,
-    MetricValue,
-    ScoringContext,
-    percentile_ci,
-    resample_counts,
+from bench.metrics.base import Metric, MetricValue, ScoringContext
+from bench.metrics.paired import (
+    ComparisonError,
+    Examples,
+    SufficientStatistics,
+    System,
+    count_blocks,
 )
 
 __all__ = [
     "BLEU",
     "CHRF",
+    "SEGMENT_STATS",
     "TER",
+    "CorpusPaired",
     "CorpusStats",
     "bleu_tokenizer_for",
     "corpus_stats",
@@ -82,9 +86,11 @@ _TOKENIZER_PACKAGES: dict[str, str] = {
     "spBLEU-1K": "sentencepiece",
 }
 
-# How many (resample × example) cells one block of the bootstrap's count matrix may hold
-# (8 bytes each): bounds memory on large test sets without changing any number.
-_BLOCK_CELLS = 1 << 24
+SEGMENT_STATS = "segment_stats"
+"""The optional ``samples.jsonl`` field ``{metric: [statistic, ...]}`` of a translation example:
+sacrebleu's sufficient statistics of the segment, so the paired tests need not re-tokenise every
+run's hypotheses. Trusted only when their sum reproduces the recorded corpus score (and the
+signature matches), as recomputed statistics are."""
 
 
 # --------------------------------------------------------------------------- language
@@ -261,16 +267,7 @@ class CorpusStats:
 
     def resample_sums(self, indices: np.ndarray) -> np.ndarray:
         """Column sums ``(B, S)`` of the rows picked by ``(B, N)`` resample ``indices``."""
-        b, n = indices.shape
-        out = np.empty((b, self.matrix.shape[1]), dtype=np.float64)
-        step = max(1, _BLOCK_CELLS // max(n, 1))
-        for start in range(0, b, step):
-            block = indices[start : start + step]
-            m = block.shape[0]
-            flat = (block + (np.arange(m, dtype=np.int64) * n)[:, None]).ravel()
-            counts = np.bincount(flat, minlength=m * n).reshape(m, n).astype(np.float64)
-            out[start : start + m] = counts @ self.matrix
-        return out
+        return np.concatenate([counts @ self.matrix for counts in count_blocks(indices)])
 
     def resample_scores(self, indices: np.ndarray) -> np.ndarray:
         """The score of every resample in ``(B, N)`` ``indices`` (vectorised)."""
@@ -278,7 +275,10 @@ class CorpusStats:
 
 
 def _stats(scorer: Any, hyps: list[str], streams: list[list[str]], vector: Any) -> CorpusStats:
-    rows = scorer._extract_corpus_statistics(hyps, streams)
+    return _stats_of_rows(scorer, scorer._extract_corpus_statistics(hyps, streams), vector)
+
+
+def _stats_of_rows(scorer: Any, rows: list[list[Any]], vector: Any) -> CorpusStats:
     matrix = np.asarray(rows, dtype=np.float64).reshape(len(rows), -1)
     return CorpusStats(scorer=scorer, rows=rows, matrix=matrix, vector_score=vector)
 
@@ -390,8 +390,10 @@ class _SacreMetric(Metric):
     sentence_key: ClassVar[str]
 
     @abstractmethod
-    def scorer(self, language: str) -> Any:
-        """The configured sacrebleu corpus-level metric object for ``language`` hypotheses."""
+    def scorer(self, language: str, references: Sequence[Sequence[str]] | None = None) -> Any:
+        """The configured sacrebleu corpus-level metric object for ``language`` hypotheses;
+        with K reference ``references`` streams it caches them (sacrebleu's ``references=``),
+        so ``_extract_corpus_statistics(hyps, None)`` scores against them."""
 
     def sentence_scorer(self, language: str) -> Any:
         """The sacrebleu object that scores one segment (the corpus one unless overridden)."""
@@ -447,18 +449,14 @@ class _SacreMetric(Metric):
             return "no examples to score"
         return None
 
+    def paired(self, value: str) -> CorpusPaired | None:
+        """The corpus score resamples sacrebleu's per-segment statistics."""
+        return CorpusPaired(self) if value == self.name else None
+
     def score(self, ctx: ScoringContext) -> list[MetricValue]:
         stats = self._corpus(ctx)
         value = stats.score()
-        low: float | None = None
-        high: float | None = None
-        if ctx.bootstrap.resamples:
-            counts = resample_counts(ctx.n, ctx.bootstrap)
-            if counts is not None:  # the cached counts of the seeded resamples
-                samples = stats.vector_score(counts @ stats.matrix)
-            else:
-                samples = stats.resample_scores(ctx.bootstrap.resample_indices(ctx.n))
-            low, high = percentile_ci(samples, ctx.bootstrap.confidence)
+        low, high = CorpusPaired(self).interval(stats.matrix, ctx.bootstrap)
         return [
             MetricValue(
                 name=self.name,
@@ -542,7 +540,13 @@ class BLEU(_SacreMetric):
             raise ValueError(f"unknown sacrebleu tokenizer '{value}'; choose one of {names}")
         return value
 
-    def _make(self, language: str, *, effective_order: bool) -> Any:
+    def _make(
+        self,
+        language: str,
+        *,
+        effective_order: bool,
+        references: Sequence[Sequence[str]] | None = None,
+    ) -> Any:
         from sacrebleu.metrics.bleu import BLEU as SacreBLEU
 
         tokenizer = bleu_tokenizer_for(language, self.tokenize)
@@ -555,13 +559,14 @@ class BLEU(_SacreMetric):
                 smooth_value=self.smooth_value,
                 effective_order=effective_order,
                 trg_lang=language,
+                references=references,
             ),
             tokenizer,
             language,
         )
 
-    def scorer(self, language: str) -> Any:
-        return self._make(language, effective_order=False)
+    def scorer(self, language: str, references: Sequence[Sequence[str]] | None = None) -> Any:
+        return self._make(language, effective_order=False, references=references)
 
     def sentence_scorer(self, language: str) -> Any:
         return self._make(language, effective_order=True)
@@ -610,7 +615,7 @@ class CHRF(_SacreMetric):
     lowercase: bool = False
     whitespace: bool = False
 
-    def scorer(self, language: str) -> Any:
+    def scorer(self, language: str, references: Sequence[Sequence[str]] | None = None) -> Any:
         from sacrebleu.metrics.chrf import CHRF as SacreCHRF
 
         return SacreCHRF(
@@ -619,6 +624,7 @@ class CHRF(_SacreMetric):
             beta=self.beta,
             lowercase=self.lowercase,
             whitespace=self.whitespace,
+            references=references,
         )
 
     def vector_score(self, sums: np.ndarray) -> np.ndarray:
@@ -674,7 +680,7 @@ class TER(_SacreMetric):
         changes_number = self.normalized or self.no_punct
         return changes_number and _base_language(language) in CJK_LANGUAGES
 
-    def scorer(self, language: str) -> Any:
+    def scorer(self, language: str, references: Sequence[Sequence[str]] | None = None) -> Any:
         from sacrebleu.metrics.ter import TER as SacreTER
 
         return SacreTER(
@@ -682,6 +688,7 @@ class TER(_SacreMetric):
             no_punct=self.no_punct,
             asian_support=self.asian_support_for(language),
             case_sensitive=self.case_sensitive,
+            references=references,
         )
 
     def vector_score(self, sums: np.ndarray) -> np.ndarray:
@@ -725,3 +732,139 @@ def corpus_stats(
         scorer = metric
     hyps = ["" if h is None else h for h in hypotheses]
     return scorer.statistics(hyps, _streams(references, len(hyps)), language)
+
+
+# --------------------------------------------------------------------------- paired tests
+
+
+_SCORERS: dict[tuple[str, str, str, int], Any] = {}
+"""sacrebleu metric objects with their references cached, shared by the runs of one test set
+(the references are tokenised once, not once per run). Bounded to a few test sets."""
+
+
+def _scorer_with_references(metric: _SacreMetric, language: str, streams: list[list[str]]) -> Any:
+    key = (metric.name, metric.model_dump_json(), language, hash(tuple(map(tuple, streams))))
+    scorer = _SCORERS.get(key)
+    if scorer is None:
+        scorer = metric.scorer(language, references=streams)
+        if len(_SCORERS) >= 8:
+            _SCORERS.pop(next(iter(_SCORERS)))
+        _SCORERS[key] = scorer
+    return scorer
+
+
+@cache
+def _width(metric: _SacreMetric, language: str) -> int:
+    """How many sufficient statistics the configured metric has per segment."""
+    return int(metric.statistics([""], [[""]], language).matrix.shape[1])
+
+
+@dataclass(frozen=True)
+class CorpusPaired(SufficientStatistics):
+    """BLEU, chrF and TER: paired bootstrap or approximate randomisation over sacrebleu's
+    per-segment statistics, exactly as ``sacrebleu --paired-bs`` / ``--paired-ar`` compute them.
+
+    A run's statistics are the ones stored in ``samples.jsonl`` (:data:`SEGMENT_STATS`) when
+    every example has them, else recomputed from the hypotheses and references there; either
+    way their corpus score and sacrebleu signature must reproduce the record's.
+
+    Attributes:
+        metric: The configured metric (the task file's parameters).
+    """
+
+    metric: _SacreMetric
+    randomization: ClassVar[bool] = True
+
+    def score(self, sums: np.ndarray) -> np.ndarray:
+        return self.metric.vector_score(sums)
+
+    def rows(self, run: Examples) -> np.ndarray:
+        return self.corpus(run).matrix
+
+    def system(self, run: Examples, value: str) -> System:
+        stats = self.corpus(run)
+        return System(stats.matrix, stats.score())
+
+    def detail(self, method: str, resamples: int) -> str:
+        if method == "approximate-randomization":
+            return f"{resamples} trials, as sacrebleu --paired-ar"
+        return f"{resamples} resamples, as sacrebleu --paired-bs"
+
+    def corpus(self, run: Examples) -> CorpusStats:
+        """``run``'s statistics, checked against its record (computed once per run).
+
+        Raises:
+            ComparisonError: The statistics do not reproduce the recorded score or signature,
+                or a stored row is malformed, or an example has no reference.
+        """
+        return run.memo(f"corpus:{self.metric.name}", lambda: self._corpus(run))
+
+    def _corpus(self, run: Examples) -> CorpusStats:
+        metric = self.metric
+        record = run.record
+        # A translation task lists [source, target]; the signature check below catches a
+        # tokenizer that differs from the one the run used.
+        language = (record.task.languages or [""])[-1]
+        references = [self._references(ref, i, run) for i, ref in enumerate(run.references())]
+        rows = self._stored(run, language)
+        if rows is not None:
+            scorer = metric.scorer(language)
+            counts = {len(refs) for refs in references}
+            scorer.num_refs = counts.pop() if len(counts) == 1 else -1  # as sacrebleu sets it
+        else:
+            hyps = []
+            for response in run.responses():
+                text = response.get("text") if response is not None else None
+                hyps.append(text if isinstance(text, str) else "")  # a failure scored as ""
+            scorer = _scorer_with_references(metric, language, _streams(references, len(hyps)))
+            rows = scorer._extract_corpus_statistics(hyps, None)
+        stats = _stats_of_rows(scorer, rows, metric.vector_score)
+        recorded = record.metrics[metric.name]
+        where = run.samples_path.parent
+        if not math.isclose(stats.score(), float(recorded.value), rel_tol=1e-9, abs_tol=1e-9):
+            raise ComparisonError(
+                f"{where}: {metric.name} recomputed from samples.jsonl is {stats.score()!r}, "
+                f"record.json says {recorded.value!r}",
+                fix="re-run the task; the samples do not reproduce the record",
+            )
+        if stats.signature() not in recorded.signature:
+            raise ComparisonError(
+                f"{where}: {metric.name} recomputed with '{stats.signature()}', the record was "
+                f"scored with '{recorded.signature}'",
+                fix="install the library versions named in the record, or re-run the task",
+            )
+        return stats
+
+    @staticmethod
+    def _references(ref: Any, i: int, run: Examples) -> tuple[str, ...]:
+        if isinstance(ref, str):
+            return (ref,)
+        if isinstance(ref, list) and all(isinstance(r, str) for r in ref):
+            return tuple(ref)
+        raise ComparisonError(
+            f"{run.samples_path}: example {run.ids[i]!r} has no reference texts",
+            fix="re-run the task with this version of bench",
+        )
+
+    def _stored(self, run: Examples, language: str) -> list[list[Any]] | None:
+        """The stored rows (:data:`SEGMENT_STATS`), or ``None`` unless every example has them.
+
+        Raises:
+            ComparisonError: A stored row is not a list of numbers of the metric's width.
+        """
+        stored = run.stored_statistics(self.metric.name)
+        if stored is None:
+            return None
+        width = _width(self.metric, language)
+        for i, stats in enumerate(stored):
+            if (
+                not isinstance(stats, list)
+                or len(stats) != width
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in stats)
+            ):
+                raise ComparisonError(
+                    f"{run.samples_path}: example {run.ids[i]!r}: "
+                    f"'{SEGMENT_STATS}.{self.metric.name}' is not a list of {width} numbers",
+                    fix="re-run the task, or delete the field to recompute it from the texts",
+                )
+        return stored

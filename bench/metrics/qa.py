@@ -108,6 +108,7 @@ import numpy as np
 
 from bench.errors import DataError
 from bench.metrics.base import Metric, MetricValue, ScoringContext, percentile_ci
+from bench.metrics.paired import McNemar, PairedStatistics, PerExampleMean, Untestable
 
 __all__ = [
     "CMRC_PUNCTUATION",
@@ -588,6 +589,15 @@ class _QAMetric(Metric):
                 if chosen.any():  # the script reports a subset only when it has questions
                     out.append(self._value(ctx, chosen, f"{self.name}/{subset}", subset))
         return out
+
+    def paired(self, value: str) -> PairedStatistics | None:
+        """Exact match (0 or 100 per question): McNemar's test; F1: paired permutation. The
+        SQuAD 2.0 subsets (``/has_ans``, ``/no_ans``) have no per-example column of their own."""
+        if value == self.name:
+            return McNemar(self.name) if self.stat == "em" else PerExampleMean(self.name)
+        if value.startswith(f"{self.name}/"):
+            return Untestable("no per-example scores in samples.jsonl")
+        return None
 
     def per_example(self, ctx: ScoringContext) -> dict[str, list[float | None]]:
         scores = self._scores(ctx)

@@ -83,6 +83,7 @@ from pydantic import AfterValidator, Field, PositiveInt, ValidationError
 from bench.errors import DataError
 from bench.identity import bytes_hash
 from bench.metrics.base import Metric, MetricValue, ScoringContext, percentile_ci
+from bench.metrics.paired import PairedStatistics, PerExampleMean, Untestable
 
 __all__ = [
     "MAP",
@@ -576,6 +577,12 @@ class _AccuracyMetric(_RankingMetric):
             )
         return out
 
+    def paired(self, value: str) -> PerExampleMean | None:
+        """Every cut-off's value is a mean of per-user scores (paired permutation test)."""
+        if value in {self._value_name(k) for k in self._cutoffs()}:
+            return PerExampleMean(value)
+        return None
+
     def per_example(self, ctx: ScoringContext) -> dict[str, list[float | None]]:
         inputs = _Inputs.of(ctx)
         kept = np.flatnonzero(inputs.table.kept)
@@ -759,6 +766,12 @@ class Coverage(_RankingMetric):
     def _points(self, inputs: _Inputs) -> dict[str, float]:
         return {f"coverage@{k}": inputs.coverage(k) for k in self.k}
 
+    def paired(self, value: str) -> Untestable | None:
+        """A set statistic, not a mean over users: no paired test."""
+        if value in {f"coverage@{k}" for k in self.k}:
+            return Untestable("not a mean of paired per-example scores")
+        return None
+
     def score(self, ctx: ScoringContext) -> list[MetricValue]:
         inputs = _Inputs.of(ctx)
         size = len(inputs.catalogue)
@@ -820,6 +833,15 @@ class Popularity(_RankingMetric):
             return "no request has a history, so no item has a popularity"
         if not any(inputs.table.lists):
             return "no kept user's response ranks any candidate"
+        return None
+
+    def paired(self, value: str) -> PairedStatistics | None:
+        """``popularity@k`` is a mean of per-user scores; the normalised value has no
+        per-example column of its own."""
+        if value in {f"popularity@{k}" for k in self.k}:
+            return PerExampleMean(value)
+        if value in {f"popularity@{k}/normalised" for k in self.k}:
+            return Untestable("no per-example scores in samples.jsonl")
         return None
 
     def _points(self, inputs: _Inputs) -> dict[str, float]:

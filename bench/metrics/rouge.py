@@ -66,6 +66,7 @@ from pydantic import Field, ValidationError
 
 from bench.errors import BenchError, DataError, MissingResource, TaskSpecError
 from bench.metrics.base import Metric, MetricValue, ScoringContext, percentile_ci
+from bench.metrics.paired import PerExampleMean
 from bench.preprocess.segmenter import jieba_tokenizer
 
 __all__ = [
@@ -648,6 +649,12 @@ class _Rouge(Metric):
             out.append(self._value(ctx, prf.precision, f"{self.name}/precision", "p"))
             out.append(self._value(ctx, prf.recall, f"{self.name}/recall", "r"))
         return out
+
+    def paired(self, value: str) -> PerExampleMean | None:
+        """Each value (F, and P and R with ``report: prf``) is a mean of per-example scores."""
+        if value in (self.name, f"{self.name}/precision", f"{self.name}/recall"):
+            return PerExampleMean(value)
+        return None
 
     def per_example(self, ctx: ScoringContext) -> dict[str, list[float | None]]:
         prf = self._scores(ctx)

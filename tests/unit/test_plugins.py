@@ -90,10 +90,17 @@ def _command() -> list[str]:
 
 
 def bench(site: Path, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run ``bench ARGS`` with the plugin folder on PYTHONPATH, outside the repository."""
+    """Run ``bench ARGS`` with the plugin folder on PYTHONPATH, outside the repository.
+
+    The folder of the ``bench`` package this test imports follows the plugin folder, so the
+    command runs the bench under test (where the environment's copy is installed elsewhere).
+    """
+    import bench as bench_package
+
+    tested = Path(bench_package.__file__).resolve().parents[1]
     full = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "BENCH_"))}
     full.update(
-        PYTHONPATH=str(site),
+        PYTHONPATH=os.pathsep.join([str(site), str(tested)]),
         BENCH_HOME=str(cwd / "home"),
         NLTK_DATA=str(NLTK_DATA),
         HF_DATASETS_OFFLINE="1",
@@ -280,6 +287,59 @@ def test_score_reproduces_the_plugin_run(runs: dict[str, Any], site: Path) -> No
         )
     )
     assert again["metrics"] == entry["record"]["metrics"]
+
+
+def test_the_plugin_metric_gets_paired_tests_and_tie_marks(
+    runs: dict[str, Any], site: Path
+) -> None:
+    """balanced_accuracy declares its statistics; bench compare and the leaderboard's tie test
+    use the declaration (no plugin name appears anywhere in bench)."""
+    cwd = runs["cwd"]
+    done = bench(
+        site, cwd, "compare", "--results", "results", "--task", TASK, "--metric",
+        "balanced_accuracy", "--json", "lexicon:en", "factory",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = json.loads(done.stdout)["balanced_accuracy"]
+    entry, factory = runs["entry"]["record"], runs["factory"]["record"]
+    diff = (
+        entry["metrics"]["balanced_accuracy"]["value"]
+        - factory["metrics"]["balanced_accuracy"]["value"]
+    )
+    assert got["method"] == "paired-bootstrap"
+    assert got["difference"] == pytest.approx(diff, abs=1e-12) and diff != 0
+    assert got["ci_low"] <= got["difference"] <= got["ci_high"]
+    assert 0 < got["p_value"] <= 1
+    # The same paired bootstrap by hand: sacrebleu's draws, balanced accuracy of each resample.
+    samples = {k: runs[k]["samples"] for k in ("entry", "factory")}
+    gold = np.array([s["reference"] for s in samples["entry"]])
+    trials = 1000  # bench compare's default, and the leaderboard tie test's
+    idx = np.random.default_rng(12345).choice(len(gold), size=(trials, len(gold)))
+    boot = {}
+    for key, rows in samples.items():
+        pred = np.array([s["prediction"] for s in rows])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            boot[key] = np.array([balanced_accuracy_score(gold[i], pred[i]) for i in idx])
+    deltas = np.abs(boot["entry"] - boot["factory"])
+    expected = (np.count_nonzero(deltas - deltas.mean() > abs(diff)) + 1) / (trials + 1)
+    assert got["p_value"] == pytest.approx(expected, abs=1e-12)
+
+    done = bench(site, cwd, "leaderboard", "--results", "results", "--out", "board")
+    assert done.returncode == 0, done.stderr[-3000:]
+    board = json.loads((cwd / "board" / "leaderboard.json").read_text(encoding="utf-8"))
+    (task,) = [t for t in board["tasks"] if t["name"] == TASK]
+    assert task["primary_metric"] == "balanced_accuracy" and task["tie_method"] == "paired-test"
+    rows = [r for r in board["rows"] if r["task"] == TASK and r["primary"]]
+    assert {r["model"] for r in rows} == {"lexicon:en", "factory"}
+    best = next(r for r in rows if r["best"])
+    other = next(r for r in rows if not r["best"])
+    assert best["tied_with_best"] is True and best["tie_p_value"] == 1.0
+    # Two models: the Holm adjustment of one test is the test itself.
+    tied = got["p_value"] >= 0.05
+    assert other["tied_with_best"] is tied
+    assert other["tie_p_value"] == (pytest.approx(got["p_value"], abs=1e-12) if tied else None)
+    assert other["tie_method"] == "paired-test"
 
 
 # --------------------------------------------------------------------------- errors

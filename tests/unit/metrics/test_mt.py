@@ -22,6 +22,7 @@ from sacrebleu.metrics.chrf import CHRF as SacreCHRF
 from sacrebleu.metrics.ter import TER as SacreTER
 
 import bench.metrics.mt as mt
+import bench.metrics.paired as paired
 from bench.errors import DataError, MissingDependency, UnknownName
 from bench.families.generation import TextResponse
 from bench.families.translation import TranslationRequest
@@ -406,7 +407,7 @@ def test_resample_sums_in_blocks(
     stats = corpus_stats("chrf", en_de["C"], [(a,) for a in en_de["A"]], language="de")
     idx = BootstrapConfig(resamples=37).resample_indices(len(en_de["C"]))
     whole = stats.resample_sums(idx)
-    monkeypatch.setattr(mt, "_BLOCK_CELLS", 5 * len(en_de["C"]))
+    monkeypatch.setattr(paired, "BLOCK_CELLS", 5 * len(en_de["C"]))
     assert np.array_equal(stats.resample_sums(idx), whole)
     assert np.array_equal(whole[0], stats.matrix[idx[0]].sum(axis=0))
 
