@@ -19,9 +19,14 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from bench.families.base import Request, Response
+from bench.metrics.resampling import (
+    BootstrapConfig,
+    percentile_ci,
+    resample_counts,
+)
 from bench.spec import TaskSpec
 
 if TYPE_CHECKING:
@@ -37,118 +42,6 @@ __all__ = [
     "resample_counts",
     "score_task",
 ]
-
-
-class BootstrapConfig(BaseModel):
-    """Settings of the percentile bootstrap behind every confidence interval."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    resamples: int = Field(default=1000, ge=0)
-    confidence: float = Field(default=0.95, gt=0, lt=1)
-    seed: int = 12345
-
-    def tag(self) -> str:
-        """The bootstrap part of a signature."""
-        if self.resamples == 0:
-            return "ci:none"
-        return f"boot:{self.resamples}|conf:{self.confidence:g}|seed:{self.seed}"
-
-    def resample_indices(self, n: int) -> np.ndarray:
-        """``(resamples, n)`` indices drawn with replacement, seeded (read-only).
-
-        The draw depends only on ``(n, resamples, seed)``, so it is cached per process: every
-        metric of a task and every model scored on the same test set share one draw.
-        """
-        return _resample_indices(n, self.resamples, self.seed)
-
-    def resample_means(self, values: np.ndarray) -> np.ndarray:
-        """The mean of ``values`` in each of the ``resamples`` bootstrap resamples.
-
-        ``values`` is one vector of length n (the result has shape ``(resamples,)``) or an
-        ``(n, m)`` matrix of m per-example score columns (the result is ``(resamples, m)``): pass
-        every column a task needs at once, so the resample counts are read once for all of them.
-
-        Equal to ``values[self.resample_indices(n)].mean(axis=1)`` up to float rounding in the
-        last bits (the same seeded resamples). The resamples are held as a cached
-        ``(resamples, n)`` matrix of counts, so the means cost one matrix product;
-        above :data:`COUNTS_MAX_CELLS` cells the indices are gathered block by block instead.
-        """
-        values = np.asarray(values, dtype=np.float64)
-        n = int(values.shape[0])
-        counts = resample_counts(n, self)
-        if counts is not None:
-            out: np.ndarray = counts @ values / n
-            return out
-        idx = self.resample_indices(n)
-        means = np.empty((idx.shape[0], *values.shape[1:]), dtype=np.float64)
-        block = max(1, (1 << 22) // max(n * (values.size // max(n, 1)), 1))
-        for start in range(0, idx.shape[0], block):
-            means[start : start + block] = values[idx[start : start + block]].mean(axis=1)
-        return means
-
-
-COUNTS_MAX_CELLS = 20_000_000
-"""Largest ``resamples × n`` for which :meth:`BootstrapConfig.resample_means` keeps a matrix of
-counts (160 MB of float64); larger test sets gather indices in blocks."""
-
-
-_DRAW_BLOCK_CELLS = 1 << 19
-"""Indices drawn per block when counting (2 MB of int32: the block stays in cache)."""
-
-
-@lru_cache(maxsize=1)
-def _resample_counts(n: int, resamples: int, seed: int) -> np.ndarray:
-    # The same draw as _resample_indices (one generator, consecutive blocks of rows continue
-    # its stream), counted block by block as it is drawn: the (resamples, n) index matrix is
-    # never written out, and each block is counted while it is still in cache.
-    rng = np.random.default_rng(seed)
-    counts = np.empty((resamples, n), dtype=np.float64)
-    rows = max(1, _DRAW_BLOCK_CELLS // max(n, 1))
-    for start in range(0, resamples, rows):
-        picks = rng.integers(0, n, size=(min(rows, resamples - start), n), dtype=_index_dtype(n))
-        for row, drawn in enumerate(picks, start):  # row by row: far faster than one bincount
-            counts[row] = np.bincount(drawn, minlength=n)
-    counts.setflags(write=False)
-    return counts
-
-
-def _index_dtype(n: int) -> type[np.signedinteger[Any]]:
-    return np.int32 if n < 2**31 else np.int64
-
-
-def resample_counts(n: int, bootstrap: BootstrapConfig) -> np.ndarray | None:
-    """The cached ``(resamples, n)`` matrix of how often each example is drawn in each
-    resample of ``bootstrap.resample_indices(n)``, or ``None`` above :data:`COUNTS_MAX_CELLS`."""
-    if n * bootstrap.resamples > COUNTS_MAX_CELLS:
-        return None
-    return _resample_counts(n, bootstrap.resamples, bootstrap.seed)
-
-
-@lru_cache(maxsize=2)
-def _resample_indices(n: int, resamples: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(resamples, n), dtype=_index_dtype(n))
-    idx.setflags(write=False)
-    return idx
-
-
-def percentile_ci(samples: np.ndarray, confidence: float) -> tuple[float, float]:
-    """The percentile interval of bootstrap ``samples`` (NaN resamples ignored).
-
-    The one percentile helper: record intervals (every metric) and the intervals of paired
-    differences (:mod:`bench.metrics.paired`) use it.
-
-    Example:
-        >>> percentile_ci(np.array([1.0, 2.0, 3.0, np.nan]), 0.5)
-        (1.5, 2.5)
-    """
-    finite = samples[np.isfinite(samples)]
-    if finite.size == 0:
-        return float("nan"), float("nan")
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(finite, [alpha, 1 - alpha])
-    return float(low), float(high)
 
 
 class MetricValue(BaseModel):

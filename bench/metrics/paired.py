@@ -59,7 +59,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
 import numpy as np
 
 from bench.errors import BenchError
-from bench.metrics.base import BootstrapConfig, percentile_ci, resample_counts
+from bench.metrics.resampling import BootstrapConfig, percentile_ci, resample_counts
 
 if TYPE_CHECKING:
     from bench.records import RunRecord
