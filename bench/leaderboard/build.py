@@ -268,7 +268,7 @@ def _rows(records: Sequence[RunRecord]) -> list[dict[str, Any]]:
                     "dataset_fingerprint": rec.task.dataset_fingerprint,
                     "model_fingerprint": rec.model.fingerprint,
                     "date": rec.finished_at[:10],
-                    "failures": int(rec.failures.get("count", 0)),
+                    "failures": rec.failures.count,
                 }
             )
     return rows
