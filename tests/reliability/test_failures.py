@@ -120,4 +120,4 @@ def test_baselines_tolerate_no_failure_by_default(tmp_path: Path) -> None:
     outcome = run_pair(
         baseline, task, RunConfig(**{**cfg.__dict__, "max_failures": 4}), adapter=FlakyBaseline()
     )
-    assert outcome.record is not None and outcome.record.failures["count"] == 4
+    assert outcome.record is not None and outcome.record.failures.count == 4

@@ -249,8 +249,8 @@ def sections(record: Any) -> dict[str, Any]:
         "metrics": {k: v.model_dump() for k, v in record.metrics.items()},
         "skipped": record.metrics_skipped,
         "failures": record.failures,
-        "failed": record.predictions["failed"],
-        "total": record.predictions["total"],
+        "failed": record.predictions.failed,
+        "total": record.predictions.total,
         "primary": record.primary_metric,
         "dataset": record.task.dataset_fingerprint,
         "preprocess": record.task.preprocess_hash,
@@ -343,15 +343,15 @@ def test_failures_of_the_original_run_fail_again_with_their_causes(bench_home: P
         for x in (original.record_path.parent / "samples.jsonl").read_text("utf-8").splitlines()
     ]
     expected_failed = sorted(s["id"] for s in samples if FlakySentiment.fails(s["id"]))
-    assert expected_failed and original.record.failures["ids"] == expected_failed
+    assert expected_failed and original.record.failures.ids == expected_failed
     cli_score(
         "--task", "sentiment-en", "--predictions", str(original.record_path.parent),
         "--limit", str(LIMIT),
     )  # fmt: skip
     again = load_record(bench_home / "results" / "flaky-rescored" / "sentiment-en" / "record.json")
     assert sections(again) == sections(original.record)
-    assert again.failures["by_cause"] == original.record.failures["by_cause"]
-    assert again.failures["ids"] == expected_failed
+    assert again.failures.by_cause == original.record.failures.by_cause
+    assert again.failures.ids == expected_failed
 
 
 def test_rescoring_never_overwrites_the_run_it_reads(

@@ -216,7 +216,7 @@ def test_model_worker_shards_then_driver_finish_equal_a_local_run(tmp_path: Path
         outcome = _finish(spec, task, config, cache, make_adapter(spec), stats, whole=False)
         assert cache.count() == len(set(_requests_hashes(task)))
     assert outcome.record is not None and local.record is not None and outcome.record_path
-    assert outcome.record.predictions == {"total": 74, "cached": 0, "computed": 74, "failed": 0}
+    assert outcome.record.predictions.model_dump() == {"total": 74, "cached": 0, "computed": 74, "failed": 0}
     assert json.loads(outcome.record_path.read_text())["predictions"]["computed"] == 74
     assert outcome.record.metrics == local.record.metrics
     assert outcome.adapter_calls == 11
@@ -284,7 +284,7 @@ def test_ray_records_match_local_records_on_the_smoke_suite(
         assert theirs[key][1] == ours[key][1], key
     for o in done:  # a fresh cache: every prediction was computed in this run
         assert o.record is not None
-        assert o.record.predictions["computed"] == o.record.predictions["total"], o.task
+        assert o.record.predictions.computed == o.record.predictions.total, o.task
     # Sharded pairs report progress per shard; trainable pairs are one job each.
     shards = [e for e in events if e.kind == "predict-progress" and e.model == "baseline:lead-k"]
     assert {e.done for e in shards} >= {1, 2, 3}
@@ -366,7 +366,7 @@ def test_api_models_share_one_concurrency_budget(ray_cluster: Any, tmp_path: Pat
             for ours, theirs in zip(local, remote, strict=True):
                 assert ours.record is not None and theirs.record is not None
                 assert theirs.record.metrics == ours.record.metrics
-                assert theirs.record.predictions["computed"] == 40
+                assert theirs.record.predictions.computed == 40
 
 
 @pytest.mark.slow

@@ -190,7 +190,7 @@ def test_runs_smoke_tasks_end_to_end(
     record = outcome.record
     n = record.task.n_examples
     assert n == limit
-    assert record.failures["count"] == 0
+    assert record.failures.count == 0
     assert any(k.startswith(metric) for k in record.metrics)
     assert server.faults.requests == n
     assert set(server.faults.paths) == {"/v1/chat/completions"}
@@ -210,7 +210,7 @@ def test_runs_smoke_tasks_end_to_end(
 def test_completions_endpoint(server: Any, tmp_path: Path) -> None:
     adapter = _adapter(server, endpoint="completions")
     outcome = _run(server, "qa-en", tmp_path, limit=3, adapter=adapter)
-    assert outcome.record is not None and outcome.record.failures["count"] == 0
+    assert outcome.record is not None and outcome.record.failures.count == 0
     assert set(server.faults.paths) == {"/v1/completions"}
     assert all(
         s["prediction"] and not s["prediction"].startswith("Answer") for s in _samples(outcome)
@@ -225,7 +225,7 @@ def test_429_twice_then_success_is_retried_and_counted(server: Any, tmp_path: Pa
     server.faults.retry_after = "0"
     outcome = _run(server, "sentiment-en", tmp_path, limit=5)
     assert outcome.record is not None
-    assert outcome.record.failures["count"] == 0
+    assert outcome.record.failures.count == 0
     info = outcome.record.model.info
     assert info["retries"] == 2
     assert info["retries_by_cause"] == {"HTTP 429": 2}
@@ -251,8 +251,8 @@ def test_500_past_the_retry_cap_is_a_counted_failure(server: Any, tmp_path: Path
     adapter = _adapter(server, max_retries=2)
     outcome = _run(server, "sentiment-en", tmp_path, limit=3, adapter=adapter)
     assert outcome.record is not None
-    assert outcome.record.failures["count"] == 3
-    assert outcome.record.failures["by_cause"] == {
+    assert outcome.record.failures.count == 3
+    assert outcome.record.failures.by_cause == {
         "APIRequestError: HTTP 500: gave up after 3 attempts": 3
     }
     assert outcome.record.model.info["retries_by_cause"] == {"HTTP 500": 6}
@@ -267,10 +267,10 @@ def test_malformed_json_for_two_examples_fails_exactly_those(server: Any, tmp_pa
     server.faults.requests = 0
     outcome = _run(server, "sentiment-en", tmp_path, limit=10)
     assert outcome.record is not None
-    assert outcome.record.failures["count"] == 2
-    assert outcome.record.failures["ids"] == bad_ids
-    assert outcome.record.failures["by_cause"] == {"APIRequestError: malformed JSON": 2}
-    assert outcome.record.predictions["computed"] == 8
+    assert outcome.record.failures.count == 2
+    assert outcome.record.failures.ids == bad_ids
+    assert outcome.record.failures.by_cause == {"APIRequestError: malformed JSON": 2}
+    assert outcome.record.predictions.computed == 8
     assert server.faults.requests == 10  # successes are not re-sent on the per-example retry
     failed = [s for s in _samples(outcome) if s["failure"]]
     assert [s["id"] for s in failed] == bad_ids and all(s["prediction"] is None for s in failed)
@@ -296,7 +296,7 @@ def test_second_run_hits_the_prediction_cache(server: Any, tmp_path: Path) -> No
     assert first.adapter_calls >= 1 and sent == 10
     assert second.adapter_calls == 0
     assert server.faults.requests == sent
-    assert second.record is not None and second.record.predictions["cached"] == 10
+    assert second.record is not None and second.record.predictions.cached == 10
     assert first.record is not None
     assert second.record.metrics["squad_f1"].value == first.record.metrics["squad_f1"].value
 
