@@ -431,8 +431,8 @@ class PluginAdapter(Adapter):
         self.source = source
         self.module = type(inner).__module__
         self.distribution = distribution_of(self.module)
-        self.target = None
-        self.params = Adapter.Params()
+        self.target = getattr(inner, "target", None)
+        self.params = getattr(inner, "params", None) or Adapter.Params()
         self.name = str(inner.name)
 
     def _hook(self, attr: str) -> Any:
