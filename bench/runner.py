@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.adapters.base import Adapter, ModelSpec, make_adapter
+from bench.adapters.base import Adapter, ModelSpec, as_adapter, make_adapter
 from bench.cache import PredictionCache
 from bench.errors import ResultsError
 from bench.families.base import Prepared, get_family
@@ -176,7 +176,7 @@ def run_pair(
     *,
     progress: Callback | None = None,
     cache: PredictionCache | None = None,
-    adapter: Adapter | None = None,
+    adapter: Any = None,
 ) -> RunOutcome:
     """Evaluate one model on one task and write its record.
 
@@ -186,11 +186,12 @@ def run_pair(
         config: Run settings.
         progress: Receives :class:`Event` s.
         cache: An open prediction cache (``None``: no caching).
-        adapter: An already built adapter (``bench score`` passes a predictions adapter).
+        adapter: An already built adapter (``bench score`` passes a predictions adapter); an
+            object that is not an :class:`~bench.adapters.base.Adapter` is wrapped as one.
     """
     emit = progress or (lambda _e: None)
     name, started_at, t0 = model.display_name, now(), time.perf_counter()
-    adapter = adapter if adapter is not None else make_adapter(model)
+    adapter = make_adapter(model) if adapter is None else as_adapter(adapter)
     reason = skip_reason(adapter, task)
     if reason is not None:
         emit(Event("pair-skipped", name, task.name, message=reason))

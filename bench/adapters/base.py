@@ -47,6 +47,7 @@ __all__ = [
     "PluginAdapter",
     "Resources",
     "TrainableAdapter",
+    "as_adapter",
     "make_adapter",
     "parse_model_spec",
 ]
@@ -532,6 +533,24 @@ class PluginAdapter(Adapter):
             "version": version,
         }
         return out
+
+
+def as_adapter(obj: Any, *, source: str = "an adapter object") -> Adapter:
+    """``obj`` itself when it is an :class:`Adapter`, else ``obj`` wrapped as a
+    :class:`PluginAdapter` (the one place foreign objects are adapted).
+
+    Raises:
+        ModelSpecError: ``obj`` lacks ``name``, ``fingerprint``, ``supports`` or ``predict``.
+    """
+    if isinstance(obj, Adapter):
+        return obj
+    if not isinstance(obj, ModelAdapter):
+        raise ModelSpecError(
+            f"{source} ({type(obj).__name__}) does not implement the adapter protocol "
+            "(name, fingerprint, supports, predict)",
+            fix="subclass bench.adapters.Adapter",
+        )
+    return PluginAdapter(obj, source=source)
 
 
 def _rewrap(wrapper: PluginAdapter, inner: Any) -> PluginAdapter:

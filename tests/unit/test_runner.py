@@ -607,3 +607,51 @@ def test_trainable_fingerprint_covers_the_train_split(tmp_path: Path) -> None:
 
     assert make_adapter(spec).fingerprint() == make_adapter(spec).fingerprint()
     assert make_adapter(spec).fingerprint() != first.record.model.fingerprint
+
+
+# --------------------------------------------------------------------------- fingerprints
+
+
+FINGERPRINT_CODE = """
+import json, sys
+from bench.adapters.base import builtin_baselines, make_adapter
+from bench.catalog import find_task
+out = {}
+for name in builtin_baselines():
+    for task in sys.argv[1:]:
+        out[f"{name}|{task}"] = make_adapter(name).fingerprint(find_task(task))
+print(json.dumps(out))
+"""
+
+
+def test_fingerprints_are_pure(tmp_path: Path) -> None:
+    """Before and after for_task and predict, and in a fresh process: the same fingerprint."""
+    from bench.adapters.base import builtin_baselines, make_adapter
+    from bench.families.base import get_family
+
+    tasks = ["sentiment-en", "translation-zh-en", "qa-zh"]
+    here: dict[str, str] = {}
+    for name in builtin_baselines():
+        for tname in tasks:
+            task = find_task(tname)
+            adapter = make_adapter(name)
+            before = adapter.fingerprint(task)
+            if not adapter.supports(task.family):
+                here[f"{name}|{tname}"] = before
+                continue
+            bound = adapter.for_task(task, get_family(task.family))
+            assert bound.fingerprint(task) == before == adapter.fingerprint(task), name
+            if not bound.trainable:
+                run_pair(
+                    parse_model_spec(name), task, config(tmp_path / name, limit=4), adapter=bound
+                )
+                assert bound.fingerprint(task) == adapter.fingerprint(task) == before, name
+            here[f"{name}|{tname}"] = before
+    out = subprocess.run(
+        [sys.executable, "-c", FINGERPRINT_CODE, *tasks],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
+    )
+    assert json.loads(out.stdout) == here
