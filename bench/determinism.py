@@ -131,37 +131,13 @@ def check_determinism(
     k = min(max(check.sample, 0), n)
     picked = sorted(np.random.default_rng(check.seed).choice(n, size=k, replace=False).tolist())
     batch = rerun_batch_size(config.batch_size)
-    fresh = make_adapter(model).for_task(task, family)
-    if trains_on(fresh, task, prepared):
-        assert prepared.load_train is not None  # trains_on() said so
-        fresh.fit(prepared.load_train())
-    subset = [requests[i] for i in picked]
-    again = predict(
-        fresh,
-        subset,
-        None,
-        family=family,
-        fingerprint=pair_fingerprint(fresh, task, prepared),
-        batch_size=batch,
-    )
-    responses = ResponseStore(family, n)
-    for i in range(n):
-        if predictions.responses.has(i):
-            responses.set(i, predictions.responses.data(i))
-    rerun = dict(zip(picked, range(k), strict=True))
-    for i, j in rerun.items():
-        data = again.responses.data(j)
-        if data is None:
-            responses.ids[i] = -1
-        else:
-            responses.set(i, data)
+    responses = _rerun(model, task, prepared, predictions.responses, picked, batch)
     rescored = score(task, prepared, responses, config.bootstrap, model=model.display_name)
     changed_predictions: list[dict[str, Any]] = []
     changed_scores: list[dict[str, Any]] = []
     for i in picked:
         ex = requests[i].id
-        before, after = predictions.responses.data(i), responses.data(i)
-        if before != after:
+        if predictions.responses.data(i) != responses.data(i):
             changed_predictions.append(
                 {
                     "id": ex,
@@ -169,17 +145,7 @@ def check_determinism(
                     "after": family.sample_prediction(responses[i]),
                 }
             )
-        old_scores, new_scores = scores.per_example[i], rescored.per_example[i]
-        for name in sorted(set(old_scores) | set(new_scores)):
-            if old_scores.get(name) != new_scores.get(name):
-                changed_scores.append(
-                    {
-                        "id": ex,
-                        "score": name,
-                        "before": old_scores.get(name),
-                        "after": new_scores.get(name),
-                    }
-                )
+        changed_scores += _changed_scores(ex, scores.per_example[i], rescored.per_example[i])
     return DeterminismReport(
         model=model.display_name,
         task=task.name,
@@ -190,3 +156,48 @@ def check_determinism(
         changed_predictions=changed_predictions,
         changed_scores=changed_scores,
     )
+
+
+def _rerun(
+    model: ModelSpec,
+    task: TaskSpec,
+    prepared: Prepared,
+    original: ResponseStore,
+    picked: list[int],
+    batch: int,
+) -> ResponseStore:
+    """The run's responses, with examples ``picked`` predicted again by a fresh adapter (fitted
+    when it trains) in batches of ``batch``, without the cache (a failure: no response)."""
+    family = get_family(task.family)
+    fresh = make_adapter(model).for_task(task, family)
+    if trains_on(fresh, task, prepared):
+        assert prepared.load_train is not None  # trains_on() said so
+        fresh.fit(prepared.load_train())
+    again = predict(
+        fresh,
+        [prepared.requests[i] for i in picked],
+        None,
+        family=family,
+        fingerprint=pair_fingerprint(fresh, task, prepared),
+        batch_size=batch,
+    )
+    out = ResponseStore(family, len(original))
+    for i in range(len(original)):
+        if original.has(i):
+            out.set(i, original.data(i))
+    for j, i in enumerate(picked):
+        data = again.responses.data(j)
+        if data is None:
+            out.ids[i] = -1
+        else:
+            out.set(i, data)
+    return out
+
+
+def _changed_scores(ex: str, before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    """``[{id, score, before, after}]`` for each per-example score that changed."""
+    return [
+        {"id": ex, "score": name, "before": before.get(name), "after": after.get(name)}
+        for name in sorted(set(before) | set(after))
+        if before.get(name) != after.get(name)
+    ]
