@@ -1,9 +1,12 @@
 """The adapter protocol and ``--model`` specs.
 
-An adapter is anything with ``name``, ``fingerprint()``, ``supports(family)`` and
-``predict(requests) -> responses``; trainable baselines add ``fit(examples)``. The
-:class:`Adapter` base class gives built-in and plugin adapters typed, validated parameters and a
-fingerprint that covers them.
+Every adapter the runner and the executors see is an :class:`Adapter`: a base class that
+declares each hook they use with a typed default (``for_task``, ``fingerprint(task)``, ``fit``,
+``cacheable``, ``check_ids``, ``info``, ``resources``, ``predict`` returning a
+:class:`~bench.families.base.Response` or :class:`~bench.families.base.Failure` per request),
+with typed, validated parameters and a pure fingerprint that covers them. A third-party object
+that only has ``name``, ``fingerprint()``, ``supports(family)`` and ``predict(requests)`` is
+wrapped by :class:`PluginAdapter`, the one place that adapts foreign objects.
 
 A model spec on the command line is ``kind:target[,key=value...]``::
 
