@@ -177,6 +177,7 @@ def run_pair(
     progress: Callback | None = None,
     cache: PredictionCache | None = None,
     adapter: Any = None,
+    fingerprint: str | None = None,
 ) -> RunOutcome:
     """Evaluate one model on one task and write its record.
 
@@ -188,6 +189,8 @@ def run_pair(
         cache: An open prediction cache (``None``: no caching).
         adapter: An already built adapter (``bench score`` passes a predictions adapter); an
             object that is not an :class:`~bench.adapters.base.Adapter` is wrapped as one.
+        fingerprint: The pair's fingerprint when a driver computed it already (a cluster job);
+            else :func:`~bench.stages.pair_fingerprint`.
     """
     emit = progress or (lambda _e: None)
     name, started_at, t0 = model.display_name, now(), time.perf_counter()
@@ -202,7 +205,7 @@ def run_pair(
     prepared = prepare(task, config, want_train=bound.trainable, progress=emit, model=name)
     bound.check_ids([r.id for r in prepared.requests])
     load_s = time.perf_counter() - t0
-    fingerprint = pair_fingerprint(bound, task, prepared)
+    fingerprint = fingerprint or pair_fingerprint(bound, task, prepared)
     fit_s = _Fit(bound, task, prepared, emit, name)
     predictions = predict(
         bound,

@@ -150,7 +150,14 @@ class ModelWorker:
         from bench.runner import run_pair
 
         if not handover or self.cache is None:
-            return run_pair(self.model, task, self.config, cache=self.cache, adapter=self.adapter)
+            return run_pair(
+                self.model,
+                task,
+                self.config,
+                cache=self.cache,
+                adapter=self.adapter,
+                fingerprint=fingerprint,
+            )
         family = get_family(task.family)
         adapter = (self.adapter or make_adapter(self.model)).for_task(task, family)
         prepared = self._prepare(task, want_train=adapter.trainable)

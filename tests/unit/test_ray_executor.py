@@ -260,6 +260,19 @@ def test_a_trainable_pair_is_fitted_once_and_scored_by_the_driver(tmp_path: Path
     assert outcome.record.predictions == local.record.predictions
 
 
+def test_an_uncached_pair_is_run_whole_with_the_drivers_fingerprint(tmp_path: Path) -> None:
+    task = find_task("translation-zh-en")
+    spec = parse_model_spec("baseline:copy")
+    config = RunConfig(results=tmp_path / "results", cache=None, limit=10)
+    _, _, fp = _pair(spec, task, config)
+    outcome = ModelWorker(spec, config, trainable=False).run(task, False, fp)
+    local = run_pair(spec, task, RunConfig(results=tmp_path / "local", cache=None, limit=10))
+    assert not isinstance(outcome, ShardStats) and outcome.record is not None
+    assert local.record is not None
+    assert outcome.record.model.fingerprint == fp == local.record.model.fingerprint
+    assert outcome.record.metrics == local.record.metrics
+
+
 def _requests_hashes(task: Any) -> list[str]:
     prepared = prepare(task, RunConfig(results=Path("unused")))
     return [r.content_hash() for r in prepared.requests]

@@ -655,3 +655,30 @@ def test_fingerprints_are_pure(tmp_path: Path) -> None:
         env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
     )
     assert json.loads(out.stdout) == here
+
+
+class Miscounting(Adapter):
+    """Returns one answer too few, or a plain string instead of a response."""
+
+    name = "test:miscounting"
+    families: ClassVar[tuple[str, ...]] = ("sentiment",)
+
+    class Params(Adapter.Params):
+        mode: str = "short"
+
+    def predict(self, requests: Any) -> list[Any]:
+        if self.params.mode == "short":
+            return [SentimentResponse(label="positive") for _ in requests[1:]]
+        return ["positive" for _ in requests]
+
+
+@pytest.mark.parametrize(
+    ("mode", "says"), [("short", "returned 9 responses for 10"), ("str", "str")]
+)
+def test_an_adapter_must_answer_each_request_with_a_response_or_failure(
+    tmp_path: Path, mode: str, says: str
+) -> None:
+    spec = parse_model_spec("test:miscounting")
+    cfg = config(tmp_path, limit=10, batch_size=10)
+    with pytest.raises(AdapterError, match=says):
+        run_pair(spec, find_task("sentiment-en"), cfg, adapter=Miscounting(mode=mode))
