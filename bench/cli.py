@@ -189,7 +189,7 @@ def run(
     from bench.catalog import select_tasks
     from bench.executors import get_executor
     from bench.metrics.base import BootstrapConfig
-    from bench.runner import RunConfig, preflight
+    from bench.runner import DeterminismCheck, RunConfig, preflight
 
     if executor == "ray":
         runner = get_executor(
@@ -211,6 +211,9 @@ def run(
         bootstrap=BootstrapConfig(resamples=bootstrap, seed=seed),
         data=_parse_data(data),
         max_failures=max_failures,
+        determinism=DeterminismCheck(sample=determinism_sample, seed=seed)
+        if check_determinism
+        else None,
     )
     preflight(config)  # read-only or full disk: say so before any model is loaded or called
     err.print(f"bench run: {len(specs)} model(s) × {len(selected)} task(s) → {config.results}")
@@ -234,11 +237,7 @@ def run(
             err.print(f"  {resume}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(130) from None
     _summary(outcomes)
-    unstable = (
-        _check_determinism(outcomes, specs, selected, config, determinism_sample, seed)
-        if check_determinism
-        else 0
-    )
+    unstable = _determinism_table(outcomes, determinism_sample) if check_determinism else 0
     if publish is not None:
         runs = [
             (o.record, o.record_path.parent)
@@ -250,37 +249,19 @@ def run(
         raise typer.Exit(1)
 
 
-def _check_determinism(
-    outcomes: Sequence[Any],
-    specs: Sequence[Any],
-    tasks: Sequence[Any],
-    config: Any,
-    sample: int,
-    seed: int,
-) -> int:
-    """Run the determinism check on every finished pair; return how many changed."""
+def _determinism_table(outcomes: Sequence[Any], sample: int) -> int:
+    """Show the determinism reports of the finished pairs; return how many changed."""
     import json
 
-    from bench.determinism import check_determinism
-
-    by_model = {s.display_name: s for s in specs}
-    by_task = {t.name: t for t in tasks}
     table = Table(title=f"determinism (re-run of {sample} examples, another batch size, no cache)")
     for col in ("model", "task", "checked", "batch", "changed predictions", "changed scores"):
         table.add_column(col, justify="right" if col in ("checked", "batch") else "left")
     unstable = 0
     changes = []
     for o in outcomes:
-        if o.status != "done" or o.record_path is None:
+        report = o.determinism
+        if o.status != "done" or report is None:
             continue
-        report = check_determinism(
-            by_model[o.model],
-            by_task[o.task],
-            config,
-            o.record_path.parent,
-            sample=sample,
-            seed=seed,
-        )
         unstable += not report.ok
         table.add_row(
             escape(report.model),
@@ -394,8 +375,8 @@ def _summary(outcomes: Sequence[Any]) -> None:
             f"{p.value:.4f}",
             ci,
             str(p.n),
-            str(r.failures["count"]),
-            f"{r.predictions['cached']}/{r.predictions['total']}",
+            str(r.failures.count),
+            f"{r.predictions.cached}/{r.predictions.total}",
         )
     out.print(table)
     if skipped:

@@ -19,27 +19,39 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from bench.errors import RecordError, ResultsError
 from bench.metrics.base import MetricValue
 
 __all__ = [
+    "READABLE_SCHEMA_VERSIONS",
     "RECORD_SCHEMA_VERSION",
+    "FailureCounts",
     "ModelInfo",
+    "PredictionCounts",
     "RunRecord",
+    "SampleLine",
+    "SamplesMismatch",
     "TaskInfo",
+    "Timings",
     "atomic_write_lines",
     "atomic_write_text",
     "load_record",
     "load_records",
     "package_versions",
+    "read_samples",
     "record_json_schema",
     "run_seeds",
     "write_run",
 ]
 
-RECORD_SCHEMA_VERSION = 1
+RECORD_SCHEMA_VERSION = 2
+"""Version 2: every ``samples.jsonl`` line carries its record's ``run_id``."""
+READABLE_SCHEMA_VERSIONS = (1, 2)
+"""Versions :func:`load_record` reads. Version-1 records have the same fields; their samples
+carry no ``run_id``, so they cannot be checked against their record."""
+SAMPLES_FILE = "samples.jsonl"
 _PACKAGES = (
     "bench",
     "scipy",
@@ -105,6 +117,46 @@ class ModelInfo(_Frozen):
     info: dict[str, Any] = Field(default_factory=dict)
 
 
+class PredictionCounts(_Frozen):
+    """Where the predictions of a run came from.
+
+    Attributes:
+        total: Test examples.
+        cached: Answered from the prediction cache.
+        computed: Answered by the adapter in this run (duplicates of a request included).
+        failed: Examples the adapter returned a :class:`~bench.families.base.Failure` for.
+    """
+
+    total: int
+    cached: int
+    computed: int
+    failed: int
+
+
+class FailureCounts(_Frozen):
+    """The examples a run failed on, by cause.
+
+    Attributes:
+        count: Failed examples.
+        by_cause: ``{Failure.label: examples}``, sorted by label.
+        ids: The first 100 failed ids, sorted.
+    """
+
+    count: int = 0
+    by_cause: dict[str, int] = Field(default_factory=dict)
+    ids: list[str] = Field(default_factory=list)
+
+
+class Timings(_Frozen):
+    """Seconds spent per stage (``None``: not measured, in records written before v2)."""
+
+    load_s: float | None = None
+    fit_s: float | None = None
+    predict_s: float | None = None
+    score_s: float | None = None
+    total_s: float
+
+
 class RunRecord(_Frozen):
     """The record of one (model, task) run. ``schema_version`` changes with the layout."""
 
@@ -119,9 +171,9 @@ class RunRecord(_Frozen):
     metrics: dict[str, MetricValue]
     metrics_skipped: dict[str, str] = Field(default_factory=dict)
     bootstrap: dict[str, Any]
-    timings: dict[str, float]
-    predictions: dict[str, int]
-    failures: dict[str, Any]
+    timings: Timings
+    predictions: PredictionCounts
+    failures: FailureCounts
     environment: dict[str, Any]
     seeds: dict[str, int] = Field(
         default_factory=dict,
@@ -136,6 +188,99 @@ class RunRecord(_Frozen):
     def primary(self) -> MetricValue:
         """The primary metric's value."""
         return self.metrics[self.primary_metric]
+
+
+class SampleLine(_Frozen):
+    """One line of ``samples.jsonl``: one example of a run.
+
+    Attributes:
+        id: The example's id.
+        input: What the model read, for display (the family's ``sample_input``).
+        prediction: The parsed answer, for display (``None`` for a failure).
+        response: The exact response object (``None`` for a failure).
+        reference: The reference the metrics compared against.
+        failure: The :attr:`~bench.families.base.Failure.label` of a failed example.
+        scores: Per-example scores by metric name (``None`` where a metric has none).
+        segment_stats: Per-segment sufficient statistics of corpus metrics, by metric name.
+        run_id: The ``run_id`` of the record beside it (absent only in version-1 samples).
+    """
+
+    id: str
+    input: Any = None
+    prediction: Any = None
+    response: dict[str, Any] | None = None
+    reference: Any = None
+    failure: str | None = None
+    scores: dict[str, Any] = Field(default_factory=dict)
+    segment_stats: dict[str, Any] | None = None
+    run_id: str | None = None
+
+    def to_json(self) -> str:
+        """The line as written (keys sorted, UTF-8 kept, ``segment_stats`` only when set)."""
+        data = self.model_dump(mode="json", exclude_none=False)
+        if data["segment_stats"] is None:
+            del data["segment_stats"]
+        return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+    def row(self) -> dict[str, Any]:
+        """The line as a plain dict (what readers that index by key use)."""
+        return self.model_dump(mode="json")
+
+
+class SamplesMismatch(RecordError):
+    """A ``samples.jsonl`` that does not belong to the ``record.json`` beside it."""
+
+
+def read_samples(
+    path: str | Path, record: RunRecord, *, text: str | None = None
+) -> list[SampleLine]:
+    """Read and validate a ``samples.jsonl`` against its record.
+
+    Args:
+        path: The samples file (named in errors).
+        record: The record beside it: every line must carry its ``run_id`` (for records of
+            schema version 2 and later).
+        text: The file's text when the caller has read it already.
+
+    Raises:
+        OSError: The file cannot be read (callers name it in their own terms).
+        RecordError: A line is not JSON or not a sample line (file and line named).
+        SamplesMismatch: A line's ``run_id`` is not the record's: the folder holds files of two
+            different runs.
+    """
+    path = Path(path)
+    if text is None:
+        text = path.read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line.strip()]
+    try:
+        # One parse of the whole file as an array: much faster than line by line.
+        out = _SAMPLES.validate_json("[" + ",".join(lines) + "]")
+    except ValidationError:
+        out = []
+        for number, line in enumerate(lines, start=1):
+            try:
+                out.append(SampleLine.model_validate_json(line))
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                where = ".".join(str(p) for p in err["loc"])
+                raise RecordError(
+                    f"{path}: line {number} is not a sample line "
+                    f"({where + ': ' if where else ''}{err['msg']})",
+                    fix="re-run the task",
+                ) from exc
+    for number, sample in enumerate(out, start=1):
+        theirs = sample.run_id
+        if theirs != record.run_id and (theirs is not None or record.schema_version > 1):
+            raise SamplesMismatch(
+                f"{path}: line {number} belongs to run {theirs or '(none)'}, but the record "
+                f"beside it ({path.parent / 'record.json'}) is run {record.run_id}",
+                fix="re-run the task: the folder holds files of two different runs (or copy the "
+                "record and samples of one run together)",
+            )
+    return out
+
+
+_SAMPLES = TypeAdapter(list[SampleLine])
 
 
 def record_json_schema() -> dict[str, Any]:
@@ -271,15 +416,28 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_run(folder: Path, record: RunRecord, samples: Iterable[dict[str, Any]]) -> Path:
+def write_run(folder: Path, record: RunRecord, samples: Iterable[SampleLine]) -> Path:
     """Write ``samples.jsonl`` then ``record.json`` (atomically) into ``folder``.
 
     The record is written last, so a record on disk always has its samples beside it. The
-    samples are written as they come (``samples`` may be a generator), line by line.
+    samples are written as they come (``samples`` may be a generator), line by line; each
+    must carry the record's ``run_id``.
+
+    Raises:
+        ResultsError: The folder cannot be written.
+        ValueError: A sample line carries another run's id (a bug of the caller).
     """
+
+    def lines() -> Iterable[str]:
+        for line in samples:
+            if line.run_id != record.run_id:
+                raise ValueError(
+                    f"sample {line.id!r} has run_id {line.run_id}, not {record.run_id}"
+                )
+            yield line.to_json() + "\n"
+
     try:
-        lines = (json.dumps(s, ensure_ascii=False, sort_keys=True) + "\n" for s in samples)
-        atomic_write_lines(folder / "samples.jsonl", lines)
+        atomic_write_lines(folder / SAMPLES_FILE, lines())
         path = folder / "record.json"
         atomic_write_text(path, record.model_dump_json(indent=2) + "\n")
     except OSError as exc:
@@ -297,9 +455,10 @@ def load_record(path: str | Path) -> RunRecord:
     except (OSError, json.JSONDecodeError) as exc:
         raise RecordError(f"{path}: unreadable run record ({exc})", fix="re-run the task") from exc
     version = data.get("schema_version") if isinstance(data, dict) else None
-    if version != RECORD_SCHEMA_VERSION:
+    if version not in READABLE_SCHEMA_VERSIONS:
         raise RecordError(
-            f"{path}: record schema version {version!r}, this bench reads {RECORD_SCHEMA_VERSION}",
+            f"{path}: record schema version {version!r}, this bench reads "
+            f"{', '.join(map(str, READABLE_SCHEMA_VERSIONS))}",
             fix="re-run the task with this version of bench",
         )
     try:

@@ -35,7 +35,6 @@ References:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -62,7 +61,8 @@ from bench.metrics.paired import (
     paired_bootstrap,
     paired_permutation,
 )
-from bench.records import RunRecord, load_record
+from bench.records import RunRecord, SampleLine, load_record
+from bench.records import read_samples as read_sample_lines
 
 __all__ = [
     "SEGMENT_STATS",
@@ -121,20 +121,22 @@ class SampleFields(NamedTuple):
     segment_stats: Mapping[str, Any] | None
 
 
-def read_samples(path: Path, n_examples: int, who: str) -> list[SampleFields]:
+def read_samples(path: Path, record: RunRecord, who: str) -> list[SampleFields]:
     """The lines of a run's ``samples.jsonl``, as the fields paired tests read.
 
-    This (with :func:`sample_fields`) is the one place :mod:`bench.stats` reads sample lines.
+    The lines are read and checked by :func:`bench.records.read_samples` (typed
+    :class:`~bench.records.SampleLine` s that must carry the record's ``run_id``); this is the
+    one place :mod:`bench.stats` reads them.
 
     Args:
         path: The file.
-        n_examples: The record's example count (the file must have as many lines).
+        record: The record beside it (its ``run_id`` and example count).
         who: The run, for the message when the file is missing.
 
     Raises:
         MissingSamples: The file is missing or unreadable.
-        ComparisonError: A line is not a JSON object, or the line count differs from the
-            record's example count.
+        ComparisonError: The line count differs from the record's example count.
+        SamplesMismatch: The file belongs to another run than the record.
     """
     try:
         text = path.read_text(encoding="utf-8")
@@ -144,41 +146,23 @@ def read_samples(path: Path, n_examples: int, who: str) -> list[SampleFields]:
             "compared example by example",
             fix="re-run the task to write samples.jsonl beside record.json",
         ) from exc
-    lines = [line for line in text.splitlines() if line]
-    try:
-        # One parse of the whole file as an array: about twice as fast as line by line.
-        rows = json.loads("[" + ",".join(lines) + "]")
-    except json.JSONDecodeError:
-        rows = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line:
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise ComparisonError(
-                    f"{path}: line {number} is not JSON ({exc.msg})", fix="re-run the task"
-                ) from exc
-    if not all(isinstance(row, dict) for row in rows):
-        raise ComparisonError(f"{path}: a line is not a JSON object", fix="re-run the task")
-    if len(rows) != n_examples:
+    lines = read_sample_lines(path, record, text=text)
+    if len(lines) != record.task.n_examples:
         raise ComparisonError(
-            f"{path}: {len(rows)} lines for {n_examples} examples in record.json",
+            f"{path}: {len(lines)} lines for {record.task.n_examples} examples in record.json",
             fix="re-run the task; the folder holds files of two different runs",
         )
-    return [sample_fields(row) for row in rows]
+    return [sample_fields(line) for line in lines]
 
 
-def sample_fields(line: Mapping[str, Any]) -> SampleFields:
-    """The fields of one parsed ``samples.jsonl`` line that paired tests read (the one place
-    :mod:`bench.stats` reads a sample line's keys)."""
-    response, stats = line.get("response"), line.get(SEGMENT_STATS)
+def sample_fields(line: SampleLine) -> SampleFields:
+    """The fields of one sample line that paired tests read."""
     return SampleFields(
-        id=str(line.get("id")),
-        reference=line.get("reference"),
-        response=response if isinstance(response, dict) else None,
-        scores=line.get("scores") or {},
-        segment_stats=stats if isinstance(stats, dict) else None,
+        id=line.id,
+        reference=line.reference,
+        response=line.response,
+        scores=line.scores or {},
+        segment_stats=line.segment_stats,
     )
 
 
@@ -212,7 +196,7 @@ class Run:
     def rows(self) -> list[SampleFields]:
         """The lines of ``samples.jsonl`` (see :func:`read_samples`)."""
         who = f"'{self.name}' on '{self.record.task.name}'"
-        return read_samples(self.samples_path, self.record.task.n_examples, who)
+        return read_samples(self.samples_path, self.record, who)
 
     @cached_property
     def ids(self) -> list[str]:

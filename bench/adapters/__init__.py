@@ -2,18 +2,24 @@
 
 from bench.adapters.base import (
     Adapter,
+    Baseline,
     ModelAdapter,
     ModelSpec,
+    Resources,
     TrainableAdapter,
+    as_adapter,
     make_adapter,
     parse_model_spec,
 )
 
 __all__ = [
     "Adapter",
+    "Baseline",
     "ModelAdapter",
     "ModelSpec",
+    "Resources",
     "TrainableAdapter",
+    "as_adapter",
     "make_adapter",
     "parse_model_spec",
 ]

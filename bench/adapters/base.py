@@ -1,9 +1,12 @@
 """The adapter protocol and ``--model`` specs.
 
-An adapter is anything with ``name``, ``fingerprint()``, ``supports(family)`` and
-``predict(requests) -> responses``; trainable baselines add ``fit(examples)``. The
-:class:`Adapter` base class gives built-in and plugin adapters typed, validated parameters and a
-fingerprint that covers them.
+Every adapter the runner and the executors see is an :class:`Adapter`: a base class that
+declares each hook they use with a typed default (``for_task``, ``fingerprint(task)``, ``fit``,
+``cacheable``, ``check_ids``, ``info``, ``resources``, ``predict`` returning a
+:class:`~bench.families.base.Response` or :class:`~bench.families.base.Failure` per request),
+with typed, validated parameters and a pure fingerprint that covers them. A third-party object
+that only has ``name``, ``fingerprint()``, ``supports(family)`` and ``predict(requests)`` is
+wrapped by :class:`PluginAdapter`, the one place that adapts foreign objects.
 
 A model spec on the command line is ``kind:target[,key=value...]``::
 
@@ -23,7 +26,7 @@ fingerprint, so upgrading a plugin never serves its old cached answers.
 
 from __future__ import annotations
 
-import hashlib
+import copy
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bench.errors import ModelSpecError, did_you_mean
 from bench.families.base import Failure, Request, Response
-from bench.identity import short_hash
+from bench.identity import combine, short_hash
 
 if TYPE_CHECKING:
     from bench.families.base import Family
@@ -41,11 +44,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Adapter",
+    "Baseline",
     "ModelAdapter",
     "ModelSpec",
     "PluginAdapter",
     "Resources",
     "TrainableAdapter",
+    "as_adapter",
     "make_adapter",
     "parse_model_spec",
 ]
@@ -55,7 +60,8 @@ _SECRET_KEYS = re.compile(r"(api_?key|token|secret|password)", re.IGNORECASE)
 
 @runtime_checkable
 class ModelAdapter(Protocol):
-    """What the runner needs from a model."""
+    """The least a third-party object needs to be wrapped as an adapter (:class:`PluginAdapter`):
+    every other hook of :class:`Adapter` is optional for it."""
 
     name: str
 
@@ -67,8 +73,8 @@ class ModelAdapter(Protocol):
         """Whether the adapter can answer requests of ``family``."""
         ...
 
-    def predict(self, requests: Sequence[Request]) -> list[Response]:
-        """One response per request, in order."""
+    def predict(self, requests: Sequence[Request]) -> Sequence[Response | Failure]:
+        """One response (or failure) per request, in order."""
         ...
 
 
@@ -216,8 +222,21 @@ class Adapter:
         return Resources()
 
     def predict(self, requests: Sequence[Request]) -> Sequence[Response | Failure]:
-        """One response (or failure) per request, in order."""
+        """One response (or failure) per request, in order.
+
+        Return a :class:`~bench.families.base.Failure` for an example the adapter knows it
+        could not answer; raise only on a bug (the run stops, naming the adapter).
+        """
         raise NotImplementedError
+
+
+class Baseline(Adapter):
+    """A built-in baseline: cheap to build, answering on one CPU (:attr:`Resources.light`, so a
+    cluster runs its jobs as pooled tasks, not as actors)."""
+
+    def resources(self) -> Resources:
+        """One CPU, light."""
+        return Resources(num_cpus=1.0, light=True)
 
 
 @dataclass(frozen=True)
@@ -309,7 +328,7 @@ def parse_model_spec(raw: str) -> ModelSpec:
     )
 
 
-def make_adapter(spec: ModelSpec | str) -> Any:
+def make_adapter(spec: ModelSpec | str) -> Adapter:
     """Build the adapter a spec names (``kind:target`` first, then ``kind``).
 
     Raises:
@@ -347,7 +366,7 @@ def make_adapter(spec: ModelSpec | str) -> Any:
             f"'{full}' does not implement the adapter protocol "
             "(name, fingerprint, supports, predict)"
         )
-    if not type(adapter).__module__.startswith("bench."):
+    if not type(adapter).__module__.startswith("bench.") or not isinstance(adapter, Adapter):
         return PluginAdapter(adapter, source=f"entry point adapter.{spec.kind}")
     return adapter
 
@@ -394,13 +413,15 @@ def _plugin_adapter(spec: ModelSpec) -> PluginAdapter:
     return PluginAdapter(adapter, source=f"{PLUGIN_KIND}:{spec.target}")
 
 
-class PluginAdapter:
+class PluginAdapter(Adapter):
     """A third-party adapter, with the distribution that provides it on record.
 
-    Everything is the wrapped adapter's, except that :meth:`info` adds a ``plugin`` entry
-    (where the adapter came from, and the name and version of the installed distribution that
-    provides its module when that can be resolved) and :meth:`fingerprint` folds that version
-    in. Other attributes (``fit``, ``bind``, ``cacheable``, ...) are the wrapped adapter's.
+    The one place that adapts a foreign object: it may subclass :class:`Adapter` or only have
+    ``name``, ``fingerprint()``, ``supports(family)`` and ``predict(requests)``; each other hook
+    is the wrapped object's when it has one, else :class:`Adapter`'s default. :meth:`info` adds
+    a ``plugin`` entry (where the adapter came from, and the name and version of the installed
+    distribution that provides its module when that can be resolved) and :meth:`fingerprint`
+    folds that version in.
 
     Args:
         inner: The adapter.
@@ -414,31 +435,98 @@ class PluginAdapter:
         self.source = source
         self.module = type(inner).__module__
         self.distribution = distribution_of(self.module)
+        self.target = getattr(inner, "target", None)
+        self.params = getattr(inner, "params", None) or Adapter.Params()
+        self.name = str(inner.name)
+
+    def _hook(self, attr: str) -> Any:
+        """The wrapped object's ``attr`` if it has one (``None`` otherwise)."""
+        return getattr(self.inner, attr, None)
 
     @property
-    def name(self) -> str:
-        """The wrapped adapter's name."""
-        return str(self.inner.name)
+    def cacheable(self) -> bool:  # type: ignore[override]
+        """The wrapped adapter's ``cacheable`` (default ``True``)."""
+        return bool(getattr(self.inner, "cacheable", True))
 
-    def fingerprint(self) -> str:
+    @property
+    def requires_training(self) -> bool:  # type: ignore[override]
+        """The wrapped adapter's ``requires_training`` (default ``False``)."""
+        return bool(getattr(self.inner, "requires_training", False))
+
+    @property
+    def trainable(self) -> bool:
+        """Whether the wrapped adapter says it trains (``trainable``, else has ``fit``)."""
+        declared = getattr(self.inner, "trainable", None)
+        if declared is not None:
+            return bool(declared)
+        return callable(self._hook("fit"))
+
+    def identity(self) -> dict[str, Any]:
+        """The wrapped adapter's fingerprint and the plugin's distribution."""
+        return {"inner": self._inner_fingerprint(None), "distribution": self.distribution}
+
+    def _inner_fingerprint(self, task: TaskSpec | None) -> str:
+        import inspect
+
+        method = self.inner.fingerprint
+        try:
+            takes_task = bool(inspect.signature(method).parameters)
+        except (TypeError, ValueError):
+            takes_task = False
+        return str(method(task) if takes_task else method())
+
+    def fingerprint(self, task: TaskSpec | None = None) -> str:
         """The wrapped adapter's fingerprint, combined with the plugin's version if known."""
-        inner = str(self.inner.fingerprint())
+        inner = self._inner_fingerprint(task)
         if self.distribution is None:
             return inner
-        blob = "|".join((inner, *self.distribution)).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        return combine(inner, *self.distribution)
 
     def supports(self, family: str) -> bool:
         """Whether the wrapped adapter serves ``family``."""
         return bool(self.inner.supports(family))
 
-    def predict(self, requests: Sequence[Request]) -> list[Response]:
-        """The wrapped adapter's responses."""
+    def for_task(self, task: TaskSpec, family: Family) -> Adapter:
+        """The wrapped adapter's ``for_task`` (or legacy ``bind``), wrapped again."""
+        for_task = self._hook("for_task")
+        if callable(for_task):
+            inner = for_task(task, family)
+            if inner is self.inner:
+                return self
+            return _rewrap(self, inner)
+        bind = self._hook("bind")
+        if callable(bind):
+            # A legacy hook that configures the object in place: bind a copy, never self.
+            inner = copy.copy(self.inner)
+            inner.bind(task, family)
+            return _rewrap(self, inner)
+        return self
+
+    def check_ids(self, ids: Sequence[str]) -> None:
+        """The wrapped adapter's ``check_ids``, if it has one."""
+        hook = self._hook("check_ids")
+        if callable(hook):
+            hook(ids)
+
+    def fit(self, examples: Sequence[tuple[Request, Any]]) -> None:
+        """The wrapped adapter's ``fit``."""
+        hook = self._hook("fit")
+        if not callable(hook):
+            raise NotImplementedError(f"{self.name} is not trainable")
+        hook(examples)
+
+    def resources(self) -> Resources:
+        """The wrapped adapter's ``resources()``, if it has one (default: one CPU)."""
+        hook = self._hook("resources")
+        return hook() if callable(hook) else Resources()
+
+    def predict(self, requests: Sequence[Request]) -> Sequence[Response | Failure]:
+        """The wrapped adapter's responses (and failures)."""
         return list(self.inner.predict(requests))
 
     def info(self) -> dict[str, Any]:
         """The wrapped adapter's info plus ``plugin``: source, module, distribution, version."""
-        own = getattr(self.inner, "info", None)
+        own = self._hook("info")
         out = dict(own()) if callable(own) else {}
         dist, version = self.distribution or (None, None)
         out["plugin"] = {
@@ -449,10 +537,30 @@ class PluginAdapter:
         }
         return out
 
-    def __getattr__(self, attr: str) -> Any:
-        if attr == "inner":  # not yet set (copy, pickle): never recurse
-            raise AttributeError(attr)
-        return getattr(self.inner, attr)
+
+def as_adapter(obj: Any, *, source: str = "an adapter object") -> Adapter:
+    """``obj`` itself when it is an :class:`Adapter`, else ``obj`` wrapped as a
+    :class:`PluginAdapter` (the one place foreign objects are adapted).
+
+    Raises:
+        ModelSpecError: ``obj`` lacks ``name``, ``fingerprint``, ``supports`` or ``predict``.
+    """
+    if isinstance(obj, Adapter):
+        return obj
+    if not isinstance(obj, ModelAdapter):
+        raise ModelSpecError(
+            f"{source} ({type(obj).__name__}) does not implement the adapter protocol "
+            "(name, fingerprint, supports, predict)",
+            fix="subclass bench.adapters.Adapter",
+        )
+    return PluginAdapter(obj, source=source)
+
+
+def _rewrap(wrapper: PluginAdapter, inner: Any) -> PluginAdapter:
+    """``wrapper`` around another inner object (same source and distribution)."""
+    new = copy.copy(wrapper)
+    new.inner = inner
+    return new
 
 
 def builtin_baselines() -> list[str]:

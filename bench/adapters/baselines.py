@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bench.adapters.base import Adapter
+from bench.adapters.base import Baseline
 from bench.errors import AdapterError
 from bench.families.base import Request, Response
 from bench.families.sentiment import SentimentRequest, SentimentResponse
@@ -48,7 +48,7 @@ def _sentiment(requests: Sequence[Request]) -> list[SentimentRequest]:
     return out
 
 
-class MajorityBaseline(Adapter):
+class MajorityBaseline(Baseline):
     """Predicts the most frequent label of the train split, with the train label distribution
     as its probabilities (ties go to the label listed first in the task).
 
@@ -91,7 +91,7 @@ class MajorityBaseline(Adapter):
         ]
 
 
-class TfidfLogReg(Adapter):
+class TfidfLogReg(Baseline):
     """TF-IDF features and logistic regression, C chosen by stratified k-fold cross-validation.
 
     Features are word n-grams over :func:`text_tokens` (jieba words for Chinese) plus,

@@ -27,8 +27,6 @@ References:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -38,7 +36,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import ConfigDict, Field
 
-from bench.adapters.base import Adapter
+from bench.adapters.base import Adapter, Baseline
 from bench.errors import AdapterError
 from bench.families.base import Request, Response
 from bench.families.generation import TextResponse
@@ -212,7 +210,7 @@ def _summarization(requests: Sequence[Request], who: str) -> list[SummarizationR
     return out
 
 
-class CopyBaseline(Adapter):
+class CopyBaseline(Baseline):
     """Answers every translation request with its source, unchanged.
 
     The floor of a translation report: it shows what a system gets for free from the words
@@ -255,7 +253,7 @@ class CopyBaseline(Adapter):
         return out
 
 
-class _Extractive(Adapter, ABC):
+class _Extractive(Baseline, ABC):
     """Shared machinery of the extractive summarisers: splitting, budget, fingerprint, info."""
 
     families: ClassVar[tuple[str, ...]] = ("summarization",)
@@ -288,15 +286,13 @@ class _Extractive(Adapter, ABC):
         """What, besides name, version and params, decides the answers."""
         return {"splitters": self._splitter_names()}
 
-    def fingerprint(self) -> str:
-        """The base fingerprint mixed with the sentence splitters that actually run.
+    def identity(self) -> dict[str, Any]:
+        """The base identity and the sentence splitters that actually run.
 
         ``splitter=auto`` means Punkt on one machine and rules on another; the two split
         differently, so they must not share cached predictions.
         """
-        payload = {"base": super().fingerprint(), **self._identity()}
-        blob = json.dumps(payload, sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        return {**super().identity(), **self._identity()}
 
     def info(self) -> dict[str, Any]:
         """``k`` and the splitter per language (the languages predicted so far, else en/zh)."""

@@ -57,10 +57,10 @@ import copy
 import gc
 import hashlib
 import inspect
-import json
 import math
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
@@ -69,9 +69,10 @@ from pydantic import ConfigDict, Field
 from bench.adapters.base import Adapter
 from bench.adapters.prompting import family_of, parse, render, system_prompt, template_for
 from bench.errors import AdapterError, MissingDependency, ModelSpecError, did_you_mean
-from bench.families.base import Request, Response
+from bench.families.base import Failure, Request, Response
 from bench.families.generation import TextResponse
 from bench.families.sentiment import SentimentResponse
+from bench.identity import short_hash
 
 if TYPE_CHECKING:
     from bench.families.base import Family
@@ -227,6 +228,17 @@ def _pad(
     return out
 
 
+@dataclass
+class _Loaded:
+    """The loaded state an :class:`HFAdapter` shares with its :meth:`~HFAdapter.for_task`
+    copies."""
+
+    tokenizer: Any = None
+    model: Any = None
+    weights: dict[str, str] | None = None
+    batch: int | None = None
+
+
 class HFAdapter(Adapter):
     """A Hugging Face transformers model; see the module docstring."""
 
@@ -287,14 +299,45 @@ class HFAdapter(Adapter):
         _transformers()
         self.model_id: str = target
         self._spec: TaskSpec | None = None
-        self._tokenizer: Any = None
-        self._model: Any = None
-        self._weights: dict[str, str] | None = None
-        self._labels: dict[int, str] | None = None
-        self._batch: int | None = (
-            self.params.batch_size if isinstance(self.params.batch_size, int) else None
+        # What is loaded once and shared by every for_task() copy: tokenizer, model, weights
+        # identity, the calibrated batch size.
+        self._shared = _Loaded(
+            batch=self.params.batch_size if isinstance(self.params.batch_size, int) else None
         )
+        self._labels: dict[int, str] | None = None
         self._truncated = 0
+
+    @property
+    def _model(self) -> Any:
+        return self._shared.model
+
+    @_model.setter
+    def _model(self, value: Any) -> None:
+        self._shared.model = value
+
+    @property
+    def _tokenizer(self) -> Any:
+        return self._shared.tokenizer
+
+    @_tokenizer.setter
+    def _tokenizer(self, value: Any) -> None:
+        self._shared.tokenizer = value
+
+    @property
+    def _weights(self) -> dict[str, str] | None:
+        return self._shared.weights
+
+    @_weights.setter
+    def _weights(self, value: dict[str, str] | None) -> None:
+        self._shared.weights = value
+
+    @property
+    def _batch(self) -> int | None:
+        return self._shared.batch
+
+    @_batch.setter
+    def _batch(self, value: int | None) -> None:
+        self._shared.batch = value
 
     # ------------------------------------------------------------------ runner protocol
 
@@ -302,36 +345,39 @@ class HFAdapter(Adapter):
         """Whether ``family`` can be answered by this kind of model (see the module docstring)."""
         return family in _TASK_FAMILIES[self.params.task]
 
-    def bind(self, spec: TaskSpec, family: Family) -> None:
-        """Receive the task; a classifier checks here that its labels map onto the task's."""
-        self._spec = spec
-        if self.params.task == "classifier" and spec.labels:
+    def for_task(self, task: TaskSpec, family: Family) -> HFAdapter:
+        """A copy for ``task`` (sharing the loaded model); a classifier checks here that its
+        labels map onto the task's."""
+        bound = copy.copy(self)
+        bound._spec = task
+        bound._truncated = 0
+        if self.params.task == "classifier" and task.labels:
             config = self._config()
             id2label = {int(k): str(v) for k, v in config.id2label.items()}
-            self._labels = map_labels(
-                id2label, spec.labels, self.params.label_map, where=f"hf:{self.model_id}"
+            bound._labels = map_labels(
+                id2label, task.labels, self.params.label_map, where=f"hf:{self.model_id}"
             )
+        return bound
 
-    def fingerprint(self) -> str:
-        """Code version, answer-changing parameters, device type, dtype, weights and prompt."""
-        params = self.params.model_dump(mode="json", exclude={"device", "batch_size"})
-        prompt: str | None = None
-        if self.params.task == "causal" and self._spec is not None:
-            prompt = self._spec.prompt_hash()
-            if prompt is None:
-                default = template_for(self._spec.family, None)
-                prompt = "default:" + hashlib.sha256(default.encode()).hexdigest()[:16]
-        payload = {
+    def identity(self) -> dict[str, Any]:
+        """Code version, answer-changing parameters (``dtype`` as asked, not as resolved on this
+        machine) and the weights' identity (content of a local folder, or hub commit)."""
+        return {
             "adapter": self.name,
             "version": self.version,
             "weights": self.weights_id(),
-            "params": params,
-            "device": self._device_type(),
-            "dtype": self._dtype_name(),
-            "prompt": prompt,
+            "params": self.params.model_dump(mode="json", exclude={"device", "batch_size"}),
         }
-        blob = json.dumps(payload, sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def fingerprint(self, task: TaskSpec | None = None) -> str:
+        """:meth:`identity` and, for causal models, ``task``'s prompt. Pure: the same before
+        and after loading, with or without a visible GPU."""
+        prompt: str | None = None
+        if self.params.task == "causal" and task is not None:
+            prompt = task.prompt_hash()
+            if prompt is None:
+                prompt = "default:" + short_hash(template_for(task.family, None))
+        return short_hash({**self.identity(), "prompt": prompt})
 
     def weights_id(self) -> dict[str, str]:
         """``{"sha256": ...}`` of a local folder's files, or ``{"commit": ...}`` on the hub.
@@ -381,7 +427,7 @@ class HFAdapter(Adapter):
             out["label_map"] = {str(i): label for i, label in self._labels.items()}
         return out
 
-    def predict(self, requests: Sequence[Request]) -> list[Response]:
+    def predict(self, requests: Sequence[Request]) -> Sequence[Response | Failure]:
         """One response per request, in input order (batched by length internally)."""
         for req in requests:
             if not self.supports(req.family):

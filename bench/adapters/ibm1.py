@@ -21,8 +21,6 @@ Reference:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import re
 import time
@@ -33,7 +31,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import ConfigDict, Field
 
-from bench.adapters.base import Adapter
+from bench.adapters.base import Adapter, Baseline
 from bench.adapters.generation import _jieba_version, is_cjk, jieba_words
 from bench.errors import AdapterError
 from bench.families.base import Request, Response
@@ -124,7 +122,7 @@ def _translation(requests: Sequence[Request], who: str) -> list[TranslationReque
     return out
 
 
-class IBM1Baseline(Adapter):
+class IBM1Baseline(Baseline):
     """IBM Model 1 lexical translation, trained by EM on the task's train split.
 
     Definition (Brown et al., 1993, section 4): a target sentence ``e₁..eₗ`` is generated from
@@ -213,14 +211,12 @@ class IBM1Baseline(Adapter):
 
     # -- identity ---------------------------------------------------------------------------
 
-    def fingerprint(self) -> str:
-        """The base fingerprint mixed with jieba's version (its dictionary decides the words).
+    def identity(self) -> dict[str, Any]:
+        """The base identity and jieba's version (its dictionary decides the words).
 
-        The runner further combines it with the train split's fingerprint.
+        The runner further combines the fingerprint with the train split's fingerprint.
         """
-        payload = {"base": super().fingerprint(), "jieba": _jieba_version()}
-        blob = json.dumps(payload, sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        return {**super().identity(), "jieba": _jieba_version()}
 
     def info(self) -> dict[str, Any]:
         """Vocabulary sizes, table size, EM iterations and the log-likelihood of each one."""

@@ -15,11 +15,10 @@ parsed back into the family's response without guessing.
 
 Requests run concurrently (``asyncio`` with a semaphore). 429, 5xx, timeouts and connection
 errors are retried with exponential backoff and full jitter, honouring ``Retry-After``, at most
-``max_retries`` times; a request that still fails (or gets a malformed answer) raises
-:class:`APIRequestError` for that example only, which the runner counts as a failure with its
-cause. Answers already received for a batch are memoised, so the runner's per-example retry of
-a batch with one failure re-sends nothing but the failure. 401, 403 and 404 stop the run with
-an :class:`~bench.errors.AdapterError`: every request would fail the same way.
+``max_retries`` times; a request that still fails (or gets a malformed answer) is answered
+with a :class:`~bench.families.base.Failure` (its cause, e.g. ``HTTP 503`` or ``malformed
+JSON``), which the runner counts and scores as a miss. 401, 403 and 404 stop the run with an
+:class:`~bench.errors.AdapterError`: every request would fail the same way.
 
 The key is read from the environment when a request is sent; it is never part of the params,
 the fingerprint, the record, or an error message.
@@ -28,6 +27,7 @@ the fingerprint, the record, or an error message.
 from __future__ import annotations
 
 import asyncio
+import copy
 import email.utils
 import hashlib
 import json
@@ -40,10 +40,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
 
-from bench.adapters.base import Adapter
+from bench.adapters.base import Adapter, Resources
 from bench.adapters.prompting import parse, render, system_prompt, template_for
 from bench.errors import AdapterError, MissingDependency
-from bench.families.base import Request, Response
+from bench.families.base import Failure, Request, Response
+from bench.identity import short_hash
 
 if TYPE_CHECKING:
     import httpx
@@ -60,12 +61,14 @@ _FATAL_STATUS = frozenset({401, 403, 404})
 class APIRequestError(Exception):
     """One request failed for good (retries exhausted, or an unusable answer).
 
-    Deliberately not a ``BenchError``: the runner counts it as one example's failure, with
-    ``cause`` (e.g. ``HTTP 503``, ``malformed JSON``) as its reason, instead of stopping.
+    Raised inside the adapter only: :meth:`OpenAIAdapter.predict` turns it into a
+    :class:`~bench.families.base.Failure` with the same ``cause`` (e.g. ``HTTP 503``,
+    ``malformed JSON``) for that example.
     """
 
     def __init__(self, cause: str, detail: str = "") -> None:
         self.cause = cause
+        self.detail = detail
         super().__init__(cause + (f": {detail}" if detail else ""))
 
 
@@ -131,31 +134,31 @@ class OpenAIAdapter(Adapter):
         self.model: str = target
         self._spec: TaskSpec | None = None
         self._family: str | None = None
-        # Answers received but not yet returned (a batch that failed elsewhere), and failures
-        # not yet reported (so the runner's per-example retry does not re-send them).
-        self._answers: dict[str, Response] = {}
-        self._failed: dict[str, APIRequestError] = {}
-        self._reported: set[str] = set()
+        # Counters for info().
         self._http_requests = 0
         self._retries: Counter[str] = Counter()
         self._failures: Counter[str] = Counter()
 
     # ------------------------------------------------------------------ runner protocol
 
-    def bind(self, spec: TaskSpec, family: Family) -> None:
-        """Receive the task (its prompt) before predicting."""
-        self._spec = spec
-        self._family = spec.family
+    def for_task(self, task: TaskSpec, family: Family) -> OpenAIAdapter:
+        """A copy that renders ``task``'s prompt (``self`` is left as it was)."""
+        bound = copy.copy(self)
+        bound._spec = task
+        bound._family = task.family
+        # The copy counts its own requests: info() describes the pair it served.
+        bound._http_requests = 0
+        bound._retries = Counter()
+        bound._failures = Counter()
+        return bound
 
-    def fingerprint(self) -> str:
-        """Model, server, endpoint, decoding settings and prompt; never the key."""
-        prompt: str | None = None
-        if self._spec is not None:
-            prompt = self._spec.prompt_hash()
-            if prompt is None:
-                default = template_for(self._spec.family, None)
-                prompt = "default:" + hashlib.sha256(default.encode()).hexdigest()[:16]
-        payload = {
+    def resources(self) -> Resources:
+        """No CPU of its own (it mostly waits), remote: API jobs share one concurrency budget."""
+        return Resources(num_cpus=0.0, remote=True)
+
+    def identity(self) -> dict[str, Any]:
+        """Model, server, endpoint and decoding settings; never the key."""
+        return {
             "adapter": self.name,
             "version": self.version,
             "model": self.model,
@@ -163,13 +166,20 @@ class OpenAIAdapter(Adapter):
             "endpoint": self.params.endpoint,
             "temperature": self.params.temperature,
             "max_tokens": self.params.max_tokens,
-            "prompt": prompt,
         }
-        blob = json.dumps(payload, sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def fingerprint(self, task: TaskSpec | None = None) -> str:
+        """:meth:`identity` and ``task``'s prompt (its own, or the family's default template)."""
+        prompt: str | None = None
+        if task is not None:
+            prompt = task.prompt_hash()
+            if prompt is None:
+                prompt = "default:" + short_hash(template_for(task.family, None))
+        return short_hash({**self.identity(), "prompt": prompt})
 
     def info(self) -> dict[str, Any]:
-        """Request, retry and failure counts since the adapter was built."""
+        """Request, retry and failure counts since the adapter (or its :meth:`for_task` copy)
+        was made."""
         return {
             "endpoint": self.params.endpoint,
             "http_requests": self._http_requests,
@@ -179,12 +189,13 @@ class OpenAIAdapter(Adapter):
             "failures_by_cause": dict(sorted(self._failures.items())),
         }
 
-    def predict(self, requests: Sequence[Request]) -> list[Response]:
-        """Answer ``requests`` concurrently.
+    def predict(self, requests: Sequence[Request]) -> list[Response | Failure]:
+        """Answer ``requests`` concurrently; equal requests are sent once.
+
+        A request that fails for good (retries exhausted, a malformed answer) gets a
+        :class:`Failure` with its cause.
 
         Raises:
-            APIRequestError: Some request failed for good (the first such error); answers to
-                the others are kept and returned without re-sending when asked again.
             AdapterError: The server refuses every request (401, 403, 404).
         """
         for req in requests:
@@ -192,30 +203,11 @@ class OpenAIAdapter(Adapter):
                 raise AdapterError(f"openai cannot answer {req.family} requests")
         keyed = [(self._payload(req), req) for req in requests]
         keys = [self._key(p) for p, _ in keyed]
-        todo = {
-            k: (p, r)
-            for k, (p, r) in zip(keys, keyed, strict=True)
-            if k not in self._answers and k not in self._failed
-        }
+        todo = dict(zip(keys, keyed, strict=True))
+        answers: dict[str, Response | Failure] = {}
         if todo:
-            asyncio.run(self._send_all(todo))
-        failed = list(dict.fromkeys(k for k in keys if k not in self._answers))
-        if failed:
-            errors = [self._failed.get(k) or APIRequestError("no answer") for k in failed]
-            for k in failed:
-                # The runner retries a failed batch one example at a time: the failure is
-                # kept for that retry (reported twice, sent once), then forgotten, so a
-                # later run sends the request again.
-                if k in self._reported:
-                    self._reported.discard(k)
-                    self._failed.pop(k, None)
-                else:
-                    self._reported.add(k)
-            raise errors[0]
-        out = [self._answers[k] for k in keys]
-        for k in keys:
-            self._answers.pop(k, None)
-        return out
+            asyncio.run(self._send_all(todo, answers))
+        return [answers[k] for k in keys]
 
     # ------------------------------------------------------------------ internals
 
@@ -244,7 +236,11 @@ class OpenAIAdapter(Adapter):
         key = os.environ.get(self.params.api_key_env)
         return text.replace(key, "***") if key else text
 
-    async def _send_all(self, todo: dict[str, tuple[dict[str, Any], Request]]) -> None:
+    async def _send_all(
+        self,
+        todo: dict[str, tuple[dict[str, Any], Request]],
+        answers: dict[str, Response | Failure],
+    ) -> None:
         try:
             import httpx
         except ImportError as exc:
@@ -264,7 +260,7 @@ class OpenAIAdapter(Adapter):
             timeout=self.params.timeout, limits=limits, headers=headers
         ) as client:
             results = await asyncio.gather(
-                *(self._send(client, limit, url, k, p, r) for k, (p, r) in todo.items()),
+                *(self._send(client, limit, url, k, p, r, answers) for k, (p, r) in todo.items()),
                 return_exceptions=True,
             )
         for result in results:
@@ -279,13 +275,14 @@ class OpenAIAdapter(Adapter):
         key: str,
         payload: dict[str, Any],
         request: Request,
+        answers: dict[str, Response | Failure],
     ) -> None:
         try:
             text = await self._complete(client, limit, url, payload)
-            self._answers[key] = parse(text, request, self._spec)
+            answers[key] = parse(text, request, self._spec)
         except APIRequestError as exc:
             self._failures[exc.cause] += 1
-            self._failed[key] = exc
+            answers[key] = Failure(cause=exc.cause, message=exc.detail)
             raise
 
     async def _complete(

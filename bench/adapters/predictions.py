@@ -25,7 +25,7 @@ lands on the record it reproduces.
 
 from __future__ import annotations
 
-import hashlib
+import copy
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,19 +39,20 @@ from bench.adapters.prediction_paths import (
     resolve_predictions_path,
 )
 from bench.errors import PredictionsError
-from bench.families.base import Family, Request, Response
+from bench.families.base import Failure, Family, Request, Response
+from bench.identity import file_digest
+from bench.records import load_record, read_samples
 from bench.spec import TaskSpec
 
 __all__ = [
     "Entry",
-    "MissingPrediction",
     "PredictionsAdapter",
     "PredictionsFile",
-    "RecordedFailure",
     "check_not_overwriting",
     "default_name",
     "load_predictions",
     "read_predictions",
+    "recorded_failure",
     "resolve_predictions_path",
 ]
 
@@ -119,6 +120,18 @@ def load_predictions(path: str | Path) -> PredictionsFile:
     path, record = resolve_predictions_path(path)
     text = _read_text(path)
     out = PredictionsFile(path=path, record=record)
+    if record is not None:
+        # A run's own samples: typed lines that must belong to the record beside them.
+        for number, sample in enumerate(read_samples(path, load_record(record), text=text), 1):
+            entry = _entry(sample.model_dump(exclude={"run_id"}), path, number, sample.id)
+            if sample.id in out.entries:
+                raise PredictionsError(
+                    f"{path}: line {number}: id {sample.id!r} appears twice", fix="re-run the task"
+                )
+            out.entries[sample.id] = entry
+        if not out.entries:
+            raise PredictionsError(f"{path}: no predictions", fix="re-run the task")
+        return out
     # The official SQuAD / CMRC2018 prediction format: one JSON object {question id: answer}.
     stripped = text.lstrip()
     if stripped.startswith("{") and "\n{" not in stripped.rstrip():
@@ -221,35 +234,21 @@ def predictions_format(path: str | Path, fmt: str = "auto") -> str:
     return "jsonl" if path.suffix.lower() in (".jsonl", ".json") else "text"
 
 
-class MissingPrediction(LookupError):
-    """An id the predictions file does not have (with ``allow_missing``): a failure, scored as
-    a miss and counted in the record, never an answer."""
+def recorded_failure(label: str) -> Failure:
+    """The :class:`Failure` a predictions file records as ``"failure": "<label>"``.
 
+    A label written by bench is ``"cause: message"`` (:attr:`Failure.label`); it is read back
+    into the same cause and message, so the new record's ``failures.by_cause`` equals the
+    original's. Any other text is the cause itself.
 
-class RecordedFailure(Exception):
-    """An example the predictions file marks as failed (``"failure": "<cause>"``).
-
-    It fails again, so it is counted and scored as a miss exactly as in the run that wrote the
-    file. For a cause written by bench (``"TypeName: message"``) the raised class is named
-    ``TypeName`` (a subclass of this one), so the new record's ``failures.by_cause`` equals
-    the original's.
+    Example:
+        >>> recorded_failure("http: 503 after 3 retries").cause
+        'http'
     """
-
-
-_FAILURE_TYPES: dict[str, type[RecordedFailure]] = {}
-
-
-def recorded_failure(cause: str) -> RecordedFailure:
-    """The exception that reproduces a recorded failure ``cause``."""
-    kind, sep, message = cause.partition(": ")
-    if not (sep and kind.isidentifier()):
-        return RecordedFailure(cause)
-    cls = _FAILURE_TYPES.get(kind)
-    if cls is None:
-        doc = f"A recorded failure whose original cause was a {kind}."
-        cls = type(kind, (RecordedFailure,), {"__module__": __name__, "__doc__": doc})
-        _FAILURE_TYPES[kind] = cls
-    return cls(message)
+    cause, sep, message = label.partition(": ")
+    if sep and cause and " " not in cause:
+        return Failure(cause=cause, message=message)
+    return Failure(cause=label)
 
 
 class PredictionsAdapter(Adapter):
@@ -292,7 +291,7 @@ class PredictionsAdapter(Adapter):
         self._missing: set[str] = set()
         self._family: Family | None = None
         self._spec: TaskSpec | None = None
-        self._hash = hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
+        self._hash = file_digest(self.path, length=16)
 
     def _record_field(self, *keys: str) -> Any:
         if self.record is None:
@@ -305,21 +304,23 @@ class PredictionsAdapter(Adapter):
             return None
         return value
 
-    def bind(self, spec: TaskSpec, family: Family) -> None:
-        """Tell the adapter which task its predictions belong to.
+    def for_task(self, task: TaskSpec, family: Family) -> PredictionsAdapter:
+        """A copy that knows which task its predictions belong to.
 
         Raises:
             PredictionsError: The file is a run's ``samples.jsonl`` whose record names
                 another task.
         """
         recorded = self._record_field("task", "name")
-        if recorded is not None and recorded != spec.name:
+        if recorded is not None and recorded != task.name:
             raise PredictionsError(
                 f"{self.path} comes from a run of task '{recorded}' ({self.record}), not "
-                f"'{spec.name}'",
+                f"'{task.name}'",
                 fix=f"pass --task {recorded}",
             )
-        self._spec, self._family = spec, family
+        bound = copy.copy(self)
+        bound._spec, bound._family = task, family
+        return bound
 
     def _limit_hint(self) -> str:
         n = self._record_field("task", "n_examples")
@@ -366,7 +367,11 @@ class PredictionsAdapter(Adapter):
                 fix=f"check that the file belongs to this task{self._limit_hint()}",
             )
 
-    def fingerprint(self) -> str:
+    def identity(self) -> dict[str, Any]:
+        """The SHA-256 (16 hex) of the file's bytes: the file is the model."""
+        return {"adapter": self.name, "file_sha256": self._hash}
+
+    def fingerprint(self, task: TaskSpec | None = None) -> str:
         """The SHA-256 (16 hex) of the file's bytes."""
         return self._hash
 
@@ -382,17 +387,23 @@ class PredictionsAdapter(Adapter):
             out["rescored_model"] = self._record_field("model", "name")
         return out
 
-    def predict(self, requests: Sequence[Request]) -> list[Response]:
-        """The saved response of each request (a recorded failure fails again)."""
+    def predict(self, requests: Sequence[Request]) -> list[Response | Failure]:
+        """The saved response of each request; a :class:`Failure` for a recorded failure (the
+        same cause again) and, with ``allow_missing``, for an id the file does not have."""
         if self._family is None or self._spec is None:
-            raise PredictionsError("predictions adapter used before bind()")
-        out = []
+            raise PredictionsError(
+                "predictions adapter used without its task",
+                fix="call for_task(task, family) first (the runner does)",
+            )
+        out: list[Response | Failure] = []
         for req in requests:
             if req.id in self._missing:
-                raise MissingPrediction(f"no prediction for id {req.id!r} in {self.path.name}")
+                out.append(Failure(cause="missing", message=f"no prediction in {self.path.name}"))
+                continue
             entry = self._entries[req.id]
             if entry.failure is not None:
-                raise recorded_failure(entry.failure)
+                out.append(recorded_failure(entry.failure))
+                continue
             try:
                 if entry.is_response:
                     out.append(self._family.parse_response(entry.value))

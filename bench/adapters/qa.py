@@ -37,7 +37,6 @@ References:
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 from collections import Counter
@@ -47,7 +46,7 @@ from typing import Any, ClassVar, Literal, NamedTuple
 
 from pydantic import ConfigDict, Field
 
-from bench.adapters.base import Adapter
+from bench.adapters.base import Adapter, Baseline
 from bench.adapters.generation import is_cjk, jieba_words
 from bench.errors import AdapterError, MissingResource
 from bench.families.base import Request, Response
@@ -151,7 +150,7 @@ def _list_id(words: frozenset[str] | None) -> str:
     return f"{len(words)}:{hashlib.sha256(blob).hexdigest()[:12]}"
 
 
-class SlidingWindow(Adapter):
+class SlidingWindow(Baseline):
     """MCTest's sliding window (Richardson et al., 2013), adapted to answer spans.
 
     Definition, for one question and its context (words from :func:`qa_tokens`):
@@ -229,13 +228,11 @@ class SlidingWindow(Adapter):
         except MissingResource:
             return "missing"  # stopwords=True without NLTK's list: predict() will say so
 
-    def fingerprint(self) -> str:
-        """The base fingerprint mixed with jieba's version and the stopword lists in use (a
-        changed list, e.g. another NLTK release under ``stopwords=true``, answers differently,
-        so it must not share cached predictions)."""
-        payload = {"base": super().fingerprint(), **self.info()}
-        blob = json.dumps(payload, sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+    def identity(self) -> dict[str, Any]:
+        """The base identity, jieba's version and the stopword lists in use (a changed list,
+        e.g. another NLTK release under ``stopwords=true``, answers differently, so it must not
+        share cached predictions)."""
+        return {**super().identity(), **self.info()}
 
     def info(self) -> dict[str, Any]:
         """The budget per language, the stopword lists in use and jieba's version."""
@@ -368,7 +365,7 @@ def _in_context(sentence: str, context: str) -> str:
     return sentence
 
 
-class FirstSentence(Adapter):
+class FirstSentence(Baseline):
     """The first sentence of the context, whatever the question.
 
     Sentences come from :func:`bench.preprocess.sentences.sentence_splitter` (Chinese
@@ -412,11 +409,9 @@ class FirstSentence(Adapter):
             }
         }
 
-    def fingerprint(self) -> str:
-        """The base fingerprint mixed with the sentence splitters that actually run."""
-        payload = {"base": super().fingerprint(), **self.info()}
-        blob = json.dumps(payload, sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+    def identity(self) -> dict[str, Any]:
+        """The base identity and the sentence splitters that actually run."""
+        return {**super().identity(), **self.info()}
 
     def predict(self, requests: Sequence[Request]) -> list[Response]:
         """The first sentence of each request's context.

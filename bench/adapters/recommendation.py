@@ -44,7 +44,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import ConfigDict, Field
 
-from bench.adapters.base import Adapter
+from bench.adapters.base import Adapter, Baseline
 from bench.errors import AdapterError
 from bench.families.base import Request, Response
 from bench.families.recommendation import RankingResponse, RecommendationRequest
@@ -91,7 +91,7 @@ def _recommendation_requests(name: str, requests: Sequence[Request]) -> list[Rec
     return out
 
 
-class _Ranker(Adapter):
+class _Ranker(Baseline):
     """Shared parts of the recommendation baselines."""
 
     families: ClassVar[tuple[str, ...]] = ("recommendation",)

@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from bench.adapters.base import Adapter
+from bench.adapters.base import Adapter, Baseline
 from bench.adapters.baselines import text_tokens
 from bench.adapters.torch_utils import torch_settings
 from bench.errors import AdapterError
@@ -40,7 +40,7 @@ UNK = 1
 _EMBEDDING_INIT = 0.05
 
 
-class TextCNNBaseline(Adapter):
+class TextCNNBaseline(Baseline):
     """A Kim-2014 convolutional text classifier (CNN-rand), trained on CPU with early stopping.
 
     Definition: each text becomes a sequence of at most ``max_len`` token ids (characters for

@@ -8,9 +8,13 @@
 Both write the same records into the same results folder and share the same prediction cache.
 Three model-spec parameters are read by executors and never reach the adapter:
 
-* ``num_gpus`` — GPUs one replica of the model asks Ray for (default 0);
-* ``num_cpus`` — CPUs one replica asks for (default 1; 0 for API models, which mostly wait);
+* ``num_gpus`` — GPUs one replica of the model asks Ray for;
+* ``num_cpus`` — CPUs one replica asks for;
 * ``replicas`` — how many copies of the model the ray executor loads (default 1).
+
+Without them, a replica asks for what its adapter declares
+(:meth:`bench.adapters.base.Adapter.resources`: one CPU by default, none for API models, which
+mostly wait).
 
 The local executor accepts and ignores them, so one command line works with either executor.
 """
@@ -29,7 +33,6 @@ if TYPE_CHECKING:
     from bench.spec import TaskSpec
 
 __all__ = [
-    "API_KINDS",
     "EXECUTORS",
     "EXECUTOR_PARAMS",
     "Executor",
@@ -41,24 +44,21 @@ __all__ = [
 EXECUTOR_PARAMS: Final = ("num_gpus", "num_cpus", "replicas")
 """Model-spec parameters consumed by executors (removed before the adapter is built)."""
 
-API_KINDS: Final = frozenset({"openai"})
-"""Model kinds that call a remote API: on Ray they share one concurrency budget."""
-
 EXECUTORS: Final = ("local", "ray")
 
 
 @dataclass(frozen=True)
 class Resources:
-    """What one replica of a model asks the cluster for, and how many replicas to load.
+    """What a model spec asks the cluster for, per replica, and how many replicas to load.
 
     Attributes:
-        num_cpus: CPUs per replica (``None``: 1, or 0 for API models).
-        num_gpus: GPUs per replica.
+        num_cpus: CPUs per replica (``None``: what the adapter declares).
+        num_gpus: GPUs per replica (``None``: what the adapter declares).
         replicas: Copies of the model (each one a Ray actor).
     """
 
     num_cpus: float | None = None
-    num_gpus: float = 0.0
+    num_gpus: float | None = None
     replicas: int = 1
 
 

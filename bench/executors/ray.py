@@ -2,29 +2,34 @@
 
 How a plan runs:
 
-* Each model is loaded once per replica as a Ray actor (:class:`ModelWorker`) that asks for the
-  ``num_cpus`` / ``num_gpus`` of its model spec; ``replicas=N`` loads N copies. An actor is
-  killed as soon as its model's jobs are done, which frees its CPUs and GPUs for the next model.
-  Built-in baselines that ask for no resources are cheaper to build than a process is to start:
-  their jobs run as plain Ray tasks in Ray's pooled worker processes (:func:`_run_job`), each
-  process keeping the last model it served.
+* Placement comes from what the adapter declares (:meth:`bench.adapters.base.Adapter.resources`),
+  overridden by the ``num_cpus`` / ``num_gpus`` / ``replicas`` of its model spec. Each model is
+  loaded once per replica as a Ray actor (:class:`ModelWorker`); ``replicas=N`` loads N copies.
+  An actor is killed as soon as its model's jobs are done, which frees its CPUs and GPUs for the
+  next model. Adapters that declare themselves ``light`` (the built-in baselines) are cheaper
+  to build than a process is to start: unless the spec asks for resources, their jobs run as
+  plain Ray tasks in Ray's pooled worker processes (:func:`run_job`), each process keeping the
+  last model it served.
 * For a model that is not trained (HF and API models, rule-based baselines) and a run with a
   prediction cache, each task's test requests are cut into ``shards`` contiguous ranges; a shard
   job predicts its range and commits every batch to the shared SQLite prediction cache (WAL:
   several writers wait for each other instead of failing).
-* A trainable baseline (anything with ``fit``) is fitted once per (model, task): its pair is one
-  job, a fresh adapter that is fitted and predicts the whole test set into the cache (the job
-  scores without intervals and throws that record away).
-* When a pair's jobs are done, the driver runs the ordinary :func:`bench.runner.run_pair` on it,
-  which finds every prediction in the cache, scores it and writes the record: records are
-  produced by the very code of a local run, on the driver's machine, so their metrics are
-  byte-identical to a local run's there (for adapters whose answer to a request does not depend
-  on the other requests of its batch). The record's ``predictions`` counts and ``model.info``
-  are taken from the jobs; its ``timings`` are the driver's (loading and scoring).
+* A trainable adapter is fitted once per (model, task): its pair is one job, a fresh adapter
+  that is fitted and predicts the whole test set into the cache.
+* The pair's fingerprint is computed once, on the driver (:func:`bench.stages.pair_fingerprint`),
+  and handed to its jobs.
+* When a pair's jobs are done, the driver composes the stages of a local run
+  (:func:`bench.stages.predict`, which finds every prediction in the cache, then
+  :func:`bench.runner.finish_pair`, which scores and writes the record): records are produced
+  by the very code of a local run, on the driver's machine, so their metrics are byte-identical
+  to a local run's there (for adapters whose answer to a request does not depend on the other
+  requests of its batch). The record's ``predictions`` counts and ``model.info`` are taken from
+  the jobs and written with the record; its ``timings`` are the driver's.
 * Without a cache (``--no-cache``) jobs cannot hand predictions over: each pair is one job that
   also scores and writes the record, on its worker.
-* API models (``openai:``) use no CPU of their own (``num_cpus`` 0 unless given) and share one
-  budget: at most ``api_concurrency`` of their jobs are in flight at once, over all API models.
+* Adapters that declare themselves ``remote`` (API models such as ``openai:``, which use no CPU
+  of their own) share one budget: at most ``api_concurrency`` of their jobs are in flight at
+  once, over all of them.
 * A worker that dies (killed, out of memory, a crashed CUDA kernel) is restarted by Ray up to
   ``max_retries`` times and its job re-run; the job resumes from the cache, so only the batch in
   flight is predicted again.
@@ -41,16 +46,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.adapters.base import ModelSpec, make_adapter
+from bench.adapters.base import Adapter, ModelSpec, make_adapter
 from bench.errors import AdapterError, BenchError, MissingDependency
-from bench.executors import API_KINDS, EXECUTOR_PARAMS, Resources, split_resources
+from bench.executors import EXECUTOR_PARAMS, split_resources
+from bench.families.base import get_family
+from bench.records import PredictionCounts
+from bench.stages import (
+    pair_fingerprint,
+    predict,
+    prepare,
+    skip_reason,
+    trains_on,
+)
 
 if TYPE_CHECKING:
-    from bench.families.base import Family, Prepared
+    from bench.cache import PredictionCache
+    from bench.families.base import Prepared
     from bench.runner import Callback, RunConfig, RunOutcome
     from bench.spec import TaskSpec
 
-__all__ = ["ModelWorker", "RayExecutor", "import_ray"]
+__all__ = ["ModelWorker", "RayExecutor", "ShardStats", "finish", "import_ray", "run_job"]
 
 
 def import_ray() -> Any:
@@ -99,72 +114,70 @@ class ModelWorker:
         self.cache = PredictionCache(config.cache) if config.cache else None
         self._prepared: dict[str, Prepared] = {}
 
-    def fill(self, task: TaskSpec, shard: int, shards: int) -> ShardStats:
-        """Predict shard ``shard`` of ``shards`` of the task's test requests into the cache."""
-        from bench.families.base import get_family
-        from bench.runner import _predict_batch
-
-        assert self.adapter is not None and self.cache is not None  # the executor's invariant
+    def fill(self, task: TaskSpec, shard: int, shards: int, fingerprint: str) -> ShardStats:
+        """Predict shard ``shard`` of ``shards`` of the task's test requests into the cache,
+        under the pair's ``fingerprint`` (computed on the driver)."""
+        if self.adapter is None or self.cache is None:
+            raise AdapterError(
+                f"{self.model.display_name} on {task.name}: a shard job needs a built adapter "
+                "and a cache (the executor sends trainable or uncached pairs as one job)"
+            )
         family = get_family(task.family)
-        adapter = self.adapter
-        if callable(getattr(adapter, "bind", None)):
-            adapter.bind(task, family)
-        prepared = self._prepare(task, family)
-        requests = prepared.requests
-        start, stop = len(requests) * shard // shards, len(requests) * (shard + 1) // shards
-        fingerprint = adapter.fingerprint()
-        hashes = {i: requests[i].content_hash() for i in range(start, stop)}
-        found = self.cache.get_many(fingerprint, list(dict.fromkeys(hashes.values())))
-        first_of: dict[str, int] = {}
-        todo = [i for i, h in hashes.items() if h not in found and first_of.setdefault(h, i) == i]
-        computed = failed = calls = 0
-        for lo in range(0, len(todo), self.config.batch_size):
-            batch = todo[lo : lo + self.config.batch_size]
-            got, _errors = _predict_batch(adapter, [requests[i] for i in batch])
-            calls += 1
-            new = [
-                (hashes[i], resp.model_dump(mode="json"))
-                for i, resp in zip(batch, got, strict=True)
-                if resp is not None
-            ]
-            self.cache.put_many(fingerprint, new)
-            computed += len(new)
-            failed += len(batch) - len(new)
-        cached = sum(1 for h in hashes.values() if h in found)
-        info = dict(getattr(adapter, "info", dict)())
-        return ShardStats(start, stop, cached, computed, failed, calls, info)
+        adapter = self.adapter.for_task(task, family)
+        prepared = self._prepare(task, want_train=False)
+        n = len(prepared.requests)
+        start, stop = n * shard // shards, n * (shard + 1) // shards
+        got = predict(
+            adapter,
+            prepared.requests,
+            self.cache,
+            family=family,
+            fingerprint=fingerprint,
+            batch_size=self.config.batch_size,
+            span=(start, stop),
+        )
+        info = adapter.info()
+        return ShardStats(start, stop, got.cached, got.computed, len(got.failures), got.calls, info)
 
-    def run(self, task: TaskSpec, handover: bool) -> ShardStats | RunOutcome:
-        """The pair's one job: fit (trainable adapters, on a fresh adapter) and predict all.
+    def run(self, task: TaskSpec, handover: bool, fingerprint: str) -> ShardStats | RunOutcome:
+        """The pair's one job.
 
-        With ``handover`` (a cache the adapter uses), the predictions are what counts: the pair
-        is scored without intervals into a temporary folder, and only its prediction counts and
-        the adapter's info come back (the driver writes the record). Otherwise this is the
-        pair's real :func:`~bench.runner.run_pair`.
+        With ``handover`` (a cache the adapter uses), the predictions are what counts: a fresh
+        adapter is fitted (when it trains) and predicts the whole test set into the cache under
+        ``fingerprint``, and only the counts and the adapter's info come back (the driver scores
+        and writes the record). Otherwise this is the pair's :func:`~bench.runner.run_pair`.
         """
-        import tempfile
-
-        from bench.metrics.base import BootstrapConfig
         from bench.runner import run_pair
 
         if not handover or self.cache is None:
-            return run_pair(self.model, task, self.config, cache=self.cache, adapter=self.adapter)
-        with tempfile.TemporaryDirectory(prefix="bench-ray-") as scratch:
-            config = dataclasses.replace(
-                self.config, results=Path(scratch), bootstrap=BootstrapConfig(resamples=0)
+            return run_pair(
+                self.model,
+                task,
+                self.config,
+                cache=self.cache,
+                adapter=self.adapter,
+                fingerprint=fingerprint,
             )
-            outcome = run_pair(self.model, task, config, cache=self.cache, adapter=self.adapter)
-        if outcome.record is None:
-            raise AdapterError(f"{self.model.display_name} on {task.name}: {outcome.reason}")
-        counts = outcome.record.predictions
+        family = get_family(task.family)
+        adapter = (self.adapter or make_adapter(self.model)).for_task(task, family)
+        prepared = self._prepare(task, want_train=adapter.trainable)
+
+        def fit() -> None:
+            assert prepared.load_train is not None  # trains_on() said so
+            adapter.fit(prepared.load_train())
+
+        got = predict(
+            adapter,
+            prepared.requests,
+            self.cache,
+            family=family,
+            fingerprint=fingerprint,
+            batch_size=self.config.batch_size,
+            before_compute=fit if trains_on(adapter, task, prepared) else None,
+        )
+        n = len(prepared.requests)
         return ShardStats(
-            0,
-            counts["total"],
-            cached=counts["cached"],
-            computed=counts["computed"],
-            failed=counts["failed"],
-            calls=outcome.adapter_calls,
-            info=dict(outcome.record.model.info),
+            0, n, got.cached, got.computed, len(got.failures), got.calls, adapter.info()
         )
 
     def close(self) -> None:
@@ -172,34 +185,19 @@ class ModelWorker:
         if self.cache is not None:
             self.cache.close()
 
-    def _prepare(self, task: TaskSpec, family: Family) -> Prepared:
-        # The same preparation as run_pair's, kept for the last task (its shards come in a row).
-        if task.name not in self._prepared:
+    def _prepare(self, task: TaskSpec, *, want_train: bool) -> Prepared:
+        # The run's own preparation, kept for the last task (its shards come in a row).
+        key = f"{task.name}|{want_train}"
+        if key not in self._prepared:
             self._prepared.clear()
-            from bench.preprocess import build_steps
-            from bench.runner import _prepare_rows
-
-            override = self.config.data.get(task.name)
-            prepared = family.prepare(task, data_override=override, limit=self.config.limit)
-            if prepared is None:
-                prepared = _prepare_rows(
-                    family,
-                    task,
-                    build_steps(task),
-                    override,
-                    self.config.limit,
-                    lambda _e: None,
-                    self.model.display_name,
-                    want_train=False,
-                )
-            self._prepared[task.name] = prepared
-        return self._prepared[task.name]
+            self._prepared[key] = prepare(task, self.config, want_train=want_train)
+        return self._prepared[key]
 
 
 _LAST_WORKER: dict[str, ModelWorker] = {}
 
 
-def _run_job(
+def run_job(
     model: ModelSpec,
     config: RunConfig,
     trainable: bool,
@@ -207,13 +205,14 @@ def _run_job(
     shard: int | None,
     shards: int,
     handover: bool,
+    fingerprint: str,
 ) -> Any:
-    """One job of a built-in baseline, run as a plain Ray task.
+    """One job of a light adapter (a built-in baseline), run as a plain Ray task.
 
-    Built-in baselines are cheap to build, so an actor (a process of its own) per model costs
+    Light adapters are cheap to build, so an actor (a process of its own) per model costs
     more than the model: their jobs run as tasks in Ray's pooled worker processes instead, and
-    each process keeps the :class:`ModelWorker` of the last model it served. Models that are
-    expensive to load (HF, API clients, plugins) or that ask for resources use actors.
+    each process keeps the :class:`ModelWorker` of the last model it served. Adapters that are
+    expensive to load (HF, API clients, plugins) or whose spec asks for resources use actors.
     """
     key = repr((model, config, trainable))
     worker = _LAST_WORKER.get(key)
@@ -223,45 +222,95 @@ def _run_job(
         _LAST_WORKER.clear()
         worker = _LAST_WORKER[key] = ModelWorker(model, config, trainable)
     if shard is None:
-        return worker.run(task, handover)
-    return worker.fill(task, shard, shards)
+        return worker.run(task, handover, fingerprint)
+    return worker.fill(task, shard, shards, fingerprint)
 
 
-def _finish(
+def finish(
     spec: ModelSpec,
     task: TaskSpec,
     config: RunConfig,
-    cache: Any,
-    adapter: Any,
+    cache: PredictionCache | None,
+    adapter: Adapter,
+    prepared: Prepared,
+    fingerprint: str,
     jobs: Sequence[ShardStats],
+    *,
     whole: bool,
+    started_at: str | None = None,
+    load_s: float = 0.0,
+    progress: Callback | None = None,
 ) -> RunOutcome:
     """On the driver: score a pair whose jobs filled the cache, and write its record.
 
-    The record's ``predictions`` counts and ``model.info`` come from the jobs: the info of the
-    adapter that served the whole pair, or the driver's copy's info plus each shard's
+    The stages of a local run: :func:`~bench.stages.predict` (every prediction comes from the
+    cache; failures, never cached, are asked again), then :func:`~bench.runner.finish_pair`
+    with the record's ``predictions`` counts and ``model.info`` taken from the jobs: the info
+    of the adapter that served the whole pair, or the driver's copy's info plus each shard's
     (``ray_shards``), since no single adapter served a sharded pair.
-    """
-    from bench.records import atomic_write_text
-    from bench.runner import run_pair
 
-    outcome = run_pair(spec, task, config, cache=cache, adapter=adapter)
-    if outcome.record is None or outcome.record_path is None:
-        return outcome
-    counts = dict(outcome.record.predictions)
-    counts["cached"] = sum(s.cached for s in jobs)
-    # Duplicates of a request are answered by its prediction, so computed is the rest.
-    counts["computed"] = counts["total"] - counts["cached"] - counts["failed"]
-    info = (
-        jobs[0].info
-        if whole
-        else {**outcome.record.model.info, "ray_shards": [s.info for s in jobs]}
+    Args:
+        spec: The model spec.
+        task: The task.
+        config: The run settings.
+        cache: The prediction cache the jobs filled.
+        adapter: A fresh adapter for the driver (configured here with ``for_task``).
+        prepared: The task's prepared data (the driver's).
+        fingerprint: The pair's fingerprint, as handed to the jobs.
+        jobs: What each job did.
+        whole: The pair was one job (not shards).
+        started_at: When the pair's first job was submitted.
+        load_s: Seconds the driver spent preparing the task.
+        progress: Receives the pair's ``stage`` and ``pair-done`` events.
+    """
+    import time
+
+    from bench.runner import finish_pair
+    from bench.stages import now
+
+    t0 = time.perf_counter()
+    family = get_family(task.family)
+    bound = adapter.for_task(task, family)
+
+    def fit() -> None:
+        assert prepared.load_train is not None  # trains_on() said so
+        bound.fit(prepared.load_train())
+
+    got = predict(
+        bound,
+        prepared.requests,
+        cache,
+        family=family,
+        fingerprint=fingerprint,
+        batch_size=config.batch_size,
+        before_compute=fit if trains_on(bound, task, prepared) else None,
     )
-    model = outcome.record.model.model_copy(update={"info": info})
-    record = outcome.record.model_copy(update={"predictions": counts, "model": model})
-    atomic_write_text(outcome.record_path, record.model_dump_json(indent=2) + "\n")
-    calls = outcome.adapter_calls + sum(s.calls for s in jobs)
-    return dataclasses.replace(outcome, record=record, adapter_calls=calls)
+    n = len(prepared.requests)
+    cached = sum(s.cached for s in jobs)
+    counts = PredictionCounts(
+        total=n,
+        cached=cached,
+        # Duplicates of a request are answered by its prediction, so computed is the rest.
+        computed=n - cached - len(got.failures),
+        failed=len(got.failures),
+    )
+    info = jobs[0].info if whole else {**bound.info(), "ray_shards": [s.info for s in jobs]}
+    return finish_pair(
+        spec,
+        task,
+        config,
+        bound,
+        prepared,
+        got,
+        fingerprint=fingerprint,
+        started_at=started_at or now(),
+        t0=t0 - load_s,
+        load_s=load_s,
+        counts=counts,
+        info=info,
+        adapter_calls=sum(s.calls for s in jobs),
+        progress=progress,
+    )
 
 
 @dataclass
@@ -275,18 +324,45 @@ class _Job:
 @dataclass
 class _Plan:
     spec: ModelSpec
-    resources: Resources
-    api: bool
-    trainable: bool
-    explicit: bool  # the spec asked for resources: always actors
+    adapter: Adapter
+    num_cpus: float
+    num_gpus: float
+    replicas: int
+    api: bool  # the adapter declares itself remote: one shared concurrency budget
+    actor: bool  # loaded in actors (else pooled tasks: see run_job)
     actors: list[Any] = field(default_factory=list)
     open_jobs: int = 0
     next_actor: int = 0
 
     @property
-    def actor(self) -> bool:
-        """Whether the model is loaded in actors (see :func:`_run_job` for the other way)."""
-        return self.explicit or self.spec.kind != "baseline"
+    def trainable(self) -> bool:
+        return self.adapter.trainable
+
+    @classmethod
+    def of(cls, raw: ModelSpec) -> _Plan:
+        """The placement of a model: declared by its adapter, overridden by its spec."""
+        spec, asked = split_resources(raw)
+        adapter = make_adapter(spec)  # checks the spec before anything starts
+        declared = adapter.resources()
+        explicit = any(k in raw.params for k in EXECUTOR_PARAMS)
+        return cls(
+            spec=spec,
+            adapter=adapter,
+            num_cpus=declared.num_cpus if asked.num_cpus is None else asked.num_cpus,
+            num_gpus=declared.num_gpus if asked.num_gpus is None else asked.num_gpus,
+            replicas=asked.replicas,
+            api=declared.remote,
+            actor=explicit or not declared.light,
+        )
+
+
+@dataclass
+class _Pair:
+    """A (model, task) pair the driver tracks: its fingerprint, handed to every job."""
+
+    fingerprint: str
+    started_at: str
+    results: list[Any] = field(default_factory=list)
 
 
 class RayExecutor:
@@ -347,24 +423,7 @@ class RayExecutor:
             cache=Path(config.cache).resolve() if config.cache else None,
             data={k: Path(v).resolve() for k, v in config.data.items()},
         )
-        plans = []
-        adapters = []
-        for raw in models:
-            spec, resources = split_resources(raw)
-            explicit = any(k in raw.params for k in EXECUTOR_PARAMS)
-            adapter = make_adapter(spec)  # checks the spec before anything starts
-            adapters.append(adapter)
-            plans.append(
-                _Plan(
-                    spec=spec,
-                    resources=resources,
-                    api=spec.kind in API_KINDS,
-                    trainable=bool(
-                        getattr(adapter, "trainable", callable(getattr(adapter, "fit", None)))
-                    ),
-                    explicit=explicit,
-                )
-            )
+        plans = [_Plan.of(raw) for raw in models]
         for task in tasks:
             check_resources(build_steps(task))
         started = False
@@ -372,7 +431,7 @@ class RayExecutor:
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
             started = True
         try:
-            return self._run(ray, plans, adapters, list(tasks), config, progress)
+            return self._run(ray, plans, list(tasks), config, progress)
         finally:
             if started:
                 ray.shutdown()
@@ -381,90 +440,19 @@ class RayExecutor:
         self,
         ray: Any,
         plans: list[_Plan],
-        adapters: list[Any],
         tasks: list[TaskSpec],
         config: RunConfig,
         progress: Callback | None,
     ) -> list[RunOutcome]:
         from bench.cache import PredictionCache
-        from bench.families.base import get_family
-        from bench.runner import Event, run_pair
+        from bench.runner import Event
 
         emit = progress or (lambda _e: None)
         self.peak_api_in_flight = 0
         outcomes: dict[tuple[int, int], RunOutcome] = {}
-        queue: list[_Job] = []
-        for mi, (plan, adapter) in enumerate(zip(plans, adapters, strict=True)):
-            for ti, task in enumerate(tasks):
-                family = get_family(task.family)
-                if not adapter.supports(task.family) or (
-                    getattr(adapter, "requires_training", False) and not family.has_train(task)
-                ):
-                    # run_pair returns its "skipped" outcome before it loads anything.
-                    outcomes[mi, ti] = run_pair(plan.spec, task, config, adapter=adapter)
-                    emit(
-                        Event(
-                            "pair-skipped",
-                            plan.spec.display_name,
-                            task.name,
-                            message=outcomes[mi, ti].reason,
-                        )
-                    )
-                    continue
-                shardable = (
-                    config.cache is not None
-                    and not plan.trainable
-                    and getattr(adapter, "cacheable", True)
-                )
-                if shardable:
-                    shards = self.shards or 2 * plan.resources.replicas
-                    queue += [_Job(mi, ti, k, shards) for k in range(shards)]
-                    plan.open_jobs += shards
-                else:
-                    queue.append(_Job(mi, ti, None))
-                    plan.open_jobs += 1
-
+        queue = self._plan_jobs(plans, tasks, config, outcomes, emit)
         in_flight: dict[Any, _Job] = {}
-        shard_stats: dict[tuple[int, int], list[Any]] = {}
         cache = PredictionCache(config.cache) if config.cache else None
-        started: set[tuple[int, int]] = set()
-
-        run_job = ray.remote(_run_job)
-
-        def submit(job: _Job) -> None:
-            plan = plans[job.model]
-            handover = config.cache is not None and getattr(adapters[job.model], "cacheable", True)
-            if not plan.actors and plan.actor:
-                replicas = range(plan.resources.replicas)
-                plan.actors = [self._actor(ray, plan, config) for _ in replicas]
-            key = (job.model, job.task)
-            if key not in started:
-                started.add(key)
-                name, tname = plan.spec.display_name, tasks[job.task].name
-                emit(Event("pair-start", name, tname))
-                # Progress of a sharded pair counts shards, not examples.
-                total = job.shards if job.shard is not None else 1
-                emit(Event("predict-start", name, tname, done=0, total=total))
-            if not plan.actor:
-                options = run_job.options(**self._resources(plan), max_retries=self.max_retries)
-                ref = options.remote(
-                    plan.spec,
-                    config,
-                    plan.trainable,
-                    tasks[job.task],
-                    job.shard,
-                    job.shards,
-                    handover,
-                )
-            elif job.shard is None:
-                actor = plan.actors[job.task % len(plan.actors)]
-                ref = actor.run.remote(tasks[job.task], handover)
-            else:
-                actor = plan.actors[plan.next_actor % len(plan.actors)]
-                plan.next_actor += 1
-                ref = actor.fill.remote(tasks[job.task], job.shard, job.shards)
-            in_flight[ref] = job
-
         try:
             while queue or in_flight:
                 api_busy = sum(1 for j in in_flight.values() if plans[j.model].api)
@@ -474,26 +462,21 @@ class RayExecutor:
                             continue
                         api_busy += 1
                     queue.remove(job)
-                    submit(job)
+                    in_flight[self._submit(ray, job, plans, tasks, config, emit)] = job
                 self.peak_api_in_flight = max(self.peak_api_in_flight, api_busy)
                 ready, _ = ray.wait(list(in_flight), num_returns=1)
                 job = in_flight.pop(ready[0])
                 plan, task = plans[job.model], tasks[job.task]
-                result = self._get(ray, ready[0], plan.spec, task)
-                key = (job.model, job.task)
-                stats = shard_stats.setdefault(key, [])
-                stats.append(result)
+                pair = self._pairs[job.model, job.task]
+                pair.results.append(self._get(ray, ready[0], plan.spec, task))
                 name = plan.spec.display_name
-                emit(Event("predict-progress", name, task.name, done=len(stats), total=job.shards))
-                if len(stats) == job.shards:
-                    del shard_stats[key]
-                    if isinstance(result, ShardStats):
-                        adapter = make_adapter(plan.spec) if plan.trainable else adapters[job.model]
-                        whole = job.shard is None
-                        result = _finish(plan.spec, task, config, cache, adapter, stats, whole)
-                    outcomes[key] = result
-                    kind = "pair-done" if result.status == "done" else f"pair-{result.status}"
-                    message = str(result.record_path or result.reason)
+                done = len(pair.results)
+                emit(Event("predict-progress", name, task.name, done=done, total=job.shards))
+                if done == job.shards:
+                    outcome = self._complete(job, plan, task, pair, config, cache)
+                    outcomes[job.model, job.task] = outcome
+                    kind = "pair-done" if outcome.status == "done" else f"pair-{outcome.status}"
+                    message = str(outcome.record_path or outcome.reason)
                     emit(Event(kind, name, task.name, message=message))
                 plan.open_jobs -= 1
                 if plan.open_jobs == 0:
@@ -508,11 +491,120 @@ class RayExecutor:
                 cache.close()
         return [outcomes[mi, ti] for mi in range(len(plans)) for ti in range(len(tasks))]
 
+    def _plan_jobs(
+        self,
+        plans: list[_Plan],
+        tasks: list[TaskSpec],
+        config: RunConfig,
+        outcomes: dict[tuple[int, int], RunOutcome],
+        emit: Callback,
+    ) -> list[_Job]:
+        """The jobs of every pair that runs; skipped pairs go straight into ``outcomes``.
+
+        Each task is prepared once on the driver (it scores there) and each pair's
+        fingerprint computed once, here, for its jobs.
+        """
+        import time
+
+        from bench.runner import Event, RunOutcome
+        from bench.stages import now
+
+        self._prepared: dict[int, tuple[Prepared, float]] = {}
+        self._pairs: dict[tuple[int, int], _Pair] = {}
+        want_train = any(p.trainable for p in plans)
+        queue: list[_Job] = []
+        for mi, plan in enumerate(plans):
+            for ti, task in enumerate(tasks):
+                name = plan.spec.display_name
+                reason = skip_reason(plan.adapter, task)
+                if reason is not None:
+                    outcomes[mi, ti] = RunOutcome(name, task.name, "skipped", reason=reason)
+                    emit(Event("pair-skipped", name, task.name, message=reason))
+                    continue
+                if ti not in self._prepared:
+                    tick = time.perf_counter()
+                    prepared = prepare(task, config, want_train=want_train)
+                    self._prepared[ti] = (prepared, time.perf_counter() - tick)
+                bound = plan.adapter.for_task(task, get_family(task.family))
+                fingerprint = pair_fingerprint(bound, task, self._prepared[ti][0])
+                self._pairs[mi, ti] = _Pair(fingerprint, now())
+                if config.cache is not None and not plan.trainable and plan.adapter.cacheable:
+                    shards = self.shards or 2 * plan.replicas
+                    queue += [_Job(mi, ti, k, shards) for k in range(shards)]
+                    plan.open_jobs += shards
+                else:
+                    queue.append(_Job(mi, ti, None))
+                    plan.open_jobs += 1
+        return queue
+
+    def _submit(
+        self,
+        ray: Any,
+        job: _Job,
+        plans: list[_Plan],
+        tasks: list[TaskSpec],
+        config: RunConfig,
+        emit: Callback,
+    ) -> Any:
+        """Start one job (loading the model's actors first); returns its object ref."""
+        from bench.runner import Event
+
+        plan, task = plans[job.model], tasks[job.task]
+        pair = self._pairs[job.model, job.task]
+        handover = config.cache is not None and plan.adapter.cacheable
+        if not plan.actors and plan.actor:
+            plan.actors = [self._actor(ray, plan, config) for _ in range(plan.replicas)]
+        if not pair.results and job.shard in (None, 0):
+            name = plan.spec.display_name
+            emit(Event("pair-start", name, task.name))
+            # Progress of a sharded pair counts shards, not examples.
+            emit(Event("predict-start", name, task.name, done=0, total=job.shards))
+        fp = pair.fingerprint
+        if not plan.actor:
+            options = ray.remote(run_job).options(
+                **self._resources(plan), max_retries=self.max_retries
+            )
+            args = (plan.spec, config, plan.trainable, task, job.shard, job.shards, handover, fp)
+            return options.remote(*args)
+        if job.shard is None:
+            return plan.actors[job.task % len(plan.actors)].run.remote(task, handover, fp)
+        actor = plan.actors[plan.next_actor % len(plan.actors)]
+        plan.next_actor += 1
+        return actor.fill.remote(task, job.shard, job.shards, fp)
+
+    def _complete(
+        self,
+        job: _Job,
+        plan: _Plan,
+        task: TaskSpec,
+        pair: _Pair,
+        config: RunConfig,
+        cache: PredictionCache | None,
+    ) -> RunOutcome:
+        """The outcome of a pair whose jobs are all done: the job's own (a whole pair run on
+        its worker), or the record the driver writes from the predictions the jobs cached."""
+        result = pair.results[-1]
+        if not isinstance(result, ShardStats):
+            return result
+        prepared, load_s = self._prepared[job.task]
+        adapter = make_adapter(plan.spec) if plan.trainable else plan.adapter
+        return finish(
+            plan.spec,
+            task,
+            config,
+            cache,
+            adapter,
+            prepared,
+            pair.fingerprint,
+            pair.results,
+            whole=job.shard is None,
+            started_at=pair.started_at,
+            load_s=load_s,
+        )
+
     @staticmethod
     def _resources(plan: _Plan) -> dict[str, float]:
-        res = plan.resources
-        cpus = res.num_cpus if res.num_cpus is not None else (0.0 if plan.api else 1.0)
-        return {"num_cpus": cpus, "num_gpus": res.num_gpus}
+        return {"num_cpus": plan.num_cpus, "num_gpus": plan.num_gpus}
 
     def _actor(self, ray: Any, plan: _Plan, config: RunConfig) -> Any:
         remote = ray.remote(ModelWorker).options(

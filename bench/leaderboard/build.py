@@ -376,7 +376,7 @@ def _rows(records: Sequence[RunRecord], columns: Sequence[str]) -> list[dict[str
                     "dataset_fingerprint": rec.task.dataset_fingerprint,
                     "model_fingerprint": rec.model.fingerprint,
                     "date": rec.finished_at[:10],
-                    "failures": int(rec.failures.get("count", 0)),
+                    "failures": rec.failures.count,
                 }
             )
     return rows

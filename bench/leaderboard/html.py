@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from bench import __version__
 from bench.leaderboard.build import (
     MEAN,
@@ -35,6 +37,7 @@ from bench.leaderboard.cells import (
     signatures,
     task_rows,
 )
+from bench.records import SampleLine
 
 __all__ = ["LABELS", "LANGS", "render_html"]
 
@@ -167,11 +170,9 @@ def _head(path: Path, k: int) -> list[dict[str, Any]]:
                 if len(out) >= k:
                     break
                 try:
-                    item = json.loads(line)
-                except json.JSONDecodeError:
+                    out.append(SampleLine.model_validate_json(line).row())
+                except ValidationError:
                     continue
-                if isinstance(item, dict):
-                    out.append(item)
     except OSError:
         return []
     return out

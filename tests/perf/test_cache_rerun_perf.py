@@ -39,7 +39,7 @@ def test_smoke_suite_warm_cache_vs_cold(scale: Any, tmp_path: Path, nltk_data: P
     warm_s = time.perf_counter() - start
 
     done = [(c, w) for c, w in zip(cold, warm, strict=True) if c.record and w.record]
-    examples = sum(c.record.predictions["total"] for c, _ in done if c.record)
+    examples = sum(c.record.predictions.total for c, _ in done if c.record)
     print(
         f"\nsmoke suite, {len(models)} models x {len(tasks)} tasks = {len(done)} records, "
         f"{examples} predictions, scale {scale.name}"
@@ -48,5 +48,5 @@ def test_smoke_suite_warm_cache_vs_cold(scale: Any, tmp_path: Path, nltk_data: P
     assert done and len(done) == sum(o.status == "done" for o in cold)
     for c, w in done:
         assert c.record is not None and w.record is not None
-        assert w.record.predictions["cached"] == w.record.predictions["total"], c.task
+        assert w.record.predictions.cached == w.record.predictions.total, c.task
         assert w.record.metrics == c.record.metrics, (c.model, c.task)

@@ -96,7 +96,7 @@ def test_classifier_adapter_vs_plain_loop(tmp_path: Path, scale: Any) -> None:
     reps = 3  # best of three: one timing of a few milliseconds is noise
     texts = [r.text for r in requests]
     adapter = HFAdapter(str(path), task="classifier", device="cpu", batch_size=BATCH)
-    adapter.bind(spec, get_family("sentiment"))
+    adapter = adapter.for_task(spec, get_family("sentiment"))
     adapter.predict(requests[:BATCH])  # loads the model
     tok, model = adapter._tokenizer, adapter._model
 
@@ -127,7 +127,7 @@ def test_seq2seq_adapter_vs_plain_generate_loop(tmp_path: Path, scale: Any) -> N
     adapter = HFAdapter(
         str(path), task="seq2seq", device="cpu", batch_size=BATCH, max_new_tokens=NEW_TOKENS
     )
-    adapter.bind(spec, get_family("translation"))
+    adapter = adapter.for_task(spec, get_family("translation"))
     adapter.predict(requests[:BATCH])  # loads the model, sets the source language
     tok, model = adapter._tokenizer, adapter._model
     forced = tok.convert_tokens_to_ids("eng_Latn")

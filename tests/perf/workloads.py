@@ -3,21 +3,17 @@ hypotheses made by dropping a word."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from bench.catalog import find_task
-from bench.families.base import get_family
-from bench.preprocess import build_steps
-from bench.runner import _prepare_rows
+from bench.stages import RunConfig, prepare
 
 
 def smoke_examples(task_name: str, n: int) -> tuple[Any, list[Any], list[Any]]:
     """The smoke task's spec and its prepared requests and references, repeated to ``n``."""
     spec = find_task(task_name)
-    family = get_family(spec.family)
-    prepared = family.prepare(spec, data_override=None, limit=None) or _prepare_rows(
-        family, spec, build_steps(spec), None, None, lambda _e: None, "perf", want_train=False
-    )
+    prepared = prepare(spec, RunConfig(results=Path("unused")))
     m = len(prepared.requests)
     return (
         spec,

@@ -15,8 +15,8 @@ slow and observable:
   ``fit``, in each ``predict`` call, and in ``info()`` (which the runner calls after scoring,
   just before writing the record); ``info`` is logged before the sleep.
 
-``reltest:flaky`` answers like the lexicon but raises ``ValueError`` on texts whose length is a
-multiple of 5 and ``TimeoutError`` on multiples of 7 (see :func:`flaky_cause`).
+``reltest:flaky`` answers like the lexicon but returns a ``Failure`` (cause ``unparsable``) on
+texts whose length is a multiple of 5 and ``timeout`` on multiples of 7 (see :func:`flaky_cause`).
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ import time
 from typing import ClassVar
 
 from bench.adapters.base import Adapter
+from bench.families.base import Failure
 from bench.families.sentiment import SentimentResponse
 
 POSITIVE = ("good", "great", "love", "excellent", "friendly", "perfect", "recommend", "best",
@@ -68,9 +69,9 @@ def _delay(name):
 
 def flaky_cause(text):
     if len(text) % 5 == 0:
-        return "ValueError"
+        return "unparsable"
     if len(text) % 7 == 0:
-        return "TimeoutError"
+        return "timeout"
     return None
 
 
@@ -107,7 +108,7 @@ class Lexicon(Adapter):
 
 
 class Flaky(Lexicon):
-    """The lexicon rule, raising on some texts (two causes)."""
+    """The lexicon rule, failing on some texts (two causes)."""
 
     name = "reltest:flaky"
 
@@ -115,10 +116,12 @@ class Flaky(Lexicon):
         out = []
         for r in requests:
             cause = flaky_cause(r.text)
-            if cause == "ValueError":
-                raise ValueError("cannot parse the answer")
-            if cause == "TimeoutError":
-                raise TimeoutError("the server did not answer")
+            if cause == "unparsable":
+                out.append(Failure(cause=cause, message="cannot parse the answer"))
+                continue
+            if cause == "timeout":
+                out.append(Failure(cause=cause, message="the server did not answer"))
+                continue
             _log(f"predict {r.id} {r.content_hash()}")  # successes only
             out.append(SentimentResponse(label=self.answer(r)))
         return out
@@ -131,11 +134,11 @@ adapter.reltest:flaky = reltest_adapters:Flaky
 
 
 def flaky_cause(text: str) -> str | None:
-    """The failure cause ``reltest:flaky`` raises for ``text`` (mirrors the plugin module)."""
+    """The failure cause ``reltest:flaky`` returns for ``text`` (mirrors the plugin module)."""
     if len(text) % 5 == 0:
-        return "ValueError"
+        return "unparsable"
     if len(text) % 7 == 0:
-        return "TimeoutError"
+        return "timeout"
     return None
 
 

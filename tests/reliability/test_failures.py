@@ -20,6 +20,7 @@ from bench.adapters.base import Adapter, parse_model_spec
 from bench.cache import PredictionCache
 from bench.catalog import find_task
 from bench.errors import AdapterError, TooManyFailures
+from bench.families.base import Failure
 from bench.families.sentiment import SentimentResponse
 from bench.metrics.base import BootstrapConfig
 from bench.runner import RunConfig, failure_limit, run_pair
@@ -42,12 +43,12 @@ def test_failures_are_counted_missed_and_limited_by_max_failures(bench: Any, hel
     expected = {s["id"]: helpers.flaky_cause(s["input"]) for s in samples}
     failed = {i: c for i, c in expected.items() if c}
     by_cause = Counter(failed.values())
-    assert set(by_cause) == {"ValueError", "TimeoutError"}  # the data exercise both causes
+    assert set(by_cause) == {"unparsable", "timeout"}  # the data exercise both causes
 
     assert record["failures"]["count"] == len(failed)
     assert record["failures"]["by_cause"] == {
-        "TimeoutError: the server did not answer": by_cause["TimeoutError"],
-        "ValueError: cannot parse the answer": by_cause["ValueError"],
+        "timeout: the server did not answer": by_cause["timeout"],
+        "unparsable: cannot parse the answer": by_cause["unparsable"],
     }
     assert record["failures"]["ids"] == sorted(failed)
     assert record["predictions"] == {
@@ -78,20 +79,23 @@ def test_failures_are_counted_missed_and_limited_by_max_failures(bench: Any, hel
     message = over.stderr.strip().splitlines()[-1]
     assert message.startswith("error: reltest:flaky on sentiment-en:")
     assert f"{len(failed)} of 80 examples failed" in message
-    assert "ValueError" in message and "--max-failures" in message
+    assert "unparsable" in message and "--max-failures" in message
     assert len(helpers.cached_hashes(bench.cache)) == 80 - len(failed)
 
 
 class FlakyBaseline(Adapter):
-    """Raises on every third example; stands in for a buggy built-in baseline."""
+    """Fails on every third example; stands in for a built-in baseline that gave up."""
 
     name = "baseline:flaky"
     families: ClassVar[tuple[str, ...]] = ("sentiment",)
 
-    def predict(self, requests: Any) -> list[SentimentResponse]:
-        if any(int(r.id.rsplit("-", 1)[-1]) % 3 == 0 for r in requests):
-            raise RuntimeError("bug")
-        return [SentimentResponse(label="positive") for _ in requests]
+    def predict(self, requests: Any) -> list[SentimentResponse | Failure]:
+        return [
+            Failure(cause="invalid", message="bug")
+            if int(r.id.rsplit("-", 1)[-1]) % 3 == 0
+            else SentimentResponse(label="positive")
+            for r in requests
+        ]
 
 
 def test_baselines_tolerate_no_failure_by_default(tmp_path: Path) -> None:
@@ -112,7 +116,7 @@ def test_baselines_tolerate_no_failure_by_default(tmp_path: Path) -> None:
             run_pair(baseline, task, cfg, adapter=FlakyBaseline(), cache=cache)
         assert isinstance(info.value, AdapterError)
         assert "4 of 12 examples failed" in str(info.value)
-        assert "RuntimeError: bug ×4" in str(info.value)
+        assert "invalid: bug ×4" in str(info.value)
         assert "(--max-failures is 0)" in str(info.value)
         assert cache.count() == 8  # the successes are kept for the re-run
     assert not (tmp_path / "results").exists() or not list(tmp_path.rglob("record.json"))
@@ -120,4 +124,4 @@ def test_baselines_tolerate_no_failure_by_default(tmp_path: Path) -> None:
     outcome = run_pair(
         baseline, task, RunConfig(**{**cfg.__dict__, "max_failures": 4}), adapter=FlakyBaseline()
     )
-    assert outcome.record is not None and outcome.record.failures["count"] == 4
+    assert outcome.record is not None and outcome.record.failures.count == 4

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from bench.records import load_record
+from bench.records import load_record, read_samples
 
 TASK = "sentiment-en"
 TOTAL = 96
@@ -67,8 +67,10 @@ def _no_record_or_a_whole_one(bench: Any) -> None:
 
 
 def _samples(bench: Any) -> list[dict[str, Any]]:
-    text = (bench.results / MODEL_DIR / TASK / "samples.jsonl").read_text(encoding="utf-8")
-    return [json.loads(line) for line in text.splitlines()]
+    """The run's sample lines (checked against its record), without the run's own id."""
+    folder = bench.results / MODEL_DIR / TASK
+    lines = read_samples(folder / "samples.jsonl", load_record(folder / "record.json"))
+    return [line.model_dump(exclude={"run_id"}) for line in lines]
 
 
 def _check_final(bench: Any, reference: Any) -> dict[str, Any]:

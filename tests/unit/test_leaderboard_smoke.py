@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import bench.runner
+import bench.stages
 from bench.cli import main
 
 REPO = Path(__file__).parents[2]
@@ -35,7 +36,8 @@ def test_committed_smoke_leaderboard_is_current(
     dates = {row["date"] for row in published["rows"]}
     assert len(dates) == 1, f"the committed report spans several dates {sorted(dates)}; rebuild it"
     day = dates.pop()
-    monkeypatch.setattr(bench.runner, "_now", lambda: f"{day}T12:00:00+00:00")
+    monkeypatch.setattr(bench.stages, "now", lambda: f"{day}T12:00:00+00:00")
+    monkeypatch.setattr(bench.runner, "now", lambda: f"{day}T12:00:00+00:00")
     monkeypatch.chdir(tmp_path)
     for var in ("BENCH_HOME", "BENCH_TASKS_PATH"):
         monkeypatch.delenv(var, raising=False)

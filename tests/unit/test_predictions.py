@@ -249,8 +249,8 @@ def sections(record: Any) -> dict[str, Any]:
         "metrics": {k: v.model_dump() for k, v in record.metrics.items()},
         "skipped": record.metrics_skipped,
         "failures": record.failures,
-        "failed": record.predictions["failed"],
-        "total": record.predictions["total"],
+        "failed": record.predictions.failed,
+        "total": record.predictions.total,
         "primary": record.primary_metric,
         "dataset": record.task.dataset_fingerprint,
         "preprocess": record.task.preprocess_hash,
@@ -321,12 +321,14 @@ class FlakySentiment:
         return family == "sentiment"
 
     def predict(self, requests: Any) -> list[Any]:
+        from bench.families.base import Failure
         from bench.families.sentiment import SentimentResponse
 
-        out = []
+        out: list[Any] = []
         for req in requests:
             if self.fails(req.id):
-                raise ConnectionError(f"server dropped request {req.id}")
+                out.append(Failure(cause="connection", message=f"server dropped {req.id}"))
+                continue
             out.append(SentimentResponse(label="positive" if len(req.text) % 2 else "negative"))
         return out
 
@@ -343,15 +345,15 @@ def test_failures_of_the_original_run_fail_again_with_their_causes(bench_home: P
         for x in (original.record_path.parent / "samples.jsonl").read_text("utf-8").splitlines()
     ]
     expected_failed = sorted(s["id"] for s in samples if FlakySentiment.fails(s["id"]))
-    assert expected_failed and original.record.failures["ids"] == expected_failed
+    assert expected_failed and original.record.failures.ids == expected_failed
     cli_score(
         "--task", "sentiment-en", "--predictions", str(original.record_path.parent),
         "--limit", str(LIMIT),
     )  # fmt: skip
     again = load_record(bench_home / "results" / "flaky-rescored" / "sentiment-en" / "record.json")
     assert sections(again) == sections(original.record)
-    assert again.failures["by_cause"] == original.record.failures["by_cause"]
-    assert again.failures["ids"] == expected_failed
+    assert again.failures.by_cause == original.record.failures.by_cause
+    assert again.failures.ids == expected_failed
 
 
 def test_rescoring_never_overwrites_the_run_it_reads(
@@ -369,6 +371,31 @@ def test_rescoring_never_overwrites_the_run_it_reads(
     err = capsys.readouterr().err
     assert "would overwrite the run record beside it" in err and "fix: pass another --name" in err
     assert original.record_path.read_bytes() == before
+
+
+def test_samples_of_another_run_are_refused_by_bench_score_and_compare(
+    bench_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    task = find_task("translation-zh-en")
+    cfg = RunConfig(results=bench_home / "r", cache=None, limit=10)
+    first = run_pair(parse_model_spec("baseline:copy,name=a"), task, cfg)
+    second = run_pair(parse_model_spec("baseline:copy,name=b"), task, cfg)
+    assert first.record_path is not None and second.record_path is not None
+    folder = second.record_path.parent
+    (folder / "samples.jsonl").write_bytes(
+        (first.record_path.parent / "samples.jsonl").read_bytes()
+    )
+    args = ["--task", "translation-zh-en", "--predictions", str(folder), "--limit", "10"]
+    with pytest.raises(SystemExit) as info:
+        main(["score", *args])
+    assert info.value.code == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert str(folder / "samples.jsonl") in err and str(folder / "record.json") in err
+    assert "two different runs" in err
+    with pytest.raises(SystemExit) as info:
+        main(["compare", "a", "b", "--results", str(bench_home / "r")])
+    assert info.value.code == 2
+    assert "two different runs" in " ".join(capsys.readouterr().err.split())
 
 
 def test_samples_of_another_task_are_refused(bench_home: Path) -> None:

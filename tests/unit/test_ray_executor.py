@@ -23,10 +23,13 @@ from bench.catalog import find_task, select_tasks
 from bench.errors import AdapterError, BenchError, DataError, MissingDependency, ModelSpecError
 from bench.executors import Resources, get_executor, split_resources
 from bench.executors.local import LocalExecutor
-from bench.executors.ray import ModelWorker, RayExecutor, ShardStats, _finish
+from bench.executors.ray import ModelWorker, RayExecutor, ShardStats, finish
+from bench.families.base import get_family
 from bench.metrics.base import BootstrapConfig
+from bench.records import PredictionCounts
 from bench.registry import registry
 from bench.runner import RunConfig, run_pair
+from bench.stages import pair_fingerprint, prepare
 
 ray = pytest.importorskip("ray")
 
@@ -147,14 +150,26 @@ def _config(root: Path, **kw: Any) -> RunConfig:
 
 
 def _files(results: Path) -> dict[str, tuple[str, bytes]]:
-    """``{model/task: (metrics JSON, samples.jsonl bytes)}`` of every record under ``results``."""
+    """``{model/task: (metrics JSON, samples.jsonl bytes)}`` of every record under ``results``,
+    each sample line carrying its record's run id (replaced by ``RUN`` here: ids differ)."""
     out = {}
     for path in sorted(results.rglob("record.json")):
         record = json.loads(path.read_text(encoding="utf-8"))
         key = str(path.parent.relative_to(results))
         metrics = json.dumps(record["metrics"], sort_keys=True, ensure_ascii=False)
-        out[key] = (metrics, (path.parent / "samples.jsonl").read_bytes())
+        samples = (path.parent / "samples.jsonl").read_bytes()
+        assert samples.count(record["run_id"].encode()) == samples.count(b"\n")
+        out[key] = (metrics, samples.replace(record["run_id"].encode(), b"RUN"))
     return out
+
+
+def _pair(spec: Any, task: Any, config: RunConfig) -> tuple[Any, Any, str]:
+    """What the driver computes once per pair: the adapter, the prepared task and the pair's
+    fingerprint (handed to every job)."""
+    adapter = make_adapter(spec)
+    prepared = prepare(task, config, want_train=adapter.trainable)
+    bound = adapter.for_task(task, get_family(task.family))
+    return adapter, prepared, pair_fingerprint(bound, task, prepared)
 
 
 # ------------------------------------------------------------------ without a cluster
@@ -204,19 +219,20 @@ def test_model_worker_shards_then_driver_finish_equal_a_local_run(tmp_path: Path
     spec = parse_model_spec("baseline:lead-k")
     local = run_pair(spec, task, _config(tmp_path / "local"), cache=None)
     config = _config(tmp_path / "sharded", batch_size=8)
+    adapter, prepared, fp = _pair(spec, task, config)
     worker = ModelWorker(spec, config, trainable=False)
-    stats = [worker.fill(task, k, 3) for k in range(3)]
+    stats = [worker.fill(task, k, 3, fp) for k in range(3)]
     assert [(s.start, s.stop) for s in stats] == [(0, 24), (24, 49), (49, 74)]
     assert sum(s.computed for s in stats) == 74 and all(s.cached == 0 for s in stats)
     assert sum(s.calls for s in stats) == 3 + 4 + 4  # ceil(24/8), ceil(25/8), ceil(25/8)
-    again = worker.fill(task, 1, 3)  # a retried shard finds its predictions in the cache
+    again = worker.fill(task, 1, 3, fp)  # a retried shard finds its predictions in the cache
     assert (again.cached, again.computed, again.calls) == (25, 0, 0)
     assert config.cache is not None
     with PredictionCache(config.cache) as cache:
-        outcome = _finish(spec, task, config, cache, make_adapter(spec), stats, whole=False)
+        outcome = finish(spec, task, config, cache, adapter, prepared, fp, stats, whole=False)
         assert cache.count() == len(set(_requests_hashes(task)))
     assert outcome.record is not None and local.record is not None and outcome.record_path
-    assert outcome.record.predictions == {"total": 74, "cached": 0, "computed": 74, "failed": 0}
+    assert outcome.record.predictions == PredictionCounts(total=74, cached=0, computed=74, failed=0)
     assert json.loads(outcome.record_path.read_text())["predictions"]["computed"] == 74
     assert outcome.record.metrics == local.record.metrics
     assert outcome.adapter_calls == 11
@@ -229,30 +245,48 @@ def test_a_trainable_pair_is_fitted_once_and_scored_by_the_driver(tmp_path: Path
     spec = parse_model_spec("baseline:tfidf-logreg")
     local = run_pair(spec, task, _config(tmp_path / "local"))
     config = _config(tmp_path / "ray")
-    job = ModelWorker(spec, config, trainable=True).run(task, handover=True)
+    adapter, prepared, fp = _pair(spec, task, config)
+    assert fp == local.record.model.fingerprint  # the driver's fingerprint is the local one
+    job = ModelWorker(spec, config, trainable=True).run(task, True, fp)
     assert isinstance(job, ShardStats) and job.computed == 160
-    assert not (tmp_path / "ray" / "results").exists()  # the job's own record is thrown away
+    assert not (tmp_path / "ray" / "results").exists()  # the job writes no record
     assert config.cache is not None
     with PredictionCache(config.cache) as cache:
-        fresh = make_adapter(spec)
-        outcome = _finish(spec, task, config, cache, fresh, [job], whole=True)
-    assert fresh.best_c is None  # the driver never fitted: every prediction was cached
+        outcome = finish(spec, task, config, cache, adapter, prepared, fp, [job], whole=True)
+    assert adapter.best_c is None  # the driver never fitted: every prediction was cached
     assert outcome.record is not None and local.record is not None
     assert outcome.record.metrics == local.record.metrics
     assert outcome.record.model.info == local.record.model.info  # the fitted adapter's C
     assert outcome.record.predictions == local.record.predictions
 
 
-def _requests_hashes(task: Any) -> list[str]:
-    from bench.families.base import get_family
-    from bench.preprocess import build_steps
-    from bench.runner import _prepare_rows
+def test_an_uncached_pair_is_run_whole_with_the_drivers_fingerprint(tmp_path: Path) -> None:
+    task = find_task("translation-zh-en")
+    spec = parse_model_spec("baseline:copy")
+    config = RunConfig(results=tmp_path / "results", cache=None, limit=10)
+    _, _, fp = _pair(spec, task, config)
+    outcome = ModelWorker(spec, config, trainable=False).run(task, False, fp)
+    local = run_pair(spec, task, RunConfig(results=tmp_path / "local", cache=None, limit=10))
+    assert not isinstance(outcome, ShardStats) and outcome.record is not None
+    assert local.record is not None
+    assert outcome.record.model.fingerprint == fp == local.record.model.fingerprint
+    assert outcome.record.metrics == local.record.metrics
 
-    family = get_family(task.family)
-    prepared = _prepare_rows(
-        family, task, build_steps(task), None, None, lambda _e: None, "x", want_train=False
-    )
+
+def _requests_hashes(task: Any) -> list[str]:
+    prepared = prepare(task, RunConfig(results=Path("unused")))
     return [r.content_hash() for r in prepared.requests]
+
+
+def test_placement_comes_from_declared_resources() -> None:
+    from bench.executors.ray import _Plan
+
+    light = _Plan.of(parse_model_spec("baseline:copy"))
+    assert not light.actor and (light.num_cpus, light.num_gpus) == (1.0, 0.0)
+    asked = _Plan.of(parse_model_spec("baseline:copy,num_cpus=2,num_gpus=0.5"))
+    assert asked.actor and (asked.num_cpus, asked.num_gpus) == (2.0, 0.5)
+    api = _Plan.of(parse_model_spec("openai:m,base_url=http://localhost:1/v1"))
+    assert api.api and api.actor and api.num_cpus == 0.0
 
 
 # ------------------------------------------------------------------ on a local cluster
@@ -284,7 +318,7 @@ def test_ray_records_match_local_records_on_the_smoke_suite(
         assert theirs[key][1] == ours[key][1], key
     for o in done:  # a fresh cache: every prediction was computed in this run
         assert o.record is not None
-        assert o.record.predictions["computed"] == o.record.predictions["total"], o.task
+        assert o.record.predictions.computed == o.record.predictions.total, o.task
     # Sharded pairs report progress per shard; trainable pairs are one job each.
     shards = [e for e in events if e.kind == "predict-progress" and e.model == "baseline:lead-k"]
     assert {e.done for e in shards} >= {1, 2, 3}
@@ -366,7 +400,7 @@ def test_api_models_share_one_concurrency_budget(ray_cluster: Any, tmp_path: Pat
             for ours, theirs in zip(local, remote, strict=True):
                 assert ours.record is not None and theirs.record is not None
                 assert theirs.record.metrics == ours.record.metrics
-                assert theirs.record.predictions["computed"] == 40
+                assert theirs.record.predictions.computed == 40
 
 
 @pytest.mark.slow

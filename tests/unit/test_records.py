@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from bench.errors import RecordError, ResultsError
 from bench.metrics.base import MetricValue
@@ -15,10 +16,13 @@ from bench.records import (
     RECORD_SCHEMA_VERSION,
     ModelInfo,
     RunRecord,
+    SampleLine,
+    SamplesMismatch,
     TaskInfo,
     atomic_write_text,
     load_record,
     load_records,
+    read_samples,
     record_json_schema,
     write_run,
 )
@@ -136,13 +140,46 @@ def test_a_killed_writer_never_leaves_a_partial_file(tmp_path: Path) -> None:
 
 def test_write_run_writes_samples_then_record(tmp_path: Path) -> None:
     record = make_record()
-    samples = [{"id": "1", "input": "好", "prediction": "positive"}]
+    samples = [SampleLine(id="1", input="好", prediction="positive", run_id=record.run_id)]
     path = write_run(tmp_path / "m" / "t", record, samples)
     assert path == tmp_path / "m" / "t" / "record.json"
     assert load_record(path) == record
     lines = (tmp_path / "m" / "t" / "samples.jsonl").read_text(encoding="utf-8").splitlines()
-    assert [json.loads(x) for x in lines] == samples
+    assert [json.loads(x)["run_id"] for x in lines] == [record.run_id]
+    assert read_samples(path.parent / "samples.jsonl", record) == samples
     assert "好" in lines[0]  # UTF-8, not \\u escapes
+
+
+def test_write_run_refuses_a_sample_of_another_run(tmp_path: Path) -> None:
+    record = make_record()
+    with pytest.raises(ValueError, match="run_id"):
+        write_run(tmp_path, record, [SampleLine(id="1", run_id="other")])
+    assert not (tmp_path / "record.json").exists()
+
+
+def test_samples_of_another_run_are_refused(tmp_path: Path) -> None:
+    ours, theirs = make_record(), make_record().model_copy(update={"run_id": "f" * 32})
+    folder = tmp_path / "m" / "t"
+    write_run(folder, theirs, [SampleLine(id="1", run_id=theirs.run_id)])
+    (folder / "record.json").write_text(ours.model_dump_json(), encoding="utf-8")
+    with pytest.raises(SamplesMismatch) as info:
+        read_samples(folder / "samples.jsonl", load_record(folder / "record.json"))
+    message = str(info.value)
+    assert str(folder / "samples.jsonl") in message and str(folder / "record.json") in message
+    assert ours.run_id in message and theirs.run_id in message
+    assert "re-run the task" in message
+    # A version-2 record also refuses samples without any run_id (written before v2).
+    (folder / "samples.jsonl").write_text('{"id": "1"}\n', encoding="utf-8")
+    with pytest.raises(SamplesMismatch):
+        read_samples(folder / "samples.jsonl", ours)
+    # ...which a version-1 record accepts: its samples never carried one.
+    old = ours.model_copy(update={"schema_version": 1})
+    assert [s.id for s in read_samples(folder / "samples.jsonl", old)] == ["1"]
+
+
+def test_a_sample_line_is_closed() -> None:
+    with pytest.raises(ValidationError):
+        SampleLine.model_validate({"id": "1", "predictoin": "x"})
 
 
 def test_write_run_into_unwritable_place_is_a_results_error(tmp_path: Path) -> None:
@@ -161,7 +198,7 @@ def _write(path: Path, data: Any) -> Path:
     return path
 
 
-@pytest.mark.parametrize("version", [0, 2, RECORD_SCHEMA_VERSION + 1, None, "1"])
+@pytest.mark.parametrize("version", [0, RECORD_SCHEMA_VERSION + 1, None, "1"])
 def test_unknown_schema_version_is_rejected(tmp_path: Path, version: Any) -> None:
     data = json.loads(make_record().model_dump_json())
     if version is None:

@@ -23,11 +23,13 @@ from typing import Any, ClassVar
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
+from bench import records
 from bench.adapters.base import Adapter, parse_model_spec
 from bench.cache import PredictionCache
 from bench.catalog import find_task
 from bench.data import BUILTIN_ROOT
 from bench.errors import AdapterError
+from bench.families.base import Failure
 from bench.families.sentiment import SentimentResponse
 from bench.metrics.base import BootstrapConfig
 from bench.runner import Event, RunConfig, RunOutcome, run_pair, run_plan
@@ -98,9 +100,13 @@ def config(tmp: Path, **kw: Any) -> RunConfig:
 
 
 def read_samples(outcome: RunOutcome) -> list[dict[str, Any]]:
+    """The run's sample lines (checked against its record), without the run's own id."""
     assert outcome.record_path is not None
     path = outcome.record_path.parent / "samples.jsonl"
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    record = records.load_record(outcome.record_path)  # the run on disk (a re-run replaces it)
+    lines = records.read_samples(path, record)
+    assert {line.run_id for line in lines} == {record.run_id}
+    return [line.model_dump(exclude={"run_id"}) for line in lines]
 
 
 def sklearn_scores(samples: list[dict[str, Any]], labels: list[str]) -> tuple[float, float]:
@@ -157,8 +163,13 @@ def test_records_and_samples_are_written(smoke_runs: dict[str, Any]) -> None:
         assert (o.record_path.parent / "samples.jsonl").is_file()
         rec = o.record
         assert rec.task.n_examples == 48
-        assert rec.predictions == {"total": 48, "cached": 0, "computed": 48, "failed": 0}
-        assert rec.failures["count"] == 0
+        assert rec.predictions.model_dump() == {
+            "total": 48,
+            "cached": 0,
+            "computed": 48,
+            "failed": 0,
+        }
+        assert rec.failures.count == 0
         assert rec.task.train_fingerprint is not None
         assert rec.task.dataset_origin.startswith("builtin:")
         assert rec.primary_metric == "accuracy"
@@ -191,12 +202,17 @@ def test_second_run_makes_no_adapter_calls_and_same_metrics(smoke_runs: dict[str
     for a, b in zip(smoke_runs["first"], smoke_runs["second"], strict=True):
         assert b.status == "done"
         assert b.adapter_calls == 0
-        assert b.record.predictions == {"total": 48, "cached": 48, "computed": 0, "failed": 0}
+        assert b.record.predictions.model_dump() == {
+            "total": 48,
+            "cached": 48,
+            "computed": 0,
+            "failed": 0,
+        }
         assert b.record.model.fingerprint == a.record.model.fingerprint
         assert metric_table(a) == metric_table(b)
         assert read_samples(a) == read_samples(b)
         assert b.record.run_id != a.record.run_id
-        assert b.record.timings["fit_s"] == 0.0  # nothing to predict: no training either
+        assert b.record.timings.fit_s == 0.0  # nothing to predict: no training either
 
 
 def test_progress_events(smoke_runs: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
@@ -304,7 +320,7 @@ def test_killed_run_resumes_without_repeating_predictions(
     with PredictionCache(cache_path) as cache:
         resumed = run_pair(spec, task, cfg, cache=cache, adapter=adapter)
         assert cache.count() == total
-    assert resumed.record.predictions == {
+    assert resumed.record.predictions.model_dump() == {
         "total": total,
         "cached": cached,
         "computed": total - cached,
@@ -324,7 +340,7 @@ def test_killed_run_resumes_without_repeating_predictions(
     )
     with PredictionCache(fresh_cfg.cache) as cache:
         fresh = run_pair(spec, task, fresh_cfg, cache=cache, adapter=lexicon_cls())
-    assert fresh.record.predictions["cached"] == 0
+    assert fresh.record.predictions.cached == 0
     assert metric_table(resumed) == metric_table(fresh)
     assert read_samples(resumed) == read_samples(fresh)
 
@@ -345,20 +361,20 @@ class Flaky(Adapter):
     @staticmethod
     def cause(text: str) -> str | None:
         if len(text) % 5 == 0:
-            return "ValueError: cannot parse the answer"
+            return "unparsable: cannot parse the answer"
         if len(text) % 7 == 0:
-            return "TimeoutError: the server did not answer"
+            return "timeout: the server did not answer"
         return None
 
-    def predict(self, requests: Any) -> list[SentimentResponse]:
+    def predict(self, requests: Any) -> list[SentimentResponse | Failure]:
         self.calls += 1
-        out = []
+        out: list[SentimentResponse | Failure] = []
         for r in requests:
             cause = self.cause(r.text)
-            if cause and cause.startswith("ValueError"):
-                raise ValueError("cannot parse the answer")
             if cause:
-                raise TimeoutError("the server did not answer")
+                kind, _, message = cause.partition(": ")
+                out.append(Failure(cause=kind, message=message))
+                continue
             out.append(
                 SentimentResponse(
                     label="positive"
@@ -386,10 +402,10 @@ def test_failing_examples_are_counted_scored_as_misses_and_never_cached(
         for c in failed.values():
             causes[c] = causes.get(c, 0) + 1
         assert len(causes) == 2 and all(n > 0 for n in causes.values())
-        assert rec.failures["count"] == len(failed)
-        assert rec.failures["by_cause"] == causes
-        assert rec.failures["ids"] == sorted(failed)
-        assert rec.predictions == {
+        assert rec.failures.count == len(failed)
+        assert rec.failures.by_cause == causes
+        assert rec.failures.ids == sorted(failed)
+        assert rec.predictions.model_dump() == {
             "total": 80,
             "cached": 0,
             "computed": 80 - len(failed),
@@ -413,8 +429,8 @@ def test_failing_examples_are_counted_scored_as_misses_and_never_cached(
         # Never cached: only successes are in the cache, and a re-run retries the failures.
         assert cache.count(rec.model.fingerprint) == 80 - len(failed)
         again = run_pair(spec, task, cfg, cache=cache, adapter=Flaky())
-    assert again.record.predictions["cached"] == 80 - len(failed)
-    assert again.record.failures["count"] == len(failed)
+    assert again.record.predictions.cached == 80 - len(failed)
+    assert again.record.failures.count == len(failed)
     assert again.adapter_calls > 0
     assert metric_table(again) == metric_table(outcome)
 
@@ -423,7 +439,7 @@ def test_max_failures_exceeded_is_an_adapter_error(tmp_path: Path) -> None:
     task = find_task("sentiment-en")
     spec = parse_model_spec("test:flaky")
     ok = run_pair(spec, task, config(tmp_path, limit=80, batch_size=10), adapter=Flaky())
-    n_failed = ok.record.failures["count"]
+    n_failed = ok.record.failures.count
     assert n_failed > 2
     # Exactly at the limit is fine; one more is not.
     cfg = config(tmp_path / "b", limit=80, batch_size=10, max_failures=n_failed)
@@ -435,8 +451,50 @@ def test_max_failures_exceeded_is_an_adapter_error(tmp_path: Path) -> None:
         assert cache.count() == 80 - n_failed  # what succeeded is kept for the re-run
     message = str(info.value)
     assert f"{n_failed} of 80" in message
-    assert "ValueError" in message and "test:flaky" in message
+    assert "unparsable" in message and "test:flaky" in message
     assert not (tmp_path / "c" / "results").exists()
+
+
+class Buggy(Adapter):
+    """Answers its first two batches, then raises a plain exception (a bug)."""
+
+    name = "test:buggy"
+    families: ClassVar[tuple[str, ...]] = ("sentiment",)
+
+    def __init__(self, target: str | None = None, **params: Any) -> None:
+        super().__init__(target, **params)
+        self.calls = 0
+
+    def predict(self, requests: Any) -> list[SentimentResponse]:
+        self.calls += 1
+        if self.calls == 3:
+            raise KeyError("labels")
+        return [SentimentResponse(label="positive") for _ in requests]
+
+
+def test_an_exception_in_an_adapter_stops_the_run_and_keeps_earlier_batches(
+    tmp_path: Path,
+) -> None:
+    task = find_task("sentiment-en")
+    spec = parse_model_spec("test:buggy")
+    cfg = config(tmp_path, limit=40, batch_size=10)
+    adapter = Buggy()
+    with PredictionCache(cfg.cache) as cache:
+        with pytest.raises(AdapterError) as info:
+            run_pair(spec, task, cfg, cache=cache, adapter=adapter)
+        assert adapter.calls == 3  # no retry one by one after the exception
+        assert cache.count() == 20  # the two batches answered before it stay cached
+    message = str(info.value)
+    assert "test:buggy" in message and "KeyError" in message and "'labels'" in message
+    assert "Traceback" not in message
+    assert not (tmp_path / "results").exists()
+    # A re-run resumes after the cached batches.
+    resumed = Buggy()
+    resumed.calls = 10  # past the bug
+    with PredictionCache(cfg.cache) as cache:
+        outcome = run_pair(spec, task, cfg, cache=cache, adapter=resumed)
+    assert outcome.record is not None and outcome.record.predictions.cached == 20
+    assert resumed.calls == 12
 
 
 # --------------------------------------------------------------------------- skipping
@@ -525,7 +583,7 @@ def test_trainable_fingerprint_covers_the_train_split(tmp_path: Path) -> None:
     first = run(train)
     same = run(train)
     assert same.record.model.fingerprint == first.record.model.fingerprint
-    assert same.record.predictions["cached"] == 30 and same.adapter_calls == 0
+    assert same.record.predictions.cached == 30 and same.adapter_calls == 0
 
     # Drop most positive training rows: the majority label changes, and so must the key.
     negatives = [r for r in train if json.loads(r)["label"] == "negative"]
@@ -533,7 +591,7 @@ def test_trainable_fingerprint_covers_the_train_split(tmp_path: Path) -> None:
     changed = run(negatives + positives[:10])
     assert changed.record.task.train_fingerprint != first.record.task.train_fingerprint
     assert changed.record.model.fingerprint != first.record.model.fingerprint
-    assert changed.record.predictions["cached"] == 0
+    assert changed.record.predictions.cached == 0
     assert changed.adapter_calls > 0
     assert {s["prediction"] for s in read_samples(changed)} == {"negative"}
 
@@ -543,9 +601,84 @@ def test_trainable_fingerprint_covers_the_train_split(tmp_path: Path) -> None:
         first.record.model.fingerprint,
         changed.record.model.fingerprint,
     }
-    assert one_less.record.predictions["cached"] == 0
+    assert one_less.record.predictions.cached == 0
     # The adapter's own fingerprint alone does not change; the runner combines them.
     from bench.adapters.base import make_adapter
 
     assert make_adapter(spec).fingerprint() == make_adapter(spec).fingerprint()
     assert make_adapter(spec).fingerprint() != first.record.model.fingerprint
+
+
+# --------------------------------------------------------------------------- fingerprints
+
+
+FINGERPRINT_CODE = """
+import json, sys
+from bench.adapters.base import builtin_baselines, make_adapter
+from bench.catalog import find_task
+out = {}
+for name in builtin_baselines():
+    for task in sys.argv[1:]:
+        out[f"{name}|{task}"] = make_adapter(name).fingerprint(find_task(task))
+print(json.dumps(out))
+"""
+
+
+def test_fingerprints_are_pure(tmp_path: Path) -> None:
+    """Before and after for_task and predict, and in a fresh process: the same fingerprint."""
+    from bench.adapters.base import builtin_baselines, make_adapter
+    from bench.families.base import get_family
+
+    tasks = ["sentiment-en", "translation-zh-en", "qa-zh"]
+    here: dict[str, str] = {}
+    for name in builtin_baselines():
+        for tname in tasks:
+            task = find_task(tname)
+            adapter = make_adapter(name)
+            before = adapter.fingerprint(task)
+            if not adapter.supports(task.family):
+                here[f"{name}|{tname}"] = before
+                continue
+            bound = adapter.for_task(task, get_family(task.family))
+            assert bound.fingerprint(task) == before == adapter.fingerprint(task), name
+            if not bound.trainable:
+                run_pair(
+                    parse_model_spec(name), task, config(tmp_path / name, limit=4), adapter=bound
+                )
+                assert bound.fingerprint(task) == adapter.fingerprint(task) == before, name
+            here[f"{name}|{tname}"] = before
+    out = subprocess.run(
+        [sys.executable, "-c", FINGERPRINT_CODE, *tasks],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
+    )
+    assert json.loads(out.stdout) == here
+
+
+class Miscounting(Adapter):
+    """Returns one answer too few, or a plain string instead of a response."""
+
+    name = "test:miscounting"
+    families: ClassVar[tuple[str, ...]] = ("sentiment",)
+
+    class Params(Adapter.Params):
+        mode: str = "short"
+
+    def predict(self, requests: Any) -> list[Any]:
+        if self.params.mode == "short":
+            return [SentimentResponse(label="positive") for _ in requests[1:]]
+        return ["positive" for _ in requests]
+
+
+@pytest.mark.parametrize(
+    ("mode", "says"), [("short", "returned 9 responses for 10"), ("str", "str")]
+)
+def test_an_adapter_must_answer_each_request_with_a_response_or_failure(
+    tmp_path: Path, mode: str, says: str
+) -> None:
+    spec = parse_model_spec("test:miscounting")
+    cfg = config(tmp_path, limit=10, batch_size=10)
+    with pytest.raises(AdapterError, match=says):
+        run_pair(spec, find_task("sentiment-en"), cfg, adapter=Miscounting(mode=mode))

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,7 +22,6 @@ import pytest
 
 from bench.adapters.base import Adapter, parse_model_spec
 from bench.catalog import find_task
-from bench.determinism import check_determinism
 from bench.families.generation import TextResponse
 from bench.families.sentiment import SentimentResponse
 from bench.families.summarization import SummarizationRequest
@@ -29,7 +29,7 @@ from bench.metrics.base import BootstrapConfig, ScoringContext, score_task
 from bench.metrics.mt import BLEU
 from bench.metrics.rouge import JiebaTokenizer, Rouge1
 from bench.registry import registry
-from bench.runner import RunConfig, run_pair
+from bench.runner import DeterminismCheck, RunConfig, run_pair
 from bench.spec import parse_task
 
 _SCRIPT = Path(sys.executable).with_name("bench")
@@ -178,36 +178,41 @@ class BatchDependent(Adapter):
 
 
 def test_check_determinism(tmp_path: Path) -> None:
-    task = find_task("sentiment-en", [])
-    config = RunConfig(results=tmp_path, batch_size=8, bootstrap=BootstrapConfig(resamples=0))
+    task = find_task("sentiment-en")
+    plain = RunConfig(
+        results=tmp_path / "plain", batch_size=8, bootstrap=BootstrapConfig(resamples=0)
+    )
+    config = replace(plain, results=tmp_path / "checked", determinism=DeterminismCheck(sample=10))
 
     stable = parse_model_spec("baseline:tfidf-logreg")
     outcome = run_pair(stable, task, config)
-    assert outcome.record_path is not None
-    report = check_determinism(stable, task, config, outcome.record_path.parent, sample=10)
+    assert outcome.record_path is not None and outcome.determinism is not None
+    report = outcome.determinism
     assert report.ok and len(report.checked) == 10 and report.batch_size == 1
     record = json.loads(outcome.record_path.read_text(encoding="utf-8"))
+    assert record["determinism"] == report.to_json()  # written once, with the record
     assert record["determinism"]["ok"] is True
     assert record["determinism"]["cache"] == "bypassed"
 
     registry.register("adapter", "test:batch-dependent", BatchDependent)
     try:
-        _check_batch_dependent(task, config)
+        _check_batch_dependent(task, plain, config)
     finally:
         registry._targets["adapter"].pop("test:batch-dependent", None)
         registry._loaded.pop(("adapter", "test:batch-dependent"), None)
 
 
-def _check_batch_dependent(task: Any, config: RunConfig) -> None:
+def _check_batch_dependent(task: Any, plain: RunConfig, config: RunConfig) -> None:
     flaky = parse_model_spec("test:batch-dependent")
-    outcome = run_pair(flaky, task, config)
-    assert outcome.record_path is not None
-    before = outcome.record_path.read_text(encoding="utf-8")
-    report = check_determinism(flaky, task, config, outcome.record_path.parent, sample=12)
-    assert not report.ok
+    unchecked = run_pair(flaky, task, plain)
+    outcome = run_pair(flaky, task, replace(config, determinism=DeterminismCheck(sample=12)))
+    assert outcome.record_path is not None and unchecked.record is not None
+    report = outcome.determinism
+    assert report is not None and not report.ok
     assert len(report.changed_predictions) == 12  # batches of 1 answer "negative"
     assert {c["after"] for c in report.changed_predictions} == {"negative"}
     assert {c["score"] for c in report.changed_scores} == {"correct"}
     record = json.loads(outcome.record_path.read_text(encoding="utf-8"))
     assert record["determinism"]["changed_predictions"] == 12
-    assert record["metrics"] == json.loads(before)["metrics"]  # the numbers are left alone
+    # The numbers are the run's own, not the re-run's.
+    assert record["metrics"] == json.loads(unchecked.record.model_dump_json())["metrics"]

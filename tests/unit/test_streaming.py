@@ -13,9 +13,9 @@ import pytest
 from bench.families.base import get_family
 from bench.families.sentiment import SentimentResponse
 from bench.metrics.base import PerExample
-from bench.records import write_run
-from bench.runner import _first_occurrence
+from bench.records import SampleLine, write_run
 from bench.spec import parse_task
+from bench.stages import first_occurrence
 from bench.streaming import ResponseStore, RowExamples, chunks
 
 TASK = """\
@@ -102,17 +102,17 @@ def test_per_example_columns_read_back_as_rows() -> None:
 def test_first_occurrence_of_equal_digests() -> None:
     digests = np.zeros((6, 32), dtype=np.uint8)
     digests[:, 0] = [5, 1, 5, 2, 1, 5]
-    assert _first_occurrence(digests).tolist() == [0, 1, 0, 3, 1, 0]
-    assert _first_occurrence(np.zeros((0, 32), dtype=np.uint8)).tolist() == []
+    assert first_occurrence(digests).tolist() == [0, 1, 0, 3, 1, 0]
+    assert first_occurrence(np.zeros((0, 32), dtype=np.uint8)).tolist() == []
 
 
 def test_write_run_takes_a_generator(tmp_path: Path) -> None:
     from tests.unit.test_records import make_record  # type: ignore[import-not-found]
 
-    lines = ({"id": str(i), "é": i} for i in range(3))
-    path = write_run(tmp_path / "m" / "t", make_record(), lines)
+    record = make_record()
+    lines = (SampleLine(id=str(i), input=f"é{i}", run_id=record.run_id) for i in range(3))
+    path = write_run(tmp_path / "m" / "t", record, lines)
     text = (path.parent / "samples.jsonl").read_text(encoding="utf-8")
-    assert text.splitlines() == [
-        json.dumps({"id": str(i), "é": i}, ensure_ascii=False) for i in range(3)
-    ]
+    assert [json.loads(x)["input"] for x in text.splitlines()] == ["é0", "é1", "é2"]
+    assert "é0" in text  # UTF-8, not escapes
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]

@@ -10,7 +10,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -86,7 +88,7 @@ def requests_for(task: str, limit: int) -> tuple[Any, list[Request]]:
 def adapter_for(path: Path, task: str, spec: Any = None, **params: Any) -> HFAdapter:
     adapter = HFAdapter(str(path), task=task, device="cpu", **params)
     if spec is not None:
-        adapter.bind(spec, get_family(spec.family))
+        return adapter.for_task(spec, get_family(spec.family))
     return adapter
 
 
@@ -434,6 +436,32 @@ def test_fingerprint_follows_the_weights_not_the_folder(
     assert adapter_for(copy, "classifier").fingerprint() != a
     assert adapter_for(models["cls"], "classifier", batch_size=3).fingerprint() == a
     assert adapter_for(models["cls"], "classifier", dtype="bfloat16").fingerprint() != a
+
+
+def test_fingerprint_is_pure(models: dict[str, Path]) -> None:
+    """The same before and after for_task and predict, on any device, in a fresh process."""
+    spec, requests = requests_for("sentiment-en", 3)
+    adapter = HFAdapter(str(models["llama"]), task="causal", batch_size=2, max_new_tokens=4)
+    before = adapter.fingerprint(spec)
+    assert before != adapter.fingerprint()  # a causal model's prompt is part of it
+    bound = adapter.for_task(spec, get_family(spec.family))
+    bound.predict(requests)
+    assert bound.fingerprint(spec) == adapter.fingerprint(spec) == before
+    on_cpu = HFAdapter(str(models["llama"]), task="causal", batch_size=2, max_new_tokens=4)
+    assert on_cpu.fingerprint(spec) == before  # loaded or not, any device visible
+    code = (
+        "import sys; from bench.adapters.hf import HFAdapter; from bench.catalog import find_task;"
+        "a = HFAdapter(sys.argv[1], task='causal', batch_size=2, max_new_tokens=4);"
+        "print(a.fingerprint(find_task('sentiment-en')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(models["llama"])],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
+    )
+    assert out.stdout.strip() == before
 
 
 def test_spec_errors_are_bench_errors(models: dict[str, Path], tmp_path: Path) -> None:

@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 
 from bench.adapters.base import parse_model_spec
-from bench.adapters.openai import APIRequestError, OpenAIAdapter
+from bench.adapters.openai import OpenAIAdapter
 from bench.adapters.prompting import parse, render
 from bench.cache import PredictionCache
 from bench.catalog import find_task
 from bench.errors import AdapterError, ModelSpecError, TaskSpecError
+from bench.families.base import Failure, get_family
 from bench.families.qa import QARequest
 from bench.families.recommendation import RecommendationRequest
 from bench.families.sentiment import SentimentRequest
@@ -151,9 +152,13 @@ def test_params_validated_and_fingerprint_ignores_key(monkeypatch: pytest.Monkey
     assert a.fingerprint() == b.fingerprint()
     assert OpenAIAdapter("m", temperature=0.5).fingerprint() != a.fingerprint()
     task = find_task("sentiment-en")
-    a.bind(task, None)  # type: ignore[arg-type]
-    assert a.fingerprint() != b.fingerprint()  # the prompt is part of it
+    assert a.fingerprint(task) != a.fingerprint()  # the prompt is part of it
+    bound = a.for_task(task, get_family("sentiment"))
+    assert bound is not a and a._spec is None  # for_task never changes the adapter itself
+    # Pure: the same for the bound copy, before and after for_task, in any order.
+    assert bound.fingerprint(task) == a.fingerprint(task) == b.fingerprint(task)
     assert a.supports("qa") and not a.supports("generation")
+    assert a.resources().remote and a.resources().num_cpus == 0
 
 
 def test_wrong_url_stops_the_run_with_a_clear_error(server: Any) -> None:
@@ -190,7 +195,7 @@ def test_runs_smoke_tasks_end_to_end(
     record = outcome.record
     n = record.task.n_examples
     assert n == limit
-    assert record.failures["count"] == 0
+    assert record.failures.count == 0
     assert any(k.startswith(metric) for k in record.metrics)
     assert server.faults.requests == n
     assert set(server.faults.paths) == {"/v1/chat/completions"}
@@ -210,7 +215,7 @@ def test_runs_smoke_tasks_end_to_end(
 def test_completions_endpoint(server: Any, tmp_path: Path) -> None:
     adapter = _adapter(server, endpoint="completions")
     outcome = _run(server, "qa-en", tmp_path, limit=3, adapter=adapter)
-    assert outcome.record is not None and outcome.record.failures["count"] == 0
+    assert outcome.record is not None and outcome.record.failures.count == 0
     assert set(server.faults.paths) == {"/v1/completions"}
     assert all(
         s["prediction"] and not s["prediction"].startswith("Answer") for s in _samples(outcome)
@@ -225,7 +230,7 @@ def test_429_twice_then_success_is_retried_and_counted(server: Any, tmp_path: Pa
     server.faults.retry_after = "0"
     outcome = _run(server, "sentiment-en", tmp_path, limit=5)
     assert outcome.record is not None
-    assert outcome.record.failures["count"] == 0
+    assert outcome.record.failures.count == 0
     info = outcome.record.model.info
     assert info["retries"] == 2
     assert info["retries_by_cause"] == {"HTTP 429": 2}
@@ -251,12 +256,10 @@ def test_500_past_the_retry_cap_is_a_counted_failure(server: Any, tmp_path: Path
     adapter = _adapter(server, max_retries=2)
     outcome = _run(server, "sentiment-en", tmp_path, limit=3, adapter=adapter)
     assert outcome.record is not None
-    assert outcome.record.failures["count"] == 3
-    assert outcome.record.failures["by_cause"] == {
-        "APIRequestError: HTTP 500: gave up after 3 attempts": 3
-    }
+    assert outcome.record.failures.count == 3
+    assert outcome.record.failures.by_cause == {"HTTP 500: gave up after 3 attempts": 3}
     assert outcome.record.model.info["retries_by_cause"] == {"HTTP 500": 6}
-    assert server.faults.requests == 9  # 3 attempts each, none re-sent by the runner's retry
+    assert server.faults.requests == 9  # 3 attempts each, never re-sent by the runner
 
 
 def test_malformed_json_for_two_examples_fails_exactly_those(server: Any, tmp_path: Path) -> None:
@@ -267,11 +270,11 @@ def test_malformed_json_for_two_examples_fails_exactly_those(server: Any, tmp_pa
     server.faults.requests = 0
     outcome = _run(server, "sentiment-en", tmp_path, limit=10)
     assert outcome.record is not None
-    assert outcome.record.failures["count"] == 2
-    assert outcome.record.failures["ids"] == bad_ids
-    assert outcome.record.failures["by_cause"] == {"APIRequestError: malformed JSON": 2}
-    assert outcome.record.predictions["computed"] == 8
-    assert server.faults.requests == 10  # successes are not re-sent on the per-example retry
+    assert outcome.record.failures.count == 2
+    assert outcome.record.failures.ids == bad_ids
+    assert outcome.record.failures.by_cause == {"malformed JSON": 2}
+    assert outcome.record.predictions.computed == 8
+    assert server.faults.requests == 10  # each request sent once
     failed = [s for s in _samples(outcome) if s["failure"]]
     assert [s["id"] for s in failed] == bad_ids and all(s["prediction"] is None for s in failed)
 
@@ -280,9 +283,10 @@ def test_timeout_is_a_counted_failure(server: Any) -> None:
     server.faults.delay = 0.5
     adapter = _adapter(server, timeout=0.1, max_retries=1)
     req = SentimentRequest(id="1", language="en", text="great", labels=("negative", "positive"))
-    with pytest.raises(APIRequestError, match="timeout"):
-        adapter.predict([req])
+    (failure,) = adapter.predict([req])
+    assert failure == Failure(cause="timeout", message="gave up after 2 attempts")
     assert adapter.info()["retries_by_cause"] == {"timeout": 1}
+    assert adapter.info()["failures_by_cause"] == {"timeout": 1}
 
 
 # --------------------------------------------------------------------------- cache and secrets
@@ -296,7 +300,7 @@ def test_second_run_hits_the_prediction_cache(server: Any, tmp_path: Path) -> No
     assert first.adapter_calls >= 1 and sent == 10
     assert second.adapter_calls == 0
     assert server.faults.requests == sent
-    assert second.record is not None and second.record.predictions["cached"] == 10
+    assert second.record is not None and second.record.predictions.cached == 10
     assert first.record is not None
     assert second.record.metrics["squad_f1"].value == first.record.metrics["squad_f1"].value
 

@@ -1,0 +1,636 @@
+"""The stages of a run: prepare → predict → score → record → write.
+
+Every caller — :func:`bench.runner.run_pair`, the Ray executor, ``--check-determinism`` and
+``bench score`` — composes these same functions; none reaches into another module's private
+names, and none rewrites a record after :func:`write` has written it (what a record needs, such
+as prediction counts gathered by other processes, is passed to :func:`build_record`).
+
+* :func:`prepare` — data, preprocessing, requests and references (and a lazy train loader);
+* :func:`predict` — cache lookup, dedupe, batches committed to the cache as they finish,
+  progress; each example ends up with a response or a :class:`~bench.families.base.Failure`.
+  An exception raised by an adapter is a bug: the run stops with one :class:`AdapterError`;
+* :func:`score` — per-example statistics, corpus values and intervals;
+* :func:`build_record` and :func:`sample_lines` — the typed record and its samples, sharing
+  one ``run_id``;
+* :func:`write` — both files, atomically, samples first.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench import __version__
+from bench.adapters.base import Adapter, ModelSpec
+from bench.cache import PredictionCache
+from bench.data import BUILTIN_ROOT, load_split
+from bench.errors import AdapterError, BenchError, TooManyFailures
+from bench.families.base import Failure, Family, Prepared, Request, Response, get_family
+from bench.identity import combine
+from bench.metrics.base import BootstrapConfig, Metric, MetricValue, ScoringContext, score_task
+from bench.preprocess import apply_steps, build_steps, check_resources
+from bench.records import (
+    FailureCounts,
+    ModelInfo,
+    PredictionCounts,
+    RunRecord,
+    SampleLine,
+    TaskInfo,
+    Timings,
+    environment,
+    run_seeds,
+    write_run,
+)
+from bench.spec import TaskSpec
+from bench.streaming import ResponseStore, RowExamples, chunks
+
+__all__ = [
+    "Callback",
+    "DeterminismCheck",
+    "Event",
+    "PredictionSet",
+    "RunConfig",
+    "Scores",
+    "build_record",
+    "check_failures",
+    "failure_limit",
+    "first_occurrence",
+    "now",
+    "pair_fingerprint",
+    "predict",
+    "prepare",
+    "sample_lines",
+    "score",
+    "skip_reason",
+    "write",
+]
+
+
+@dataclass(frozen=True)
+class Event:
+    """A progress report: ``kind`` is one of ``pair-start``, ``stage``, ``predict-start``,
+    ``predict-progress``, ``pair-done``, ``pair-skipped``, ``pair-failed``."""
+
+    kind: str
+    model: str
+    task: str
+    stage: str = ""
+    done: int = 0
+    total: int = 0
+    message: str = ""
+
+
+Callback = Callable[[Event], None]
+
+
+def _quiet(_event: Event) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class DeterminismCheck:
+    """``--check-determinism``: re-run ``sample`` seeded examples with another batch size and
+    no cache before the record is written (see :mod:`bench.determinism`)."""
+
+    sample: int = 32
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Settings of a run.
+
+    Attributes:
+        results: Folder that receives ``<model>/<task>/record.json``.
+        cache: The SQLite prediction cache file (``None`` disables caching).
+        limit: Score only the first N test examples.
+        batch_size: Requests per ``predict`` call (and per cache commit).
+        bootstrap: Confidence-interval settings.
+        data: ``{task: path}`` local copies of original releases (``--data``).
+        max_failures: Fail the pair when more examples than this fail. ``None`` applies the
+            default rule of :func:`failure_limit`: 0 for built-in baselines (a failure is a
+            bug), no limit for other models (API errors are counted, not fatal).
+        determinism: Check each pair's determinism before its record is written.
+    """
+
+    results: Path
+    cache: Path | None = None
+    limit: int | None = None
+    batch_size: int = 64
+    bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)
+    data: Mapping[str, Path] = field(default_factory=dict)
+    max_failures: int | None = None
+    determinism: DeterminismCheck | None = None
+
+
+def now() -> str:
+    """The current UTC time, as records write it."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# --------------------------------------------------------------------------- prepare
+
+
+def skip_reason(adapter: Adapter, task: TaskSpec) -> str | None:
+    """Why ``adapter`` cannot run on ``task`` at all (``None``: it can)."""
+    if not adapter.supports(task.family):
+        return f"does not support the {task.family} family"
+    if adapter.requires_training and not get_family(task.family).has_train(task):
+        return f"needs a train split and task {task.name} has none"
+    return None
+
+
+def prepare(
+    task: TaskSpec,
+    config: RunConfig,
+    *,
+    want_train: bool = False,
+    progress: Callback | None = None,
+    model: str = "",
+) -> Prepared:
+    """Load, check and preprocess the task's data into requests and references.
+
+    Args:
+        task: The task.
+        config: Its ``limit`` and ``data`` override apply.
+        want_train: Also prepare a lazy loader of the train examples (trainable adapters).
+        progress: Receives ``stage`` events (``preprocess``).
+        model: The model's display name, for the events.
+
+    Raises:
+        BenchError: Bad data, a missing resource.
+    """
+    emit = progress or _quiet
+    family = get_family(task.family)
+    steps = build_steps(task)
+    check_resources(steps)  # before any model call
+    override = config.data.get(task.name)
+    prepared = family.prepare(task, data_override=override, limit=config.limit)
+    if prepared is not None:
+        return prepared
+    test = load_split(task, family, "test", data_override=override, limit=config.limit)
+    emit(Event("stage", model, task.name, stage="preprocess"))
+    rows = RowExamples(
+        family, task, apply_steps(test.dataset, steps, family, desc=f"{task.name}: ")
+    )
+    prepared = Prepared(
+        requests=rows.requests,
+        references=rows.references,
+        fingerprint=test.fingerprint,
+        origin=test.origin,
+        dropped=test.dropped,
+        info=family.data_notes(rows.requests, rows.references),
+    )
+    if want_train and "train" in task.source.splits:
+        train = load_split(task, family, "train", data_override=override)
+
+        def load_train() -> list[tuple[Request, Any]]:
+            ds = apply_steps(train.dataset, steps, family, desc=f"{task.name} train: ")
+            return list(RowExamples(family, task, ds).pairs())
+
+        prepared.train_fingerprint = train.fingerprint
+        prepared.load_train = load_train
+    return prepared
+
+
+def trains_on(adapter: Adapter, task: TaskSpec, prepared: Prepared) -> bool:
+    """Whether ``adapter`` is fitted on ``prepared``'s train examples before it predicts."""
+    has_train = get_family(task.family).has_train(task)
+    return adapter.trainable and has_train and prepared.load_train is not None
+
+
+def pair_fingerprint(adapter: Adapter, task: TaskSpec, prepared: Prepared) -> str:
+    """The identity of the pair's predictions in the cache: the adapter's (pure) fingerprint
+    for ``task``, and for a trained adapter what it is trained on."""
+    fingerprint = adapter.fingerprint(task)
+    if trains_on(adapter, task, prepared):
+        fingerprint = combine(
+            fingerprint, "train", prepared.train_fingerprint, task.preprocess_hash()
+        )
+    return fingerprint
+
+
+# --------------------------------------------------------------------------- predict
+
+
+@dataclass
+class PredictionSet:
+    """Every example's response (or failure) after :func:`predict`.
+
+    Attributes:
+        responses: One response per example (``None`` where it failed or, for a ``span``,
+            where it was not asked for).
+        failures: ``{id: Failure.label}`` of the failed examples (the first failure per id).
+        cached: Examples answered from the cache.
+        computed: Examples answered by the adapter (duplicates of a request included).
+        calls: ``predict`` calls made.
+        seconds: Time spent, training included.
+    """
+
+    responses: ResponseStore
+    failures: dict[str, str] = field(default_factory=dict)
+    cached: int = 0
+    computed: int = 0
+    calls: int = 0
+    seconds: float = 0.0
+
+    def counts(self) -> PredictionCounts:
+        """The record's ``predictions`` section."""
+        return PredictionCounts(
+            total=len(self.responses),
+            cached=self.cached,
+            computed=self.computed,
+            failed=len(self.failures),
+        )
+
+    def failure_counts(self) -> FailureCounts:
+        """The record's ``failures`` section."""
+        return FailureCounts(
+            count=len(self.failures),
+            by_cause=dict(sorted(Counter(self.failures.values()).items())),
+            ids=sorted(self.failures)[:100],
+        )
+
+
+def first_occurrence(digests: np.ndarray) -> np.ndarray:
+    """For each row of ``digests`` (n × 32 bytes), the index of the first equal row.
+
+    Rows are grouped by their first 8 bytes (one sort of n integers); only groups of more than
+    one row are compared on all their bytes, so the answer is exact.
+    """
+    n = digests.shape[0]
+    first = np.arange(n)
+    if n < 2:
+        return first
+    head = np.ascontiguousarray(digests[:, :8]).view(np.uint64).ravel()
+    order = np.argsort(head, kind="stable")  # equal heads keep their order of appearance
+    sorted_head = head[order]
+    same = sorted_head[1:] == sorted_head[:-1]
+    del head, sorted_head
+    if not same.any():
+        return first
+    starts = np.flatnonzero(~same) + 1  # where a new head starts, in sorted order
+    bounds = np.concatenate(([0], starts, [n]))
+    sizes = np.diff(bounds)
+    for g in np.flatnonzero(sizes > 1).tolist():
+        seen: dict[bytes, int] = {}
+        for i in order[bounds[g] : bounds[g + 1]].tolist():
+            first[i] = seen.setdefault(digests[i].tobytes(), i)
+    return first
+
+
+def _call(adapter: Adapter, batch: list[Request], family: Family) -> list[Response | Failure]:
+    """One ``predict`` call, checked: one :class:`Response` of the family or one
+    :class:`Failure` per request. An exception from the adapter stops the run."""
+    try:
+        got = list(adapter.predict(batch))
+    except BenchError:
+        raise
+    except Exception as exc:  # a bug in the adapter: stop, naming it (never a silent 0)
+        raise AdapterError(
+            f"adapter {adapter.name} raised {type(exc).__name__}: {str(exc)[:300]} (on a "
+            f"batch of {len(batch)} {family.name} requests, first id {batch[0].id!r}); the "
+            "predictions of earlier batches are cached",
+            fix="an adapter returns a Failure for an example it cannot answer and raises only "
+            "on a bug: fix the adapter (or its input), then re-run to resume",
+        ) from exc
+    if len(got) != len(batch):
+        raise AdapterError(
+            f"adapter {adapter.name} returned {len(got)} responses for {len(batch)} requests",
+            fix="an adapter returns exactly one response (or Failure) per request",
+        )
+    for item in got:
+        if not isinstance(item, Failure | family.response_type):
+            raise AdapterError(
+                f"adapter {adapter.name} returned a {type(item).__name__} for a {family.name} "
+                f"request, not a {family.response_type.__name__} or a Failure",
+                fix="return the family's response type (or a Failure) for every request",
+            )
+    return got
+
+
+def predict(
+    adapter: Adapter,
+    requests: Sequence[Request],
+    cache: PredictionCache | None,
+    *,
+    family: Family,
+    fingerprint: str,
+    batch_size: int = 64,
+    before_compute: Callable[[], None] | None = None,
+    progress: Callback | None = None,
+    pair: tuple[str, str] = ("", ""),
+    span: tuple[int, int] | None = None,
+) -> PredictionSet:
+    """Answer every request: from the cache where it can, else from the adapter.
+
+    Equal requests are answered once (unless the adapter is not :attr:`~Adapter.cacheable`:
+    it answers by id), in batches of ``batch_size``; each batch is committed to the cache as
+    soon as it is answered, so an interrupted or failed run resumes after its last batch.
+    Failures are counted, never cached.
+
+    Args:
+        adapter: The adapter, already configured for the task (:meth:`Adapter.for_task`).
+        requests: The task's requests.
+        cache: The prediction cache (``None``, or an adapter that is not cacheable: no cache).
+        family: The task's family (reads cached responses back).
+        fingerprint: The pair's identity in the cache (:func:`pair_fingerprint`).
+        batch_size: Requests per ``predict`` call.
+        before_compute: Called once before the first ``predict`` call (training).
+        progress: Receives ``predict-start`` and ``predict-progress`` events.
+        pair: ``(model, task)`` display names, for the events.
+        span: Predict only examples ``[start, stop)`` (a shard of a cluster run).
+
+    Raises:
+        AdapterError: The adapter raised (a bug), or returned the wrong number or type of
+            answers.
+    """
+    emit = progress or _quiet
+    tick = time.perf_counter()
+    n = len(requests)
+    lo, hi = span if span is not None else (0, n)
+    use_cache = cache if adapter.cacheable else None
+    out = PredictionSet(ResponseStore(family, n))
+    # Requests are read chunk by chunk; what is kept per example is its content hash (32
+    # bytes) and, in the response store, the index of its response among distinct responses.
+    digests = np.zeros((hi - lo, 32), dtype=np.uint8)
+    todo = np.zeros(hi - lo, dtype=bool)
+    for start, part in chunks(range(lo, hi)):
+        hexes = [requests[i].content_hash() for i in part]
+        if not hexes:
+            continue
+        raw = b"".join(bytes.fromhex(h) for h in hexes)
+        digests[start : start + len(hexes)] = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 32)
+        found = use_cache.get_many(fingerprint, hexes) if use_cache is not None else {}
+        for k, h in enumerate(hexes, start=start):
+            if h in found:
+                out.responses.set(lo + k, family.parse_response(found[h]).model_dump(mode="json"))
+            else:
+                todo[k] = True
+    out.cached = int((~todo).sum())
+    first_of = first_occurrence(digests) if adapter.cacheable else np.arange(hi - lo)
+    unique = np.flatnonzero(todo & (first_of == np.arange(hi - lo)))
+    emit(Event("predict-start", *pair, done=out.cached, total=hi - lo))
+    failed_at: dict[int, str] = {}
+    if len(unique) and before_compute is not None:
+        before_compute()
+    done = out.cached
+    for start in range(0, len(unique), batch_size):
+        batch = (unique[start : start + batch_size] + lo).tolist()
+        got = _call(adapter, [requests[i] for i in batch], family)
+        out.calls += 1
+        new = []
+        for i, item in zip(batch, got, strict=True):
+            if isinstance(item, Failure):
+                failed_at[i] = item.label
+            else:
+                data = item.model_dump(mode="json")
+                out.responses.set(i, data)
+                new.append((digests[i - lo].tobytes().hex(), data))
+        if use_cache is not None and new:
+            use_cache.put_many(fingerprint, new)
+        done += len(batch)
+        emit(Event("predict-progress", *pair, done=min(done, hi - lo), total=hi - lo))
+    for k in np.flatnonzero(todo & (first_of != np.arange(hi - lo))).tolist():
+        i, j = lo + k, lo + int(first_of[k])
+        if out.responses.has(j):
+            out.responses.copy(i, j)
+        else:
+            failed_at[i] = failed_at[j]
+    for i in sorted(failed_at):
+        out.failures.setdefault(requests[i].id, failed_at[i])
+    out.computed = int(todo.sum()) - len(failed_at)
+    out.seconds = time.perf_counter() - tick
+    return out
+
+
+def failure_limit(model: ModelSpec, config: RunConfig) -> int | None:
+    """How many failed examples a pair tolerates: ``config.max_failures`` when set, else 0 for
+    built-in baselines (``baseline:*``) and no limit (``None``) for every other model."""
+    if config.max_failures is not None:
+        return config.max_failures
+    return 0 if model.kind == "baseline" else None
+
+
+def check_failures(
+    model: ModelSpec, task: TaskSpec, failures: Mapping[str, str], n: int, config: RunConfig
+) -> None:
+    """Stop the pair when more examples failed than :func:`failure_limit` allows.
+
+    Raises:
+        TooManyFailures: Naming the most common causes.
+    """
+    limit = failure_limit(model, config)
+    if limit is None or len(failures) <= limit:
+        return
+    causes = Counter(failures.values()).most_common(3)
+    raise TooManyFailures(
+        f"{model.display_name} on {task.name}: {len(failures)} of {n} examples failed "
+        f"(most common: {'; '.join(f'{c} ×{k}' for c, k in causes)}); predictions that "
+        f"succeeded are cached (--max-failures is {limit})",
+        fix="fix the model or raise --max-failures, then re-run",
+    )
+
+
+# --------------------------------------------------------------------------- score
+
+
+@dataclass
+class Scores:
+    """What :func:`score` computed.
+
+    Attributes:
+        values: Corpus values (with intervals) by metric name.
+        skipped: Metrics that could not be computed, with the reason.
+        per_example: One ``{score: value}`` dict per example.
+        segments: Per-segment sufficient statistics of corpus metrics, by metric name.
+        seconds: Time spent.
+    """
+
+    values: dict[str, MetricValue]
+    skipped: dict[str, str]
+    per_example: Sequence[dict[str, Any]]
+    segments: dict[str, list[Any]]
+    seconds: float = 0.0
+
+
+def _metrics(task: TaskSpec) -> list[Metric]:
+    from bench.registry import registry
+
+    return [registry.get("metric", m.name)(**m.params) for m in task.metrics]
+
+
+def score(
+    task: TaskSpec,
+    prepared: Prepared,
+    responses: Sequence[Response | None],
+    bootstrap: BootstrapConfig,
+    *,
+    model: str = "",
+) -> Scores:
+    """Score ``responses`` (``None``: a failed example, scored as a miss) against the
+    prepared references with every metric of the task.
+
+    Raises:
+        BenchError: The task's primary metric could not be computed.
+    """
+    tick = time.perf_counter()
+    metrics = _metrics(task)
+    ctx = ScoringContext(task, prepared.requests, prepared.references, responses, bootstrap)
+    values, skipped, per_example = score_task(ctx, metrics)
+    if task.primary_metric not in values:
+        raise BenchError(
+            f"task {task.name}: primary metric '{task.primary_metric}' could not be computed "
+            f"for {model}: {skipped.get(task.primary_metric, 'unknown reason')}",
+            fix="choose a primary metric every adapter can be scored on",
+        )
+    segments = {}
+    for spec, metric in zip(task.metrics, metrics, strict=True):
+        rows = metric.segment_statistics(ctx) if hasattr(metric, "segment_statistics") else None
+        if rows is not None:
+            segments[spec.name] = rows
+    return Scores(values, skipped, per_example, segments, time.perf_counter() - tick)
+
+
+# --------------------------------------------------------------------------- record
+
+
+def _public_spec(model: ModelSpec) -> str:
+    parts = [
+        f"{model.kind}:{model.target}",
+        *(f"{k}={v}" for k, v in model.public_params().items()),
+    ]
+    return ",".join(parts)
+
+
+def _portable_origin(origin: str) -> str:
+    # Paths inside the package are shown relative to it, so records do not depend on where
+    # bench is installed.
+    return origin.replace(str(BUILTIN_ROOT) + "/", "builtin:")
+
+
+def build_record(
+    *,
+    model: ModelSpec,
+    task: TaskSpec,
+    adapter: Adapter,
+    prepared: Prepared,
+    fingerprint: str,
+    scores: Scores,
+    predictions: PredictionCounts,
+    failures: FailureCounts,
+    timings: Timings,
+    bootstrap: BootstrapConfig,
+    started_at: str,
+    info: Mapping[str, Any] | None = None,
+    determinism: Mapping[str, Any] | None = None,
+) -> RunRecord:
+    """The typed record of one pair (a fresh ``run_id``).
+
+    Args:
+        model: The model spec (secrets are masked in the record).
+        task: The task.
+        adapter: The adapter that answered (its name; its :meth:`~Adapter.info` unless
+            ``info`` is given).
+        prepared: The prepared data (fingerprints, origin, protocol notes).
+        fingerprint: The pair's fingerprint (:func:`pair_fingerprint`).
+        scores: What :func:`score` computed.
+        predictions: Where the predictions came from (a cluster run adds up its jobs' counts).
+        failures: The failed examples by cause.
+        timings: Seconds per stage.
+        bootstrap: The interval settings.
+        started_at: When the pair started (:func:`now`).
+        info: The record's ``model.info`` when it is not the adapter's own (a sharded run).
+        determinism: The ``--check-determinism`` report.
+    """
+    trained = trains_on(adapter, task, prepared)
+    return RunRecord(
+        run_id=uuid.uuid4().hex,
+        started_at=started_at,
+        finished_at=now(),
+        bench_version=__version__,
+        task=TaskInfo(
+            name=task.name,
+            version=task.version,
+            family=task.family,
+            languages=list(task.languages),
+            suite=task.suite,
+            spec_hash=task.spec_hash(),
+            dataset_fingerprint=prepared.fingerprint,
+            dataset_origin=_portable_origin(prepared.origin),
+            train_fingerprint=prepared.train_fingerprint if trained else None,
+            dropped_rows=prepared.dropped,
+            protocol=prepared.info or None,
+            preprocess=[s.identity() for s in build_steps(task)],
+            preprocess_hash=task.preprocess_hash(),
+            prompt_hash=task.prompt_hash(),
+            n_examples=len(prepared.requests),
+            labels=list(get_family(task.family).labels(task)) or None,
+            metric_specs=[m.model_dump(mode="json") for m in task.metrics],
+        ),
+        model=ModelInfo(
+            name=model.display_name,
+            spec=_public_spec(model),
+            adapter=adapter.name,
+            fingerprint=fingerprint,
+            params=model.public_params(),
+            info=dict(adapter.info() if info is None else info),
+        ),
+        primary_metric=task.primary_metric,
+        metrics=scores.values,
+        metrics_skipped=scores.skipped,
+        bootstrap=bootstrap.model_dump(),
+        timings=timings,
+        predictions=predictions,
+        failures=failures,
+        environment=environment(),
+        seeds=run_seeds(bootstrap.seed, task, model.public_params()),
+        determinism=dict(determinism) if determinism is not None else None,
+    )
+
+
+def sample_lines(
+    record: RunRecord,
+    family: Family,
+    prepared: Prepared,
+    responses: ResponseStore,
+    failures: Mapping[str, str],
+    scores: Scores,
+) -> Iterator[SampleLine]:
+    """The lines of ``samples.jsonl``, one example at a time, each with the record's
+    ``run_id``."""
+    segments = scores.segments
+    for i, (req, ref, resp) in enumerate(
+        zip(prepared.requests, prepared.references, responses, strict=True)
+    ):
+        yield SampleLine(
+            id=req.id,
+            input=family.sample_input(req),
+            prediction=family.sample_prediction(resp),
+            response=responses.data(i),
+            reference=ref,
+            failure=failures.get(req.id),
+            scores=scores.per_example[i],
+            segment_stats={m: rows[i] for m, rows in segments.items()} if segments else None,
+            run_id=record.run_id,
+        )
+
+
+def write(
+    config: RunConfig, model: ModelSpec, record: RunRecord, samples: Iterator[SampleLine]
+) -> Path:
+    """Write ``RESULTS/<model>/<task>/samples.jsonl`` and ``record.json`` (atomically, the
+    record last); returns the record's path.
+
+    Raises:
+        ResultsError: The folder cannot be written.
+    """
+    return write_run(Path(config.results) / model.dir_name / record.task.name, record, samples)
