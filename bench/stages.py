@@ -36,7 +36,7 @@ from bench.errors import AdapterError, BenchError, TooManyFailures
 from bench.families.base import Failure, Family, Prepared, Request, Response, get_family
 from bench.identity import combine
 from bench.metrics.base import BootstrapConfig, Metric, MetricValue, ScoringContext, score_task
-from bench.preprocess import apply_steps, build_steps, check_resources
+from bench.preprocess import apply_steps, build_steps, check_resources, steps_identity
 from bench.records import (
     FailureCounts,
     ModelInfo,
@@ -212,9 +212,10 @@ def pair_fingerprint(adapter: Adapter, task: TaskSpec, prepared: Prepared) -> st
     for ``task``, and for a trained adapter what it is trained on."""
     fingerprint = adapter.fingerprint(task)
     if trains_on(adapter, task, prepared):
-        fingerprint = combine(
-            fingerprint, "train", prepared.train_fingerprint, task.preprocess_hash()
-        )
+        # The steps' identity includes the libraries and data they depend on (a jieba
+        # upgrade retrains), not only their names and params.
+        steps = steps_identity(build_steps(task))
+        fingerprint = combine(fingerprint, "train", prepared.train_fingerprint, steps)
     return fingerprint
 
 
@@ -369,7 +370,11 @@ def predict(
             continue
         raw = b"".join(bytes.fromhex(h) for h in hexes)
         digests[start : start + len(hexes)] = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 32)
-        found = use_cache.get_many(fingerprint, hexes) if use_cache is not None else {}
+        found = (
+            use_cache.get_many(fingerprint, hexes, response_type=family.response_type)
+            if use_cache is not None
+            else {}
+        )
         for k, h in enumerate(hexes, start=start):
             if h in found:
                 out.responses.set(lo + k, family.parse_response(found[h]).model_dump(mode="json"))
@@ -396,7 +401,7 @@ def predict(
                 out.responses.set(i, data)
                 new.append((digests[i - lo].tobytes().hex(), data))
         if use_cache is not None and new:
-            use_cache.put_many(fingerprint, new)
+            use_cache.put_many(fingerprint, new, response_type=family.response_type)
         done += len(batch)
         emit(Event("predict-progress", *pair, done=min(done, hi - lo), total=hi - lo))
     for k in np.flatnonzero(todo & (first_of != np.arange(hi - lo))).tolist():
@@ -494,7 +499,7 @@ def score(
         )
     segments = {}
     for spec, metric in zip(task.metrics, metrics, strict=True):
-        rows = metric.segment_statistics(ctx) if hasattr(metric, "segment_statistics") else None
+        rows = metric.segment_statistics(ctx)
         if rows is not None:
             segments[spec.name] = rows
     return Scores(values, skipped, per_example, segments, time.perf_counter() - tick)

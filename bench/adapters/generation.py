@@ -30,7 +30,6 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from importlib import metadata
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -42,7 +41,7 @@ from bench.families.base import Request, Response
 from bench.families.generation import TextResponse
 from bench.families.summarization import SummarizationRequest
 from bench.families.translation import TranslationRequest
-from bench.preprocess.segmenter import jieba_words
+from bench.preprocess.segmenter import jieba_identity, jieba_words
 from bench.preprocess.sentences import sentence_splitter
 
 __all__ = [
@@ -73,13 +72,6 @@ def is_cjk(language: str) -> bool:
         (True, False)
     """
     return language.lower().startswith(("zh", "ja"))
-
-
-def _jieba_version() -> str | None:
-    try:
-        return metadata.version("jieba")
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def budget_length(text: str, cjk: bool) -> int:
@@ -401,7 +393,7 @@ class TextRank(_Extractive):
 
     def _identity(self) -> dict[str, Any]:
         # jieba's dictionary decides the Chinese words, and so the graph.
-        return {**super()._identity(), "jieba": _jieba_version()}
+        return {**super()._identity(), "jieba": jieba_identity()}
 
     def sentence_scores(self, sentences: Sequence[str], language: str) -> np.ndarray:
         """The PageRank score of every sentence (an array summing to 1; empty for none)."""

@@ -32,11 +32,12 @@ import numpy as np
 from pydantic import ConfigDict, Field
 
 from bench.adapters.base import Adapter, Baseline
-from bench.adapters.generation import _jieba_version, is_cjk, jieba_words
+from bench.adapters.generation import is_cjk, jieba_words
 from bench.errors import AdapterError
 from bench.families.base import Request, Response
 from bench.families.generation import TextResponse
 from bench.families.translation import TranslationRequest
+from bench.preprocess.segmenter import jieba_identity
 
 __all__ = ["IBM1Baseline", "detokenize", "word_tokens"]
 
@@ -216,7 +217,7 @@ class IBM1Baseline(Baseline):
 
         The runner further combines the fingerprint with the train split's fingerprint.
         """
-        return {**super().identity(), "jieba": _jieba_version()}
+        return {**super().identity(), "jieba": jieba_identity()}
 
     def info(self) -> dict[str, Any]:
         """Vocabulary sizes, table size, EM iterations and the log-likelihood of each one."""

@@ -36,12 +36,10 @@ References:
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 from collections import Counter
 from collections.abc import Sequence
-from importlib import metadata
 from typing import Any, ClassVar, Literal, NamedTuple
 
 from pydantic import ConfigDict, Field
@@ -52,6 +50,8 @@ from bench.errors import AdapterError, MissingResource
 from bench.families.base import Request, Response
 from bench.families.generation import TextResponse
 from bench.families.qa import QARequest
+from bench.identity import bytes_hash
+from bench.preprocess.segmenter import jieba_identity
 from bench.preprocess.sentences import sentence_splitter
 
 __all__ = ["FirstSentence", "SlidingWindow", "Token", "qa_tokens"]
@@ -136,18 +136,11 @@ def _stopword_set(language: str, wanted: bool | None) -> frozenset[str] | None:
     return frozenset(w.lower() for w in stopword_list(lang))
 
 
-def _jieba_version() -> str | None:
-    try:
-        return metadata.version("jieba")
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def _list_id(words: frozenset[str] | None) -> str:
     if words is None:
         return "none"
     blob = "\n".join(sorted(words)).encode()
-    return f"{len(words)}:{hashlib.sha256(blob).hexdigest()[:12]}"
+    return f"{len(words)}:{bytes_hash(blob, length=12)}"
 
 
 class SlidingWindow(Baseline):
@@ -241,7 +234,7 @@ class SlidingWindow(Baseline):
                 lang: self.params.max_tokens or DEFAULT_SPAN[lang] for lang in ("en", "zh")
             },
             "stopwords": {lang: self._list_tag(lang) for lang in ("en", "zh")},
-            "jieba": _jieba_version(),
+            "jieba": jieba_identity(),
         }
 
     def predict(self, requests: Sequence[Request]) -> list[Response]:

@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from bench.errors import DataError, TaskSpecError
 from bench.families.base import Family, Prepared, Request, Response
 from bench.families.prompts import PromptValue
-from bench.identity import bytes_hash, combine, short_hash
+from bench.identity import SHORT, bytes_hash, combine, short_hash
 from bench.spec import TaskSpec
 
 __all__ = [
@@ -390,7 +390,7 @@ class RecommendationFamily(Family):
                 f"task '{spec.name}': no user has both training history and a test item",
                 fix="check the interaction log and the protocol",
             )
-        candidates_hash = digest.hexdigest()[:16]
+        candidates_hash = digest.hexdigest()[:SHORT]
         train_users = sorted(histories)
         train_blob = json.dumps([[u, histories[u]] for u in train_users]).encode()
 
