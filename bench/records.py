@@ -154,7 +154,7 @@ class Timings(_Frozen):
     fit_s: float | None = None
     predict_s: float | None = None
     score_s: float | None = None
-    total_s: float
+    total_s: float | None = None
 
 
 class RunRecord(_Frozen):

@@ -231,6 +231,7 @@ COMPARABILITY = (
     "dataset",
     "spec",
     "preprocessing",
+    "preprocessing dependencies",
     "prompt",
     "protocol",
     "primary metric",
@@ -243,8 +244,10 @@ def comparability(rec: RunRecord) -> dict[str, str]:
     """The identities that make a record's primary number comparable with another's.
 
     ``{part: identity}`` over :data:`COMPARABILITY`: task version, dataset fingerprint, task
-    spec hash, preprocessing hash, prompt hash, the family's protocol (hashed), the primary
-    metric and its signature without the bootstrap settings.
+    spec hash, preprocessing hash, the libraries and data the steps depended on (jieba and its
+    dictionaries, NLTK data, OpenCC: a jieba upgrade re-segments the text), prompt hash, the
+    family's protocol (hashed), the primary metric and its signature without the bootstrap
+    settings.
     """
     primary = rec.metrics[rec.primary_metric]
     try:
@@ -257,6 +260,7 @@ def comparability(rec: RunRecord) -> dict[str, str]:
         "dataset": task.dataset_fingerprint,
         "spec": task.spec_hash,
         "preprocessing": task.preprocess_hash,
+        "preprocessing dependencies": short_hash([s.get("depends") for s in task.preprocess]),
         "prompt": task.prompt_hash or "",
         "protocol": short_hash(task.protocol) if task.protocol else "",
         "primary metric": rec.primary_metric,

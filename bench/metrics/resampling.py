@@ -13,7 +13,13 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["COUNTS_MAX_CELLS", "BootstrapConfig", "percentile_ci", "resample_counts"]
+__all__ = [
+    "COUNTS_MAX_CELLS",
+    "BootstrapConfig",
+    "clear_caches",
+    "percentile_ci",
+    "resample_counts",
+]
 
 
 class BootstrapConfig(BaseModel):
@@ -126,3 +132,9 @@ def percentile_ci(samples: np.ndarray, confidence: float) -> tuple[float, float]
     alpha = (1 - confidence) / 2
     low, high = np.quantile(finite, [alpha, 1 - alpha])
     return float(low), float(high)
+
+
+def clear_caches() -> None:
+    """Forget the cached resample draws (benchmarks time a first model's bootstrap with it)."""
+    _resample_counts.cache_clear()
+    _resample_indices.cache_clear()

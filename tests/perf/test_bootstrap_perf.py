@@ -26,14 +26,8 @@ import pytest
 from bench.families.generation import TextResponse
 from bench.families.recommendation import RankingResponse
 from bench.families.sentiment import SentimentResponse
-from bench.metrics.base import (
-    BootstrapConfig,
-    Metric,
-    ScoringContext,
-    _resample_counts,
-    _resample_indices,
-    score_task,
-)
+from bench.metrics.base import BootstrapConfig, Metric, ScoringContext, score_task
+from bench.metrics.resampling import clear_caches
 from bench.registry import registry
 from tests.perf.workloads import perturb, smoke_examples
 
@@ -47,8 +41,7 @@ def _metrics(spec: Any) -> list[Metric]:
 
 def _fresh_draw() -> None:
     """Forget the cached resamples, so the next run with intervals pays the draw."""
-    _resample_counts.cache_clear()
-    _resample_indices.cache_clear()
+    clear_caches()
 
 
 def _measure(family: str, spec: Any, requests: list, references: list, responses: list) -> None:

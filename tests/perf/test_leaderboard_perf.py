@@ -161,6 +161,7 @@ def _write(results: Path) -> None:
                             "response": {"text": hyps[i]},
                             "reference": references[i][0],
                             "failure": None,
+                            "run_id": f"{m}-{t}",
                             "scores": {f"sentence_{metric}": float(per[i])},
                         }
                     )
@@ -183,6 +184,7 @@ def _write(results: Path) -> None:
                             "response": {"text": f"output {i}"},
                             "reference": f"reference {i}",
                             "failure": None,
+                            "run_id": f"{m}-{t}",
                             "scores": {column: float(per[i])},
                         }
                     )

@@ -124,3 +124,20 @@ def test_labels_name_what_differs() -> None:
         "sentiment-en [spec abcdefab]",
     ]
     assert column_labels([a, e]) == ["sentiment-en", "sentiment-en"]
+
+
+def test_a_jieba_upgrade_splits_the_column() -> None:
+    """Same task file and steps, but the steps ran with another jieba (their recorded
+    dependencies differ): the numbers are not comparable, so they get separate columns."""
+    records = [rec for rec, _ in load_runs(GOLDEN) if rec.task.name == "sentiment-en"]
+    a, b = records[:2]
+
+    def segmented(rec: RunRecord, version: str) -> RunRecord:
+        step = {"name": "zh_segment", "params": {}, "depends": {"jieba": version}}
+        return rec.model_copy(update={"task": rec.task.model_copy(update={"preprocess": [step]})})
+
+    same = column_labels([segmented(a, "0.42.1"), segmented(b, "0.42.1")])
+    assert same == ["sentiment-en", "sentiment-en"]
+    labels = column_labels([segmented(a, "0.42.1"), segmented(b, "0.43.0")])
+    assert labels[0] != labels[1]
+    assert all(label.startswith("sentiment-en [preprocessing dependencies ") for label in labels)
