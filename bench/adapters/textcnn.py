@@ -358,22 +358,18 @@ def _pad(torch: Any, seqs: list[list[int]], min_len: int) -> tuple[Any, Any]:
     included, so every text has at least one window for every kernel.
     """
     lengths = [max(len(s), min_len) for s in seqs]
-    ids = np.full((len(seqs), max(lengths)), PAD, dtype=np.int64)
-    for row, seq in enumerate(seqs):
-        ids[row, : len(seq)] = seq
-    return torch.from_numpy(ids), torch.tensor(lengths, dtype=torch.long)
+    rows = [torch.tensor(s, dtype=torch.long) for s in seqs]
+    ids = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_value=PAD)
+    if ids.shape[1] < max(lengths):
+        ids = torch.nn.functional.pad(ids, (0, max(lengths) - ids.shape[1]), value=PAD)
+    return ids, torch.tensor(lengths, dtype=torch.long)
 
 
 def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Unweighted mean F1 over the labels present in ``y_true`` or ``y_pred``."""
-    scores = []
-    for label in np.union1d(y_true, y_pred):
-        tp = int(np.sum((y_true == label) & (y_pred == label)))
-        fp = int(np.sum((y_true != label) & (y_pred == label)))
-        fn = int(np.sum((y_true == label) & (y_pred != label)))
-        denom = 2 * tp + fp + fn
-        scores.append(2 * tp / denom if denom else 0.0)
-    return float(np.mean(scores)) if scores else 0.0
+    """Unweighted mean F1 over the labels present in ``y_true`` or ``y_pred`` (scikit-learn)."""
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
 
 
 def _build_model(vocab_size: int, n_labels: int, p: TextCNNBaseline.Params) -> Any:
