@@ -171,6 +171,7 @@ def run_both(
     return ours, per_user, {m: float(v) for m, v in theirs.items()}, dict(ranx_run.scores)
 
 
+@pytest.mark.slow  # ~1 min in all: five rankers on the full MovieLens-100k
 @pytest.mark.parametrize(
     ("held_out", "ranker", "cut"),
     [

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -39,3 +40,11 @@ class Scale:
 def scale() -> Scale:
     """The scale this run of the benchmarks uses."""
     return Scale(full=FULL)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every benchmark is ``slow``: ``pytest -m "not slow"`` (the fast subset) leaves them out."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.slow)

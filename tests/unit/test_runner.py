@@ -624,6 +624,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow  # ~10 s: fresh interpreters
 def test_fingerprints_are_pure(tmp_path: Path) -> None:
     """Before and after for_task and predict, and in a fresh process: the same fingerprint."""
     from bench.adapters.base import builtin_baselines, make_adapter
