@@ -377,7 +377,9 @@ def predict(
         )
         for k, h in enumerate(hexes, start=start):
             if h in found:
-                out.responses.set(lo + k, family.parse_response(found[h]).model_dump(mode="json"))
+                # The cache returns only rows that validate against the family's response
+                # model, as that model dumped them: no second parse.
+                out.responses.set(lo + k, found[h])
             else:
                 todo[k] = True
     out.cached = int((~todo).sum())

@@ -24,22 +24,35 @@ if TYPE_CHECKING:
 __all__ = ["download", "from_archive", "load_hub", "load_sacrebleu"]
 
 
+def _url(source: SourceSpec, name: str) -> str:
+    return (source.location or "").rstrip("/") + "/" + name
+
+
+def _download(spec: TaskSpec, source: SourceSpec, name: str, *, local: str) -> Path:
+    """Download ``name`` below ``source.location`` through ``datasets`` (cached by it).
+
+    Raises:
+        DataError: The download failed; the fix names ``--data NAME=<local>``.
+    """
+    from datasets import DownloadManager
+
+    url = _url(source, name)
+    try:
+        return Path(DownloadManager().download(url))
+    except Exception as exc:  # the download manager raises many network error types
+        raise DataError(
+            f"task '{spec.name}': cannot download {url}: {first_line(exc)}",
+            fix=f"check the network, or pass a local copy with --data {spec.name}={local}",
+        ) from exc
+
+
 def download(spec: TaskSpec, source: SourceSpec, name: str) -> Path:
     """Download ``source.location/name`` (cached by ``datasets``) and check its pinned SHA-256.
 
     Raises:
         DataError: The download failed, or the file is not pinned or differs from its pin.
     """
-    from datasets import DownloadManager
-
-    url = (source.location or "").rstrip("/") + "/" + name
-    try:
-        path = Path(DownloadManager().download(url))
-    except Exception as exc:  # the download manager raises many network error types
-        raise DataError(
-            f"task '{spec.name}': cannot download {url}: {type(exc).__name__}",
-            fix=f"check the network, or pass a local copy with --data {spec.name}=PATH",
-        ) from exc
+    path = _download(spec, source, name, local="PATH")
     verify_sha256(spec, source, None, path, key=name)
     return path
 
@@ -51,16 +64,8 @@ def from_archive(spec: TaskSpec, source: SourceSpec, member: str) -> Path:
         DataError: The download failed, the archive's MD5 or the member's SHA-256 differs from
             its pin, the archive is not a zip file or lacks ``member``.
     """
-    from datasets import DownloadManager
-
-    url = (source.location or "").rstrip("/") + "/" + str(source.archive)
-    try:
-        archive = Path(DownloadManager().download(url))
-    except Exception as exc:  # the download manager raises many network error types
-        raise DataError(
-            f"task '{spec.name}': cannot download {url}: {first_line(exc)}",
-            fix=f"check the network, or pass a local copy with --data {spec.name}=DIR",
-        ) from exc
+    url = _url(source, str(source.archive))
+    archive = _download(spec, source, str(source.archive), local="DIR")
     if source.archive_md5:
         actual = file_digest(archive, "md5")
         if actual != source.archive_md5:
