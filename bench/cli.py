@@ -762,7 +762,8 @@ def tasks_show(
 def tasks_validate(
     paths: Annotated[list[Path], typer.Argument(help="Task files or folders.")],
 ) -> None:
-    """Validate task files: schema, registry names and parameters. Exit 2 on the first error."""
+    """Validate task files: schema, registry names and parameters, the family's options and the
+    prompt template (fields, sandbox). Exit 2 on the first error."""
     from bench.spec import load_task
 
     files: list[Path] = []
