@@ -28,6 +28,7 @@ __all__ = [
     "READABLE_SCHEMA_VERSIONS",
     "RECORD_SCHEMA_VERSION",
     "FailureCounts",
+    "FailureKind",
     "ModelInfo",
     "PredictionCounts",
     "RunRecord",
@@ -133,17 +134,35 @@ class PredictionCounts(_Frozen):
     failed: int
 
 
+class FailureKind(_Frozen):
+    """The failed examples of one kind (the cause part of their labels).
+
+    Attributes:
+        count: Examples of the kind.
+        ids: The first few of them (at most 10), sorted.
+    """
+
+    count: int
+    ids: list[str] = Field(default_factory=list)
+
+
 class FailureCounts(_Frozen):
-    """The examples a run failed on, by cause.
+    """The examples a run failed on, by cause; bounded in size however many failed.
 
     Attributes:
         count: Failed examples.
-        by_cause: ``{Failure.label: examples}``, sorted by label.
+        by_cause: ``{Failure.label: examples}``, sorted by label: the 20 most common labels,
+            the others of each kind counted under ``"<kind>: (other messages)"`` (the values
+            always add up to ``count``).
+        by_kind: ``{kind: FailureKind}``, the kind being a label's text before its first
+            ``": "`` (the 20 most common kinds; the rest under ``"(other kinds)"``). Absent
+            from records written before it existed.
         ids: The first 100 failed ids, sorted.
     """
 
     count: int = 0
     by_cause: dict[str, int] = Field(default_factory=dict)
+    by_kind: dict[str, FailureKind] = Field(default_factory=dict)
     ids: list[str] = Field(default_factory=list)
 
 

@@ -39,6 +39,7 @@ from bench.metrics.base import BootstrapConfig, Metric, MetricValue, ScoringCont
 from bench.preprocess import apply_steps, build_steps, check_resources, steps_identity
 from bench.records import (
     FailureCounts,
+    FailureKind,
     ModelInfo,
     PredictionCounts,
     RunRecord,
@@ -53,6 +54,8 @@ from bench.spec import TaskSpec
 from bench.streaming import ResponseStore, RowExamples, chunks
 
 __all__ = [
+    "FAILURE_EXAMPLES",
+    "FAILURE_GROUPS",
     "Callback",
     "DeterminismCheck",
     "Event",
@@ -61,6 +64,8 @@ __all__ = [
     "Scores",
     "build_record",
     "check_failures",
+    "failure_counts",
+    "failure_kind",
     "failure_limit",
     "first_occurrence",
     "now",
@@ -253,12 +258,65 @@ class PredictionSet:
         )
 
     def failure_counts(self) -> FailureCounts:
-        """The record's ``failures`` section."""
-        return FailureCounts(
-            count=len(self.failures),
-            by_cause=dict(sorted(Counter(self.failures.values()).items())),
-            ids=sorted(self.failures)[:100],
-        )
+        """The record's ``failures`` section (see :func:`failure_counts`)."""
+        return failure_counts(self.failures)
+
+
+FAILURE_EXAMPLES = 10
+"""Example ids a record keeps per kind of failure."""
+FAILURE_GROUPS = 20
+"""Distinct labels (and kinds) a record's failure counts keep; the rest are counted together."""
+
+
+def failure_kind(label: str) -> str:
+    """The kind of a failure label: its text before the first ``": "`` (the cause of a
+    ``cause: message`` label), else the whole label.
+
+    Example:
+        >>> failure_kind("missing: no prediction in p.jsonl")
+        'missing'
+    """
+    return label.partition(": ")[0] or label
+
+
+def failure_counts(failures: Mapping[str, str]) -> FailureCounts:
+    """The record's ``failures`` section for ``{id: Failure.label}``: bounded in size however
+    many examples failed and however many distinct messages they carry.
+
+    ``by_kind`` gives each kind's count and its first :data:`FAILURE_EXAMPLES` ids;
+    ``by_cause`` keeps the :data:`FAILURE_GROUPS` most common labels and counts the others of
+    each kind under ``"<kind>: (other messages)"``, so its values still add up to ``count``.
+
+    Example:
+        >>> counts = failure_counts({f"q{i}": f"missing: id q{i}" for i in range(30)})
+        >>> counts.by_kind["missing"].count, len(counts.by_kind["missing"].ids)
+        (30, 10)
+        >>> counts.by_cause["missing: (other messages)"]
+        10
+    """
+    labels = Counter(failures.values())
+    kept = dict(sorted(labels.items(), key=lambda kv: (-kv[1], kv[0]))[:FAILURE_GROUPS])
+    by_cause = Counter(kept)
+    for label, n in labels.items():
+        if label not in kept:
+            by_cause[f"{failure_kind(label)}: (other messages)"] += n
+    members: dict[str, list[str]] = {}
+    for key, label in failures.items():
+        members.setdefault(failure_kind(label), []).append(key)
+    ranked = sorted(members.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    groups = dict(ranked[:FAILURE_GROUPS])
+    rest = [key for _, ids in ranked[FAILURE_GROUPS:] for key in ids]
+    if rest:
+        groups["(other kinds)"] = rest
+    return FailureCounts(
+        count=len(failures),
+        by_cause=dict(sorted(by_cause.items())),
+        by_kind={
+            kind: FailureKind(count=len(ids), ids=sorted(ids)[:FAILURE_EXAMPLES])
+            for kind, ids in sorted(groups.items())
+        },
+        ids=sorted(failures)[:100],
+    )
 
 
 def first_occurrence(digests: np.ndarray) -> np.ndarray:
@@ -308,13 +366,18 @@ def _call(adapter: Adapter, batch: list[Request], family: Family) -> list[Respon
             f"adapter {adapter.name} returned {len(got)} responses for {len(batch)} requests",
             fix="an adapter returns exactly one response (or Failure) per request",
         )
-    for item in got:
+    for k, (req, item) in enumerate(zip(batch, got, strict=True)):
         if not isinstance(item, Failure | family.response_type):
             raise AdapterError(
                 f"adapter {adapter.name} returned a {type(item).__name__} for a {family.name} "
                 f"request, not a {family.response_type.__name__} or a Failure",
                 fix="return the family's response type (or a Failure) for every request",
             )
+        problem = None if isinstance(item, Failure) else family.check_response(item, req)
+        if problem is not None:
+            # An answer the metrics cannot score (a label outside the task's set) is counted,
+            # never scored as if it were one.
+            got[k] = Failure(cause="invalid", message=problem[:300])
     return got
 
 

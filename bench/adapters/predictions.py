@@ -5,11 +5,16 @@ Formats:
 * ``jsonl`` (files ending in ``.jsonl`` or ``.json``): one object per example with the
   example's ``id`` and its ``prediction``, or — the official SQuAD / CMRC2018 prediction
   format — a single JSON object mapping each id to its prediction (``{"qid": "answer"}``).
-  A prediction is, for sentiment, the label as a string (a label outside the task's label set
-  scores as a miss) or a response object (``{"label": ..., "probabilities": {...}}``); for
-  translation, summarization and QA, the text or ``{"text": ...}``; for recommendation, the
-  ranked item ids or ``{"ranked": [...]}``. Every test example must have exactly one
-  prediction, and the file must name no other id.
+  A prediction is, for sentiment, the label as a string (``null``: no answer, scored as a miss)
+  or a response object (``{"label": ..., "probabilities": {...}}``); for translation,
+  summarization and QA, the text or ``{"text": ...}``; for recommendation, the ranked item ids
+  or ``{"ranked": [...]}``. Every test example must have exactly one prediction, and the file
+  must name no other id. A prediction its family refuses for its example (a label outside the
+  task's labels, probabilities keyed by anything else, not summing to 1 or missing the
+  predicted label; a ranked item that is not an id) is an error naming the line, never a
+  silent miss. A key given twice — an id of the ``{"qid": "answer"}`` map, or a key inside any
+  object — is an error naming its lines, never last-one-wins; so is JSON nested deeper than
+  :data:`MAX_DEPTH` levels.
 * A run's own ``samples.jsonl`` (or the run folder that holds it): its lines also carry
   ``response`` — the exact response object the adapter returned, used in preference to the
   display ``prediction`` — and ``failure``, the cause of an example the adapter failed on.
@@ -17,6 +22,11 @@ Formats:
   of the new record equal the original run's. Any JSONL line may give ``failure`` this way.
 * ``text`` (any other file): plain text, one output per line in test-set order — the WMT
   convention for hypothesis files. The file must have exactly one line per test example.
+  Lines end at LF (a CR LF line end, as Windows editors write, counts as one; a lone CR is
+  part of its line, never a line break).
+
+Every format: a UTF-8 byte-order mark at the start of the file is not part of the first
+prediction; it is dropped, and the record's ``model.info`` says so (``"bom_stripped": true``).
 
 The model's default display name is the file's stem; for a run's ``samples.jsonl`` (or its
 folder) it is the original model's name with ``-rescored`` appended, so a rescored record never
@@ -27,10 +37,13 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
+
+from pydantic import ValidationError
 
 from bench.adapters.base import Adapter
 from bench.adapters.prediction_paths import (
@@ -45,6 +58,7 @@ from bench.records import load_record, read_samples
 from bench.spec import TaskSpec
 
 __all__ = [
+    "MAX_DEPTH",
     "Entry",
     "PredictionsAdapter",
     "PredictionsFile",
@@ -57,6 +71,66 @@ __all__ = [
 ]
 
 _LINE_HELP = 'write one object per line: {"id": ..., "prediction": ...}'
+_BOM = "\ufeff"
+
+MAX_DEPTH = 64
+"""The deepest JSON nesting a predictions file may use (a prediction needs three levels);
+deeper is refused before it is parsed, so no file can exhaust Python's recursion limit."""
+
+# A JSON string (skipped whole, escapes included) or a bracket: what nesting depth counts.
+_NESTING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_pairs)
+
+
+def _too_deep(text: str) -> bool:
+    """Whether ``text`` nests JSON arrays and objects deeper than :data:`MAX_DEPTH`."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return False
+    depth = 0
+    for match in _NESTING.finditer(text):
+        bracket = match.group()
+        if bracket in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif bracket in "]}":
+            depth -= 1
+    return False
+
+
+def _too_deep_error(where: str) -> PredictionsError:
+    return PredictionsError(
+        f"{where}: JSON nested deeper than {MAX_DEPTH} levels",
+        fix="a prediction is a label, a text, a list of item ids or a flat response object: "
+        "write it without the nesting",
+    )
+
+
+def _split_lines(text: str) -> list[str]:
+    """``text`` split at LF only (a CR LF ends a line too; a lone CR, U+2028 and the other
+    characters ``str.splitlines`` breaks at are content)."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the final line end ends a line; it does not start an empty one
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
 @dataclass(frozen=True)
@@ -88,11 +162,13 @@ class PredictionsFile:
         path: The file read (``samples.jsonl`` when a run folder was given).
         entries: One entry per id, in file order.
         record: The ``record.json`` beside a run's ``samples.jsonl``, when there is one.
+        bom_stripped: The file began with a UTF-8 byte-order mark, which was dropped.
     """
 
     path: Path
     entries: dict[str, Entry] = field(default_factory=dict)
     record: Path | None = None
+    bom_stripped: bool = False
 
 
 def _read_text(path: Path) -> str:
@@ -115,11 +191,14 @@ def load_predictions(path: str | Path) -> PredictionsFile:
     Raises:
         PredictionsError: Unreadable file, invalid JSON, a line that is not an object with
             ``id`` and ``prediction`` (or ``response`` / ``failure``), a ``failure`` that is not
-            a string, or an id given twice — each named with its file and line.
+            a string, an id given twice, a key given twice in one object, or nesting deeper
+            than :data:`MAX_DEPTH` — each named with its file and line.
     """
     path, record = resolve_predictions_path(path)
     text = _read_text(path)
-    out = PredictionsFile(path=path, record=record)
+    bom = text.startswith(_BOM)
+    text = text[len(_BOM) :] if bom else text
+    out = PredictionsFile(path=path, record=record, bom_stripped=bom)
     if record is not None:
         # A run's own samples: typed lines that must belong to the record beside them.
         for number, sample in enumerate(read_samples(path, load_record(record), text=text), 1):
@@ -135,26 +214,16 @@ def load_predictions(path: str | Path) -> PredictionsFile:
     # The official SQuAD / CMRC2018 prediction format: one JSON object {question id: answer}.
     stripped = text.lstrip()
     if stripped.startswith("{") and "\n{" not in stripped.rstrip():
-        try:
-            whole = json.loads(text)
-        except json.JSONDecodeError:
-            whole = None
-        # A single JSONL line that forgot its id is not an {id: answer} map.
-        if isinstance(whole, dict) and "id" not in whole and "prediction" not in whole:
+        whole = _read_map(text, path)
+        if whole is not None:
             if not whole:
                 raise PredictionsError(f"{path}: no predictions", fix="map every question id")
-            out.entries = {str(k): Entry(value=v) for k, v in whole.items()}
+            out.entries = whole
             return out
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line in enumerate(_split_lines(text), start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise PredictionsError(
-                f"{path}: line {lineno}: invalid JSON ({exc.msg} at column {exc.colno})",
-                fix=_LINE_HELP,
-            ) from exc
+        obj = _parse_line(line, path, lineno)
         if not isinstance(obj, dict) or "id" not in obj:
             got = type(obj).__name__ if not isinstance(obj, dict) else "an object without 'id'"
             raise PredictionsError(
@@ -173,6 +242,103 @@ def load_predictions(path: str | Path) -> PredictionsFile:
     if not out.entries:
         raise PredictionsError(f"{path}: no predictions", fix="write one line per test example")
     return out
+
+
+def _parse_line(line: str, path: Path, lineno: int) -> Any:
+    """One JSONL line: no key twice in any object, no nesting beyond :data:`MAX_DEPTH`."""
+    if _too_deep(line):
+        raise _too_deep_error(f"{path}: line {lineno}")
+    try:
+        return _DECODER.decode(line)
+    except _DuplicateKey as exc:
+        raise PredictionsError(
+            f"{path}: line {lineno}: key {exc.key!r} appears twice in one object (JSON readers "
+            "keep only the last)",
+            fix="give each key once",
+        ) from exc
+    except json.JSONDecodeError as exc:
+        raise PredictionsError(
+            f"{path}: line {lineno}: invalid JSON ({exc.msg} at column {exc.colno})",
+            fix=_LINE_HELP,
+        ) from exc
+    except RecursionError as exc:  # below MAX_DEPTH this cannot happen; never a traceback
+        raise _too_deep_error(f"{path}: line {lineno}") from exc
+
+
+def _read_map(text: str, path: Path) -> dict[str, Entry] | None:
+    """The entries of a whole-file ``{id: prediction}`` object, each with the line its id is
+    on; ``None`` when ``text`` is not one JSON object of that kind (it is then read as JSONL,
+    which names the line of any error).
+
+    The object is read one member at a time (rather than by ``json.loads``, which keeps the
+    last of two equal keys) so that an id given twice is refused, naming both lines.
+
+    Raises:
+        PredictionsError: An id given twice, a key given twice inside a prediction, nesting
+            deeper than :data:`MAX_DEPTH`.
+    """
+    if _too_deep(text):
+        raise _too_deep_error(str(path))
+    entries: dict[str, Entry] = {}
+    twice: tuple[str, int, int] | None = None
+    key = ""
+    line, counted = 1, 0
+
+    def line_at(pos: int) -> int:
+        nonlocal line, counted
+        line += text.count("\n", counted, pos)
+        counted = pos
+        return line
+
+    def skip(pos: int) -> int:
+        found = _SPACE.match(text, pos)
+        return found.end() if found else pos
+
+    i = skip(0)
+    if text[i : i + 1] != "{":
+        return None
+    i = skip(i + 1)
+    if text[i : i + 1] == "}":
+        return {} if not text[skip(i + 1) :] else None
+    try:
+        while True:
+            if text[i : i + 1] != '"':
+                return None
+            at = line_at(i)
+            key, i = json.decoder.scanstring(text, i + 1)  # type: ignore[attr-defined]
+            i = skip(i)
+            if text[i : i + 1] != ":":
+                return None
+            value, i = _DECODER.raw_decode(text, skip(i + 1))
+            if key in entries and twice is None:
+                twice = (key, entries[key].line or 0, at)
+            if key not in entries:
+                entries[key] = Entry(value=value, line=at)
+            i = skip(i)
+            if text[i : i + 1] == ",":
+                i = skip(i + 1)
+                continue
+            if text[i : i + 1] == "}" and not text[skip(i + 1) :]:
+                break
+            return None
+    except _DuplicateKey as exc:
+        raise PredictionsError(
+            f"{path}: line {line_at(i)} (id {key!r}): key {exc.key!r} appears twice in one "
+            "object (JSON readers keep only the last)",
+            fix="give each key once",
+        ) from exc
+    except (json.JSONDecodeError, ValueError):
+        return None
+    # A single JSONL line that forgot its id is not an {id: answer} map.
+    if "id" in entries or "prediction" in entries:
+        return None
+    if twice is not None:
+        key, first, second = twice
+        raise PredictionsError(
+            f"{path}: id {key!r} appears twice (lines {first} and {second})",
+            fix="keep one prediction per id",
+        )
+    return {str(k): e for k, e in entries.items()}
 
 
 def _entry(obj: dict[str, Any], path: Path, lineno: int, key: str) -> Entry:
@@ -210,15 +376,18 @@ def read_predictions(path: str | Path) -> dict[str, Any]:
     return {k: e.value for k, e in load_predictions(path).entries.items() if e.failure is None}
 
 
-def read_lines(path: str | Path) -> list[str]:
-    """Read a plain-text predictions file: one output per line (newlines only split lines)."""
-    path = Path(path)
-    try:
-        with path.open(encoding="utf-8") as fh:
-            return [line.rstrip("\n") for line in fh]
-    except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError):
-        _read_text(path)  # raises the same error, named
-        raise
+def read_lines(path: str | Path) -> tuple[list[str], bool]:
+    """Read a plain-text predictions file: one output per line, and whether a UTF-8
+    byte-order mark was dropped from the first.
+
+    Only LF ends a line (CR LF counts as one line end; a lone CR is content).
+
+    Raises:
+        PredictionsError: The file is missing, a folder, or not UTF-8.
+    """
+    text = _read_text(Path(path))
+    bom = text.startswith(_BOM)
+    return _split_lines(text[len(_BOM) :] if bom else text), bom
 
 
 def predictions_format(path: str | Path, fmt: str = "auto") -> str:
@@ -283,11 +452,12 @@ class PredictionsAdapter(Adapter):
         self.record: Path | None = None
         if self.format == "text":
             self.path = Path(target)
-            self._lines = read_lines(self.path)
+            self._lines, self._bom = read_lines(self.path)
             self._entries: dict[str, Entry] = {}
         else:
             loaded = load_predictions(target)
             self.path, self._entries, self.record = loaded.path, loaded.entries, loaded.record
+            self._bom = loaded.bom_stripped
         self._missing: set[str] = set()
         self._family: Family | None = None
         self._spec: TaskSpec | None = None
@@ -380,8 +550,11 @@ class PredictionsAdapter(Adapter):
         return True
 
     def info(self) -> dict[str, Any]:
-        """The file read, its format and, for a re-scored run, the record it came from."""
+        """The file read, its format, ``bom_stripped`` when a byte-order mark was dropped
+        from its start and, for a re-scored run, the record it came from."""
         out: dict[str, Any] = {"file": self.path.name, "format": self.format}
+        if self._bom:
+            out["bom_stripped"] = True
         if self.record is not None:
             out["rescored_run"] = self._record_field("run_id")
             out["rescored_model"] = self._record_field("model", "name")
@@ -404,17 +577,43 @@ class PredictionsAdapter(Adapter):
             if entry.failure is not None:
                 out.append(recorded_failure(entry.failure))
                 continue
+            what = "response" if entry.is_response else "prediction"
+            shown = _shown(entry.value)
             try:
                 if entry.is_response:
-                    out.append(self._family.parse_response(entry.value))
+                    response = self._family.parse_response(entry.value)
                 else:
-                    out.append(self._family.parse_prediction(entry.value, self._spec))
+                    response = self._family.parse_prediction(entry.value, self._spec)
             except (TypeError, ValueError) as exc:
-                what = "response" if entry.is_response else "prediction"
                 raise PredictionsError(
-                    f"{entry.where(self.path, req.id)}: {what} {str(entry.value)[:80]!r} has "
-                    f"the wrong shape for the {self._family.name} family "
-                    f"({str(exc).splitlines()[0]})",
+                    f"{entry.where(self.path, req.id)}: {what} {shown} has the wrong shape for "
+                    f"the {self._family.name} family ({_reason(exc)})",
                     fix="see the family's response type in the README (or samples.jsonl of a run)",
                 ) from exc
+            problem = self._family.check_response(response, req, self._spec)
+            if problem is not None:
+                raise PredictionsError(
+                    f"{entry.where(self.path, req.id)}: {what} {shown}: {problem}",
+                    fix=f"write a prediction the {self._family.name} family can score for "
+                    "this example (null for no answer)",
+                )
+            out.append(response)
         return out
+
+
+def _shown(value: Any) -> str:
+    """A prediction as its message quotes it: short, on one line."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return repr(text if len(text) <= 80 else text[:77] + "...")
+
+
+def _reason(exc: Exception) -> str:
+    """Why a value did not parse, in one line (each pydantic error as ``field: message``)."""
+    if isinstance(exc, ValidationError):
+        parts = []
+        for err in exc.errors()[:3]:
+            loc = ".".join(str(x) for x in err["loc"])
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            parts.append(f"{loc}: {msg}" if loc else msg)
+        return "; ".join(parts)
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -406,6 +406,20 @@ class Family(ABC):
         """Read a response back from its JSON form."""
         return self.response_type.model_validate(dict(data))
 
+    def check_response(
+        self, response: Response, request: Request, spec: TaskSpec | None = None
+    ) -> str | None:
+        """Why ``response`` cannot be scored as an answer to ``request`` (naming the field and
+        the value), or ``None`` when it can. ``spec``, when given, may sharpen the message
+        (a did-you-mean through the task's verbalisers).
+
+        The response model checks what a response is on its own; this checks it against its
+        request (a sentiment label outside the request's labels). The predict stage turns a
+        problem into a counted :class:`Failure` (cause ``invalid``); a predictions file with
+        one is refused. The default accepts every response.
+        """
+        return None
+
     def parse_prediction(self, value: Any, spec: TaskSpec) -> Response:
         """Read a response from a predictions file's ``prediction`` value."""
         if isinstance(value, Mapping):

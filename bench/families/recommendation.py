@@ -45,6 +45,7 @@ __all__ = [
     "RecommendationFamily",
     "RecommendationOptions",
     "RecommendationRequest",
+    "ranked_ids",
 ]
 
 
@@ -80,7 +81,11 @@ class RankingResponse(Response):
     @classmethod
     def _unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if len(set(value)) != len(value):
-            raise ValueError("ranked lists an item twice")
+            seen: set[str] = set()
+            for item in value:
+                if item in seen:
+                    raise ValueError(f"ranked lists item {item!r} twice")
+                seen.add(item)
         return value
 
     def model_post_init(self, __context: Any) -> None:
@@ -88,6 +93,32 @@ class RankingResponse(Response):
             raise ValueError(
                 f"scores has {len(self.scores)} values for {len(self.ranked)} ranked items"
             )
+
+
+def ranked_ids(items: Sequence[Any]) -> tuple[str, ...]:
+    """The item ids of a ranking read from JSON: strings as they are, integers as their
+    decimal string.
+
+    Raises:
+        ValueError: An item that is not an id (``null``, a boolean, a float, a list, an object),
+            named with its 1-based position.
+
+    Example:
+        >>> ranked_ids(["i1", 7])
+        ('i1', '7')
+    """
+    out = []
+    for rank, item in enumerate(items, start=1):
+        if isinstance(item, str) or (isinstance(item, int) and not isinstance(item, bool)):
+            out.append(str(item))
+            continue
+        shown = json.dumps(item, ensure_ascii=False)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        kind = "null" if item is None else type(item).__name__
+        raise ValueError(
+            f"ranked item {rank} is {shown} ({kind}), not an item id (a string or an integer)"
+        )
+    return tuple(out)
 
 
 class ItemTable(BaseModel):
@@ -282,9 +313,19 @@ class RecommendationFamily(Family):
         )
 
     def parse_prediction(self, value: Any, spec: TaskSpec) -> Response:
-        """A predictions file gives the ranked ids as a list, or ``{"ranked": [...]}``."""
+        """A predictions file gives the ranked ids as a list, or ``{"ranked": [...]}``.
+
+        An id is a string or a JSON integer (``5`` is the item ``"5"``, as ids read from a
+        CSV log are); anything else — ``null``, a boolean, a float, a list or an object — is
+        not an item id and is refused, as an id listed twice is.
+
+        Raises:
+            ValueError: Naming the first item that is not an id, and its position.
+        """
         if isinstance(value, list):
-            return RankingResponse(ranked=tuple(str(v) for v in value))
+            return RankingResponse(ranked=ranked_ids(value))
+        if isinstance(value, Mapping) and isinstance(value.get("ranked"), list):
+            value = {**value, "ranked": ranked_ids(value["ranked"])}
         return super().parse_prediction(value, spec)
 
     def prepare(

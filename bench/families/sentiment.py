@@ -18,6 +18,13 @@ Answers: a generated answer names the label whose verbaliser appears first in it
 language model that scores continuations instead is given each label's verbaliser, and the
 probabilities are the softmax of their log-likelihoods.
 
+Checks: a response's ``label`` must be ``None`` or one of its request's labels; its
+``probabilities``, when given, must be keyed by the task's labels only (a label left out has
+probability 0), lie in [0, 1], sum to 1 within 1e-4 (:data:`PROBABILITY_TOLERANCE`; never
+renormalised), and include the predicted label. A predictions file that breaks one is refused
+naming its line; an adapter's response that does is a counted failure (cause ``invalid``),
+never scored.
+
 Options: none (any key under ``options:`` is an error).
 """
 
@@ -30,13 +37,24 @@ from typing import Any, ClassVar
 
 from pydantic import field_validator
 
-from bench.errors import TaskSpecError
+from bench.errors import TaskSpecError, did_you_mean
 from bench.families.base import Family, Request, Response
 from bench.families.prompts import PromptValue
 from bench.preprocess.base import tokens_column
 from bench.spec import TaskSpec
 
-__all__ = ["SentimentFamily", "SentimentRequest", "SentimentResponse", "verbalizers"]
+__all__ = [
+    "PROBABILITY_TOLERANCE",
+    "SentimentFamily",
+    "SentimentRequest",
+    "SentimentResponse",
+    "label_suggestion",
+    "verbalizers",
+]
+
+PROBABILITY_TOLERANCE = 1e-4
+"""How far a response's probabilities may sum from 1 (float32 softmax outputs written with six
+digits stay well inside it); a larger gap is an error, never renormalised away."""
 
 
 class SentimentRequest(Request):
@@ -73,11 +91,15 @@ class SentimentResponse(Response):
     def _check_probabilities(cls, value: dict[str, float] | None) -> dict[str, float] | None:
         if value is None:
             return None
-        if any(not math.isfinite(p) or p < 0 or p > 1 for p in value.values()):
-            raise ValueError(f"probabilities must lie in [0, 1], got {value}")
-        total = sum(value.values())
-        if abs(total - 1.0) > 1e-4:
-            raise ValueError(f"probabilities must sum to 1, got {total:.6f}")
+        bad = {k: p for k, p in value.items() if not math.isfinite(p) or p < 0 or p > 1}
+        if bad:
+            shown = ", ".join(f"{k!r}: {p}" for k, p in list(bad.items())[:3])
+            raise ValueError(f"probabilities must lie in [0, 1] (finite), got {shown}")
+        total = math.fsum(value.values())
+        if abs(total - 1.0) > PROBABILITY_TOLERANCE:
+            raise ValueError(
+                f"probabilities must sum to 1 (within {PROBABILITY_TOLERANCE:g}), got {total:.6f}"
+            )
         return value
 
 
@@ -146,6 +168,30 @@ def _parse_label(text: str, words: Mapping[str, str]) -> str | None:
         if best is None or key < best:
             best = key
     return None if best is None else best[2]
+
+
+def label_suggestion(
+    value: str, labels: Sequence[str], words: Mapping[str, str] | None = None
+) -> str:
+    """``" (did you mean 'x'?)"`` for the label ``value`` most likely stands for, or ``""``.
+
+    The label equal to ``value`` but for case, the label whose verbaliser ``value`` is (``正面``
+    for ``positive``), the one label ``value`` abbreviates (``pos``), else the closest spelling.
+
+    Example:
+        >>> label_suggestion("pos", ["negative", "positive"])
+        " (did you mean 'positive'?)"
+    """
+    folded = value.strip().casefold()
+    by_word = {w.casefold(): label for label, w in (words or {}).items() if w}
+    found = next((label for label in labels if label.casefold() == folded), None)
+    found = found or by_word.get(folded)
+    if found is None and folded:
+        prefixed = [label for label in labels if label.casefold().startswith(folded)]
+        found = prefixed[0] if len(prefixed) == 1 else None
+    if found is not None:
+        return f" (did you mean '{found}'?)"
+    return did_you_mean(value, labels)
 
 
 def verbalizers(labels: Sequence[str], spec: TaskSpec | None) -> dict[str, str]:
@@ -273,10 +319,35 @@ class SentimentFamily(Family):
         best = labels[max(range(len(labels)), key=lambda i: scores[i])]
         return SentimentResponse(label=best, probabilities=probs)
 
+    def check_response(
+        self, response: Response, request: Request, spec: TaskSpec | None = None
+    ) -> str | None:
+        """A label outside the request's labels, probabilities keyed by another name, or a
+        predicted label without a probability (see the module's *Checks*)."""
+        labels = tuple(getattr(request, "labels", ()))
+        if not isinstance(response, SentimentResponse) or not labels:
+            return None
+        shown = "[" + ", ".join(labels) + "]"
+        words = verbalizers(labels, spec) if spec is not None else None
+        label = response.label
+        if label is not None and label not in labels:
+            hint = label_suggestion(label, labels, words)
+            return f"label {label!r} is not one of the task's labels {shown}{hint}"
+        probs = response.probabilities
+        if probs is None:
+            return None
+        unknown = [k for k in probs if k not in labels]
+        if unknown:
+            hint = label_suggestion(unknown[0], labels, words)
+            named = ", ".join(map(repr, unknown[:5]))
+            return f"probabilities are keyed by {named}, not by the task's labels {shown}{hint}"
+        if label is not None and label not in probs:
+            return f"label {label!r} has no probability (probabilities give {', '.join(probs)})"
+        return None
+
     def parse_prediction(self, value: Any, spec: TaskSpec) -> Response:
-        """A predictions file may give the label as a string or the full response object."""
+        """A predictions file may give the label as a string (``null``: no answer, a miss) or
+        the full response object; :meth:`check_response` then checks it against the task."""
         if value is None or isinstance(value, str):
-            return SentimentResponse(
-                label=value if value in (spec.labels or []) else None, raw=value
-            )
+            return SentimentResponse(label=value, raw=value)
         return super().parse_prediction(value, spec)

@@ -101,18 +101,21 @@ def test_labels_as_strings(run: dict[str, Any], tmp_path: Path) -> None:
     assert "ece" in outcome.record.metrics_skipped
 
 
-def test_unknown_labels_and_nulls_score_as_misses(run: dict[str, Any], tmp_path: Path) -> None:
+def test_nulls_score_as_misses_and_unknown_labels_are_refused(
+    run: dict[str, Any], tmp_path: Path
+) -> None:
     rows = []
     for i, s in enumerate(run["samples"]):
         pred: Any = s["reference"]  # all right ...
-        if i % 4 == 0:
-            pred = None  # ... except a quarter with no answer
-        elif i % 4 == 1:
-            pred = "neutral"  # ... and a quarter outside the label set
+        if i % 2 == 0:
+            pred = None  # ... except half with no answer
         rows.append({"id": s["id"], "prediction": pred})
     outcome = score_file(write_jsonl(tmp_path / "p.jsonl", rows), tmp_path / "results")
     assert outcome.record.metrics["accuracy"].value == 0.5
     assert outcome.record.metrics["accuracy"].n == LIMIT
+    rows[1]["prediction"] = "neutral"  # outside the label set: never a silent miss
+    with pytest.raises(PredictionsError, match="line 2 .*'neutral' is not one of the task's"):
+        score_file(write_jsonl(tmp_path / "q.jsonl", rows), tmp_path / "results2")
 
 
 def _ids(run: dict[str, Any]) -> list[str]:
