@@ -172,8 +172,9 @@ class PredictionsFile:
 
 
 def _read_text(path: Path) -> str:
+    # Bytes decoded as they are: ``read_text`` would turn a lone CR into a line break.
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_bytes().decode("utf-8")
     except FileNotFoundError as exc:
         raise PredictionsError(f"{path}: no such predictions file", fix="check the path") from exc
     except IsADirectoryError as exc:
