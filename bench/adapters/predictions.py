@@ -328,7 +328,7 @@ def _read_map(text: str, path: Path) -> dict[str, Entry] | None:
             "object (JSON readers keep only the last)",
             fix="give each key once",
         ) from exc
-    except (json.JSONDecodeError, ValueError):
+    except ValueError:  # invalid JSON: read as JSONL, which names the line
         return None
     # A single JSONL line that forgot its id is not an {id: answer} map.
     if "id" in entries or "prediction" in entries:
@@ -579,7 +579,6 @@ class PredictionsAdapter(Adapter):
                 out.append(recorded_failure(entry.failure))
                 continue
             what = "response" if entry.is_response else "prediction"
-            shown = _shown(entry.value)
             try:
                 if entry.is_response:
                     response = self._family.parse_response(entry.value)
@@ -587,16 +586,20 @@ class PredictionsAdapter(Adapter):
                     response = self._family.parse_prediction(entry.value, self._spec)
             except (TypeError, ValueError) as exc:
                 raise PredictionsError(
-                    f"{entry.where(self.path, req.id)}: {what} {shown} has the wrong shape for "
-                    f"the {self._family.name} family ({_reason(exc)})",
+                    f"{entry.where(self.path, req.id)}: {what} {_shown(entry.value)} has the "
+                    f"wrong shape for the {self._family.name} family ({_reason(exc)})",
                     fix="see the family's response type in the README (or samples.jsonl of a run)",
                 ) from exc
             problem = self._family.check_response(response, req, self._spec)
             if problem is not None:
+                labels = self._family.labels(self._spec)
                 raise PredictionsError(
-                    f"{entry.where(self.path, req.id)}: {what} {shown}: {problem}",
-                    fix=f"write a prediction the {self._family.name} family can score for "
-                    "this example (null for no answer)",
+                    f"{entry.where(self.path, req.id)}: {what} {_shown(entry.value)}: {problem}",
+                    fix="write one of the task's labels (null for no answer), with probabilities "
+                    "over those labels only"
+                    if labels
+                    else f"write a prediction the {self._family.name} family can score for "
+                    "this example",
                 )
             out.append(response)
         return out

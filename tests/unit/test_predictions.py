@@ -114,7 +114,7 @@ def test_nulls_score_as_misses_and_unknown_labels_are_refused(
     assert outcome.record.metrics["accuracy"].value == 0.5
     assert outcome.record.metrics["accuracy"].n == LIMIT
     rows[1]["prediction"] = "neutral"  # outside the label set: never a silent miss
-    with pytest.raises(PredictionsError, match="line 2 .*'neutral' is not one of the task's"):
+    with pytest.raises(PredictionsError, match=r"line 2 .*'neutral' is not one of the task's"):
         score_file(write_jsonl(tmp_path / "q.jsonl", rows), tmp_path / "results2")
 
 
