@@ -59,12 +59,13 @@ def jsonl(rows: Sequence[dict[str, Any] | str]) -> str:
 def sentiment(
     bad: Any, *, task: str = "sentiment-en", key: str = "prediction"
 ) -> Callable[[Path], Any]:
-    """A case: every example predicted ``positive`` but the third, predicted ``bad``."""
+    """A case: every example predicted ``positive`` but the third, whose ``key``
+    (``prediction`` or ``response``) is ``bad``."""
     ids = EN if task == "sentiment-en" else ZH
 
     def run(tmp: Path) -> Any:
         rows: list[dict[str, Any] | str] = [{"id": i, "prediction": "positive"} for i in ids]
-        rows[2] = {"id": ids[2], key: bad} if not isinstance(bad, str) or key != "raw" else bad
+        rows[2] = {"id": ids[2], key: bad}
         path = tmp / "preds.jsonl"
         path.write_text(jsonl(rows), encoding="utf-8")
         return bench_score(tmp, task, path, "--limit", str(LIMIT))
@@ -352,7 +353,8 @@ def samples_of(tmp: Path, name: str, task: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.split("\n") if line]
 
 
-def _qa_contexts() -> list[str]:
+def _qa_answers() -> list[str]:
+    """The first gold answer of each qa-en test example, in test-set order."""
     path = BUILTIN_ROOT / "smoke" / "qa-en" / "test.jsonl"
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     return [
@@ -364,7 +366,7 @@ def _qa_contexts() -> list[str]:
 def text_variants(tmp: Path) -> None:
     """The gold answers as plain text three ways: LF, BOM + LF, CR LF; same scores, and the
     BOM is recorded."""
-    answers = _qa_contexts()
+    answers = _qa_answers()
     variants = {
         "lf": "\n".join(answers) + "\n",
         "bom": "\ufeff" + "\n".join(answers) + "\n",
@@ -388,7 +390,7 @@ def text_variants(tmp: Path) -> None:
 
 def lone_cr_is_content(tmp: Path) -> None:
     """A lone CR inside a text prediction neither splits the line nor is dropped."""
-    answers = _qa_contexts()
+    answers = _qa_answers()
     answers[1] = answers[1] + "\rextra"
     path = tmp / "cr.txt"
     path.write_text("\n".join(answers) + "\n", encoding="utf-8", newline="")
