@@ -127,7 +127,10 @@ def run(
             min=0,
             help="Stop with an error (exit 2) when more examples than this fail in a "
             "model/task pair; finished predictions stay cached. Default: 0 for built-in "
-            "baselines, no limit for other models (their failures are counted in the record).",
+            "baselines, no limit for other models (their failures are counted in the record), "
+            "except that a pair in which every example failed (e.g. an unreachable server) is "
+            "always an error and writes no record, unless --max-failures is at least its "
+            "number of examples.",
         ),
     ] = None,
     publish: Annotated[

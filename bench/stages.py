@@ -430,18 +430,36 @@ def failure_limit(model: ModelSpec, config: RunConfig) -> int | None:
 def check_failures(
     model: ModelSpec, task: TaskSpec, failures: Mapping[str, str], n: int, config: RunConfig
 ) -> None:
-    """Stop the pair when more examples failed than :func:`failure_limit` allows.
+    """Stop the pair when every example failed, or more than :func:`failure_limit` allows.
+
+    A pair in which every example failed (an unreachable server, an adapter that cannot
+    answer this task) has no score: its record would read 0 with a zero-width interval. It is
+    an error whatever the causes, for every kind of adapter, unless ``--max-failures`` is set
+    to ``n`` or more (the explicit way to record such a pair). Nothing computed is lost: no
+    example succeeded, and the record of an earlier run of the pair is left as it was.
 
     Raises:
-        TooManyFailures: Naming the most common causes.
+        TooManyFailures: Naming the counts and the most common causes.
     """
     limit = failure_limit(model, config)
-    if limit is None or len(failures) <= limit:
+    everything = n > 0 and len(failures) >= n
+    if not everything and (limit is None or len(failures) <= limit):
+        return
+    if everything and config.max_failures is not None and len(failures) <= config.max_failures:
         return
     causes = Counter(failures.values()).most_common(3)
+    most_common = "; ".join(f"{c} ×{k}" for c, k in causes)
+    if everything and (limit is None or limit > 0):
+        raise TooManyFailures(
+            f"{model.display_name} on {task.name}: all {n} examples failed (causes: "
+            f"{most_common}{'; ...' if len(set(failures.values())) > 3 else ''}); there is no "
+            "score to record, so no record was written",
+            fix="fix the cause (is the server reachable, the model answering this task?) and "
+            f"re-run; to record such a pair anyway pass --max-failures {n}",
+        )
     raise TooManyFailures(
         f"{model.display_name} on {task.name}: {len(failures)} of {n} examples failed "
-        f"(most common: {'; '.join(f'{c} ×{k}' for c, k in causes)}); predictions that "
+        f"(most common: {most_common}); predictions that "
         f"succeeded are cached (--max-failures is {limit})",
         fix="fix the model or raise --max-failures, then re-run",
     )
