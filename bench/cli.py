@@ -71,6 +71,15 @@ def _parse_data(items: Sequence[str] | None) -> dict[str, Path]:
     return data
 
 
+SEED_MAX = 2**32 - 1
+"""The largest seed an option takes (every random generator bench seeds accepts 0..2**32-1)."""
+
+
+def _seed_option(what: str) -> Any:
+    """A ``--seed`` option: an integer in ``0..SEED_MAX``, refused (exit 2, named) otherwise."""
+    return typer.Option(min=0, max=SEED_MAX, help=f"{what} (0 to {SEED_MAX}).")
+
+
 TasksDir = Annotated[
     list[Path] | None,
     typer.Option("--tasks-dir", help="Extra folder of task files (also: BENCH_TASKS_PATH)."),
@@ -100,7 +109,9 @@ def run(
             "repeatable. Default: the smoke suite.",
         ),
     ] = None,
-    limit: Annotated[int | None, typer.Option(help="Score only the first N test examples.")] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Score only the first N test examples.")
+    ] = None,
     results: Annotated[
         Path | None, typer.Option(help="Results folder (default: .bench/results).")
     ] = None,
@@ -120,7 +131,7 @@ def run(
     bootstrap: Annotated[
         int, typer.Option(min=0, help="Bootstrap resamples per interval (0: none).")
     ] = 1000,
-    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 12345,
+    seed: Annotated[int, _seed_option("Bootstrap seed")] = 12345,
     max_failures: Annotated[
         int | None,
         typer.Option(
@@ -465,10 +476,10 @@ def score(
         Path | None, typer.Option(help="Results folder (default: .bench/results).")
     ] = None,
     limit: Annotated[
-        int | None, typer.Option(help="The --limit the predictions were made with.")
+        int | None, typer.Option(min=1, help="The --limit the predictions were made with.")
     ] = None,
     bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap resamples (0: none).")] = 1000,
-    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 12345,
+    seed: Annotated[int, _seed_option("Bootstrap seed")] = 12345,
     tasks_dir: TasksDir = None,
 ) -> None:
     """Score a file of saved model outputs and write the same record a run would.
@@ -596,7 +607,7 @@ def compare(
     resamples: Annotated[
         int, typer.Option(min=1, help="Bootstrap resamples, permutations or AR trials per test.")
     ] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed of every random draw.")] = 12345,
+    seed: Annotated[int, _seed_option("Seed of every random draw")] = 12345,
     corpus_test: Annotated[
         str,
         typer.Option(
@@ -729,7 +740,9 @@ def _count(spec: Any) -> str:
 @tasks_app.command("show")
 def tasks_show(
     name: Annotated[str, typer.Argument(help="Task name or task file.")],
-    examples: Annotated[int, typer.Option(help="How many preprocessed examples to show.")] = 3,
+    examples: Annotated[
+        int, typer.Option(min=1, help="How many preprocessed examples to show.")
+    ] = 3,
     data: Annotated[list[str] | None, typer.Option("--data", help="NAME=PATH, as for run.")] = None,
     tasks_dir: TasksDir = None,
 ) -> None:

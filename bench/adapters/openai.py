@@ -134,9 +134,9 @@ class OpenAIAdapter(Adapter):
         endpoint: Literal["chat", "completions"] = "chat"
         concurrency: int = Field(default=8, ge=1, le=1024)
         max_retries: int = Field(default=5, ge=0, le=100)
-        timeout: float = Field(default=60.0, gt=0)
+        timeout: float = Field(default=60.0, gt=0, allow_inf_nan=False)
         deadline: float = Field(default=120.0, gt=0, allow_inf_nan=False)
-        temperature: float = Field(default=0.0, ge=0)
+        temperature: float = Field(default=0.0, ge=0, allow_inf_nan=False)
         max_tokens: int = Field(default=256, ge=1)
         backoff: float = Field(default=1.0, ge=0, allow_inf_nan=False)
         max_backoff: float = Field(default=60.0, ge=0, allow_inf_nan=False)
