@@ -15,8 +15,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from bench.errors import BenchError
 
@@ -40,8 +40,24 @@ records_app = typer.Typer(
 )
 app.add_typer(records_app, name="records")
 
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
+# Every string bench prints may quote the user (model names, paths, data, error messages), so
+# neither console reads rich markup or emoji codes: "[/x]", "[ours]" and ":x:" print as
+# written. Styles are given as Text objects, never as markup inside a string.
+out = Console(
+    highlight=False, markup=False, emoji=False, width=None if sys.stdout.isatty() else 200
+)
+err = Console(
+    stderr=True,
+    highlight=False,
+    markup=False,
+    emoji=False,
+    width=None if sys.stderr.isatty() else 200,
+)
+
+
+def _count_cell(n: int) -> Text:
+    """A count: green when 0, red otherwise."""
+    return Text(str(n), style="green" if n == 0 else "red")
 T = TypeVar("T")
 
 
@@ -278,16 +294,12 @@ def _determinism_table(outcomes: Sequence[Any], sample: int) -> int:
             continue
         unstable += not report.ok
         table.add_row(
-            escape(report.model),
-            escape(report.task),
+            report.model,
+            report.task,
             str(len(report.checked)),
             f"{report.original_batch_size}→{report.batch_size}",
-            "[green]0[/green]"
-            if not report.changed_predictions
-            else f"[red]{len(report.changed_predictions)}[/red]",
-            "[green]0[/green]"
-            if not report.changed_scores
-            else f"[red]{len(report.changed_scores)}[/red]",
+            _count_cell(len(report.changed_predictions)),
+            _count_cell(len(report.changed_scores)),
         )
         changes += [(report, c) for c in report.changed_predictions[:5]]
     out.print(table)
@@ -318,7 +330,7 @@ class _Progress:
         )
 
         self.progress = Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),  # descriptions quote names
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -668,15 +680,15 @@ def compare(
         for m, c in comps.items():
             significant = c.p_holm is not None and c.p_holm < 0.05
             table.add_row(
-                escape(t),
-                escape(m),
+                t,
+                m,
                 f"{c.value_a:.4f}",
                 f"{c.value_b:.4f}",
                 f"{c.difference:+.4f}",
                 f"[{c.ci_low:+.4f}, {c.ci_high:+.4f}]",
                 f"{c.p_value:.4g}",
-                f"[bold]{c.p_holm:.4g}[/bold]" if significant else f"{c.p_holm:.4g}",
-                escape(f"{c.method} ({c.detail})" if c.detail else c.method),
+                Text(f"{c.p_holm:.4g}", style="bold" if significant else ""),
+                f"{c.method} ({c.detail})" if c.detail else c.method,
             )
     out.print(table)
 
@@ -757,7 +769,7 @@ def tasks_show(
     from bench.preprocess import apply_steps, build_steps, check_resources
 
     spec = find_task(name, tasks_dir or [])
-    out.print(f"[bold]{spec.name}[/bold]  ({spec.path})")
+    out.print(Text.assemble((spec.name, "bold"), f"  ({spec.path})"))
     dumped = spec.model_dump(mode="json", exclude_none=True)
     text = yaml.safe_dump(dumped, allow_unicode=True, sort_keys=False)
     out.print(text, markup=False, highlight=False, soft_wrap=True)
@@ -767,7 +779,12 @@ def tasks_show(
     override = _parse_data(data).get(spec.name)
     split = load_split(spec, family, "test", data_override=override, limit=examples)
     ds = apply_steps(split.dataset, steps, family)
-    out.print(f"[bold]first {len(ds)} test examples[/bold] (after preprocessing; {split.origin})")
+    out.print(
+        Text.assemble(
+            (f"first {len(ds)} test examples", "bold"),
+            f" (after preprocessing; {split.origin})",
+        )
+    )
     for row in ds:
         # One JSON object per line, verbatim: no wrapping, no markup (texts may hold "[...]").
         line = json.dumps(row, ensure_ascii=False)
@@ -848,9 +865,9 @@ def doctor() -> None:
         table.add_column(col)
     for row in checks():
         table.add_row(
-            escape(row.name),
-            "[green]ok[/green]" if row.ok else "[red]missing[/red]",
-            escape(row.detail),
+            row.name,
+            Text("ok", style="green") if row.ok else Text("missing", style="red"),
+            row.detail,
         )
     out.print(table)
 
