@@ -58,6 +58,8 @@ err = Console(
 def _count_cell(n: int) -> Text:
     """A count: green when 0, red otherwise."""
     return Text(str(n), style="green" if n == 0 else "red")
+
+
 T = TypeVar("T")
 
 

@@ -49,6 +49,7 @@ from bench.records import (
     run_seeds,
     write_run,
 )
+from bench.redaction import Redactor
 from bench.spec import TaskSpec
 from bench.streaming import ResponseStore, RowExamples, chunks
 
@@ -288,16 +289,21 @@ def first_occurrence(digests: np.ndarray) -> np.ndarray:
     return first
 
 
-def _call(adapter: Adapter, batch: list[Request], family: Family) -> list[Response | Failure]:
+def _call(
+    adapter: Adapter, batch: list[Request], family: Family, redactor: Redactor | None = None
+) -> list[Response | Failure]:
     """One ``predict`` call, checked: one :class:`Response` of the family or one
-    :class:`Failure` per request. An exception from the adapter stops the run."""
+    :class:`Failure` per request, with the adapter's secrets masked (``redactor``). An
+    exception from the adapter stops the run."""
+    redactor = redactor or Redactor()
     try:
         got = list(adapter.predict(batch))
     except BenchError:
         raise
     except Exception as exc:  # a bug in the adapter: stop, naming it (never a silent 0)
         raise AdapterError(
-            f"adapter {adapter.name} raised {type(exc).__name__}: {str(exc)[:300]} (on a "
+            f"adapter {adapter.name} raised {type(exc).__name__}: "
+            f"{redactor.text(str(exc)[:300])} (on a "
             f"batch of {len(batch)} {family.name} requests, first id {batch[0].id!r}); the "
             "predictions of earlier batches are cached",
             fix="an adapter returns a Failure for an example it cannot answer and raises only "
@@ -315,7 +321,19 @@ def _call(adapter: Adapter, batch: list[Request], family: Family) -> list[Respon
                 f"request, not a {family.response_type.__name__} or a Failure",
                 fix="return the family's response type (or a Failure) for every request",
             )
-    return got
+    return [_masked(item, family, redactor) for item in got] if redactor else got
+
+
+def _masked(item: Response | Failure, family: Family, redactor: Redactor) -> Response | Failure:
+    """``item`` with every secret masked (the same object when it holds none)."""
+    if isinstance(item, Failure):
+        cause, message = redactor.text(item.cause), redactor.text(item.message)
+        if (cause, message) == (item.cause, item.message):
+            return item
+        return Failure(cause=cause, message=message)
+    data = item.model_dump(mode="json")
+    clean = redactor.value(data)
+    return item if clean == data else family.response_type.model_validate(clean)
 
 
 def predict(
@@ -359,6 +377,9 @@ def predict(
     n = len(requests)
     lo, hi = span if span is not None else (0, n)
     use_cache = cache if adapter.cacheable else None
+    # The adapter's secrets (an API key a server may echo) are masked in every answer before
+    # it is cached, scored or written: no file a run writes holds them.
+    redactor = Redactor(adapter.secrets())
     out = PredictionSet(ResponseStore(family, n))
     # Requests are read chunk by chunk; what is kept per example is its content hash (32
     # bytes) and, in the response store, the index of its response among distinct responses.
@@ -392,7 +413,7 @@ def predict(
     done = out.cached
     for start in range(0, len(unique), batch_size):
         batch = (unique[start : start + batch_size] + lo).tolist()
-        got = _call(adapter, [requests[i] for i in batch], family)
+        got = _call(adapter, [requests[i] for i in batch], family, redactor)
         out.calls += 1
         new = []
         for i, item in zip(batch, got, strict=True):
@@ -607,7 +628,7 @@ def build_record(
             adapter=adapter.name,
             fingerprint=fingerprint,
             params=model.public_params(),
-            info=dict(adapter.info() if info is None else info),
+            info=Redactor(adapter.secrets()).value(dict(adapter.info() if info is None else info)),
         ),
         primary_metric=task.primary_metric,
         metrics=scores.values,

@@ -54,6 +54,7 @@ from bench.adapters.prompting import parse, render, system_prompt, template_for
 from bench.errors import AdapterError, MissingDependency
 from bench.families.base import Failure, Request, Response
 from bench.identity import short_hash
+from bench.redaction import Redactor
 
 if TYPE_CHECKING:
     import httpx
@@ -250,9 +251,13 @@ class OpenAIAdapter(Adapter):
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()
 
-    def _redact(self, text: str) -> str:
+    def secrets(self) -> tuple[str, ...]:
+        """The key in ``$api_key_env`` (if set): masked in every answer before it is stored."""
         key = os.environ.get(self.params.api_key_env)
-        return text.replace(key, "***") if key else text
+        return (key,) if key else ()
+
+    def _redact(self, text: str) -> str:
+        return Redactor(self.secrets(), min_length=1).text(text)
 
     async def _send_all(
         self,
@@ -321,9 +326,7 @@ class OpenAIAdapter(Adapter):
                     except httpx.TimeoutException as exc:
                         raise _Retryable("timeout") from exc
                     except TimeoutError as exc:
-                        raise _Retryable(
-                            f"deadline exceeded ({self.params.deadline:g} s)"
-                        ) from exc
+                        raise _Retryable(f"deadline exceeded ({self.params.deadline:g} s)") from exc
                     except httpx.TransportError as exc:
                         raise _Retryable(f"connection error ({type(exc).__name__})") from exc
                 return self._answer(response)
