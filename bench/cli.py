@@ -494,6 +494,16 @@ def score(
     ] = None,
     bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap resamples (0: none).")] = 1000,
     seed: Annotated[int, _seed_option("Bootstrap seed")] = 12345,
+    max_failures: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Stop with an error (exit 2) when more examples than this are failures (lines "
+            "with 'failure', or ids missing under --allow-missing). Default: no limit, except "
+            "that a file in which every example failed is an error unless this is at least "
+            "the number of examples.",
+        ),
+    ] = None,
     tasks_dir: TasksDir = None,
 ) -> None:
     """Score a file of saved model outputs and write the same record a run would.
@@ -528,6 +538,7 @@ def score(
         limit=limit,
         bootstrap=BootstrapConfig(resamples=bootstrap, seed=seed),
         data=_parse_data(data),
+        max_failures=max_failures,
     )
     check_not_overwriting(predictions, config.results / model.dir_name / spec.name)
     outcome = run_pair(model, spec, config, adapter=adapter)
