@@ -9,8 +9,8 @@ environment variable holding the key; default ``OPENAI_API_KEY``; unset means no
 ``Authorization`` header, fine for local servers), ``endpoint`` (``chat`` or ``completions``),
 ``concurrency`` (requests in flight), ``max_retries``, ``timeout`` (seconds to connect and
 between two reads), ``deadline`` (seconds one HTTP request may take in all, however the server
-trickles its answer; default 120), ``temperature``, ``max_tokens``, ``backoff`` and
-``max_backoff`` (seconds).
+trickles its answer; default: twice ``timeout``, at least 120), ``temperature``,
+``max_tokens``, ``backoff`` and ``max_backoff`` (seconds).
 
 Prompts come from the task's ``prompt:`` (see :mod:`bench.adapters.prompting`), answers are
 parsed back into the family's response without guessing.
@@ -136,7 +136,7 @@ class OpenAIAdapter(Adapter):
         concurrency: int = Field(default=8, ge=1, le=1024)
         max_retries: int = Field(default=5, ge=0, le=100)
         timeout: float = Field(default=60.0, gt=0, allow_inf_nan=False)
-        deadline: float = Field(default=120.0, gt=0, allow_inf_nan=False)
+        deadline: float | None = Field(default=None, gt=0, allow_inf_nan=False)
         temperature: float = Field(default=0.0, ge=0, allow_inf_nan=False)
         max_tokens: int = Field(default=256, ge=1)
         backoff: float = Field(default=1.0, ge=0, allow_inf_nan=False)
@@ -170,6 +170,14 @@ class OpenAIAdapter(Adapter):
         bound._retries = Counter()
         bound._failures = Counter()
         return bound
+
+    @property
+    def deadline(self) -> float:
+        """Seconds one HTTP request may take in all: ``deadline=`` if given, else twice
+        ``timeout`` and at least 120 (a slow server given a long ``timeout`` keeps it)."""
+        if self.params.deadline is not None:
+            return float(self.params.deadline)
+        return max(120.0, 2 * self.params.timeout)
 
     def resources(self) -> Resources:
         """No CPU of its own (it mostly waits), remote: API jobs share one concurrency budget."""
@@ -321,12 +329,12 @@ class OpenAIAdapter(Adapter):
                     try:
                         # ``timeout`` bounds each read; the deadline bounds the whole exchange,
                         # so a server that trickles a byte a second cannot hold it for ever.
-                        async with asyncio.timeout(self.params.deadline):
+                        async with asyncio.timeout(self.deadline):
                             response = await client.post(url, json=body)
                     except httpx.TimeoutException as exc:
                         raise _Retryable("timeout") from exc
                     except TimeoutError as exc:
-                        raise _Retryable(f"deadline exceeded ({self.params.deadline:g} s)") from exc
+                        raise _Retryable(f"deadline exceeded ({self.deadline:g} s)") from exc
                     except httpx.TransportError as exc:
                         raise _Retryable(f"connection error ({type(exc).__name__})") from exc
                 return self._answer(response)

@@ -172,8 +172,12 @@ def test_waits_are_bounded(case: WaitCase) -> None:
         assert answer.label == case.expect
 
 
-def test_deadline_does_not_change_the_fingerprint() -> None:
+def test_deadline_default_and_fingerprint() -> None:
     a = OpenAIAdapter("m", base_url="http://h/v1")
+    assert a.deadline == 120
+    assert OpenAIAdapter("m", timeout=300).deadline == 600  # a long timeout is kept
+    assert OpenAIAdapter("m", timeout=300, deadline=5).deadline == 5
+    # It bounds how long an answer may take, not what it says: same fingerprint, same cache.
     assert OpenAIAdapter("m", base_url="http://h/v1", deadline=5).fingerprint() == a.fingerprint()
 
 
