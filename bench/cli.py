@@ -15,8 +15,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from bench.errors import BenchError
 
@@ -40,8 +40,26 @@ records_app = typer.Typer(
 )
 app.add_typer(records_app, name="records")
 
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
+# Every string bench prints may quote the user (model names, paths, data, error messages), so
+# neither console reads rich markup or emoji codes: "[/x]", "[ours]" and ":x:" print as
+# written. Styles are given as Text objects, never as markup inside a string.
+out = Console(
+    highlight=False, markup=False, emoji=False, width=None if sys.stdout.isatty() else 200
+)
+err = Console(
+    stderr=True,
+    highlight=False,
+    markup=False,
+    emoji=False,
+    width=None if sys.stderr.isatty() else 200,
+)
+
+
+def _count_cell(n: int) -> Text:
+    """A count: green when 0, red otherwise."""
+    return Text(str(n), style="green" if n == 0 else "red")
+
+
 T = TypeVar("T")
 
 
@@ -69,6 +87,15 @@ def _parse_data(items: Sequence[str] | None) -> dict[str, Path]:
             )
         data[name.strip()] = Path(path.strip())
     return data
+
+
+SEED_MAX = 2**32 - 1
+"""The largest seed an option takes (every random generator bench seeds accepts 0..2**32-1)."""
+
+
+def _seed_option(what: str) -> Any:
+    """A ``--seed`` option: an integer in ``0..SEED_MAX``, refused (exit 2, named) otherwise."""
+    return typer.Option(min=0, max=SEED_MAX, help=f"{what} (0 to {SEED_MAX}).")
 
 
 TasksDir = Annotated[
@@ -100,7 +127,9 @@ def run(
             "repeatable. Default: the smoke suite.",
         ),
     ] = None,
-    limit: Annotated[int | None, typer.Option(help="Score only the first N test examples.")] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Score only the first N test examples.")
+    ] = None,
     results: Annotated[
         Path | None, typer.Option(help="Results folder (default: .bench/results).")
     ] = None,
@@ -120,14 +149,17 @@ def run(
     bootstrap: Annotated[
         int, typer.Option(min=0, help="Bootstrap resamples per interval (0: none).")
     ] = 1000,
-    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 12345,
+    seed: Annotated[int, _seed_option("Bootstrap seed")] = 12345,
     max_failures: Annotated[
         int | None,
         typer.Option(
             min=0,
             help="Stop with an error (exit 2) when more examples than this fail in a "
             "model/task pair; finished predictions stay cached. Default: 0 for built-in "
-            "baselines, no limit for other models (their failures are counted in the record).",
+            "baselines, no limit for other models (their failures are counted in the record), "
+            "except that a pair in which every example failed (e.g. an unreachable server) is "
+            "always an error and writes no record, unless --max-failures is at least its "
+            "number of examples.",
         ),
     ] = None,
     publish: Annotated[
@@ -264,16 +296,12 @@ def _determinism_table(outcomes: Sequence[Any], sample: int) -> int:
             continue
         unstable += not report.ok
         table.add_row(
-            escape(report.model),
-            escape(report.task),
+            report.model,
+            report.task,
             str(len(report.checked)),
             f"{report.original_batch_size}→{report.batch_size}",
-            "[green]0[/green]"
-            if not report.changed_predictions
-            else f"[red]{len(report.changed_predictions)}[/red]",
-            "[green]0[/green]"
-            if not report.changed_scores
-            else f"[red]{len(report.changed_scores)}[/red]",
+            _count_cell(len(report.changed_predictions)),
+            _count_cell(len(report.changed_scores)),
         )
         changes += [(report, c) for c in report.changed_predictions[:5]]
     out.print(table)
@@ -304,7 +332,7 @@ class _Progress:
         )
 
         self.progress = Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),  # descriptions quote names
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -462,10 +490,20 @@ def score(
         Path | None, typer.Option(help="Results folder (default: .bench/results).")
     ] = None,
     limit: Annotated[
-        int | None, typer.Option(help="The --limit the predictions were made with.")
+        int | None, typer.Option(min=1, help="The --limit the predictions were made with.")
     ] = None,
     bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap resamples (0: none).")] = 1000,
-    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 12345,
+    seed: Annotated[int, _seed_option("Bootstrap seed")] = 12345,
+    max_failures: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Stop with an error (exit 2) when more examples than this are failures (lines "
+            "with 'failure', or ids missing under --allow-missing). Default: no limit, except "
+            "that a file in which every example failed is an error unless this is at least "
+            "the number of examples.",
+        ),
+    ] = None,
     tasks_dir: TasksDir = None,
 ) -> None:
     """Score a file of saved model outputs and write the same record a run would.
@@ -500,6 +538,7 @@ def score(
         limit=limit,
         bootstrap=BootstrapConfig(resamples=bootstrap, seed=seed),
         data=_parse_data(data),
+        max_failures=max_failures,
     )
     check_not_overwriting(predictions, config.results / model.dir_name / spec.name)
     outcome = run_pair(model, spec, config, adapter=adapter)
@@ -593,7 +632,7 @@ def compare(
     resamples: Annotated[
         int, typer.Option(min=1, help="Bootstrap resamples, permutations or AR trials per test.")
     ] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed of every random draw.")] = 12345,
+    seed: Annotated[int, _seed_option("Seed of every random draw")] = 12345,
     corpus_test: Annotated[
         str,
         typer.Option(
@@ -654,15 +693,15 @@ def compare(
         for m, c in comps.items():
             significant = c.p_holm is not None and c.p_holm < 0.05
             table.add_row(
-                escape(t),
-                escape(m),
+                t,
+                m,
                 f"{c.value_a:.4f}",
                 f"{c.value_b:.4f}",
                 f"{c.difference:+.4f}",
                 f"[{c.ci_low:+.4f}, {c.ci_high:+.4f}]",
                 f"{c.p_value:.4g}",
-                f"[bold]{c.p_holm:.4g}[/bold]" if significant else f"{c.p_holm:.4g}",
-                escape(f"{c.method} ({c.detail})" if c.detail else c.method),
+                Text(f"{c.p_holm:.4g}", style="bold" if significant else ""),
+                f"{c.method} ({c.detail})" if c.detail else c.method,
             )
     out.print(table)
 
@@ -726,7 +765,9 @@ def _count(spec: Any) -> str:
 @tasks_app.command("show")
 def tasks_show(
     name: Annotated[str, typer.Argument(help="Task name or task file.")],
-    examples: Annotated[int, typer.Option(help="How many preprocessed examples to show.")] = 3,
+    examples: Annotated[
+        int, typer.Option(min=1, help="How many preprocessed examples to show.")
+    ] = 3,
     data: Annotated[list[str] | None, typer.Option("--data", help="NAME=PATH, as for run.")] = None,
     tasks_dir: TasksDir = None,
 ) -> None:
@@ -741,7 +782,7 @@ def tasks_show(
     from bench.preprocess import apply_steps, build_steps, check_resources
 
     spec = find_task(name, tasks_dir or [])
-    out.print(f"[bold]{spec.name}[/bold]  ({spec.path})")
+    out.print(Text.assemble((spec.name, "bold"), f"  ({spec.path})"))
     dumped = spec.model_dump(mode="json", exclude_none=True)
     text = yaml.safe_dump(dumped, allow_unicode=True, sort_keys=False)
     out.print(text, markup=False, highlight=False, soft_wrap=True)
@@ -751,7 +792,12 @@ def tasks_show(
     override = _parse_data(data).get(spec.name)
     split = load_split(spec, family, "test", data_override=override, limit=examples)
     ds = apply_steps(split.dataset, steps, family)
-    out.print(f"[bold]first {len(ds)} test examples[/bold] (after preprocessing; {split.origin})")
+    out.print(
+        Text.assemble(
+            (f"first {len(ds)} test examples", "bold"),
+            f" (after preprocessing; {split.origin})",
+        )
+    )
     for row in ds:
         # One JSON object per line, verbatim: no wrapping, no markup (texts may hold "[...]").
         line = json.dumps(row, ensure_ascii=False)
@@ -832,9 +878,9 @@ def doctor() -> None:
         table.add_column(col)
     for row in checks():
         table.add_row(
-            escape(row.name),
-            "[green]ok[/green]" if row.ok else "[red]missing[/red]",
-            escape(row.detail),
+            row.name,
+            Text("ok", style="green") if row.ok else Text("missing", style="red"),
+            row.detail,
         )
     out.print(table)
 

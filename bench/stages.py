@@ -50,6 +50,7 @@ from bench.records import (
     run_seeds,
     write_run,
 )
+from bench.redaction import Redactor
 from bench.spec import TaskSpec
 from bench.streaming import ResponseStore, RowExamples, chunks
 
@@ -346,16 +347,21 @@ def first_occurrence(digests: np.ndarray) -> np.ndarray:
     return first
 
 
-def _call(adapter: Adapter, batch: list[Request], family: Family) -> list[Response | Failure]:
+def _call(
+    adapter: Adapter, batch: list[Request], family: Family, redactor: Redactor | None = None
+) -> list[Response | Failure]:
     """One ``predict`` call, checked: one :class:`Response` of the family or one
-    :class:`Failure` per request. An exception from the adapter stops the run."""
+    :class:`Failure` per request, with the adapter's secrets masked (``redactor``). An
+    exception from the adapter stops the run."""
+    redactor = redactor or Redactor()
     try:
         got = list(adapter.predict(batch))
     except BenchError:
         raise
     except Exception as exc:  # a bug in the adapter: stop, naming it (never a silent 0)
         raise AdapterError(
-            f"adapter {adapter.name} raised {type(exc).__name__}: {str(exc)[:300]} (on a "
+            f"adapter {adapter.name} raised {type(exc).__name__}: "
+            f"{redactor.text(str(exc)[:300])} (on a "
             f"batch of {len(batch)} {family.name} requests, first id {batch[0].id!r}); the "
             "predictions of earlier batches are cached",
             fix="an adapter returns a Failure for an example it cannot answer and raises only "
@@ -366,19 +372,34 @@ def _call(adapter: Adapter, batch: list[Request], family: Family) -> list[Respon
             f"adapter {adapter.name} returned {len(got)} responses for {len(batch)} requests",
             fix="an adapter returns exactly one response (or Failure) per request",
         )
-    for k, (req, item) in enumerate(zip(batch, got, strict=True)):
+    for item in got:
         if not isinstance(item, Failure | family.response_type):
             raise AdapterError(
                 f"adapter {adapter.name} returned a {type(item).__name__} for a {family.name} "
                 f"request, not a {family.response_type.__name__} or a Failure",
                 fix="return the family's response type (or a Failure) for every request",
             )
+    if redactor:
+        got = [_masked(item, family, redactor) for item in got]
+    for k, (req, item) in enumerate(zip(batch, got, strict=True)):
         problem = None if isinstance(item, Failure) else family.check_response(item, req)
         if problem is not None:
             # An answer the metrics cannot score (a label outside the task's set) is counted,
             # never scored as if it were one.
             got[k] = Failure(cause="invalid", message=problem[:300])
     return got
+
+
+def _masked(item: Response | Failure, family: Family, redactor: Redactor) -> Response | Failure:
+    """``item`` with every secret masked (the same object when it holds none)."""
+    if isinstance(item, Failure):
+        cause, message = redactor.text(item.cause), redactor.text(item.message)
+        if (cause, message) == (item.cause, item.message):
+            return item
+        return Failure(cause=cause, message=message)
+    data = item.model_dump(mode="json")
+    clean = redactor.value(data)
+    return item if clean == data else family.response_type.model_validate(clean)
 
 
 def predict(
@@ -422,6 +443,9 @@ def predict(
     n = len(requests)
     lo, hi = span if span is not None else (0, n)
     use_cache = cache if adapter.cacheable else None
+    # The adapter's secrets (an API key a server may echo) are masked in every answer before
+    # it is cached, scored or written: no file a run writes holds them.
+    redactor = Redactor(adapter.secrets())
     out = PredictionSet(ResponseStore(family, n))
     # Requests are read chunk by chunk; what is kept per example is its content hash (32
     # bytes) and, in the response store, the index of its response among distinct responses.
@@ -455,7 +479,7 @@ def predict(
     done = out.cached
     for start in range(0, len(unique), batch_size):
         batch = (unique[start : start + batch_size] + lo).tolist()
-        got = _call(adapter, [requests[i] for i in batch], family)
+        got = _call(adapter, [requests[i] for i in batch], family, redactor)
         out.calls += 1
         new = []
         for i, item in zip(batch, got, strict=True):
@@ -493,18 +517,36 @@ def failure_limit(model: ModelSpec, config: RunConfig) -> int | None:
 def check_failures(
     model: ModelSpec, task: TaskSpec, failures: Mapping[str, str], n: int, config: RunConfig
 ) -> None:
-    """Stop the pair when more examples failed than :func:`failure_limit` allows.
+    """Stop the pair when every example failed, or more than :func:`failure_limit` allows.
+
+    A pair in which every example failed (an unreachable server, an adapter that cannot
+    answer this task) has no score: its record would read 0 with a zero-width interval. It is
+    an error whatever the causes, for every kind of adapter, unless ``--max-failures`` is set
+    to ``n`` or more (the explicit way to record such a pair). Nothing computed is lost: no
+    example succeeded, and the record of an earlier run of the pair is left as it was.
 
     Raises:
-        TooManyFailures: Naming the most common causes.
+        TooManyFailures: Naming the counts and the most common causes.
     """
     limit = failure_limit(model, config)
-    if limit is None or len(failures) <= limit:
+    everything = n > 0 and len(failures) >= n
+    if not everything and (limit is None or len(failures) <= limit):
+        return
+    if everything and config.max_failures is not None and len(failures) <= config.max_failures:
         return
     causes = Counter(failures.values()).most_common(3)
+    most_common = "; ".join(f"{c} ×{k}" for c, k in causes)
+    if everything and (limit is None or limit > 0):
+        raise TooManyFailures(
+            f"{model.display_name} on {task.name}: all {n} examples failed (causes: "
+            f"{most_common}{'; ...' if len(set(failures.values())) > 3 else ''}); there is no "
+            "score to record, so no record was written",
+            fix="fix the cause (is the server reachable, the model answering this task?) and "
+            f"re-run; to record such a pair anyway pass --max-failures {n}",
+        )
     raise TooManyFailures(
         f"{model.display_name} on {task.name}: {len(failures)} of {n} examples failed "
-        f"(most common: {'; '.join(f'{c} ×{k}' for c, k in causes)}); predictions that "
+        f"(most common: {most_common}); predictions that "
         f"succeeded are cached (--max-failures is {limit})",
         fix="fix the model or raise --max-failures, then re-run",
     )
@@ -652,7 +694,7 @@ def build_record(
             adapter=adapter.name,
             fingerprint=fingerprint,
             params=model.public_params(),
-            info=dict(adapter.info() if info is None else info),
+            info=Redactor(adapter.secrets()).value(dict(adapter.info() if info is None else info)),
         ),
         primary_metric=task.primary_metric,
         metrics=scores.values,

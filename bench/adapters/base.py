@@ -128,6 +128,7 @@ class Adapter:
     * :attr:`cacheable` — whether answers may be cached and shared between equal requests;
     * :meth:`check_ids` — a look at the test ids before anything is predicted;
     * :meth:`info` — facts for the record (``model.info``);
+    * :meth:`secrets` — strings (an API key) masked in every answer before it is stored;
     * :meth:`resources` — where its work can run (:class:`Resources`);
     * :meth:`predict` — one :class:`~bench.families.base.Response` or
       :class:`~bench.families.base.Failure` per request, in order.
@@ -220,6 +221,12 @@ class Adapter:
     def resources(self) -> Resources:
         """Where this adapter's work can run (default: one CPU, built in a worker)."""
         return Resources()
+
+    def secrets(self) -> tuple[str, ...]:
+        """Strings that must never be stored or shown, such as the API key the adapter sends:
+        the runner masks them in every answer and failure before anything is cached or written
+        (see :mod:`bench.redaction`; default: none)."""
+        return ()
 
     def predict(self, requests: Sequence[Request]) -> Sequence[Response | Failure]:
         """One response (or failure) per request, in order.
@@ -519,6 +526,11 @@ class PluginAdapter(Adapter):
         """The wrapped adapter's ``resources()``, if it has one (default: one CPU)."""
         hook = self._hook("resources")
         return hook() if callable(hook) else Resources()
+
+    def secrets(self) -> tuple[str, ...]:
+        """The wrapped adapter's ``secrets()``, if it has one (default: none)."""
+        hook = self._hook("secrets")
+        return tuple(hook()) if callable(hook) else ()
 
     def predict(self, requests: Sequence[Request]) -> Sequence[Response | Failure]:
         """The wrapped adapter's responses (and failures)."""

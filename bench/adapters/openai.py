@@ -7,21 +7,28 @@ vLLM, llama.cpp's server, Ollama, TGI and hosted APIs all do::
 Parameters: ``base_url`` (up to and including ``/v1``), ``api_key_env`` (the *name* of the
 environment variable holding the key; default ``OPENAI_API_KEY``; unset means no
 ``Authorization`` header, fine for local servers), ``endpoint`` (``chat`` or ``completions``),
-``concurrency`` (requests in flight), ``max_retries``, ``timeout`` (seconds per request),
-``temperature``, ``max_tokens``, ``backoff`` and ``max_backoff`` (seconds).
+``concurrency`` (requests in flight), ``max_retries``, ``timeout`` (seconds to connect and
+between two reads), ``deadline`` (seconds one HTTP request may take in all, however the server
+trickles its answer; default: twice ``timeout``, at least 120), ``temperature``,
+``max_tokens``, ``backoff`` and ``max_backoff`` (seconds).
 
 Prompts come from the task's ``prompt:`` (see :mod:`bench.adapters.prompting`), answers are
 parsed back into the family's response without guessing.
 
-Requests run concurrently (``asyncio`` with a semaphore). 429, 5xx, timeouts and connection
-errors are retried with exponential backoff and full jitter, honouring ``Retry-After``, at most
-``max_retries`` times; a request that still fails (or gets a malformed answer) is answered
-with a :class:`~bench.families.base.Failure` (its cause, e.g. ``HTTP 503`` or ``malformed
-JSON``), which the runner counts and scores as a miss. 401, 403 and 404 stop the run with an
+Requests run concurrently (``asyncio`` with a semaphore). 429, 5xx, timeouts, exceeded
+deadlines and connection errors are retried with exponential backoff and full jitter, honouring
+``Retry-After``, at most ``max_retries`` times. Every wait is capped by ``max_backoff`` (a
+``Retry-After`` of an hour, ``inf`` or a far HTTP date waits ``max_backoff``), so one example
+takes at most ``(max_retries + 1) * deadline + max_retries * max_backoff`` seconds once it is
+sent. A request that still fails (or gets a malformed answer) is answered with a
+:class:`~bench.families.base.Failure` (its cause, e.g. ``HTTP 503`` or ``malformed JSON``),
+which the runner counts and scores as a miss. 401, 403 and 404 stop the run with an
 :class:`~bench.errors.AdapterError`: every request would fail the same way.
 
 The key is read from the environment when a request is sent; it is never part of the params,
-the fingerprint, the record, or an error message.
+the fingerprint, the record, or an error message, and :meth:`OpenAIAdapter.secrets` hands it to
+the runner, which masks it in everything the server sends back before anything is stored
+(cache, samples, record).
 """
 
 from __future__ import annotations
@@ -31,11 +38,13 @@ import copy
 import email.utils
 import hashlib
 import json
+import math
 import os
 import random
 import time
 from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
@@ -45,6 +54,7 @@ from bench.adapters.prompting import parse, render, system_prompt, template_for
 from bench.errors import AdapterError, MissingDependency
 from bench.families.base import Failure, Request, Response
 from bench.identity import short_hash
+from bench.redaction import Redactor
 
 if TYPE_CHECKING:
     import httpx
@@ -80,18 +90,26 @@ class _Retryable(Exception):
 
 
 def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), at least 0.
+
+    ``inf`` stays ``inf`` (the caller caps every wait); ``nan`` and anything unreadable are
+    ``None`` (no advice: the usual backoff applies).
+    """
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:  # RFC 9110 dates are GMT; a naive one is read as such
+            when = when.replace(tzinfo=UTC)
+        seconds = when.timestamp() - time.time()
+    if math.isnan(seconds):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return max(0.0, seconds)
 
 
 class OpenAIAdapter(Adapter):
@@ -117,11 +135,12 @@ class OpenAIAdapter(Adapter):
         endpoint: Literal["chat", "completions"] = "chat"
         concurrency: int = Field(default=8, ge=1, le=1024)
         max_retries: int = Field(default=5, ge=0, le=100)
-        timeout: float = Field(default=60.0, gt=0)
-        temperature: float = Field(default=0.0, ge=0)
+        timeout: float = Field(default=60.0, gt=0, allow_inf_nan=False)
+        deadline: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+        temperature: float = Field(default=0.0, ge=0, allow_inf_nan=False)
         max_tokens: int = Field(default=256, ge=1)
-        backoff: float = Field(default=1.0, ge=0)
-        max_backoff: float = Field(default=60.0, ge=0)
+        backoff: float = Field(default=1.0, ge=0, allow_inf_nan=False)
+        max_backoff: float = Field(default=60.0, ge=0, allow_inf_nan=False)
 
     params: Params
 
@@ -151,6 +170,14 @@ class OpenAIAdapter(Adapter):
         bound._retries = Counter()
         bound._failures = Counter()
         return bound
+
+    @property
+    def deadline(self) -> float:
+        """Seconds one HTTP request may take in all: ``deadline=`` if given, else twice
+        ``timeout`` and at least 120 (a slow server given a long ``timeout`` keeps it)."""
+        if self.params.deadline is not None:
+            return float(self.params.deadline)
+        return max(120.0, 2 * self.params.timeout)
 
     def resources(self) -> Resources:
         """No CPU of its own (it mostly waits), remote: API jobs share one concurrency budget."""
@@ -232,9 +259,13 @@ class OpenAIAdapter(Adapter):
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()
 
-    def _redact(self, text: str) -> str:
+    def secrets(self) -> tuple[str, ...]:
+        """The key in ``$api_key_env`` (if set): masked in every answer before it is stored."""
         key = os.environ.get(self.params.api_key_env)
-        return text.replace(key, "***") if key else text
+        return (key,) if key else ()
+
+    def _redact(self, text: str) -> str:
+        return Redactor(self.secrets(), min_length=1).text(text)
 
     async def _send_all(
         self,
@@ -296,9 +327,14 @@ class OpenAIAdapter(Adapter):
                 async with limit:
                     self._http_requests += 1
                     try:
-                        response = await client.post(url, json=body)
+                        # ``timeout`` bounds each read; the deadline bounds the whole exchange,
+                        # so a server that trickles a byte a second cannot hold it for ever.
+                        async with asyncio.timeout(self.deadline):
+                            response = await client.post(url, json=body)
                     except httpx.TimeoutException as exc:
                         raise _Retryable("timeout") from exc
+                    except TimeoutError as exc:
+                        raise _Retryable(f"deadline exceeded ({self.deadline:g} s)") from exc
                     except httpx.TransportError as exc:
                         raise _Retryable(f"connection error ({type(exc).__name__})") from exc
                 return self._answer(response)
@@ -308,12 +344,16 @@ class OpenAIAdapter(Adapter):
                         exc.cause, f"gave up after {attempt + 1} attempts"
                     ) from None
                 self._retries[exc.cause] += 1
-                delay = exc.retry_after
-                if delay is None:
-                    cap = min(self.params.max_backoff, self.params.backoff * 2**attempt)
-                    delay = random.uniform(0, cap)  # full jitter
                 attempt += 1
-                await asyncio.sleep(delay)
+                await asyncio.sleep(self._wait(attempt - 1, exc.retry_after))
+
+    def _wait(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait before retry ``attempt + 1``: the server's ``Retry-After`` when it
+        gave one, else exponential backoff with full jitter; never more than ``max_backoff``."""
+        cap = self.params.max_backoff
+        if retry_after is not None:
+            return min(retry_after, cap)
+        return random.uniform(0, min(cap, self.params.backoff * 2.0 ** min(attempt, 64)))
 
     def _answer(self, response: httpx.Response) -> str:
         status = response.status_code

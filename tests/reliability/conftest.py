@@ -17,6 +17,7 @@ slow and observable:
 
 ``reltest:flaky`` answers like the lexicon but returns a ``Failure`` (cause ``unparsable``) on
 texts whose length is a multiple of 5 and ``timeout`` on multiples of 7 (see :func:`flaky_cause`).
+``reltest:broken`` fails every example (cause ``unreachable``).
 """
 
 from __future__ import annotations
@@ -125,11 +126,21 @@ class Flaky(Lexicon):
             _log(f"predict {r.id} {r.content_hash()}")  # successes only
             out.append(SentimentResponse(label=self.answer(r)))
         return out
+
+
+class Broken(Lexicon):
+    """Every answer is a Failure (cause ``unreachable``): a backend that is down."""
+
+    name = "reltest:broken"
+
+    def predict(self, requests):
+        return [Failure(cause="unreachable", message="the backend is down") for r in requests]
 '''
 
 ENTRY_POINTS = """[bench.plugins]
 adapter.reltest:lexicon = reltest_adapters:Lexicon
 adapter.reltest:flaky = reltest_adapters:Flaky
+adapter.reltest:broken = reltest_adapters:Broken
 """
 
 

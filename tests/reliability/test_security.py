@@ -188,6 +188,8 @@ def test_api_key_never_written_logged_or_shown(bench: Any, tmp_path: Path) -> No
         "--bootstrap",
         "0",
         "--no-cache",
+        "--max-failures",  # every example fails: recorded only when --max-failures allows it
+        "4",
         "--results",
         str(tmp_path / "gone"),
         **env,
