@@ -57,17 +57,43 @@ def _default_cache() -> Path:
     return _home() / "cache.sqlite"
 
 
-def _parse_data(items: Sequence[str] | None) -> dict[str, Path]:
+def _parse_data(
+    items: Sequence[str] | None, selected: Sequence[Any] = (), tasks_dir: Sequence[Path] = ()
+) -> dict[str, Path]:
+    """``--data NAME=PATH`` options as ``{NAME: PATH}``, each NAME one of the ``selected`` tasks.
+
+    Raises:
+        DataError: An option is not NAME=PATH, a NAME is given twice, or a NAME is not one of
+            the selected tasks (with a did-you-mean): an override that matches no task would be
+            ignored and the task's own data scored in its place.
+    """
     from bench.errors import DataError
 
     data: dict[str, Path] = {}
     for item in items or []:
         name, eq, path = item.partition("=")
-        if not eq or not name or not path:
+        name = name.strip()
+        if not eq or not name or not path.strip():
             raise DataError(
                 f"--data '{item}' is not NAME=PATH", fix="write e.g. --data sst2=./SST-2"
             )
-        data[name.strip()] = Path(path.strip())
+        if name in data:
+            raise DataError(
+                f"--data {name}=... is given twice ({data[name]} and {path.strip()})",
+                fix=f"keep one --data {name}=PATH",
+            )
+        data[name] = Path(path.strip())
+    if data:
+        from bench.catalog import discover
+        from bench.data.overrides import check_overrides
+
+        known: list[str] = []
+        if any(name not in {s.name for s in selected} for name in data):
+            try:
+                known = list(discover(tasks_dir, check_names=False))
+            except BenchError:
+                known = []  # a broken task file elsewhere must not hide this error
+        check_overrides(data, selected, known)
     return data
 
 
@@ -209,7 +235,7 @@ def run(
         limit=limit,
         batch_size=batch_size,
         bootstrap=BootstrapConfig(resamples=bootstrap, seed=seed),
-        data=_parse_data(data),
+        data=_parse_data(data, selected, tasks_dir or []),
         max_failures=max_failures,
         determinism=DeterminismCheck(sample=determinism_sample, seed=seed)
         if check_determinism
@@ -499,7 +525,7 @@ def score(
         cache=None,
         limit=limit,
         bootstrap=BootstrapConfig(resamples=bootstrap, seed=seed),
-        data=_parse_data(data),
+        data=_parse_data(data, [spec], tasks_dir or []),
     )
     check_not_overwriting(predictions, config.results / model.dir_name / spec.name)
     outcome = run_pair(model, spec, config, adapter=adapter)
@@ -748,7 +774,7 @@ def tasks_show(
     family = get_family(spec.family)
     steps = build_steps(spec)
     check_resources(steps)
-    override = _parse_data(data).get(spec.name)
+    override = _parse_data(data, [spec], tasks_dir or []).get(spec.name)
     split = load_split(spec, family, "test", data_override=override, limit=examples)
     ds = apply_steps(split.dataset, steps, family)
     out.print(f"[bold]first {len(ds)} test examples[/bold] (after preprocessing; {split.origin})")
