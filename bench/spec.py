@@ -521,7 +521,7 @@ def check_yaml_bounds(
             stack[-1][1] = max(stack[-1][1], height + 1)
 
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        line = event.start_mark.line + 1
+        line = event.start_mark.line + 1 if event.start_mark else 1
         if isinstance(event, yaml.ScalarEvent):
             add(1, 0, line, None)
             if event.anchor:
