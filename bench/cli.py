@@ -714,14 +714,15 @@ def tasks_list(
     selector: Annotated[str, typer.Argument(help="Selector (default: all).")] = "all",
     tasks_dir: TasksDir = None,
 ) -> None:
-    """Table of tasks: name, family, languages, suite, number of test examples where known, and
-    origin (builtin, --tasks-dir, BENCH_TASKS_PATH, or the plugin package that ships it)."""
+    """Table of tasks: name, family, languages, suite, what a run scores where the data is local
+    (test examples; users for recommendation), and origin (builtin, --tasks-dir,
+    BENCH_TASKS_PATH, or the plugin package that ships it)."""
     from bench.catalog import select_tasks, task_origin
 
     table = Table(show_lines=False)
-    columns = ("name", "family", "languages", "suite", "source", "n test", "primary metric")
+    columns = ("name", "family", "languages", "suite", "source", "n scored", "primary metric")
     for col in (*columns, "origin"):
-        table.add_column(col, justify="right" if col == "n test" else "left")
+        table.add_column(col, justify="right" if col == "n scored" else "left")
     for spec in select_tasks(selector, tasks_dir or []):
         table.add_row(
             spec.name,
@@ -737,14 +738,21 @@ def tasks_list(
 
 
 def _count(spec: Any) -> str:
-    """Number of test examples, for sources readable without a network."""
+    """What a run of the task scores, for sources readable without a network: test examples,
+    or, for a family that builds its requests itself (recommendation: one per user with a
+    training history and a held-out item), the requests it builds."""
     if spec.source.kind not in ("builtin", "local"):
         return "—"
     from bench.data import load_split
     from bench.families.base import get_family
 
+    family = get_family(spec.family)
     try:
-        return str(len(load_split(spec, get_family(spec.family), "test").dataset))
+        prepared = family.prepare(spec, data_override=None, limit=None)
+        if prepared is not None:
+            unit = " users" if "users_evaluated" in prepared.info else ""
+            return f"{len(prepared.requests)}{unit}"
+        return str(len(load_split(spec, family, "test").dataset))
     except BenchError:
         return "—"
 
