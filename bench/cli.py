@@ -841,16 +841,29 @@ def new_task(
     ),
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
 ) -> None:
-    """Write a commented task template that validates; edit it, then `bench tasks validate`."""
+    """Write a commented task template that validates; edit it, then `bench tasks validate`.
+
+    NAME is a task name (lowercase letters, digits, '.', '_', '-'): the file is --dir/NAME.yaml,
+    never anywhere else.
+    """
+    from bench.spec import parse_task
     from bench.templates import task_template
 
-    text = task_template(name, family)
+    text = task_template(name, family)  # refuses a name that is not a task name
     path = directory / f"{name}.yaml"
+    if not path.resolve().is_relative_to(directory.resolve()):  # defence in depth
+        raise BenchError(f"{path} is outside --dir {directory}", fix="choose another name")
+    parse_task(text, path=path)  # the template must validate as written
     if path.exists() and not force:
         raise BenchError(f"{path} exists", fix="pass --force to overwrite or choose another name")
     directory.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    out.print(f"wrote {path}; next: edit it, then `bench tasks validate {path}`")
+    out.print(
+        f"wrote {path}; next: edit it, then `bench tasks validate {path}`",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 # --------------------------------------------------------------------------- doctor
