@@ -795,9 +795,19 @@ def tasks_show(
 @tasks_app.command("validate")
 def tasks_validate(
     paths: Annotated[list[Path], typer.Argument(help="Task files or folders.")],
+    data: Annotated[
+        list[str] | None,
+        typer.Option("--data", help="NAME=PATH: also check task NAME against this local copy."),
+    ] = None,
+    no_data: Annotated[
+        bool,
+        typer.Option("--no-data", help="Check the files only, not the data they name."),
+    ] = False,
 ) -> None:
     """Validate task files: schema, registry names and parameters, the family's options and the
-    prompt template (fields, sandbox). Exit 2 on the first error."""
+    prompt template (fields, sandbox); then, where the data is on this machine (builtin and
+    local sources, or --data), every split the task names: columns named in fields (with a
+    did-you-mean), labels, ids and rows, as a run reads them. Exit 2 if anything fails."""
     from bench.spec import load_task
 
     files: list[Path] = []
@@ -807,16 +817,53 @@ def tasks_validate(
         raise BenchError(
             f"no task files in {', '.join(map(str, paths))}", fix="pass .yaml files or folders"
         )
+    specs: dict[Path, Any] = {}
     problems = 0
     for f in files:
         try:
-            load_task(f)
-            out.print(f"ok  {f}", markup=False, highlight=False, soft_wrap=True)
+            specs[f] = load_task(f)
         except BenchError as exc:
             problems += 1
             err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+    overrides = _parse_data(data, list(specs.values()))
+    for f, spec in specs.items():
+        try:
+            checked = "" if no_data else _validate_data(spec, overrides.get(spec.name))
+            out.print(f"ok  {f}{checked}", markup=False, highlight=False, soft_wrap=True)
+        except BenchError as exc:
+            problems += 1
+            err.print(f"error: {f}: {exc}", markup=False, highlight=False, soft_wrap=True)
     if problems:
         raise typer.Exit(2)
+
+
+def _validate_data(spec: Any, override: Path | None) -> str:
+    """Read every split of ``spec`` as a run would, where the data is local; what was read."""
+    if override is None and spec.source.kind not in ("builtin", "local"):
+        return f" (data not checked: a {spec.source.kind} source; pass --data to check a copy)"
+    import glob
+
+    from bench.data import load_split
+    from bench.data.files import base_dir
+    from bench.families.base import get_family
+
+    if override is None:
+        root = base_dir(spec, spec.source)
+        for names in (spec.source.files or {}).values():
+            for name in [names] if isinstance(names, str) else names:
+                if not glob.glob(str(root / name), recursive=True):
+                    return f" (data not checked: no {root / name}; pass --data to check a copy)"
+
+    family = get_family(spec.family)
+    prepared = family.prepare(spec, data_override=override, limit=None)
+    if prepared is not None:
+        unit = "users" if "users_evaluated" in prepared.info else "requests"
+        return f" (data: {len(prepared.requests)} {unit} from {prepared.origin})"
+    counts = []
+    for role in spec.source.splits:
+        split = load_split(spec, family, role, data_override=override)
+        counts.append(f"{role} {len(split.dataset)}")
+    return f" (data: {', '.join(counts)})"
 
 
 @tasks_app.command("schema")
