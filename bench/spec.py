@@ -507,8 +507,7 @@ def check_yaml_bounds(
         if total > max_nodes:
             how = f" (alias *{alias} on line {line} repeats {size} values)" if alias else ""
             raise TaskSpecError(
-                f"{where} line {line}: the document expands to more than {max_nodes} "
-                f"values{how}",
+                f"{where} line {line}: the document expands to more than {max_nodes} values{how}",
                 fix=fix,
             )
         if len(stack) + height > max_depth:

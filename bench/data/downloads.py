@@ -325,12 +325,12 @@ def load_hub(spec: TaskSpec, source: SourceSpec, base: str) -> tuple[Dataset, st
     Raises:
         DataError: The dataset, configuration, split or revision cannot be loaded.
     """
-    datasets = datasets_module()
     origin = f"hub:{source.location}" + (f"/{source.name}" if source.name else "") + f"[{base}]"
     if source.revision:
         origin += f"@{source.revision}"
     if not Path(str(source.location)).expanduser().exists():  # a local copy needs no Hub
         check_hub(spec, origin)
+    datasets = datasets_module()
     try:
         ds = datasets.load_dataset(
             source.location, source.name, split=base, revision=source.revision

@@ -38,7 +38,9 @@ def check_overrides(
         hint = did_you_mean(name, chosen) or (
             "" if name in everything else did_you_mean(name, everything)
         )
-        shown = ", ".join(chosen[:10]) + (f" (+{len(chosen) - 10} more)" if len(chosen) > 10 else "")
+        shown = ", ".join(chosen[:10]) + (
+            f" (+{len(chosen) - 10} more)" if len(chosen) > 10 else ""
+        )
         what = "is not one of the tasks selected" if name in everything else "is not a task"
         raise DataError(
             f"--data {name}={path}: '{name}' {what}{hint}; selected: {shown or 'none'}",
