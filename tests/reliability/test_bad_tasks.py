@@ -672,13 +672,14 @@ def test_a_failed_download_leaves_nothing_behind(
 ) -> None:
     monkeypatch.setenv("BENCH_HOME", str(tmp_path / "home"))
     ctx = Ctx(tmp=tmp_path, servers=servers)
-    for base, sha in (
-        (servers.url + "/truncated/files", CSV_SHA),
-        (servers.url + "/files", "f" * 64),
+    for base, sha, says in (
+        (servers.url + "/truncated/files", CSV_SHA, "is truncated"),
+        (servers.url + "/files", "f" * 64, f"has SHA-256 {CSV_SHA}"),
     ):
         spec = load_task(url_task(ctx, base, sha))
-        with pytest.raises(DataError):
-            load_split(spec, get_family("sentiment"), "test")
+        for _ in range(2):  # and the second try fails the same way: nothing bad was kept
+            with pytest.raises(DataError, match=says):
+                load_split(spec, get_family("sentiment"), "test")
     assert [p for p in (tmp_path / "home" / "downloads").rglob("*") if p.is_file()] == []
 
 
