@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from bench.data.fingerprint import verify_sha256
 from bench.data.readers import check_aligned, datasets_module, first_line, read_lines
 from bench.errors import DataError, did_you_mean
-from bench.identity import short_hash
+from bench.identity import file_digest, short_hash
 from bench.spec import SourceSpec, TaskSpec
 
 if TYPE_CHECKING:
@@ -80,8 +80,8 @@ def fetch_url(
 ) -> Path:
     """Download ``url`` to ``target`` (streamed; renamed into place when complete and checked).
 
-    A ``target`` that already exists is a finished download and is returned as it is (its pin
-    is checked by the caller).
+    A ``target`` that already exists is a finished download: it is returned as it is when it
+    still matches its pins, and downloaded again when it does not (a damaged or edited copy).
 
     Args:
         url: An ``http://`` or ``https://`` URL.
@@ -96,7 +96,9 @@ def fetch_url(
             bytes than its ``Content-Length``, or sent a body that differs from its pin.
     """
     if target.is_file():
-        return target
+        if _matches(target, sha256, md5):
+            return target
+        target.unlink()  # damaged or edited since it was checked: download it again
     who = f"task '{task}': " if task else ""
     fix = (
         "check the network and the task's source.location, or pass a local copy with "
@@ -159,6 +161,12 @@ def fetch_url(
     finally:
         tmp.unlink(missing_ok=True)
     return target
+
+
+def _matches(path: Path, sha256: str | None, md5: str | None) -> bool:
+    """Whether ``path`` still has the digests it was pinned to (what is not pinned matches)."""
+    pins = (("sha256", sha256), ("md5", md5))
+    return all(p is None or file_digest(path, name) == p.lower() for name, p in pins)
 
 
 def _reason(reason: object) -> str:

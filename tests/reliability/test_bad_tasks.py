@@ -665,6 +665,9 @@ def test_a_url_download_is_checked_kept_and_read_once(
     assert not list((tmp_path / "home" / "downloads").rglob("*.part"))  # no partial file
     load_split(spec, get_family("sentiment"), "test")
     assert servers.requests[before:] == ["/files/reviews.csv"]  # the second read is local
+    kept[0].write_text(CSV.replace("noisy", "quiet"))  # a damaged copy is fetched again
+    assert load_split(spec, get_family("sentiment"), "test").dataset["text"][-1] == "noisy"
+    assert servers.requests[before:] == ["/files/reviews.csv"] * 2
 
 
 def test_a_failed_download_leaves_nothing_behind(
