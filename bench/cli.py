@@ -75,17 +75,43 @@ def _default_cache() -> Path:
     return _home() / "cache.sqlite"
 
 
-def _parse_data(items: Sequence[str] | None) -> dict[str, Path]:
+def _parse_data(
+    items: Sequence[str] | None, selected: Sequence[Any] = (), tasks_dir: Sequence[Path] = ()
+) -> dict[str, Path]:
+    """``--data NAME=PATH`` options as ``{NAME: PATH}``, each NAME one of the ``selected`` tasks.
+
+    Raises:
+        DataError: An option is not NAME=PATH, a NAME is given twice, or a NAME is not one of
+            the selected tasks (with a did-you-mean): an override that matches no task would be
+            ignored and the task's own data scored in its place.
+    """
     from bench.errors import DataError
 
     data: dict[str, Path] = {}
     for item in items or []:
         name, eq, path = item.partition("=")
-        if not eq or not name or not path:
+        name = name.strip()
+        if not eq or not name or not path.strip():
             raise DataError(
                 f"--data '{item}' is not NAME=PATH", fix="write e.g. --data sst2=./SST-2"
             )
-        data[name.strip()] = Path(path.strip())
+        if name in data:
+            raise DataError(
+                f"--data {name}=... is given twice ({data[name]} and {path.strip()})",
+                fix=f"keep one --data {name}=PATH",
+            )
+        data[name] = Path(path.strip())
+    if data:
+        from bench.catalog import discover
+        from bench.data.overrides import check_overrides
+
+        known: list[str] = []
+        if any(name not in {s.name for s in selected} for name in data):
+            try:
+                known = list(discover(tasks_dir, check_names=False))
+            except BenchError:
+                known = []  # a broken task file elsewhere must not hide this error
+        check_overrides(data, selected, known)
     return data
 
 
@@ -241,7 +267,7 @@ def run(
         limit=limit,
         batch_size=batch_size,
         bootstrap=BootstrapConfig(resamples=bootstrap, seed=seed),
-        data=_parse_data(data),
+        data=_parse_data(data, selected, tasks_dir or []),
         max_failures=max_failures,
         determinism=DeterminismCheck(sample=determinism_sample, seed=seed)
         if check_determinism
@@ -537,7 +563,7 @@ def score(
         cache=None,
         limit=limit,
         bootstrap=BootstrapConfig(resamples=bootstrap, seed=seed),
-        data=_parse_data(data),
+        data=_parse_data(data, [spec], tasks_dir or []),
         max_failures=max_failures,
     )
     check_not_overwriting(predictions, config.results / model.dir_name / spec.name)
@@ -727,14 +753,15 @@ def tasks_list(
     selector: Annotated[str, typer.Argument(help="Selector (default: all).")] = "all",
     tasks_dir: TasksDir = None,
 ) -> None:
-    """Table of tasks: name, family, languages, suite, number of test examples where known, and
-    origin (builtin, --tasks-dir, BENCH_TASKS_PATH, or the plugin package that ships it)."""
+    """Table of tasks: name, family, languages, suite, what a run scores where the data is local
+    (test examples; users for recommendation), and origin (builtin, --tasks-dir,
+    BENCH_TASKS_PATH, or the plugin package that ships it)."""
     from bench.catalog import select_tasks, task_origin
 
     table = Table(show_lines=False)
-    columns = ("name", "family", "languages", "suite", "source", "n test", "primary metric")
+    columns = ("name", "family", "languages", "suite", "source", "n scored", "primary metric")
     for col in (*columns, "origin"):
-        table.add_column(col, justify="right" if col == "n test" else "left")
+        table.add_column(col, justify="right" if col == "n scored" else "left")
     for spec in select_tasks(selector, tasks_dir or []):
         table.add_row(
             spec.name,
@@ -750,14 +777,21 @@ def tasks_list(
 
 
 def _count(spec: Any) -> str:
-    """Number of test examples, for sources readable without a network."""
+    """What a run of the task scores, for sources readable without a network: test examples,
+    or, for a family that builds its requests itself (recommendation: one per user with a
+    training history and a held-out item), the requests it builds."""
     if spec.source.kind not in ("builtin", "local"):
         return "—"
     from bench.data import load_split
     from bench.families.base import get_family
 
+    family = get_family(spec.family)
     try:
-        return str(len(load_split(spec, get_family(spec.family), "test").dataset))
+        prepared = family.prepare(spec, data_override=None, limit=None)
+        if prepared is not None:
+            unit = " users" if "users_evaluated" in prepared.info else ""
+            return f"{len(prepared.requests)}{unit}"
+        return str(len(load_split(spec, family, "test").dataset))
     except BenchError:
         return "—"
 
@@ -789,7 +823,7 @@ def tasks_show(
     family = get_family(spec.family)
     steps = build_steps(spec)
     check_resources(steps)
-    override = _parse_data(data).get(spec.name)
+    override = _parse_data(data, [spec], tasks_dir or []).get(spec.name)
     split = load_split(spec, family, "test", data_override=override, limit=examples)
     ds = apply_steps(split.dataset, steps, family)
     out.print(
@@ -807,9 +841,19 @@ def tasks_show(
 @tasks_app.command("validate")
 def tasks_validate(
     paths: Annotated[list[Path], typer.Argument(help="Task files or folders.")],
+    data: Annotated[
+        list[str] | None,
+        typer.Option("--data", help="NAME=PATH: also check task NAME against this local copy."),
+    ] = None,
+    no_data: Annotated[
+        bool,
+        typer.Option("--no-data", help="Check the files only, not the data they name."),
+    ] = False,
 ) -> None:
     """Validate task files: schema, registry names and parameters, the family's options and the
-    prompt template (fields, sandbox). Exit 2 on the first error."""
+    prompt template (fields, sandbox); then, where the data is on this machine (builtin and
+    local sources, or --data), every split the task names: columns named in fields (with a
+    did-you-mean), labels, ids and rows, as a run reads them. Exit 2 if anything fails."""
     from bench.spec import load_task
 
     files: list[Path] = []
@@ -819,16 +863,53 @@ def tasks_validate(
         raise BenchError(
             f"no task files in {', '.join(map(str, paths))}", fix="pass .yaml files or folders"
         )
+    specs: dict[Path, Any] = {}
     problems = 0
     for f in files:
         try:
-            load_task(f)
-            out.print(f"ok  {f}", markup=False, highlight=False, soft_wrap=True)
+            specs[f] = load_task(f)
         except BenchError as exc:
             problems += 1
             err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+    overrides = _parse_data(data, list(specs.values()))
+    for f, spec in specs.items():
+        try:
+            checked = "" if no_data else _validate_data(spec, overrides.get(spec.name))
+            out.print(f"ok  {f}{checked}", markup=False, highlight=False, soft_wrap=True)
+        except BenchError as exc:
+            problems += 1
+            err.print(f"error: {f}: {exc}", markup=False, highlight=False, soft_wrap=True)
     if problems:
         raise typer.Exit(2)
+
+
+def _validate_data(spec: Any, override: Path | None) -> str:
+    """Read every split of ``spec`` as a run would, where the data is local; what was read."""
+    if override is None and spec.source.kind not in ("builtin", "local"):
+        return f" (data not checked: a {spec.source.kind} source; pass --data to check a copy)"
+    import glob
+
+    from bench.data import load_split
+    from bench.data.files import base_dir
+    from bench.families.base import get_family
+
+    if override is None:
+        root = base_dir(spec, spec.source)
+        for names in (spec.source.files or {}).values():
+            for name in [names] if isinstance(names, str) else names:
+                if not glob.glob(str(root / name), recursive=True):
+                    return f" (data not checked: no {root / name}; pass --data to check a copy)"
+
+    family = get_family(spec.family)
+    prepared = family.prepare(spec, data_override=override, limit=None)
+    if prepared is not None:
+        unit = "users" if "users_evaluated" in prepared.info else "requests"
+        return f" (data: {len(prepared.requests)} {unit} from {prepared.origin})"
+    counts = []
+    for role in spec.source.splits:
+        split = load_split(spec, family, role, data_override=override)
+        counts.append(f"{role} {len(split.dataset)}")
+    return f" (data: {', '.join(counts)})"
 
 
 @tasks_app.command("schema")
@@ -853,16 +934,29 @@ def new_task(
     ),
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
 ) -> None:
-    """Write a commented task template that validates; edit it, then `bench tasks validate`."""
+    """Write a commented task template that validates; edit it, then `bench tasks validate`.
+
+    NAME is a task name (lowercase letters, digits, '.', '_', '-'): the file is --dir/NAME.yaml,
+    never anywhere else.
+    """
+    from bench.spec import parse_task
     from bench.templates import task_template
 
-    text = task_template(name, family)
+    text = task_template(name, family)  # refuses a name that is not a task name
     path = directory / f"{name}.yaml"
+    if not path.resolve().is_relative_to(directory.resolve()):  # defence in depth
+        raise BenchError(f"{path} is outside --dir {directory}", fix="choose another name")
+    parse_task(text, path=path)  # the template must validate as written
     if path.exists() and not force:
         raise BenchError(f"{path} exists", fix="pass --force to overwrite or choose another name")
     directory.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    out.print(f"wrote {path}; next: edit it, then `bench tasks validate {path}`")
+    out.print(
+        f"wrote {path}; next: edit it, then `bench tasks validate {path}`",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 # --------------------------------------------------------------------------- doctor

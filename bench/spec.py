@@ -27,6 +27,8 @@ from bench.errors import TaskSpecError, UnknownName, did_you_mean
 from bench.identity import short_hash
 
 __all__ = [
+    "MAX_DEPTH",
+    "MAX_NODES",
     "SCHEMA_VERSION",
     "FileLayout",
     "MetricSpec",
@@ -35,6 +37,7 @@ __all__ = [
     "SourceSpec",
     "StepSpec",
     "TaskSpec",
+    "check_yaml_bounds",
     "load_task",
     "parse_task",
     "task_json_schema",
@@ -427,6 +430,9 @@ def parse_task(
     """Validate task-file text; see :func:`load_task`."""
     where = str(path) if path else "<task>"
     try:
+        # Bounds first, on the event stream: composing a deep document recurses, and walking
+        # an alias bomb's node graph (or validating its data) takes exponential time.
+        check_yaml_bounds(text, where)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -457,6 +463,92 @@ def parse_task(
     if check_names:
         _check_names(spec, where, lines)
     return spec
+
+
+MAX_DEPTH = 100
+"""Deepest nesting of mappings and lists a task file may have (aliases expanded)."""
+
+MAX_NODES = 100_000
+"""Most values (scalars, mappings, lists) a task file may expand to, aliases expanded."""
+
+
+def check_yaml_bounds(
+    text: str, where: str, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES
+) -> None:
+    """Refuse YAML nested deeper than ``max_depth`` or expanding to more than ``max_nodes``.
+
+    Works on PyYAML's event stream, which is parsed without recursion, and never expands an
+    alias: each anchor's expanded size and height are computed once, when its node ends, and an
+    alias adds them in constant time. So a few hundred bytes of "billion laughs" aliases, a
+    recursive alias or 20,000 nested brackets are refused in linear time and memory.
+
+    Args:
+        text: The YAML text.
+        where: How messages name the file.
+        max_depth: The deepest nesting allowed.
+        max_nodes: The most values the document may expand to.
+
+    Raises:
+        TaskSpecError: Naming the file and the line where a bound is crossed.
+        yaml.YAMLError: The text is not YAML (the caller reports it).
+    """
+    fix = (
+        "task files are small, flat data; write the values out instead of nesting or "
+        "aliasing them this much"
+    )
+    # Per open mapping/list: [expanded size of its children, height of its children, anchor].
+    stack: list[list[Any]] = []
+    sizes: dict[str, tuple[int, int]] = {}  # anchor -> (expanded size, height)
+    total = 0
+
+    def add(size: int, height: int, line: int, alias: str | None) -> None:
+        nonlocal total
+        total += size
+        if total > max_nodes:
+            how = f" (alias *{alias} on line {line} repeats {size} values)" if alias else ""
+            raise TaskSpecError(
+                f"{where} line {line}: the document expands to more than {max_nodes} values{how}",
+                fix=fix,
+            )
+        if len(stack) + height > max_depth:
+            how = f" (alias *{alias} is {height} levels deep)" if alias else ""
+            raise TaskSpecError(
+                f"{where} line {line}: nesting deeper than {max_depth} levels{how}", fix=fix
+            )
+        if stack:
+            stack[-1][0] += size
+            stack[-1][1] = max(stack[-1][1], height + 1)
+
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1 if event.start_mark else 1
+        if isinstance(event, yaml.ScalarEvent):
+            add(1, 0, line, None)
+            if event.anchor:
+                sizes[event.anchor] = (1, 0)
+        elif isinstance(event, yaml.AliasEvent):
+            anchor = str(event.anchor)
+            if any(frame[2] == anchor for frame in stack):
+                raise TaskSpecError(
+                    f"{where} line {line}: alias *{anchor} refers to a value that contains it "
+                    "(a recursive alias)",
+                    fix="task files cannot hold recursive values; write the value out",
+                )
+            size, height = sizes.get(anchor, (1, 0))  # an undefined alias: compose reports it
+            add(size, height, line, anchor)
+        elif isinstance(event, yaml.CollectionStartEvent):
+            if len(stack) + 1 > max_depth:
+                raise TaskSpecError(
+                    f"{where} line {line}: nesting deeper than {max_depth} levels", fix=fix
+                )
+            stack.append([0, 0, event.anchor])
+        elif isinstance(event, yaml.CollectionEndEvent):
+            children, height, anchor = stack.pop()
+            # The collection itself was not counted when it opened; count it with its children.
+            size = children + 1
+            total -= children  # the children were added to the total already
+            add(size, height, line, None)
+            if anchor:
+                sizes[anchor] = (size, height)
 
 
 def _check_names(spec: TaskSpec, where: str, lines: dict[tuple[Any, ...], int]) -> None:

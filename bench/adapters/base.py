@@ -294,6 +294,9 @@ def mask_spec(raw: str) -> str:
 def parse_model_spec(raw: str) -> ModelSpec:
     """Parse ``kind:target[,key=value...]``.
 
+    Kind, target and keys are stripped of surrounding spaces; values are kept exactly as
+    written (``prefix=summarize: `` keeps its trailing space, which T5 expects).
+
     Raises:
         ModelSpecError: The spec is malformed.
 
@@ -301,9 +304,10 @@ def parse_model_spec(raw: str) -> ModelSpec:
         >>> parse_model_spec("baseline:majority,seed=1").params
         {'seed': '1'}
     """
-    text = raw.strip()
+    # Only the left end: a trailing space belongs to the last value.
+    text = raw.lstrip()
     kind, sep, rest = text.partition(":")
-    if not sep or not kind or not rest:
+    if not sep or not kind or not rest.strip():
         raise ModelSpecError(
             f"model spec '{mask_spec(raw)}' is not KIND:TARGET[,key=value...]",
             fix="write e.g. baseline:tfidf-logreg or baseline:majority,seed=1",
@@ -320,7 +324,7 @@ def parse_model_spec(raw: str) -> ModelSpec:
             )
         if key in params:
             raise ModelSpecError(f"model spec '{mask_spec(raw)}': parameter '{key}' is given twice")
-        params[key] = value.strip()
+        params[key] = value
     display = params.pop("name", None)
     if display is None and kind.strip() == "predictions" and target.strip():
         # A file of outputs is named after the file (a run's samples: after its model).

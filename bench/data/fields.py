@@ -44,7 +44,7 @@ def canonical(
         *family.required_fields,
         *(f for f in family.optional_fields if f not in family.required_fields),
     ]
-    mapping = _mapping(raw, source, family, wanted, origin)
+    # A misspelt field name first: it explains the missing column that follows from it.
     for field in [*source.fields, *source.drop_empty]:
         if field not in wanted:
             raise DataError(
@@ -53,6 +53,7 @@ def canonical(
                 f"does not use{did_you_mean(field, wanted)}",
                 fix=f"map only {', '.join(wanted)}",
             )
+    mapping = _mapping(raw, source, family, wanted, origin)
     keep = [c for t in mapping.values() for c in ([t] if isinstance(t, str) else t)]
     ds = raw.select_columns(list(dict.fromkeys([*keep, ROW])))
     label_map = source.label_map

@@ -4,13 +4,50 @@ firewall."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from bench.errors import DataError
+from bench.errors import DataError, did_you_mean
 from bench.identity import canonical_json
 from bench.spec import OriginalRelease, SourceSpec, TaskSpec
 
-__all__ = ["resolve_source"]
+__all__ = ["check_overrides", "resolve_source"]
+
+
+def check_overrides(
+    data: Mapping[str, str | Path], selected: Iterable[TaskSpec], known: Iterable[str] = ()
+) -> None:
+    """Refuse a ``--data NAME=PATH`` whose NAME is not one of the tasks that will run.
+
+    An override for a misspelt or unselected task would otherwise be ignored, and the task's
+    own data scored in its place: a silent wrong score.
+
+    Args:
+        data: ``{task name: path}`` as given with ``--data``.
+        selected: The tasks that will run (or be scored, or shown).
+        known: Every task name bench knows, for a did-you-mean beyond the selection.
+
+    Raises:
+        DataError: A name is not a selected task; the message names the tasks that are.
+    """
+    chosen = sorted({spec.name for spec in selected})
+    everything = set(known)
+    for name, path in data.items():
+        if name in chosen:
+            continue
+        hint = did_you_mean(name, chosen) or (
+            "" if name in everything else did_you_mean(name, everything)
+        )
+        shown = ", ".join(chosen[:10]) + (
+            f" (+{len(chosen) - 10} more)" if len(chosen) > 10 else ""
+        )
+        what = "is not one of the tasks selected" if name in everything else "is not a task"
+        raise DataError(
+            f"--data {name}={path}: '{name}' {what}{hint}; selected: {shown or 'none'}",
+            fix=f"select task '{name}' too, or write --data NAME=PATH with a selected task's name"
+            if name in everything
+            else "write --data NAME=PATH with a selected task's name",
+        )
 
 
 def resolve_source(spec: TaskSpec, data_override: str | Path | None) -> SourceSpec:
