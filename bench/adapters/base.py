@@ -30,13 +30,17 @@ import copy
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bench.errors import ModelSpecError, did_you_mean
 from bench.families.base import Failure, Request, Response
 from bench.identity import combine, short_hash
+
+#: The type of a model parameter that seeds a random generator: NumPy and torch take
+#: 0 … 2**32 - 1, so a negative seed is refused when the spec is read, not after the run.
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
 
 if TYPE_CHECKING:
     from bench.families.base import Family

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bench.adapters.base import Baseline
+from bench.adapters.base import Baseline, Seed
 from bench.errors import AdapterError
 from bench.families.base import Request, Response
 from bench.families.sentiment import SentimentRequest, SentimentResponse
@@ -63,7 +63,7 @@ class MajorityBaseline(Baseline):
         """``seed`` is accepted for symmetry with other baselines; the majority is deterministic."""
 
         model_config = ConfigDict(extra="forbid", frozen=True)
-        seed: int = 0
+        seed: Seed = 0
 
     params: Params
 
@@ -110,7 +110,7 @@ class TfidfLogReg(Baseline):
         """Hyper-parameters of the TF-IDF + logistic regression baseline."""
 
         model_config = ConfigDict(extra="forbid", frozen=True)
-        seed: int = 0
+        seed: Seed = 0
         folds: int = Field(default=5, ge=2, le=20)
         c_grid: tuple[float, ...] = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
         word_ngrams: int = Field(default=2, ge=1, le=3)

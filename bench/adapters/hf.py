@@ -66,7 +66,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from pydantic import ConfigDict, Field
 
-from bench.adapters.base import Adapter
+from bench.adapters.base import Adapter, Seed
 from bench.adapters.prompting import family_of, parse, render, system_prompt, template_for
 from bench.errors import AdapterError, MissingDependency, ModelSpecError, did_you_mean
 from bench.families.base import Failure, Request, Response
@@ -277,7 +277,7 @@ class HFAdapter(Adapter):
         max_answer_length: int = Field(default=30, ge=1)
         no_answer: bool = False
         null_threshold: float = 0.0
-        seed: int = 0
+        seed: Seed = 0
 
     params: Params
 

@@ -44,7 +44,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import ConfigDict, Field
 
-from bench.adapters.base import Adapter, Baseline
+from bench.adapters.base import Adapter, Baseline, Seed
 from bench.errors import AdapterError
 from bench.families.base import Request, Response
 from bench.families.recommendation import RankingResponse, RecommendationRequest
@@ -125,7 +125,7 @@ class RandomRanker(_Ranker):
         """The seed of the random order."""
 
         model_config = ConfigDict(extra="forbid", frozen=True)
-        seed: int = 0
+        seed: Seed = 0
 
     params: Params
 
@@ -451,7 +451,7 @@ class BPRMF(_TrainedRanker):
         """Hyper-parameters of BPR-MF."""
 
         model_config = ConfigDict(extra="forbid", frozen=True)
-        seed: int = 0
+        seed: Seed = 0
         factors: int = Field(default=64, ge=1, le=4096)
         lr: float = Field(default=0.01, gt=0.0, description="Adam learning rate")
         reg: float = Field(default=1e-4, ge=0.0, description="L2 weight on each batch's vectors")

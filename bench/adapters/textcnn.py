@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from bench.adapters.base import Adapter, Baseline
+from bench.adapters.base import Adapter, Baseline, Seed
 from bench.adapters.baselines import text_tokens
 from bench.adapters.torch_utils import torch_settings
 from bench.errors import AdapterError
@@ -91,7 +91,7 @@ class TextCNNBaseline(Baseline):
         """
 
         model_config = ConfigDict(extra="forbid", frozen=True)
-        seed: int = 0
+        seed: Seed = 0
         units: Literal["auto", "char", "word"] = Field(
             default="auto", description="auto: characters for Chinese, words otherwise"
         )

@@ -512,6 +512,25 @@ SPEC_CASES = [
     SpecCase("openai-max-backoff-inf", "openai:m,max_backoff=inf", ("max_backoff", "finite")),
     SpecCase("openai-backoff-nan", "openai:m,backoff=nan", ("backoff", "finite number")),
     SpecCase("openai-temperature-nan", "openai:m,temperature=nan", ("temperature", "finite")),
+    SpecCase(
+        "textcnn-seed-negative", "baseline:textcnn,seed=-1", ("seed", "greater than or equal to 0")
+    ),
+    SpecCase(
+        "majority-seed-negative",
+        "baseline:majority,seed=-3",
+        ("seed", "greater than or equal to 0"),
+    ),
+    SpecCase(
+        "random-seed-negative", "baseline:random,seed=-1", ("seed", "greater than or equal to 0")
+    ),
+    SpecCase(
+        "logreg-seed-too-big",
+        "baseline:tfidf-logreg,seed=4294967296",
+        ("seed", "less than or equal to 4294967295"),
+    ),
+    SpecCase(
+        "bpr-seed-negative", "baseline:bpr-mf,seed=-1", ("seed", "greater than or equal to 0")
+    ),
 ]
 
 
