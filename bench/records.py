@@ -37,6 +37,8 @@ __all__ = [
     "Timings",
     "atomic_write_lines",
     "atomic_write_text",
+    "json_line",
+    "jsonl_lines",
     "load_record",
     "load_records",
     "package_versions",
@@ -52,6 +54,9 @@ READABLE_SCHEMA_VERSIONS = (1, 2)
 """Versions :func:`load_record` reads. Version-1 records have the same fields; their samples
 carry no ``run_id``, so they cannot be checked against their record."""
 SAMPLES_FILE = "samples.jsonl"
+# Characters str.splitlines() (and JavaScript, and some editors) treat as line breaks that JSON
+# keeps raw inside strings; json.dumps already escapes the ones below U+0020 (FF, VT, FS, GS, RS).
+_RAW_BREAKS = str.maketrans({"\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 _PACKAGES = (
     "bench",
     "scipy",
@@ -72,6 +77,39 @@ _PACKAGES = (
     "opencc",
     "transformers",
 )
+
+
+def json_line(obj: Any) -> str:
+    r"""``obj`` as one JSONL line (no newline): keys sorted, UTF-8 kept, and every character that
+    some reader takes for a line break escaped (U+0085, U+2028, U+2029; JSON escapes the control
+    characters itself), so the line is one line for every reader.
+
+    Example:
+        >>> json_line({"b": "x\u2028y", "a": 1})
+        '{"a": 1, "b": "x\\u2028y"}'
+    """
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True).translate(_RAW_BREAKS)
+
+
+def jsonl_lines(text: str) -> list[tuple[int, str]]:
+    r"""The non-blank lines of a JSONL text with their (1-based) line numbers, split on ``"\n"``
+    only.
+
+    Every JSONL reader of bench splits with this: :meth:`str.splitlines` also splits on
+    U+2028, U+2029, U+0085, form feed, vertical tab and FS/GS/RS, which JSON keeps raw (or a
+    user's file holds) inside strings. A line ending ``\r\n`` keeps its ``\r``, which JSON
+    reads as whitespace; a line of nothing but JSON whitespace is blank.
+
+    Example:
+        >>> [n for n, _ in jsonl_lines('{"t": "a\u2028b"}\r\n\n{"t": 2}')]
+        [1, 3]
+    """
+    return [
+        (number, line)
+        for number, line in enumerate(text.split("\n"), start=1)
+        if line.strip(" \t\r")
+    ]
+
 
 
 class _Frozen(BaseModel):
@@ -220,7 +258,7 @@ class SampleLine(_Frozen):
         data = self.model_dump(mode="json", exclude_none=False)
         if data["segment_stats"] is None:
             del data["segment_stats"]
-        return json.dumps(data, ensure_ascii=False, sort_keys=True)
+        return json_line(data)
 
     def row(self) -> dict[str, Any]:
         """The line as a plain dict (what readers that index by key use)."""
@@ -251,13 +289,13 @@ def read_samples(
     path = Path(path)
     if text is None:
         text = path.read_text(encoding="utf-8")
-    lines = [line for line in text.splitlines() if line.strip()]
+    numbered = jsonl_lines(text)
     try:
         # One parse of the whole file as an array: much faster than line by line.
-        out = _SAMPLES.validate_json("[" + ",".join(lines) + "]")
+        out = _SAMPLES.validate_json("[" + ",".join(line for _, line in numbered) + "]")
     except ValidationError:
         out = []
-        for number, line in enumerate(lines, start=1):
+        for number, line in numbered:
             try:
                 out.append(SampleLine.model_validate_json(line))
             except ValidationError as exc:
@@ -268,7 +306,7 @@ def read_samples(
                     f"({where + ': ' if where else ''}{err['msg']})",
                     fix="re-run the task",
                 ) from exc
-    for number, sample in enumerate(out, start=1):
+    for (number, _), sample in zip(numbered, out, strict=True):
         theirs = sample.run_id
         if theirs != record.run_id and (theirs is not None or record.schema_version > 1):
             raise SamplesMismatch(
