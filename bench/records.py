@@ -163,12 +163,16 @@ class PredictionCounts(_Frozen):
         cached: Answered from the prediction cache.
         computed: Answered by the adapter in this run (duplicates of a request included).
         failed: Examples the adapter returned a :class:`~bench.families.base.Failure` for.
+        cache_dropped: Damaged prediction-cache rows (not JSON, or not of the family's
+            response shape) that were dropped and predicted again; ``None`` where not counted
+            (records written before it was, and cluster runs, whose shards read the cache).
     """
 
     total: int
     cached: int
     computed: int
     failed: int
+    cache_dropped: int | None = None
 
 
 class FailureCounts(_Frozen):

@@ -234,6 +234,7 @@ class PredictionSet:
         computed: Examples answered by the adapter (duplicates of a request included).
         calls: ``predict`` calls made.
         seconds: Time spent, training included.
+        cache_dropped: Damaged cache rows dropped and predicted again.
     """
 
     responses: ResponseStore
@@ -242,6 +243,7 @@ class PredictionSet:
     computed: int = 0
     calls: int = 0
     seconds: float = 0.0
+    cache_dropped: int = 0
 
     def counts(self) -> PredictionCounts:
         """The record's ``predictions`` section."""
@@ -250,6 +252,7 @@ class PredictionSet:
             cached=self.cached,
             computed=self.computed,
             failed=len(self.failures),
+            cache_dropped=self.cache_dropped,
         )
 
     def failure_counts(self) -> FailureCounts:
@@ -364,6 +367,7 @@ def predict(
     # bytes) and, in the response store, the index of its response among distinct responses.
     digests = np.zeros((hi - lo, 32), dtype=np.uint8)
     todo = np.zeros(hi - lo, dtype=bool)
+    damaged: set[str] = set()  # damaged cache rows, dropped: predicted again and replaced
     for start, part in chunks(range(lo, hi)):
         hexes = [requests[i].content_hash() for i in part]
         if not hexes:
@@ -371,7 +375,9 @@ def predict(
         raw = b"".join(bytes.fromhex(h) for h in hexes)
         digests[start : start + len(hexes)] = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 32)
         found = (
-            use_cache.get_many(fingerprint, hexes, response_type=family.response_type)
+            use_cache.get_many(
+                fingerprint, hexes, response_type=family.response_type, damaged=damaged
+            )
             if use_cache is not None
             else {}
         )
@@ -383,6 +389,7 @@ def predict(
             else:
                 todo[k] = True
     out.cached = int((~todo).sum())
+    out.cache_dropped = len(damaged)
     first_of = first_occurrence(digests) if adapter.cacheable else np.arange(hi - lo)
     unique = np.flatnonzero(todo & (first_of == np.arange(hi - lo)))
     emit(Event("predict-start", *pair, done=out.cached, total=hi - lo))
