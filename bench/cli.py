@@ -278,14 +278,29 @@ def _determinism_table(outcomes: Sequence[Any], sample: int) -> int:
         changes += [(report, c) for c in report.changed_predictions[:5]]
     out.print(table)
     for report, change in changes:
-        out.print(
-            f"  {report.model} · {report.task} · {change['id']}: "
-            f"{json.dumps(change['before'], ensure_ascii=False)[:80]} → "
-            f"{json.dumps(change['after'], ensure_ascii=False)[:80]}",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
-        )
+        # Each changed field with both values (a label, or a probability beyond the tolerance).
+        for part in change.get("fields") or [change]:
+            where = f"{part['field']}: " if part.get("field") else ""
+            out.print(
+                f"  {report.model} · {report.task} · {change['id']}: {where}"
+                f"{json.dumps(part['before'], ensure_ascii=False)[:80]} → "
+                f"{json.dumps(part['after'], ensure_ascii=False)[:80]}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+    for o in outcomes:
+        report = o.determinism
+        if o.status == "done" and report is not None and report.within_tolerance:
+            out.print(
+                f"  {report.model} · {report.task}: {report.within_tolerance} example(s) differ "
+                f"only within the float tolerance (largest difference "
+                f"{report.max_float_difference:.2g}; abs {report.tolerance.abs:g}, rel "
+                f"{report.tolerance.rel:g})",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
     if unstable:
         err.print(f"determinism check: {unstable} pair(s) changed; see 'determinism' in records")
     return unstable

@@ -98,10 +98,12 @@ def _quiet(_event: Event) -> None:
 @dataclass(frozen=True)
 class DeterminismCheck:
     """``--check-determinism``: re-run ``sample`` seeded examples with another batch size and
-    no cache before the record is written (see :mod:`bench.determinism`)."""
+    no cache before the record is written (see :mod:`bench.determinism`; ``tolerance``, a
+    :class:`bench.determinism.Tolerance`, overrides its float tolerance)."""
 
     sample: int = 32
     seed: int = 0
+    tolerance: Any = None
 
 
 @dataclass(frozen=True)
