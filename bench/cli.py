@@ -201,7 +201,9 @@ def run(
         )
     else:
         runner = get_executor(executor, address=address)
-    specs = [parse_model_spec(m) for m in (model or builtin_baselines())]
+    from bench.folders import check_plan, distinct_names
+
+    specs = distinct_names([parse_model_spec(m) for m in (model or builtin_baselines())])
     selected = select_tasks(",".join(tasks) if tasks else "smoke", tasks_dir or [])
     config = RunConfig(
         results=results or _default_results(),
@@ -216,6 +218,7 @@ def run(
         else None,
     )
     preflight(config)  # read-only or full disk: say so before any model is loaded or called
+    check_plan(config.results, specs, selected)  # records that would overwrite each other
     err.print(f"bench run: {len(specs)} model(s) × {len(selected)} task(s) → {config.results}")
     with _Progress() as progress:
         try:
@@ -517,6 +520,9 @@ def score(
         data=_parse_data(data),
     )
     check_not_overwriting(predictions, config.results / model.dir_name / spec.name)
+    from bench.folders import run_folder
+
+    run_folder(config.results, display, spec.name, limit)  # another model's folder: refused
     outcome = run_pair(model, spec, config, adapter=adapter)
     _summary([outcome])
     err.print(f"wrote {outcome.record_path}")

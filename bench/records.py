@@ -129,6 +129,10 @@ class TaskInfo(_Frozen):
     dataset_origin: str
     train_fingerprint: str | None = None
     dropped_rows: int = 0
+    limit: int | None = Field(
+        default=None,
+        description="The --limit that cut the test split (None: the whole split was scored).",
+    )
     protocol: dict[str, Any] | None = None
     preprocess: list[dict[str, Any]] = Field(default_factory=list)
     preprocess_hash: str

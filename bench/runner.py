@@ -313,6 +313,7 @@ def finish_pair(
         started_at=started_at,
         info=info,
         determinism=report.to_json() if report is not None else None,
+        limit=config.limit,
     )
     family = get_family(task.family)
     samples = sample_lines(

@@ -548,6 +548,7 @@ def build_record(
     started_at: str,
     info: Mapping[str, Any] | None = None,
     determinism: Mapping[str, Any] | None = None,
+    limit: int | None = None,
 ) -> RunRecord:
     """The typed record of one pair (a fresh ``run_id``).
 
@@ -566,8 +567,11 @@ def build_record(
         started_at: When the pair started (:func:`now`).
         info: The record's ``model.info`` when it is not the adapter's own (a sharded run).
         determinism: The ``--check-determinism`` report.
+        limit: The run's ``--limit``; recorded when it cut the test split (fewer examples
+            than the limit: the whole split was scored, and the record is a full one).
     """
     trained = trains_on(adapter, task, prepared)
+    n = len(prepared.requests)
     return RunRecord(
         run_id=uuid.uuid4().hex,
         started_at=started_at,
@@ -584,11 +588,12 @@ def build_record(
             dataset_origin=_portable_origin(prepared.origin),
             train_fingerprint=prepared.train_fingerprint if trained else None,
             dropped_rows=prepared.dropped,
+            limit=limit if limit is not None and n >= limit else None,
             protocol=prepared.info or None,
             preprocess=[s.identity() for s in build_steps(task)],
             preprocess_hash=task.preprocess_hash(),
             prompt_hash=task.prompt_hash(),
-            n_examples=len(prepared.requests),
+            n_examples=n,
             labels=list(get_family(task.family).labels(task)) or None,
             metric_specs=[m.model_dump(mode="json") for m in task.metrics],
         ),
@@ -646,7 +651,15 @@ def write(
     """Write ``RESULTS/<model>/<task>/samples.jsonl`` and ``record.json`` (atomically, the
     record last); returns the record's path.
 
+    The folder is :func:`bench.folders.run_folder`'s: a limited run beside a full run's record
+    (``<task>@limit-N``), never over it; a folder that holds another model's record is refused.
+
     Raises:
-        ResultsError: The folder cannot be written.
+        ResultsError: The folder cannot be written, or holds another model's record.
     """
-    return write_run(Path(config.results) / model.dir_name / record.task.name, record, samples)
+    from bench.folders import run_folder
+
+    folder = run_folder(
+        Path(config.results), model.display_name, record.task.name, record.task.limit
+    )
+    return write_run(folder, record, samples)
