@@ -19,7 +19,7 @@ renamed a field never meets an old answer as a raw pydantic error.
 A damaged row (written with the reader's schema, but not JSON, nested too deeply to parse, or
 not of the response model's shape) is dropped the same way: it is a miss, predicted again and
 replaced, and :meth:`PredictionCache.get_many` reports it so the run record counts it
-(``predictions.cache_dropped``); it never raises.
+(``cache_dropped``); it never raises.
 """
 
 from __future__ import annotations

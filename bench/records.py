@@ -167,16 +167,12 @@ class PredictionCounts(_Frozen):
         cached: Answered from the prediction cache.
         computed: Answered by the adapter in this run (duplicates of a request included).
         failed: Examples the adapter returned a :class:`~bench.families.base.Failure` for.
-        cache_dropped: Damaged prediction-cache rows (not JSON, or not of the family's
-            response shape) that were dropped and predicted again; ``None`` where not counted
-            (records written before it was, and cluster runs, whose shards read the cache).
     """
 
     total: int
     cached: int
     computed: int
     failed: int
-    cache_dropped: int | None = None
 
 
 class FailureCounts(_Frozen):
@@ -228,6 +224,12 @@ class RunRecord(_Frozen):
     determinism: dict[str, Any] | None = Field(
         default=None,
         description="The result of `bench run --check-determinism` (None when not checked).",
+    )
+    cache_dropped: int | None = Field(
+        default=None,
+        description="Damaged prediction-cache rows (not JSON, or not of the family's response "
+        "shape) dropped and predicted again (None: not counted: no cache, a record written "
+        "before bench counted them, or a cluster run, whose shards read the cache).",
     )
 
     @property

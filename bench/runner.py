@@ -314,6 +314,8 @@ def finish_pair(
         info=info,
         determinism=report.to_json() if report is not None else None,
         limit=config.limit,
+        # Counted where this process read the cache itself (not when executors pass counts).
+        cache_dropped=predictions.cache_dropped if counts is None and config.cache else None,
     )
     family = get_family(task.family)
     samples = sample_lines(

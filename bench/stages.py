@@ -254,7 +254,6 @@ class PredictionSet:
             cached=self.cached,
             computed=self.computed,
             failed=len(self.failures),
-            cache_dropped=self.cache_dropped,
         )
 
     def failure_counts(self) -> FailureCounts:
@@ -549,6 +548,7 @@ def build_record(
     info: Mapping[str, Any] | None = None,
     determinism: Mapping[str, Any] | None = None,
     limit: int | None = None,
+    cache_dropped: int | None = None,
 ) -> RunRecord:
     """The typed record of one pair (a fresh ``run_id``).
 
@@ -567,8 +567,9 @@ def build_record(
         started_at: When the pair started (:func:`now`).
         info: The record's ``model.info`` when it is not the adapter's own (a sharded run).
         determinism: The ``--check-determinism`` report.
-        limit: The run's ``--limit``; recorded when it cut the test split (fewer examples
-            than the limit: the whole split was scored, and the record is a full one).
+        limit: The run's ``--limit``, recorded when it may have cut the test split (as many
+            examples as the limit); with fewer, the whole split was scored: a full record.
+        cache_dropped: Damaged cache rows the prediction dropped (``None``: not counted).
     """
     trained = trains_on(adapter, task, prepared)
     n = len(prepared.requests)
@@ -615,6 +616,7 @@ def build_record(
         environment=environment(),
         seeds=run_seeds(bootstrap.seed, task, model.public_params()),
         determinism=dict(determinism) if determinism is not None else None,
+        cache_dropped=cache_dropped,
     )
 
 
