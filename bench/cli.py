@@ -240,6 +240,7 @@ def run(
             err.print(f"  {resume}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(130) from None
     _summary(outcomes)
+    _overlap_warnings(outcomes)
     unstable = _determinism_table(outcomes, determinism_sample) if check_determinism else 0
     if publish is not None:
         runs = [
@@ -250,6 +251,20 @@ def run(
         _publish(runs, publish, title)
     if unstable:
         raise typer.Exit(1)
+
+
+def _overlap_warnings(outcomes: Sequence[Any]) -> None:
+    """Warn about every finished pair whose test examples also appear in its train split."""
+    for o in outcomes:
+        overlap = o.record.task.train_overlap if o.record is not None else None
+        if overlap:
+            err.print(
+                f"warning: {o.model} on {o.task}: {overlap} of {o.record.task.n_examples} test "
+                "examples also appear in the train split (task.train_overlap in the record)",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 def _determinism_table(outcomes: Sequence[Any], sample: int) -> int:

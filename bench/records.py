@@ -128,6 +128,12 @@ class TaskInfo(_Frozen):
     dataset_fingerprint: str
     dataset_origin: str
     train_fingerprint: str | None = None
+    train_overlap: int | None = Field(
+        default=None,
+        description="Test examples whose input also appears in the train split (None: not "
+        "counted: the run did not read the train split, or the family holds test data out "
+        "of train by construction).",
+    )
     dropped_rows: int = 0
     limit: int | None = Field(
         default=None,

@@ -170,10 +170,13 @@ def prepare(
     Raises:
         BenchError: Bad data, a missing resource.
     """
+    from bench.overlap import check_overlap, check_splits, count_overlap
+
     emit = progress or _quiet
     family = get_family(task.family)
     steps = build_steps(task)
     check_resources(steps)  # before any model call
+    check_splits(task)  # train and test the same split: refused for every model
     override = config.data.get(task.name)
     prepared = family.prepare(task, data_override=override, limit=config.limit)
     if prepared is not None:
@@ -193,6 +196,9 @@ def prepare(
     )
     if want_train and "train" in task.source.splits:
         train = load_split(task, family, "train", data_override=override)
+        overlap = count_overlap(family, task, test.dataset, train.dataset)
+        check_overlap(task, overlap)  # more than the task allows: refused before any fit
+        prepared.train_overlap = overlap.count
 
         def load_train() -> list[tuple[Request, Any]]:
             ds = apply_steps(train.dataset, steps, family, desc=f"{task.name} train: ")
@@ -588,6 +594,7 @@ def build_record(
             dataset_fingerprint=prepared.fingerprint,
             dataset_origin=_portable_origin(prepared.origin),
             train_fingerprint=prepared.train_fingerprint if trained else None,
+            train_overlap=prepared.train_overlap,
             dropped_rows=prepared.dropped,
             limit=limit if limit is not None and n >= limit else None,
             protocol=prepared.info or None,
