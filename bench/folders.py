@@ -126,8 +126,7 @@ def run_folder(results: Path, display_name: str, task: str, limit: int | None) -
         raise ResultsError(
             f"{folder} holds the record of model '{found[0]}', not '{display_name}': the two "
             "names share a results folder",
-            fix="give one of the models another name (name=...), or use another --results "
-            "folder",
+            fix="give one of the models another name (name=...), or use another --results folder",
         )
     return folder
 
@@ -178,7 +177,8 @@ def check_plan(results: Path, models: Iterable[ModelSpec], tasks: Iterable[Any])
         first = specs.setdefault(name, m)
         if _identity(first) != _identity(m):
             raise ResultsError(
-                f"two models are named '{name}' ({_masked(first)} and {_masked(m)}): their records would overwrite each other",
+                f"two models are named '{name}' ({_masked(first)} and {_masked(m)}): their "
+                "records would overwrite each other",
                 fix="give each model its own name=...",
             )
         folder = folder_name(name)

@@ -98,7 +98,8 @@ def count_overlap(family: Family, task: TaskSpec, test: object, train: object) -
     seen: dict[str, str] = {}
     for request in RowExamples(family, task, train).requests:
         seen.setdefault(request.content_hash(), request.id)
-    count, total, pairs = 0, 0, []
+    count, total = 0, 0
+    pairs: list[tuple[str, str]] = []
     for request in RowExamples(family, task, test).requests:
         total += 1
         match = seen.get(request.content_hash())

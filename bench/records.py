@@ -111,7 +111,6 @@ def jsonl_lines(text: str) -> list[tuple[int, str]]:
     ]
 
 
-
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
