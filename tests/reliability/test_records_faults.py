@@ -145,11 +145,24 @@ def overlap_task(
     return load_task(path)
 
 
-def overlap_run(model: str = "baseline:tfidf-logreg", **kw: Any) -> Callable[[Path], Any]:
-    """Run ``model`` on an overlap task; what the record says."""
+def overlap_run(name: str = "baseline:tfidf-logreg", **kw: Any) -> Callable[[Path], Any]:
+    """Run model ``name`` (``predictions``: a file of outputs) on an overlap task; what the
+    record says."""
 
     def run(tmp: Path) -> Any:
+        model = name
         task = overlap_task(tmp, **kw)
+        if model == "predictions":  # a model that does not train: a file of outputs
+            test = (
+                tmp
+                / "data"
+                / ("train.jsonl" if "test: train" in kw.get("splits", "") else "test.jsonl")
+            )
+            ids = [json.loads(line)["id"] for line in test.read_text().split("\n") if line]
+            (tmp / "p.jsonl").write_text(
+                "".join(json.dumps({"id": i, "prediction": "positive"}) + "\n" for i in ids)
+            )
+            model = f"predictions:{tmp / 'p.jsonl'}"
         config = RunConfig(results=tmp / "r", bootstrap=BootstrapConfig(resamples=0))
         (outcome,) = run_plan([parse_model_spec(model)], [task], config)
         assert outcome.record is not None
@@ -252,7 +265,7 @@ OUTCOMES = [
     ),
     Outcome(
         "overlap-not-counted-without-train",
-        overlap_run(model="baseline:majority", copies=10),
+        overlap_run("predictions", copies=10),
         {"overlap": None, "n": 50},
     ),
     Outcome("overlap-recommendation-not-applicable", recommendation, None),
@@ -327,7 +340,7 @@ CASES = [
     ),
     Case(
         "overlap-same-split-refused-for-untrained-models",
-        overlap_run(model="baseline:majority", splits="{train: train, test: train}"),
+        overlap_run("predictions", splits="{train: train, test: train}"),
         DataError,
         ("train and test are both 'train'", "allow_overlap: true"),
     ),
