@@ -534,10 +534,13 @@ def score(
         bootstrap=BootstrapConfig(resamples=bootstrap, seed=seed),
         data=_parse_data(data),
     )
-    check_not_overwriting(predictions, config.results / model.dir_name / spec.name)
     from bench.folders import run_folder
 
-    run_folder(config.results, display, spec.name, limit)  # another model's folder: refused
+    # Another model's folder is refused; so is the folder the samples are read from (the
+    # task's folder, or the one beside it a limited run would write into).
+    target = run_folder(config.results, display, spec.name, limit)
+    for folder in {config.results / model.dir_name / spec.name, target}:
+        check_not_overwriting(predictions, folder)
     outcome = run_pair(model, spec, config, adapter=adapter)
     _summary([outcome])
     err.print(f"wrote {outcome.record_path}")
