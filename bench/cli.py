@@ -240,7 +240,7 @@ def run(
             err.print(f"  {resume}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(130) from None
     _summary(outcomes)
-    _overlap_warnings(outcomes)
+    _record_warnings(outcomes)
     unstable = _determinism_table(outcomes, determinism_sample) if check_determinism else 0
     if publish is not None:
         runs = [
@@ -253,14 +253,27 @@ def run(
         raise typer.Exit(1)
 
 
-def _overlap_warnings(outcomes: Sequence[Any]) -> None:
-    """Warn about every finished pair whose test examples also appear in its train split."""
+def _record_warnings(outcomes: Sequence[Any]) -> None:
+    """Warn about what the records of finished pairs count: test examples that also appear in
+    the train split, damaged cache rows that were dropped and predicted again."""
     for o in outcomes:
-        overlap = o.record.task.train_overlap if o.record is not None else None
+        if o.record is None:
+            continue
+        lines = []
+        overlap = o.record.task.train_overlap
         if overlap:
+            lines.append(
+                f"{overlap} of {o.record.task.n_examples} test examples also appear in the "
+                "train split (task.train_overlap in the record)"
+            )
+        if o.record.cache_dropped:
+            lines.append(
+                f"{o.record.cache_dropped} damaged prediction-cache row(s) were dropped and "
+                "predicted again (cache_dropped in the record)"
+            )
+        for line in lines:
             err.print(
-                f"warning: {o.model} on {o.task}: {overlap} of {o.record.task.n_examples} test "
-                "examples also appear in the train split (task.train_overlap in the record)",
+                f"warning: {o.model} on {o.task}: {line}",
                 markup=False,
                 highlight=False,
                 soft_wrap=True,

@@ -103,7 +103,10 @@ def run_plan(
     (NLTK data) are checked first, and so are the results folder and the cache (writable, with
     free space: :func:`preflight`), so such mistakes stop the run before any model is called.
     """
+    from bench.folders import check_plan
+
     preflight(config)
+    check_plan(Path(config.results), models, tasks)  # records that would overwrite each other
     for model in models:
         make_adapter(model)
     for task in tasks:

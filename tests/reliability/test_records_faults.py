@@ -404,3 +404,27 @@ def test_textcnn_passes_its_own_determinism_check(
     assert check["tolerance"] == {"abs": 1e-6, "rel": 1e-6}
     assert 0 <= check["max_float_difference"] <= 1e-6
     assert "changed" not in capsys.readouterr().err
+
+
+def test_dropped_cache_rows_are_warned_about_by_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["run", "-m", "baseline:majority", "-t", "sentiment-en", "--limit", str(LIMIT)]
+    args += ["--bootstrap", "0", "--cache", str(tmp_path / "c.sqlite")]
+    args += ["--results", str(tmp_path / "r")]
+    assert get_command(app).main(args, standalone_mode=False) in (None, 0)
+    conn = sqlite3.connect(tmp_path / "c.sqlite")
+    try:
+        conn.execute(
+            "UPDATE predictions SET response = '[' WHERE request = "
+            "(SELECT MAX(request) FROM predictions)"
+        )
+        conn.commit()
+    finally:
+        conn.close()
+    capsys.readouterr()
+    assert get_command(app).main(args, standalone_mode=False) in (None, 0)
+    err = capsys.readouterr().err
+    assert "1 damaged prediction-cache row(s) were dropped and predicted again" in err
+    assert "Traceback" not in err
