@@ -54,7 +54,7 @@ LIMIT_MARK = "@limit-"
 
 _KEPT = frozenset("._=-")
 _SEPARATORS = frozenset(":,")  # a model spec's own separators: shown as "-", no hash
-_MAX = 96  # characters of a folder name before the hash (file systems allow 255 bytes)
+_MAX_BYTES = 200  # UTF-8 bytes of a folder name before the hash (file systems allow 255)
 _HASH = 8
 
 
@@ -77,9 +77,11 @@ def folder_name(display_name: str) -> str:
             lossy = True
     safe = "".join(out)
     trimmed = safe.strip("-.")
-    if trimmed != safe or len(trimmed) > _MAX or not trimmed:
+    if trimmed != safe or len(trimmed.encode("utf-8")) > _MAX_BYTES or not trimmed:
         lossy = True
-    trimmed = trimmed[:_MAX].rstrip("-.")
+    while len(trimmed.encode("utf-8")) > _MAX_BYTES:  # a CJK character is 3 bytes
+        trimmed = trimmed[: -max(1, (len(trimmed.encode("utf-8")) - _MAX_BYTES) // 4)]
+    trimmed = trimmed.rstrip("-.")
     if not lossy:
         return trimmed
     tag = short_hash(display_name, length=_HASH)

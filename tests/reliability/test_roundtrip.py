@@ -396,6 +396,8 @@ def test_folder_names_are_injective_on_names_that_differ_in_what_is_replaced() -
     folders = [folder_name(n) for n in names]
     assert len(set(folders)) == len(names), dict(zip(names, folders, strict=True))
     assert all(f and "/" not in f and not f.startswith(".") for f in folders)
+    long = [folder_name("模" * 300), folder_name("模" * 300 + "型"), folder_name("x" * 1000)]
+    assert len(set(long)) == 3 and all(len(f.encode()) <= 255 for f in long)
 
 
 # --------------------------------------------------------------------------- end to end
