@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -51,6 +51,9 @@ from bench.records import (
 )
 from bench.spec import TaskSpec
 from bench.streaming import ResponseStore, RowExamples, chunks
+
+if TYPE_CHECKING:
+    from bench.determinism import Tolerance
 
 __all__ = [
     "Callback",
@@ -103,7 +106,7 @@ class DeterminismCheck:
 
     sample: int = 32
     seed: int = 0
-    tolerance: Any = None
+    tolerance: Tolerance | None = None
 
 
 @dataclass(frozen=True)
