@@ -15,6 +15,11 @@ with (:func:`response_schema`: a short hash of the model's JSON Schema). A reade
 response model gets only the rows written with the same schema that also validate against it;
 any other row is a miss, computed again and replaced, so a response model that gained, lost or
 renamed a field never meets an old answer as a raw pydantic error.
+
+A damaged row (written with the reader's schema, but not JSON, nested too deeply to parse, or
+not of the response model's shape) is dropped the same way: it is a miss, predicted again and
+replaced, and :meth:`PredictionCache.get_many` reports it so the run record counts it
+(``cache_dropped``); it never raises.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from bench.errors import ResultsError
 from bench.identity import short_hash
 
 __all__ = ["PredictionCache", "response_schema"]
+
+_DAMAGED = object()  # what _usable returns for a damaged row (None is a valid JSON value)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS predictions (
@@ -132,6 +139,7 @@ class PredictionCache:
         hashes: Sequence[str],
         *,
         response_type: type[BaseModel] | None = None,
+        damaged: set[str] | None = None,
     ) -> dict[str, Any]:
         """The cached responses among ``hashes`` (absent ones are left out).
 
@@ -141,7 +149,10 @@ class PredictionCache:
             response_type: The family's response model. Only rows written with its schema
                 (:func:`response_schema`) and that validate against it are returned; any other
                 row is a miss, and the next :meth:`put_many` for it replaces it. ``None``:
-                rows written without a model, unchecked.
+                rows written without a model, only checked to be JSON.
+            damaged: Receives the request hashes of damaged rows dropped: rows of the
+                reader's schema that are not JSON, or not of the response model's shape
+                (rows of another schema are merely stale, and not added).
         """
         schema = response_schema(response_type)
         found: dict[str, Any] = {}
@@ -160,29 +171,33 @@ class PredictionCache:
             except sqlite3.Error as exc:
                 raise self._error("read", exc) from exc
             for request, response, stored in rows:
-                data = self._usable(response, stored, schema, response_type)
-                if data is None:
+                if stored != schema:
                     self._stale.add((adapter, request))
+                    continue
+                data = self._usable(response, response_type)
+                if data is _DAMAGED:
+                    self._stale.add((adapter, request))
+                    if damaged is not None:
+                        damaged.add(request)
                 else:
                     found[request] = data
         return found
 
     @staticmethod
-    def _usable(
-        response: str, stored: str, schema: str, response_type: type[BaseModel] | None
-    ) -> Any:
-        """The row's response, or ``None`` when it is stale (another schema) or invalid."""
-        if stored != schema:
-            return None
+    def _usable(response: Any, response_type: type[BaseModel] | None) -> Any:
+        """The row's response, or :data:`_DAMAGED` when it is not JSON (a blob of another
+        encoding, text cut short, nesting too deep to parse) or not of the model's shape."""
+        if not isinstance(response, str | bytes):
+            return _DAMAGED
         try:
             data = json.loads(response)
-        except ValueError:
-            return None
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+            return _DAMAGED
         if response_type is not None:
             try:
                 response_type.model_validate(data)
-            except ValidationError:
-                return None
+            except (ValidationError, RecursionError):
+                return _DAMAGED
         return data
 
     def put_many(

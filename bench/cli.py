@@ -259,7 +259,9 @@ def run(
         )
     else:
         runner = get_executor(executor, address=address)
-    specs = [parse_model_spec(m) for m in (model or builtin_baselines())]
+    from bench.folders import check_plan, distinct_names
+
+    specs = distinct_names([parse_model_spec(m) for m in (model or builtin_baselines())])
     selected = select_tasks(",".join(tasks) if tasks else "smoke", tasks_dir or [])
     config = RunConfig(
         results=results or _default_results(),
@@ -274,6 +276,7 @@ def run(
         else None,
     )
     preflight(config)  # read-only or full disk: say so before any model is loaded or called
+    check_plan(config.results, specs, selected)  # records that would overwrite each other
     err.print(f"bench run: {len(specs)} model(s) × {len(selected)} task(s) → {config.results}")
     with _Progress() as progress:
         try:
@@ -295,6 +298,7 @@ def run(
             err.print(f"  {resume}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(130) from None
     _summary(outcomes)
+    _record_warnings(outcomes)
     unstable = _determinism_table(outcomes, determinism_sample) if check_determinism else 0
     if publish is not None:
         runs = [
@@ -305,6 +309,33 @@ def run(
         _publish(runs, publish, title)
     if unstable:
         raise typer.Exit(1)
+
+
+def _record_warnings(outcomes: Sequence[Any]) -> None:
+    """Warn about what the records of finished pairs count: test examples that also appear in
+    the train split, damaged cache rows that were dropped and predicted again."""
+    for o in outcomes:
+        if o.record is None:
+            continue
+        lines = []
+        overlap = o.record.task.train_overlap
+        if overlap:
+            lines.append(
+                f"{overlap} of {o.record.task.n_examples} test examples also appear in the "
+                "train split (task.train_overlap in the record)"
+            )
+        if o.record.cache_dropped:
+            lines.append(
+                f"{o.record.cache_dropped} damaged prediction-cache row(s) were dropped and "
+                "predicted again (cache_dropped in the record)"
+            )
+        for line in lines:
+            err.print(
+                f"warning: {o.model} on {o.task}: {line}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 def _determinism_table(outcomes: Sequence[Any], sample: int) -> int:
@@ -332,14 +363,29 @@ def _determinism_table(outcomes: Sequence[Any], sample: int) -> int:
         changes += [(report, c) for c in report.changed_predictions[:5]]
     out.print(table)
     for report, change in changes:
-        out.print(
-            f"  {report.model} · {report.task} · {change['id']}: "
-            f"{json.dumps(change['before'], ensure_ascii=False)[:80]} → "
-            f"{json.dumps(change['after'], ensure_ascii=False)[:80]}",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
-        )
+        # Each changed field with both values (a label, or a probability beyond the tolerance).
+        for part in change.get("fields") or [change]:
+            where = f"{part['field']}: " if part.get("field") else ""
+            out.print(
+                f"  {report.model} · {report.task} · {change['id']}: {where}"
+                f"{json.dumps(part['before'], ensure_ascii=False)[:80]} → "
+                f"{json.dumps(part['after'], ensure_ascii=False)[:80]}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+    for o in outcomes:
+        report = o.determinism
+        if o.status == "done" and report is not None and report.within_tolerance:
+            out.print(
+                f"  {report.model} · {report.task}: {report.within_tolerance} example(s) differ "
+                f"only within the float tolerance (largest difference "
+                f"{report.max_float_difference:.2g}; abs {report.tolerance.abs:g}, rel "
+                f"{report.tolerance.rel:g})",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
     if unstable:
         err.print(f"determinism check: {unstable} pair(s) changed; see 'determinism' in records")
     return unstable
@@ -566,7 +612,13 @@ def score(
         data=_parse_data(data, [spec], tasks_dir or []),
         max_failures=max_failures,
     )
-    check_not_overwriting(predictions, config.results / model.dir_name / spec.name)
+    from bench.folders import run_folder
+
+    # Another model's folder is refused; so is the folder the samples are read from (the
+    # task's folder, or the one beside it a limited run would write into).
+    target = run_folder(config.results, display, spec.name, limit)
+    for folder in {config.results / model.dir_name / spec.name, target}:
+        check_not_overwriting(predictions, folder)
     outcome = run_pair(model, spec, config, adapter=adapter)
     _summary([outcome])
     err.print(f"wrote {outcome.record_path}")

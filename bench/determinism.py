@@ -11,13 +11,23 @@ exactly like the original except where a re-predicted answer differs. The check 
 example by example, the response and the per-example scores; the report goes into the record
 under ``determinism`` (the metrics section is the run's own).
 
+What counts as a change is declared here, by the kind of value, for every family alike:
+strings (labels, texts, item ids), integers, booleans, ``null``, keys and list lengths are
+compared exactly; floating-point numbers (probabilities, log-likelihoods, per-example scores)
+within :data:`FLOAT_TOLERANCE` (``|a - b| <= abs + rel * max(|a|, |b|)``), because the same model
+can differ in the last bits between batch sizes (a padded batch sums in another order). A
+float that moved within the tolerance is not a change; the report counts such examples and the
+largest difference seen. Each change names the field that changed and both values
+(``probabilities.positive: 0.73 → 0.41``).
+
 The check composes the run's own stages (:func:`bench.stages.predict` and
 :func:`bench.stages.score`) on the run's prepared data.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -37,10 +47,51 @@ from bench.stages import (
 )
 from bench.streaming import ResponseStore
 
-__all__ = ["DEFAULT_SAMPLE", "DeterminismReport", "check_determinism", "rerun_batch_size"]
+__all__ = [
+    "DEFAULT_SAMPLE",
+    "FLOAT_TOLERANCE",
+    "DeterminismReport",
+    "Tolerance",
+    "check_determinism",
+    "differences",
+    "rerun_batch_size",
+]
 
 DEFAULT_SAMPLE = 32
 """How many examples ``--check-determinism`` re-runs by default."""
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far two floats may lie apart and still be the same value.
+
+    Attributes:
+        abs: Absolute tolerance.
+        rel: Tolerance relative to the larger magnitude.
+    """
+
+    abs: float = 1e-6
+    rel: float = 1e-6
+
+    def same(self, a: float, b: float) -> bool:
+        """Whether ``a`` and ``b`` are equal within the tolerance (NaN equals NaN).
+
+        Example:
+            >>> Tolerance().same(0.5, 0.5 + 4e-8), Tolerance().same(0.5, 0.51)
+            (True, False)
+        """
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return math.isclose(a, b, rel_tol=self.rel, abs_tol=self.abs)
+
+    def to_json(self) -> dict[str, float]:
+        """``{"abs": ..., "rel": ...}``, as the record shows it."""
+        return {"abs": self.abs, "rel": self.rel}
+
+
+FLOAT_TOLERANCE = Tolerance()
+"""The tolerance of floating-point values in responses and per-example scores: 1e-6 absolute
+and relative (probabilities jitter by ~1e-8 between batch sizes; a real change is far larger)."""
 
 _MAX_LISTED = 50  # changed examples listed in the record (all are counted)
 
@@ -56,8 +107,15 @@ class DeterminismReport:
         batch_size: The batch size of the re-run.
         original_batch_size: The batch size of the checked run.
         seed: The seed of the subset draw.
-        changed_predictions: ``[{id, before, after}]`` for examples whose response changed.
+        changed_predictions: ``[{id, before, after, fields}]`` for examples whose response
+            changed: the predictions as shown in ``samples.jsonl``, and ``fields``, each
+            changed field of the response as ``{field, before, after}``.
         changed_scores: ``[{id, score, before, after}]`` for per-example scores that changed.
+        tolerance: The float tolerance the comparison used.
+        within_tolerance: Examples whose response or scores differ only by floats within the
+            tolerance.
+        max_float_difference: The largest absolute difference of floats within the
+            tolerance (0.0 when none differed).
     """
 
     model: str
@@ -68,6 +126,9 @@ class DeterminismReport:
     seed: int
     changed_predictions: list[dict[str, Any]]
     changed_scores: list[dict[str, Any]]
+    tolerance: Tolerance = field(default=FLOAT_TOLERANCE)
+    within_tolerance: int = 0
+    max_float_difference: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -83,6 +144,9 @@ class DeterminismReport:
             "batch_size": self.batch_size,
             "original_batch_size": self.original_batch_size,
             "cache": "bypassed",
+            "tolerance": self.tolerance.to_json(),
+            "within_tolerance": self.within_tolerance,
+            "max_float_difference": self.max_float_difference,
             "changed_predictions": len(self.changed_predictions),
             "changed_scores": len(self.changed_scores),
             "predictions": self.changed_predictions[:_MAX_LISTED],
@@ -133,19 +197,30 @@ def check_determinism(
     batch = rerun_batch_size(config.batch_size)
     responses = _rerun(model, task, prepared, predictions.responses, picked, batch)
     rescored = score(task, prepared, responses, config.bootstrap, model=model.display_name)
+    tolerance = check.tolerance if check.tolerance is not None else FLOAT_TOLERANCE
     changed_predictions: list[dict[str, Any]] = []
     changed_scores: list[dict[str, Any]] = []
+    within, largest = 0, 0.0
     for i in picked:
         ex = requests[i].id
-        if predictions.responses.data(i) != responses.data(i):
+        moved: list[float] = []
+        fields = differences(predictions.responses.data(i), responses.data(i), tolerance, moved)
+        if fields:
             changed_predictions.append(
                 {
                     "id": ex,
                     "before": family.sample_prediction(predictions.responses[i]),
                     "after": family.sample_prediction(responses[i]),
+                    "fields": fields,
                 }
             )
-        changed_scores += _changed_scores(ex, scores.per_example[i], rescored.per_example[i])
+        changes = _changed_scores(
+            ex, scores.per_example[i], rescored.per_example[i], tolerance, moved
+        )
+        changed_scores += changes
+        if moved and not fields and not changes:
+            within += 1
+        largest = max([largest, *moved])
     return DeterminismReport(
         model=model.display_name,
         task=task.name,
@@ -155,6 +230,9 @@ def check_determinism(
         seed=check.seed,
         changed_predictions=changed_predictions,
         changed_scores=changed_scores,
+        tolerance=tolerance,
+        within_tolerance=within,
+        max_float_difference=largest,
     )
 
 
@@ -194,10 +272,75 @@ def _rerun(
     return out
 
 
-def _changed_scores(ex: str, before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
-    """``[{id, score, before, after}]`` for each per-example score that changed."""
+def differences(
+    before: Any,
+    after: Any,
+    tolerance: Tolerance = FLOAT_TOLERANCE,
+    moved: list[float] | None = None,
+    where: str = "",
+) -> list[dict[str, Any]]:
+    """Every field in which two JSON values differ, as ``[{field, before, after}]``.
+
+    Strings, integers, booleans, ``null``, keys and list lengths must be equal; floats equal
+    within ``tolerance``. A field is named by its path (``probabilities.positive``,
+    ``items[3]``; ``""`` for the whole value).
+
+    Args:
+        before: The first value (JSON: dicts, lists, str, int, float, bool, ``None``).
+        after: The second value.
+        tolerance: The float tolerance.
+        moved: Receives the absolute difference of every float pair that differs within the
+            tolerance.
+        where: The path of ``before`` and ``after`` (for the recursion).
+
+    Example:
+        >>> differences({"label": "a", "p": 0.5}, {"label": "a", "p": 0.50000004})
+        []
+        >>> differences({"label": "a", "p": 0.5}, {"label": "b", "p": 0.5})
+        [{'field': 'label', 'before': 'a', 'after': 'b'}]
+    """
+    if _is_float(before) and _is_float(after) and (type(before) is float or type(after) is float):
+        if tolerance.same(float(before), float(after)):
+            if before != after and moved is not None and not math.isnan(float(before)):
+                moved.append(abs(float(before) - float(after)))
+            return []
+        return [{"field": where, "before": before, "after": after}]
+    if isinstance(before, dict) and isinstance(after, dict):
+        out: list[dict[str, Any]] = []
+        for key in sorted(set(before) | set(after), key=str):
+            path = f"{where}.{key}" if where else str(key)
+            if key not in before or key not in after:
+                out.append({"field": path, "before": before.get(key), "after": after.get(key)})
+            else:
+                out += differences(before[key], after[key], tolerance, moved, path)
+        return out
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        out = []
+        for k, (a, b) in enumerate(zip(before, after, strict=True)):
+            out += differences(a, b, tolerance, moved, f"{where}[{k}]")
+        return out
+    if type(before) is not type(after) or before != after:
+        return [{"field": where, "before": before, "after": after}]
+    return []
+
+
+def _is_float(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _changed_scores(
+    ex: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    tolerance: Tolerance = FLOAT_TOLERANCE,
+    moved: list[float] | None = None,
+) -> list[dict[str, Any]]:
+    """``[{id, score, before, after}]`` for each per-example score that changed (floats
+    compared within ``tolerance``)."""
     return [
         {"id": ex, "score": name, "before": before.get(name), "after": after.get(name)}
         for name in sorted(set(before) | set(after))
-        if before.get(name) != after.get(name)
+        if name not in before
+        or name not in after
+        or differences(before[name], after[name], tolerance, moved)
     ]

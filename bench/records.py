@@ -38,6 +38,8 @@ __all__ = [
     "Timings",
     "atomic_write_lines",
     "atomic_write_text",
+    "json_line",
+    "jsonl_lines",
     "load_record",
     "load_records",
     "package_versions",
@@ -53,6 +55,9 @@ READABLE_SCHEMA_VERSIONS = (1, 2)
 """Versions :func:`load_record` reads. Version-1 records have the same fields; their samples
 carry no ``run_id``, so they cannot be checked against their record."""
 SAMPLES_FILE = "samples.jsonl"
+# Characters str.splitlines() (and JavaScript, and some editors) treat as line breaks that JSON
+# keeps raw inside strings; json.dumps already escapes the ones below U+0020 (FF, VT, FS, GS, RS).
+_RAW_BREAKS = str.maketrans({"\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 _PACKAGES = (
     "bench",
     "scipy",
@@ -75,6 +80,38 @@ _PACKAGES = (
 )
 
 
+def json_line(obj: Any) -> str:
+    r"""``obj`` as one JSONL line (no newline): keys sorted, UTF-8 kept, and every character that
+    some reader takes for a line break escaped (U+0085, U+2028, U+2029; JSON escapes the control
+    characters itself), so the line is one line for every reader.
+
+    Example:
+        >>> json_line({"b": "x\u2028y", "a": 1})
+        '{"a": 1, "b": "x\\u2028y"}'
+    """
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True).translate(_RAW_BREAKS)
+
+
+def jsonl_lines(text: str) -> list[tuple[int, str]]:
+    r"""The non-blank lines of a JSONL text with their (1-based) line numbers, split on ``"\n"``
+    only.
+
+    Every JSONL reader of bench splits with this: :meth:`str.splitlines` also splits on
+    U+2028, U+2029, U+0085, form feed, vertical tab and FS/GS/RS, which JSON keeps raw (or a
+    user's file holds) inside strings. A line ending ``\r\n`` keeps its ``\r``, which JSON
+    reads as whitespace; a line of nothing but JSON whitespace is blank.
+
+    Example:
+        >>> [n for n, _ in jsonl_lines('{"t": "a\u2028b"}\r\n\n{"t": 2}')]
+        [1, 3]
+    """
+    return [
+        (number, line)
+        for number, line in enumerate(text.split("\n"), start=1)
+        if line.strip(" \t\r")
+    ]
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -91,7 +128,17 @@ class TaskInfo(_Frozen):
     dataset_fingerprint: str
     dataset_origin: str
     train_fingerprint: str | None = None
+    train_overlap: int | None = Field(
+        default=None,
+        description="Test examples whose input also appears in the train split (None: not "
+        "counted: the run did not read the train split, or the family holds test data out "
+        "of train by construction).",
+    )
     dropped_rows: int = 0
+    limit: int | None = Field(
+        default=None,
+        description="The --limit that cut the test split (None: the whole split was scored).",
+    )
     protocol: dict[str, Any] | None = None
     preprocess: list[dict[str, Any]] = Field(default_factory=list)
     preprocess_hash: str
@@ -202,6 +249,12 @@ class RunRecord(_Frozen):
         default=None,
         description="The result of `bench run --check-determinism` (None when not checked).",
     )
+    cache_dropped: int | None = Field(
+        default=None,
+        description="Damaged prediction-cache rows (not JSON, or not of the family's response "
+        "shape) dropped and predicted again (None: not counted: no cache, a record written "
+        "before bench counted them, or a cluster run, whose shards read the cache).",
+    )
 
     @property
     def primary(self) -> MetricValue:
@@ -239,7 +292,7 @@ class SampleLine(_Frozen):
         data = self.model_dump(mode="json", exclude_none=False)
         if data["segment_stats"] is None:
             del data["segment_stats"]
-        return json.dumps(data, ensure_ascii=False, sort_keys=True)
+        return json_line(data)
 
     def row(self) -> dict[str, Any]:
         """The line as a plain dict (what readers that index by key use)."""
@@ -270,13 +323,13 @@ def read_samples(
     path = Path(path)
     if text is None:
         text = path.read_text(encoding="utf-8")
-    lines = [line for line in text.splitlines() if line.strip()]
+    numbered = jsonl_lines(text)
     try:
         # One parse of the whole file as an array: much faster than line by line.
-        out = _SAMPLES.validate_json("[" + ",".join(lines) + "]")
+        out = _SAMPLES.validate_json("[" + ",".join(line for _, line in numbered) + "]")
     except ValidationError:
         out = []
-        for number, line in enumerate(lines, start=1):
+        for number, line in numbered:
             try:
                 out.append(SampleLine.model_validate_json(line))
             except ValidationError as exc:
@@ -287,7 +340,7 @@ def read_samples(
                     f"({where + ': ' if where else ''}{err['msg']})",
                     fix="re-run the task",
                 ) from exc
-    for number, sample in enumerate(out, start=1):
+    for (number, _), sample in zip(numbered, out, strict=True):
         theirs = sample.run_id
         if theirs != record.run_id and (theirs is not None or record.schema_version > 1):
             raise SamplesMismatch(

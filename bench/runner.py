@@ -103,7 +103,10 @@ def run_plan(
     (NLTK data) are checked first, and so are the results folder and the cache (writable, with
     free space: :func:`preflight`), so such mistakes stop the run before any model is called.
     """
+    from bench.folders import check_plan
+
     preflight(config)
+    check_plan(Path(config.results), models, tasks)  # records that would overwrite each other
     for model in models:
         make_adapter(model)
     for task in tasks:
@@ -313,6 +316,9 @@ def finish_pair(
         started_at=started_at,
         info=info,
         determinism=report.to_json() if report is not None else None,
+        limit=config.limit,
+        # Counted where this process read the cache itself (not when executors pass counts).
+        cache_dropped=predictions.cache_dropped if counts is None and config.cache else None,
     )
     family = get_family(task.family)
     samples = sample_lines(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -287,6 +287,13 @@ class TaskSpec(_Closed):
     tags: list[str] = Field(default_factory=list)
     citation: str | None = None
     license: str | None = None
+    allow_overlap: bool | Annotated[float, Field(ge=0, le=1)] = Field(
+        default=False,
+        exclude=True,  # it gates a check, changes no number: not part of the spec hash
+        description="Test examples whose input also appears in the train split: false "
+        "(default) refuses a run when more than 1% do, true allows any share, a number "
+        "(0-1) is the share allowed. Any overlap is counted in the record and warned about.",
+    )
     path: Path | None = Field(default=None, exclude=True)
     suite: str | None = Field(default=None, exclude=True)
 

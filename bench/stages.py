@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -53,6 +53,9 @@ from bench.records import (
 from bench.redaction import Redactor
 from bench.spec import TaskSpec
 from bench.streaming import ResponseStore, RowExamples, chunks
+
+if TYPE_CHECKING:
+    from bench.determinism import Tolerance
 
 __all__ = [
     "FAILURE_EXAMPLES",
@@ -104,10 +107,12 @@ def _quiet(_event: Event) -> None:
 @dataclass(frozen=True)
 class DeterminismCheck:
     """``--check-determinism``: re-run ``sample`` seeded examples with another batch size and
-    no cache before the record is written (see :mod:`bench.determinism`)."""
+    no cache before the record is written (see :mod:`bench.determinism`; ``tolerance``, a
+    :class:`bench.determinism.Tolerance`, overrides its float tolerance)."""
 
     sample: int = 32
     seed: int = 0
+    tolerance: Tolerance | None = None
 
 
 @dataclass(frozen=True)
@@ -174,10 +179,13 @@ def prepare(
     Raises:
         BenchError: Bad data, a missing resource.
     """
+    from bench.overlap import check_overlap, check_splits, count_overlap
+
     emit = progress or _quiet
     family = get_family(task.family)
     steps = build_steps(task)
     check_resources(steps)  # before any model call
+    check_splits(task)  # train and test the same split: refused for every model
     override = config.data.get(task.name)
     prepared = family.prepare(task, data_override=override, limit=config.limit)
     if prepared is not None:
@@ -197,6 +205,9 @@ def prepare(
     )
     if want_train and "train" in task.source.splits:
         train = load_split(task, family, "train", data_override=override)
+        overlap = count_overlap(family, task, test.dataset, train.dataset)
+        check_overlap(task, overlap)  # more than the task allows: refused before any fit
+        prepared.train_overlap = overlap.count
 
         def load_train() -> list[tuple[Request, Any]]:
             ds = apply_steps(train.dataset, steps, family, desc=f"{task.name} train: ")
@@ -240,6 +251,7 @@ class PredictionSet:
         computed: Examples answered by the adapter (duplicates of a request included).
         calls: ``predict`` calls made.
         seconds: Time spent, training included.
+        cache_dropped: Damaged cache rows dropped and predicted again.
     """
 
     responses: ResponseStore
@@ -248,6 +260,7 @@ class PredictionSet:
     computed: int = 0
     calls: int = 0
     seconds: float = 0.0
+    cache_dropped: int = 0
 
     def counts(self) -> PredictionCounts:
         """The record's ``predictions`` section."""
@@ -451,6 +464,7 @@ def predict(
     # bytes) and, in the response store, the index of its response among distinct responses.
     digests = np.zeros((hi - lo, 32), dtype=np.uint8)
     todo = np.zeros(hi - lo, dtype=bool)
+    damaged: set[str] = set()  # damaged cache rows, dropped: predicted again and replaced
     for start, part in chunks(range(lo, hi)):
         hexes = [requests[i].content_hash() for i in part]
         if not hexes:
@@ -458,7 +472,9 @@ def predict(
         raw = b"".join(bytes.fromhex(h) for h in hexes)
         digests[start : start + len(hexes)] = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 32)
         found = (
-            use_cache.get_many(fingerprint, hexes, response_type=family.response_type)
+            use_cache.get_many(
+                fingerprint, hexes, response_type=family.response_type, damaged=damaged
+            )
             if use_cache is not None
             else {}
         )
@@ -470,6 +486,7 @@ def predict(
             else:
                 todo[k] = True
     out.cached = int((~todo).sum())
+    out.cache_dropped = len(damaged)
     first_of = first_occurrence(digests) if adapter.cacheable else np.arange(hi - lo)
     unique = np.flatnonzero(todo & (first_of == np.arange(hi - lo)))
     emit(Event("predict-start", *pair, done=out.cached, total=hi - lo))
@@ -644,6 +661,8 @@ def build_record(
     started_at: str,
     info: Mapping[str, Any] | None = None,
     determinism: Mapping[str, Any] | None = None,
+    limit: int | None = None,
+    cache_dropped: int | None = None,
 ) -> RunRecord:
     """The typed record of one pair (a fresh ``run_id``).
 
@@ -662,8 +681,12 @@ def build_record(
         started_at: When the pair started (:func:`now`).
         info: The record's ``model.info`` when it is not the adapter's own (a sharded run).
         determinism: The ``--check-determinism`` report.
+        limit: The run's ``--limit``, recorded when it may have cut the test split (as many
+            examples as the limit); with fewer, the whole split was scored: a full record.
+        cache_dropped: Damaged cache rows the prediction dropped (``None``: not counted).
     """
     trained = trains_on(adapter, task, prepared)
+    n = len(prepared.requests)
     return RunRecord(
         run_id=uuid.uuid4().hex,
         started_at=started_at,
@@ -679,12 +702,14 @@ def build_record(
             dataset_fingerprint=prepared.fingerprint,
             dataset_origin=_portable_origin(prepared.origin),
             train_fingerprint=prepared.train_fingerprint if trained else None,
+            train_overlap=prepared.train_overlap,
             dropped_rows=prepared.dropped,
+            limit=limit if limit is not None and n >= limit else None,
             protocol=prepared.info or None,
             preprocess=[s.identity() for s in build_steps(task)],
             preprocess_hash=task.preprocess_hash(),
             prompt_hash=task.prompt_hash(),
-            n_examples=len(prepared.requests),
+            n_examples=n,
             labels=list(get_family(task.family).labels(task)) or None,
             metric_specs=[m.model_dump(mode="json") for m in task.metrics],
         ),
@@ -706,6 +731,7 @@ def build_record(
         environment=environment(),
         seeds=run_seeds(bootstrap.seed, task, model.public_params()),
         determinism=dict(determinism) if determinism is not None else None,
+        cache_dropped=cache_dropped,
     )
 
 
@@ -742,7 +768,15 @@ def write(
     """Write ``RESULTS/<model>/<task>/samples.jsonl`` and ``record.json`` (atomically, the
     record last); returns the record's path.
 
+    The folder is :func:`bench.folders.run_folder`'s: a limited run beside a full run's record
+    (``<task>@limit-N``), never over it; a folder that holds another model's record is refused.
+
     Raises:
-        ResultsError: The folder cannot be written.
+        ResultsError: The folder cannot be written, or holds another model's record.
     """
-    return write_run(Path(config.results) / model.dir_name / record.task.name, record, samples)
+    from bench.folders import run_folder
+
+    folder = run_folder(
+        Path(config.results), model.display_name, record.task.name, record.task.limit
+    )
+    return write_run(folder, record, samples)

@@ -463,7 +463,8 @@ def _model_folders(results: Path) -> dict[str, dict[str, Path]]:
     out: dict[str, dict[str, Path]] = {}
     for path in sorted(results.glob("*/*/record.json")):
         record = load_record(path)
-        out.setdefault(record.model.name, {})[record.task.name] = path.parent
+        # A full run's folder sorts before a limited run's beside it (task@limit-N): kept.
+        out.setdefault(record.model.name, {}).setdefault(record.task.name, path.parent)
     return out
 
 

@@ -271,9 +271,11 @@ class ModelSpec:
 
     @property
     def dir_name(self) -> str:
-        """The display name made safe as one folder name."""
-        safe = re.sub(r"[^A-Za-z0-9._=-]+", "-", self.display_name).strip("-.")
-        return safe or "model"
+        """The display name made safe as one folder name (:func:`bench.folders.folder_name`:
+        distinct names, distinct folders)."""
+        from bench.folders import folder_name
+
+        return folder_name(self.display_name)
 
     def public_params(self) -> dict[str, str]:
         """Params with anything that looks like a secret removed."""

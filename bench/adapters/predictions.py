@@ -54,7 +54,7 @@ from bench.adapters.prediction_paths import (
 from bench.errors import PredictionsError
 from bench.families.base import Failure, Family, Request, Response
 from bench.identity import file_digest
-from bench.records import load_record, read_samples
+from bench.records import jsonl_lines, load_record, read_samples
 from bench.spec import TaskSpec
 
 __all__ = [
@@ -221,7 +221,7 @@ def load_predictions(path: str | Path) -> PredictionsFile:
                 raise PredictionsError(f"{path}: no predictions", fix="map every question id")
             out.entries = whole
             return out
-    for lineno, line in enumerate(_split_lines(text), start=1):
+    for lineno, line in jsonl_lines(text):
         if not line.strip():
             continue
         obj = _parse_line(line, path, lineno)

@@ -123,6 +123,8 @@ class Prepared:
         train_fingerprint: Content fingerprint of the train examples, if there are any.
         load_train: Builds the train examples (called only when the adapter must be trained).
         info: Family-specific facts for the record (protocol, candidate hash, excluded users).
+        train_overlap: Test examples whose input is also a train example's (``None``: not
+            counted; see :mod:`bench.overlap`).
     """
 
     requests: Sequence[Request]
@@ -133,6 +135,7 @@ class Prepared:
     train_fingerprint: str | None = None
     load_train: Callable[[], list[tuple[Request, Any]]] | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    train_overlap: int | None = None
 
 
 class NoOptions(BaseModel):

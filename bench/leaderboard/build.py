@@ -228,6 +228,7 @@ def load_runs(results: str | Path) -> list[tuple[RunRecord, Path]]:
 
 COMPARABILITY = (
     "task version",
+    "limit",
     "dataset",
     "spec",
     "preprocessing",
@@ -257,6 +258,7 @@ def comparability(rec: RunRecord) -> dict[str, str]:
     task = rec.task
     return {
         "task version": str(task.version),
+        "limit": "" if task.limit is None else str(task.limit),  # a --limit run: a column apart
         "dataset": task.dataset_fingerprint,
         "spec": task.spec_hash,
         "preprocessing": task.preprocess_hash,
@@ -279,6 +281,8 @@ def _difference(part: str, mine: str, others: list[str], primary: str) -> str | 
         return " ".join([primary, *own])
     if part == "task version":
         return f"v{mine}"
+    if part == "limit":
+        return f"limit {mine}" if mine else "full"
     if part == "primary metric":
         return mine
     return f"{part} {mine[:8] or 'none'}"
@@ -293,6 +297,8 @@ def _label(task: str, mine: dict[str, str], others: list[dict[str, str]]) -> str
     # A different primary metric has a different signature anyway; the spec hash changes with
     # any edit of the task file, so it is named only when nothing more specific differs.
     skip = {"spec", "signature"} if diff("primary metric") else {"spec"}
+    if diff("limit"):
+        skip.add("dataset")  # a limit cuts the test set: the dataset differs with it
     parts = [got for part in COMPARABILITY if part not in skip and (got := diff(part))]
     return f"{task} [{', '.join(parts or [diff('spec') or 'spec'])}]"
 
