@@ -451,7 +451,8 @@ def many_messages_bounded(tmp: Path) -> None:
     rows = [{"id": q, "failure": f"http: 503 for request {q}"} for q in QA[:100]]
     path = tmp / "msgs.jsonl"
     path.write_text(jsonl(rows), encoding="utf-8")
-    bench_score(tmp, "qa-en", path, "--allow-missing")
+    # Every example fails here: --max-failures records such a pair on purpose.
+    bench_score(tmp, "qa-en", path, "--allow-missing", "--max-failures", str(len(QA)))
     raw = (tmp / "results" / "msgs" / "qa-en" / "record.json").read_text(encoding="utf-8")
     failures = json.loads(raw)["failures"]
     assert failures["count"] == len(QA)
