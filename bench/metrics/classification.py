@@ -380,6 +380,7 @@ class MCC(_ClassificationMetric):
     """
 
     name: ClassVar[str] = "mcc"
+    range: ClassVar[tuple[float, float]] = (-1.0, 1.0)
 
     def paired(self, value: str) -> ConfusionPaired | None:
         """Paired bootstrap over the examples' confusion cells."""
