@@ -103,7 +103,7 @@ def scalar_values(values: dict[str, Any]) -> dict[str, float]:
 @given(problem(), st.booleans())
 def test_bounds(case: tuple[int, list[str], list[Any]], with_ci: bool) -> None:
     k, gold, responses = case
-    values = score(k, gold, responses, resamples=30 if with_ci else 0)
+    values = score(k, gold, responses, resamples=100 if with_ci else 0)
     assert 0.0 <= values["accuracy"].value <= 1.0
     assert 0.0 <= values["macro_f1"].value <= 1.0
     assert -1.0 <= values["mcc"].value <= 1.0
@@ -180,7 +180,7 @@ def test_all_missing_predictions_score_zero(
         "none": SentimentResponse(label=None),
         "outside": SentimentResponse(label="not-a-label"),
     }[how]
-    values = score(k, gold, [miss] * len(gold), resamples=20)
+    values = score(k, gold, [miss] * len(gold), resamples=100)
     assert values["accuracy"].value == 0.0
     assert values["accuracy"].ci_high == 0.0
     assert values["macro_f1"].value == 0.0

@@ -186,7 +186,7 @@ def test_scores_do_not_depend_on_example_order(
 @given(data=system(), seed=st.integers(min_value=0, max_value=2**31 - 1))
 def test_bounds(data: tuple[str, list[str | None], list[tuple[str, ...]]], seed: int) -> None:
     tgt, hyps, refs = data
-    ctx = make_ctx(tgt, hyps, refs, BootstrapConfig(resamples=25, seed=seed))
+    ctx = make_ctx(tgt, hyps, refs, BootstrapConfig(resamples=100, seed=seed))
     values_, skipped, rows = score_task(ctx, METRICS[::2])  # BLEU, CHRF, TER
     assert not skipped
     for name in ("bleu", "chrf"):
