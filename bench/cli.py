@@ -363,11 +363,7 @@ def _summary(outcomes: Sequence[Any]) -> None:
             continue
         r = o.record
         p = r.primary
-        ci = (
-            f"[{p.ci_low:.4f}, {p.ci_high:.4f}]"
-            if p.ci_low is not None and p.ci_high is not None
-            else "—"
-        )
+        ci = p.ci_text()
         table.add_row(
             r.model.name,
             r.task.name,
@@ -659,7 +655,7 @@ def compare(
                 f"{c.value_a:.4f}",
                 f"{c.value_b:.4f}",
                 f"{c.difference:+.4f}",
-                f"[{c.ci_low:+.4f}, {c.ci_high:+.4f}]",
+                c.ci_text(),
                 f"{c.p_value:.4g}",
                 f"[bold]{c.p_holm:.4g}[/bold]" if significant else f"{c.p_holm:.4g}",
                 escape(f"{c.method} ({c.detail})" if c.detail else c.method),

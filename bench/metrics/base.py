@@ -41,9 +41,9 @@ __all__ = [
     "MetricValue",
     "PerExample",
     "ScoringContext",
+    "covers",
     "percentile_ci",
     "resample_counts",
-    "covers",
     "score_task",
     "withheld_interval",
 ]
