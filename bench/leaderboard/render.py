@@ -443,7 +443,8 @@ def _tex_cell(row: dict[str, Any] | None, *, tie: bool, ci: bool) -> str:
     if tie and row["tied_with_best"] and not row["best"]:
         text += r"\textsuperscript{\dag}"
     if ci and (interval := fmt_ci(row)):
-        text += rf" {{\scriptsize {interval}}}"
+        sep = "" if interval.startswith("[") else " "  # \scriptsize[ stays as published
+        text += rf" {{\scriptsize{sep}{interval}}}"
     return text
 
 
