@@ -118,7 +118,7 @@ def run(
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Requests per predict call.")] = 64,
     bootstrap: Annotated[
-        int, typer.Option(min=0, help="Bootstrap resamples per interval (0: none).")
+        int, typer.Option(min=0, help="Bootstrap resamples per interval (0: none; else >= 100).")
     ] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 12345,
     max_failures: Annotated[
@@ -460,7 +460,9 @@ def score(
     limit: Annotated[
         int | None, typer.Option(help="The --limit the predictions were made with.")
     ] = None,
-    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap resamples (0: none).")] = 1000,
+    bootstrap: Annotated[
+        int, typer.Option(min=0, help="Bootstrap resamples (0: none; else >= 100).")
+    ] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 12345,
     tasks_dir: TasksDir = None,
 ) -> None:
@@ -610,7 +612,7 @@ def compare(
 
     BLEU/chrF/TER: sacrebleu's paired bootstrap (or --corpus-test ar); accuracy and exact
     match: McNemar; ROUGE, F1, per-user ranking metrics: paired permutation; macro-F1, MCC and
-    per-class scores: paired bootstrap. The difference is A − B with its 95% paired bootstrap
+    per-class scores: paired randomisation. The difference is A − B with its 95% paired bootstrap
     interval. p-values are adjusted with Holm–Bonferroni over all the tests printed.
     """
     import json
