@@ -402,7 +402,7 @@ def paired_randomization(
     m = differ.size
     rng = np.random.default_rng(seed)
     count = 0
-    step = max(1, BLOCK_CELLS // max(m, 1))
+    step = max(1, (1 << 20) // max(m, 1))  # 8 MB of swaps per block
     for start in range(0, trials, step):
         swap = rng.integers(2, size=(min(step, trials - start), m)).astype(np.float64)
         keep = 1.0 - swap
