@@ -173,7 +173,7 @@ def run(
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Requests per predict call.")] = 64,
     bootstrap: Annotated[
-        int, typer.Option(min=0, help="Bootstrap resamples per interval (0: none).")
+        int, typer.Option(min=0, help="Bootstrap resamples per interval (0: none; else >= 100).")
     ] = 1000,
     seed: Annotated[int, _seed_option("Bootstrap seed")] = 12345,
     max_failures: Annotated[
@@ -463,11 +463,7 @@ def _summary(outcomes: Sequence[Any]) -> None:
             continue
         r = o.record
         p = r.primary
-        ci = (
-            f"[{p.ci_low:.4f}, {p.ci_high:.4f}]"
-            if p.ci_low is not None and p.ci_high is not None
-            else "—"
-        )
+        ci = p.ci_text()
         table.add_row(
             r.model.name,
             r.task.name,
@@ -564,7 +560,9 @@ def score(
     limit: Annotated[
         int | None, typer.Option(min=1, help="The --limit the predictions were made with.")
     ] = None,
-    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap resamples (0: none).")] = 1000,
+    bootstrap: Annotated[
+        int, typer.Option(min=0, help="Bootstrap resamples (0: none; else >= 100).")
+    ] = 1000,
     seed: Annotated[int, _seed_option("Bootstrap seed")] = 12345,
     max_failures: Annotated[
         int | None,
@@ -731,7 +729,7 @@ def compare(
 
     BLEU/chrF/TER: sacrebleu's paired bootstrap (or --corpus-test ar); accuracy and exact
     match: McNemar; ROUGE, F1, per-user ranking metrics: paired permutation; macro-F1, MCC and
-    per-class scores: paired bootstrap. The difference is A − B with its 95% paired bootstrap
+    per-class scores: paired randomisation. The difference is A − B with its 95% paired bootstrap
     interval. p-values are adjusted with Holm–Bonferroni over all the tests printed.
     """
     import json
@@ -776,7 +774,7 @@ def compare(
                 f"{c.value_a:.4f}",
                 f"{c.value_b:.4f}",
                 f"{c.difference:+.4f}",
-                f"[{c.ci_low:+.4f}, {c.ci_high:+.4f}]",
+                c.ci_text(),
                 f"{c.p_value:.4g}",
                 Text(f"{c.p_holm:.4g}", style="bold" if significant else ""),
                 f"{c.method} ({c.detail})" if c.detail else c.method,

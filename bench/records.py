@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from bench.errors import RecordError, ResultsError
+from bench.errors import BenchError, RecordError, ResultsError
 from bench.metrics.base import MetricValue
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "Timings",
     "atomic_write_lines",
     "atomic_write_text",
+    "check_values",
     "json_line",
     "jsonl_lines",
     "load_record",
@@ -534,13 +535,105 @@ def load_record(path: str | Path) -> RunRecord:
             fix="re-run the task with this version of bench",
         )
     try:
-        return RunRecord.model_validate(data)
+        record = RunRecord.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         raise RecordError(
             f"{path}: field '{'.'.join(str(p) for p in err['loc'])}': {err['msg']}",
             fix="re-run the task",
         ) from exc
+    check_values(record, path)
+    return record
+
+
+def _value_ranges(record: RunRecord) -> dict[str, tuple[float, float]]:
+    """The declared range (in units of its scale) of every value of ``record`` whose metric can
+    be rebuilt here (:attr:`bench.metrics.base.Metric.range`)."""
+    from bench.registry import registry
+
+    specs = list(record.task.metric_specs) or [{"name": name} for name in record.metrics]
+    metrics = []
+    for spec in specs:
+        name = str(spec.get("name"))
+        if ("metric", name) not in registry:
+            continue  # a plugin metric not installed here: only finiteness is checked
+        try:
+            metrics.append(registry.get("metric", name)(**dict(spec.get("params") or {})))
+        except (BenchError, ValidationError):
+            continue
+    ranges = {}
+    for value in record.metrics:
+        for metric in metrics:
+            declared = metric.value_range(value)
+            if declared is not None:
+                ranges[value] = declared
+                break
+    return ranges
+
+
+def _fmt_bound(bound: float) -> str:
+    return f"{bound:g}"
+
+
+def check_values(record: RunRecord, path: str | Path) -> None:
+    """Refuse a record whose numbers cannot be true: a value or interval end that is NaN or
+    infinite, a value outside its metric's declared range (``Metric.range`` times the value's
+    ``scale``: accuracy 5.0, BLEU 130), an interval with only one end, reversed, or not
+    containing its own value.
+
+    Tables (a confusion matrix) and values written as ``null`` are not numbers and are not
+    checked; a value whose metric is not installed here is checked for everything but its range.
+
+    Args:
+        record: The validated record.
+        path: Its file, for the message.
+
+    Raises:
+        RecordError: Naming the file, the metric and the value, with the fix.
+    """
+    import math
+
+    from bench.metrics.base import covers
+
+    ranges: dict[str, tuple[float, float]] | None = None
+    fix = (
+        "re-run the task to rewrite the record (the file was edited or written by a broken "
+        "plugin); or move the folder out of the results"
+    )
+    for name, mv in record.metrics.items():
+        if isinstance(mv.value, bool) or not isinstance(mv.value, int | float):
+            continue
+        value = float(mv.value)
+        where = f"{path}: metric '{name}'"
+        if not math.isfinite(value):
+            raise RecordError(f"{where}: value {value!r} is not a finite number", fix=fix)
+        ends = [e for e in (mv.ci_low, mv.ci_high) if e is not None]
+        for end in ends:
+            if not math.isfinite(end):
+                raise RecordError(
+                    f"{where}: interval [{mv.ci_low!r}, {mv.ci_high!r}] is not finite", fix=fix
+                )
+        if ranges is None:
+            ranges = _value_ranges(record)
+        if name in ranges:
+            low, high = (b * mv.scale for b in ranges[name])
+            for what, number in (("value", value), *(("interval end", e) for e in ends)):
+                if not covers(low, high, number):
+                    raise RecordError(
+                        f"{where}: {what} {number!r} is outside the metric's range "
+                        f"[{_fmt_bound(low)}, {_fmt_bound(high)}] (scale {mv.scale:g})",
+                        fix=fix,
+                    )
+        if len(ends) == 1:
+            raise RecordError(
+                f"{where}: interval [{mv.ci_low!r}, {mv.ci_high!r}] has only one end", fix=fix
+            )
+        if len(ends) == 2 and not covers(ends[0], ends[1], value):
+            raise RecordError(
+                f"{where}: value {value!r} is outside its own interval "
+                f"[{mv.ci_low!r}, {mv.ci_high!r}]",
+                fix=fix,
+            )
 
 
 def load_records(results: str | Path) -> list[RunRecord]:

@@ -12,8 +12,9 @@ declarations and the tests are in :mod:`bench.metrics.paired`):
   discordant pairs, else ``mcnemar-chi2-cc``).
 * **Other per-example means** (ROUGE, QA F1, per-user ranking metrics): a paired permutation
   (sign-flip) test (``paired-permutation``, or ``paired-permutation-exact``).
-* **Classification metrics that are not means** (macro-F1, MCC, per-class P/R/F1): the paired
-  bootstrap over the examples' confusion cells.
+* **Classification metrics that are not means** (macro-F1, MCC, per-class P/R/F1): a paired
+  randomisation test over the examples' confusion cells (``paired-randomization``; equal values
+  give ``p = 1``), with the paired bootstrap interval of the difference.
 
 A metric added by a plugin declares its own test the same way, and gets ``bench compare`` and
 the leaderboard's tie marks from it. Every comparison also reports ``difference = value(A) −
@@ -35,8 +36,9 @@ References:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
@@ -45,7 +47,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from bench.errors import BenchError
-from bench.metrics.base import BootstrapConfig, Metric
+from bench.metrics.base import MIN_CI_N, BootstrapConfig, Metric
 from bench.metrics.mt import SEGMENT_STATS
 from bench.metrics.paired import (
     Comparison,
@@ -310,8 +312,8 @@ def declaration(run: Run, value: str) -> PairedStatistics | str:
 def _comparable_signature(run: Run, metric: str) -> str:
     value = run.record.metrics[metric]
     try:
-        bootstrap = BootstrapConfig.model_validate(run.record.bootstrap)
-    except ValidationError:
+        bootstrap = BootstrapConfig.recorded(run.record.bootstrap)
+    except (ValidationError, ValueError):
         return value.signature
     return value.signature_without(bootstrap)
 
@@ -406,7 +408,16 @@ def compare_metric(
         want_ci=want_ci,
         corpus_test=corpus_test,
     )
-    return declared.compare(a, b, metric, options)
+    comparison = declared.compare(a, b, metric, options)
+    if comparison.n < MIN_CI_N:
+        return replace(
+            comparison,
+            ci_low=math.nan,
+            ci_high=math.nan,
+            ci_reason=f"n={comparison.n} < {MIN_CI_N}: too few paired examples for a "
+            "bootstrap interval",
+        )
+    return comparison
 
 
 def pairable_metrics(run: Run) -> tuple[list[str], dict[str, str]]:
@@ -561,8 +572,9 @@ def tied_with_best(
     The best model is the one with the best recorded value of ``metric`` (highest, or lowest
     for a lower-is-better metric such as TER; on equal values the first in ``runs`` order).
     Every other model is compared with it by the metric's paired test (see the module
-    docstring: paired bootstrap for BLEU/chrF/TER and non-mean classification metrics,
-    McNemar for accuracy and exact match, paired permutation for other per-example means),
+    docstring: paired bootstrap for BLEU/chrF/TER, paired randomisation for non-mean
+    classification metrics, McNemar for accuracy and exact match, paired permutation for other
+    per-example means),
     with ``resamples`` resamples and ``seed``, and the p-values are adjusted with Holm's
     procedure over the ``len(runs) − 1`` comparisons. A model is tied with the best when its
     adjusted p-value is at least ``alpha``.

@@ -252,7 +252,7 @@ def comparability(rec: RunRecord) -> dict[str, str]:
     """
     primary = rec.metrics[rec.primary_metric]
     try:
-        signature = primary.signature_without(BootstrapConfig.model_validate(rec.bootstrap))
+        signature = primary.signature_without(BootstrapConfig.recorded(rec.bootstrap))
     except ValueError:  # a record without valid bootstrap settings: the whole signature
         signature = primary.signature
     task = rec.task
@@ -375,6 +375,7 @@ def _rows(records: Sequence[RunRecord], columns: Sequence[str]) -> list[dict[str
                     "value": float(mv.value),
                     "ci_low": mv.ci_low,
                     "ci_high": mv.ci_high,
+                    "ci_reason": mv.ci_reason,
                     "n": mv.n,
                     "higher_is_better": mv.higher_is_better,
                     "scale": mv.scale,

@@ -20,6 +20,7 @@ __all__ = [
     "MISSING",
     "PARTIAL_MARK",
     "TIE_MARK",
+    "fmt_ci",
     "fmt_mean",
     "fmt_value",
     "is_missing",
@@ -47,6 +48,25 @@ def fmt_value(value: Any, scale: float = 1.0) -> str:
     if is_missing(value):
         return MISSING
     return f"{float(value):.{2 if scale >= 100 else 4}f}"
+
+
+def fmt_ci(row: Any) -> str:
+    """A row's interval as every format shows it: ``[low, high]`` on the value's scale;
+    ``n/a (n=3)`` when the run bootstrapped but withheld the interval (``ci_reason``: too few
+    examples); ``""`` without an interval.
+
+    Example:
+        >>> fmt_ci({"ci_low": 0.25, "ci_high": 0.5, "scale": 1.0, "n": 40, "ci_reason": None})
+        '[0.2500, 0.5000]'
+        >>> fmt_ci({"ci_low": None, "ci_high": None, "scale": 1.0, "n": 1, "ci_reason": "n=1"})
+        'n/a (n=1)'
+    """
+    lo, hi = row["ci_low"], row["ci_high"]
+    if not (is_missing(lo) and is_missing(hi)):
+        return f"[{fmt_value(lo, row['scale'])}, {fmt_value(hi, row['scale'])}]"
+    if not is_missing(row.get("ci_reason")):
+        return f"n/a (n={int(row['n'])})"
+    return ""
 
 
 def fmt_mean(value: Any) -> str:

@@ -29,9 +29,9 @@ from bench.leaderboard.cells import (
     MISSING,
     PARTIAL_MARK,
     TIE_MARK,
+    fmt_ci,
     fmt_mean,
     fmt_value,
-    is_missing,
     metric_order,
     primary_cells,
     signatures,
@@ -207,7 +207,7 @@ def _examples(board: Leaderboard, task: str, models: list[str]) -> list[dict[str
 def _tip(labels: Mapping[str, str], row: Mapping[str, Any], model: str, task: str) -> str:
     head = (
         f"{model} · {task}\n{row['metric']} = {fmt_value(row['value'], row['scale'])} "
-        f"[{fmt_value(row['ci_low'], row['scale'])}, {fmt_value(row['ci_high'], row['scale'])}]"
+        f"{fmt_ci(row) or '[—, —]'}"
     )
     if row.get("tie_p_value") is not None and not row["best"]:
         head += f" (p = {float(row['tie_p_value']):.3f})"
@@ -329,10 +329,7 @@ def render_html(
                     {
                         "missing": False,
                         "text": fmt_value(r["value"], r["scale"]),
-                        "ci": ""
-                        if is_missing(r["ci_low"]) and is_missing(r["ci_high"])
-                        else f"[{fmt_value(r['ci_low'], r['scale'])}, "
-                        f"{fmt_value(r['ci_high'], r['scale'])}]",
+                        "ci": fmt_ci(r),
                         "sort": repr(float(r["value"])),
                         "best": bool(r["best"]),
                         "tied": j == 0 and bool(r["tied_with_best"]),

@@ -20,6 +20,7 @@ from bench.leaderboard.cells import (
     MISSING,
     PARTIAL_MARK,
     TIE_MARK,
+    fmt_ci,
     fmt_mean,
     fmt_value,
     is_missing,
@@ -76,6 +77,11 @@ RESCALING = (
     "the mean of a model's primary metrics over the tasks it has, each rescaled to 0-100: a "
     "metric on 0-1 (accuracy, ROUGE, nDCG) x100, one already on 0-100 (BLEU, chrF, SQuAD F1) "
     "kept, a lower-is-better one (TER, ECE) as 100 - value/scale*100, floored at 0"
+)
+WITHHELD_CI = (
+    "n/a (n=...): no interval, though the run bootstrapped: fewer than 10 examples (the "
+    "percentile bootstrap says nothing there; n = 1 gives a zero-width interval), or resamples "
+    "that do not cover the value; the CSV and JSON give the reason in ci_reason"
 )
 TIE_TEST = (
     "tied with the best: not significantly worse than the best model on the primary metric by "
@@ -220,9 +226,8 @@ def _md_cell(row: dict[str, Any] | None, *, ci: bool, note: int | None, tie: boo
         text = f"**{text}**"
     if tie and row["tied_with_best"] and not row["best"]:
         text += TIE_MARK
-    if ci and not (is_missing(row["ci_low"]) and is_missing(row["ci_high"])):
-        lo, hi = fmt_value(row["ci_low"], row["scale"]), fmt_value(row["ci_high"], row["scale"])
-        text += f" [{lo}, {hi}]"
+    if ci and (interval := fmt_ci(row)):
+        text += f" {interval}"
     if note is not None:
         text += f"[^{note}]"
     return text
@@ -292,6 +297,10 @@ def render_markdown(board: Leaderboard, *, title: str = "Leaderboard", command: 
         f"* `{MEAN}`: {RESCALING}. `{MEAN_RANK}`: the mean of the model's per-task ranks "
         f"(1 = best) over the tasks it has. {PARTIAL_MARK}: the model lacks some of the tasks, "
         "so its aggregates cover fewer tasks than the column header.",
+    ]
+    if "ci_reason" in board.long and board.long["ci_reason"].notna().any():
+        lines.append(f"* {WITHHELD_CI}.")
+    lines += [
         "",
     ]
     lines.append(_md_aggregate(board, board.views[0], ci=True, notes=notes))
@@ -433,9 +442,9 @@ def _tex_cell(row: dict[str, Any] | None, *, tie: bool, ci: bool) -> str:
         text = rf"\textbf{{{text}}}"
     if tie and row["tied_with_best"] and not row["best"]:
         text += r"\textsuperscript{\dag}"
-    if ci and not is_missing(row["ci_low"]) and not is_missing(row["ci_high"]):
-        lo, hi = fmt_value(row["ci_low"], row["scale"]), fmt_value(row["ci_high"], row["scale"])
-        text += rf" {{\scriptsize[{lo}, {hi}]}}"
+    if ci and (interval := fmt_ci(row)):
+        sep = "" if interval.startswith("[") else " "  # \scriptsize[ stays as published
+        text += rf" {{\scriptsize{sep}{interval}}}"
     return text
 
 

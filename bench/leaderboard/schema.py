@@ -47,6 +47,11 @@ class Row(_Closed):
     value: float = Field(description="The value on the metric's own scale.")
     ci_low: float | None = Field(description="Lower end of the 95% bootstrap interval.")
     ci_high: float | None = Field(description="Upper end of the 95% bootstrap interval.")
+    ci_reason: str | None = Field(
+        default=None,
+        description="Why the run reports no interval although it bootstrapped (fewer than 10 "
+        "examples, or resamples that do not cover the value); tables show 'n/a (n=...)'.",
+    )
     n: int = Field(description="Number of examples the value is computed over.")
     higher_is_better: bool = Field(description="Direction of the metric.")
     scale: float = Field(description="The perfect score on the metric's own scale (1 or 100).")

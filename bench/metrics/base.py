@@ -12,6 +12,7 @@ miss; metrics never substitute a placeholder value for a failure.
 
 from __future__ import annotations
 
+import math
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bench.families.base import Request, Response
 from bench.metrics.resampling import (
+    MIN_CI_N,
     BootstrapConfig,
     percentile_ci,
     resample_counts,
@@ -33,14 +35,17 @@ if TYPE_CHECKING:
     from bench.metrics.paired import PairedStatistics
 
 __all__ = [
+    "MIN_CI_N",
     "BootstrapConfig",
     "Metric",
     "MetricValue",
     "PerExample",
     "ScoringContext",
+    "covers",
     "percentile_ci",
     "resample_counts",
     "score_task",
+    "withheld_interval",
 ]
 
 
@@ -51,8 +56,12 @@ class MetricValue(BaseModel):
         name: The value's name in the record (``accuracy``, ``f1/positive``).
         value: A float for scalar metrics; a JSON table for structured ones (confusion matrix).
         n: The number of examples the value is computed over.
-        ci_low: Lower end of the bootstrap interval (``None`` for tables or without bootstrap).
+        ci_low: Lower end of the bootstrap interval (``None`` for tables, without bootstrap, or
+            when the interval would be meaningless: see ``ci_reason``).
         ci_high: Upper end of the bootstrap interval.
+        ci_reason: Why a bootstrap was run but no interval is reported (fewer than
+            :data:`~bench.metrics.resampling.MIN_CI_N` examples, or resamples that do not cover
+            the value); ``None`` otherwise.
         signature: How the value was computed, in sacrebleu's spirit.
         higher_is_better: The direction of the metric.
         scale: The value of a perfect score on the metric's own scale (1 for proportions such as
@@ -67,6 +76,7 @@ class MetricValue(BaseModel):
     n: int
     ci_low: float | None = None
     ci_high: float | None = None
+    ci_reason: str | None = None
     signature: str
     higher_is_better: bool = True
     scale: float = 1.0
@@ -82,6 +92,18 @@ class MetricValue(BaseModel):
             'x|v:1'
         """
         return self.signature.replace(f"|{bootstrap.tag()}", "")
+
+    def ci_text(self, digits: int = 4) -> str:
+        """The interval as tables show it: ``[low, high]``, ``n/a (n=3)`` when it was withheld
+        (:attr:`ci_reason`), ``—`` without one.
+
+        Example:
+            >>> MetricValue(name="x", value=1.0, n=1, signature="x", ci_reason="n=1").ci_text()
+            'n/a (n=1)'
+        """
+        if self.ci_low is not None and self.ci_high is not None:
+            return f"[{self.ci_low:.{digits}f}, {self.ci_high:.{digits}f}]"
+        return f"n/a (n={self.n})" if self.ci_reason else "—"
 
 
 @dataclass
@@ -110,6 +132,10 @@ class Metric(BaseModel):
     version: ClassVar[int] = 1
     families: ClassVar[tuple[str, ...]] = ()
     higher_is_better: ClassVar[bool] = True
+    range: ClassVar[tuple[float, float]] = (0.0, 1.0)
+    """The values the metric can take, in units of each value's ``scale`` (``(0, 1)``: from 0 to
+    a perfect score; TER ``(0, inf)``; MCC ``(-1, 1)``). Records are checked against it when
+    read (:func:`bench.records.check_values`)."""
 
     @abstractmethod
     def score(self, ctx: ScoringContext) -> list[MetricValue]:
@@ -136,6 +162,12 @@ class Metric(BaseModel):
         from bench.metrics.paired import PerExampleMean
 
         return PerExampleMean(value) if value == self.name else None
+
+    def value_range(self, value: str) -> tuple[float, float] | None:
+        """The range of value ``value`` in units of its ``scale`` (``None``: not one of this
+        metric's values). By default :attr:`range` for every value the metric declares a paired
+        test for (:meth:`paired`), which is every value it reports."""
+        return self.range if self.paired(value) is not None else None
 
     def params_tag(self) -> str:
         """The parameter part of a signature."""
@@ -187,10 +219,52 @@ def _score_task(
             skipped[metric.name] = reason
             continue
         for value in metric.score(ctx):
-            values[value.name] = value
+            values[value.name] = withheld_interval(value)
         for key, column in metric.per_example(ctx).items():
             per_example.add(key, column)
     return values, skipped, per_example
+
+
+def covers(low: float, high: float, value: float) -> bool:
+    """Whether ``[low, high]`` contains ``value``, up to float rounding (``1e-9`` relative).
+
+    Example:
+        >>> covers(0.2, 0.4, 0.4 + 1e-12), covers(0.2, 0.4, 0.5)
+        (True, False)
+    """
+    tol = 1e-9 * max(1.0, abs(value))
+    return low - tol <= value <= high + tol
+
+
+def withheld_interval(value: MetricValue) -> MetricValue:
+    """``value`` without its interval when the interval would be published as a 95% interval
+    but means nothing, with the reason in ``ci_reason``:
+
+    * fewer than :data:`~bench.metrics.resampling.MIN_CI_N` examples (``n = 1`` always gives a
+      zero-width interval);
+    * an interval that does not contain the value itself, or is not finite (resamples of a
+      degenerate statistic).
+
+    Values without an interval (no bootstrap, tables) are returned unchanged.
+
+    Example:
+        >>> v = MetricValue(name="x", value=1.0, n=1, ci_low=1.0, ci_high=1.0, signature="x")
+        >>> withheld_interval(v).ci_reason
+        'n=1 < 10: too few examples for a bootstrap interval'
+    """
+    low, high = value.ci_low, value.ci_high
+    if low is None and high is None:
+        return value
+    reason = None
+    if value.n < MIN_CI_N:
+        reason = f"n={value.n} < {MIN_CI_N}: too few examples for a bootstrap interval"
+    elif low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        reason = "the bootstrap resamples give no finite interval"
+    elif isinstance(value.value, int | float) and not covers(low, high, float(value.value)):
+        reason = "the bootstrap interval does not contain the value (a degenerate statistic)"
+    if reason is None:
+        return value
+    return value.model_copy(update={"ci_low": None, "ci_high": None, "ci_reason": reason})
 
 
 class PerExample(Sequence[dict[str, Any]]):

@@ -639,19 +639,20 @@ class TER(_SacreMetric):
     ×100. Tercom's tokenisation: lowercased unless ``case_sensitive``; ``normalized`` and
     ``no_punct`` as in tercom.
 
-    ``asian_support=None`` turns CJK support on for Chinese, Japanese and Korean targets only
-    where it changes the number: together with ``normalized`` (CJK split into characters) or
-    ``no_punct`` (CJK punctuation removed). Otherwise it stays off, as in sacrebleu's command
-    line (which never infers it), so the default signature (``asian:no``) is the one a plain
-    ``sacrebleu -tok zh`` run prints. Note that without ``normalized`` an unsegmented Chinese
-    sentence is one tercom word per
-    space-separated chunk, so Chinese TER is coarse unless ``normalized: true`` is set.
+    The options follow the target language, as BLEU's tokenizer does. Tercom splits words on
+    spaces only, so an unsegmented Chinese (or Japanese) sentence would be one "word" and every
+    sentence one substitution: TER 100 for nearly any output. For Chinese, Japanese and Korean
+    targets the defaults are therefore ``normalized=True`` with ``asian_support=True``
+    (sacrebleu's CJK support: CJK characters become words, CJK punctuation is split off), and
+    the signature says so (``norm:yes|asian:yes``); for other targets both stay off, as in
+    sacrebleu's command line (``norm:no|asian:no``). Either can be set in the task file.
 
     Args:
-        normalized: Tercom's normalisation (and CJK character splitting with asian support).
+        normalized: Tercom's normalisation (and CJK character splitting with asian support);
+            ``None`` = on for zh/ja/ko targets, else off.
         no_punct: Remove punctuation.
-        asian_support: CJK handling; ``None`` = on for zh/ja/ko targets when ``normalized`` or
-            ``no_punct`` is set, else off.
+        asian_support: CJK handling; ``None`` = on for zh/ja/ko targets when the effective
+            ``normalized`` or ``no_punct`` is set (where it changes the number), else off.
         case_sensitive: Do not lowercase.
 
     References:
@@ -667,24 +668,37 @@ class TER(_SacreMetric):
     name: ClassVar[str] = "ter"
     sentence_key: ClassVar[str] = "sentence_ter"
     higher_is_better: ClassVar[bool] = False
+    range: ClassVar[tuple[float, float]] = (0.0, math.inf)
+    """Edits per reference word, ×100: a hypothesis longer than its reference exceeds 100."""
 
-    normalized: bool = False
+    normalized: bool | None = None
     no_punct: bool = False
     asian_support: bool | None = None
     case_sensitive: bool = False
+
+    def normalized_for(self, language: str) -> bool:
+        """The effective ``normalized`` for ``language`` targets (on for zh/ja/ko by default).
+
+        Example:
+            >>> TER().normalized_for("zh-Hans"), TER().normalized_for("en")
+            (True, False)
+        """
+        if self.normalized is not None:
+            return self.normalized
+        return _base_language(language) in CJK_LANGUAGES
 
     def asian_support_for(self, language: str) -> bool:
         """The effective ``asian_support`` for ``language`` targets."""
         if self.asian_support is not None:
             return self.asian_support
-        changes_number = self.normalized or self.no_punct
+        changes_number = self.normalized_for(language) or self.no_punct
         return changes_number and _base_language(language) in CJK_LANGUAGES
 
     def scorer(self, language: str, references: Sequence[Sequence[str]] | None = None) -> Any:
         from sacrebleu.metrics.ter import TER as SacreTER
 
         return SacreTER(
-            normalized=self.normalized,
+            normalized=self.normalized_for(language),
             no_punct=self.no_punct,
             asian_support=self.asian_support_for(language),
             case_sensitive=self.case_sensitive,

@@ -21,7 +21,14 @@ tests by declaring one. Three declarations cover the built-in metrics:
   Both reproduce ``sacrebleu.significance.PairedTest`` exactly (same random draws, same
   counting). sacrebleu counts only *strictly* larger differences, so two systems whose
   statistics are equal on every example would get ``p = 1/(resamples + 1)``; bench returns
-  ``p = 1`` there, since no resampling can produce any difference at all.
+  ``p = 1`` there, since no resampling can produce any difference at all. Two systems with
+  different statistics but the same score keep sacrebleu's p-value (about 0.4: the centred
+  bootstrap is not built to say "no difference"), so that bench's BLEU, chrF and TER p-values
+  are sacrebleu's.
+  - ``paired-randomization`` (Noreen, 1989; Yeh, 2000), for declarations whose ``p_test`` asks
+    for it (macro-F1, MCC and per-class scores): ``resamples`` trials, each swapping every
+    example's statistics between the systems with probability ½;
+    ``p = (#{|Δ*| ≥ Δ} + 1) / (resamples + 1)``, so equal values give ``p = 1``.
 * :class:`McNemar` (accuracy, exact match: 0/1 per example): McNemar's test on the discordant
   pairs ``b`` (A right, B wrong) and ``c`` (A wrong, B right). When ``b + c < 25`` the exact
   two-sided binomial test (``scipy.stats.binomtest(b, b + c, 0.5)``, ``mcnemar-exact``);
@@ -84,6 +91,7 @@ __all__ = [
     "mcnemar",
     "paired_bootstrap",
     "paired_permutation",
+    "paired_randomization",
     "resample_indices",
 ]
 
@@ -131,6 +139,8 @@ class Comparison:
         n: Number of paired examples.
         detail: A human-readable note (McNemar's ``b``/``c``, number of trials).
         p_holm: The Holm–Bonferroni adjusted p-value, when several tests were made together.
+        ci_reason: Why the difference has no interval (``ci_low``/``ci_high`` NaN): fewer than
+            :data:`~bench.metrics.resampling.MIN_CI_N` paired examples.
     """
 
     metric: str
@@ -144,19 +154,30 @@ class Comparison:
     n: int
     detail: str = ""
     p_holm: float | None = None
+    ci_reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """``{difference, ci_low, ci_high, p_value, method}`` (and ``p_holm`` when set)."""
+        """``{difference, ci_low, ci_high, p_value, method}`` (and ``p_holm`` and ``ci_reason``
+        when set); an interval not computed is ``null``."""
         out: dict[str, Any] = {
             "difference": self.difference,
-            "ci_low": self.ci_low,
-            "ci_high": self.ci_high,
+            "ci_low": None if math.isnan(self.ci_low) else self.ci_low,
+            "ci_high": None if math.isnan(self.ci_high) else self.ci_high,
             "p_value": self.p_value,
             "method": self.method,
         }
         if self.p_holm is not None:
             out["p_holm"] = self.p_holm
+        if self.ci_reason is not None:
+            out["ci_reason"] = self.ci_reason
         return out
+
+    def ci_text(self) -> str:
+        """The difference's interval as tables show it: ``[-0.0100, +0.0300]``, or
+        ``n/a (n=3)`` when it was withheld (:attr:`ci_reason`)."""
+        if self.ci_reason is not None or math.isnan(self.ci_low) or math.isnan(self.ci_high):
+            return f"n/a (n={self.n})" if self.ci_reason else "—"
+        return f"[{self.ci_low:+.4f}, {self.ci_high:+.4f}]"
 
 
 @dataclass(frozen=True)
@@ -331,6 +352,65 @@ def approximate_randomization(
     shuf_b = neg @ rows_a + pos @ rows_b
     diffs = np.abs(vector_score(shuf_a) - vector_score(shuf_b))
     return _sacrebleu_p(diffs, abs(value_a - value_b))
+
+
+def paired_randomization(
+    rows_a: np.ndarray,
+    rows_b: np.ndarray,
+    vector_score: Callable[[np.ndarray], np.ndarray],
+    *,
+    trials: int = 1000,
+    seed: int = 12345,
+) -> float:
+    """Two-sided paired randomisation test (Noreen, 1989; Yeh, 2000) of a value computed from
+    summed per-example statistics, such as macro-F1 from confusion cells.
+
+    Each of ``trials`` trials swaps every example's statistic row between the systems with
+    probability ½ (the null hypothesis: the two systems are exchangeable on every example);
+    ``p = (#{|Δ*| ≥ |Δ|} + 1) / (trials + 1)``, counting differences equal to the observed
+    one (up to float rounding), as a permutation test does. So two systems whose values are
+    equal get ``p = 1`` whether or not their predictions are, unlike the paired bootstrap's
+    ``|Δ*| − mean(|Δ*|) > |Δ|``, which reads about 0.4 at ``Δ = 0`` (that centring belongs to
+    sacrebleu's corpus metrics, where bench reproduces it).
+
+    Args:
+        rows_a: ``(n, S)`` per-example statistics of system A.
+        rows_b: The same for system B.
+        vector_score: Scores ``(B,)`` of ``(B, S)`` summed statistics.
+        trials: Number of random swaps.
+        seed: Seed of ``numpy.random.default_rng``.
+
+    Returns:
+        The p-value; ``1.0`` when the two systems' statistics are equal on every example.
+
+    Example:
+        >>> import numpy as np
+        >>> a = np.eye(2)[[0, 0, 1, 1]]  # two one-hot "cells" per system
+        >>> paired_randomization(a, a[::-1], lambda s: s[:, 0], trials=100)
+        1.0
+    """
+    a = np.asarray(rows_a, dtype=np.float64)
+    b = np.asarray(rows_b, dtype=np.float64)
+    if np.array_equal(a, b):
+        return 1.0
+    totals = vector_score(np.stack([a.sum(axis=0), b.sum(axis=0)]))
+    observed = abs(float(totals[0] - totals[1]))
+    tolerance = 1e-12 * max(1.0, observed)
+    differ = np.flatnonzero(np.any(a != b, axis=1))  # swapping equal rows changes nothing
+    da, db = a[differ], b[differ]
+    base = a.sum(axis=0) - da.sum(axis=0)  # the rows both systems share, on both sides
+    m = differ.size
+    rng = np.random.default_rng(seed)
+    count = 0
+    step = max(1, (1 << 20) // max(m, 1))  # 8 MB of swaps per block
+    for start in range(0, trials, step):
+        swap = rng.integers(2, size=(min(step, trials - start), m)).astype(np.float64)
+        keep = 1.0 - swap
+        sa = base + keep @ da + swap @ db
+        sb = base + swap @ da + keep @ db
+        diffs = np.abs(vector_score(sa) - vector_score(sb))
+        count += int(np.count_nonzero(diffs >= observed - tolerance))
+    return (count + 1) / (trials + 1)
 
 
 def mcnemar(a_correct: np.ndarray, b_correct: np.ndarray) -> tuple[float, str, str]:
@@ -537,6 +617,11 @@ class SufficientStatistics(PairedStatistics):
     randomization: ClassVar[bool] = False
     """Whether ``corpus_test="ar"`` runs approximate randomisation instead of the bootstrap."""
 
+    p_test: ClassVar[Literal["paired-bootstrap", "paired-randomization"]] = "paired-bootstrap"
+    """The test of the p-value (the difference's interval is always the paired bootstrap's):
+    ``paired-bootstrap``, sacrebleu's (for the corpus metrics it reproduces), or
+    ``paired-randomization`` (:func:`paired_randomization`; equal values give ``p = 1``)."""
+
     @abstractmethod
     def rows(self, run: Examples) -> np.ndarray:
         """``(n, S)`` per-example statistics of ``run``, as floats."""
@@ -557,7 +642,7 @@ class SufficientStatistics(PairedStatistics):
 
     def detail(self, method: str, resamples: int) -> str:
         """The human-readable note of a comparison made with ``method``."""
-        if method == "approximate-randomization":
+        if method in ("approximate-randomization", "paired-randomization"):
             return f"{resamples} trials"
         return f"{resamples} resamples"
 
@@ -603,7 +688,12 @@ class SufficientStatistics(PairedStatistics):
             want_ci=options.want_ci,
         )
         method = "paired-bootstrap"
-        if options.corpus_test == "ar" and self.randomization:
+        if self.p_test == "paired-randomization":
+            p = paired_randomization(
+                sa.matrix, sb.matrix, self.score, trials=options.resamples, seed=options.seed
+            )
+            method = "paired-randomization"
+        elif options.corpus_test == "ar" and self.randomization:
             p = approximate_randomization(
                 sa.matrix,
                 sb.matrix,

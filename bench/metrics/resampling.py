@@ -11,25 +11,86 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bench.errors import BenchError
 
 __all__ = [
     "COUNTS_MAX_CELLS",
+    "MIN_CI_N",
+    "MIN_RESAMPLES",
     "BootstrapConfig",
+    "BootstrapError",
     "clear_caches",
     "percentile_ci",
     "resample_counts",
 ]
 
 
+MIN_RESAMPLES = 100
+"""Fewest bootstrap resamples an interval is computed from (``0`` means no intervals): the 2.5%
+and 97.5% percentiles of fewer resamples are read off a handful of draws (with one resample the
+"interval" is a single resampled value, which need not contain the score itself)."""
+
+MIN_CI_N = 10
+"""Fewest examples (users, for ranking metrics) a bootstrap interval is reported for. Below it
+resamples of n examples take so few distinct values that the percentile interval says nothing
+(n = 1 gives a zero-width interval); the record says ``ci_low = ci_high = null`` with the
+reason in ``ci_reason``, and every table shows ``n/a (n=…)``."""
+
+
+class BootstrapError(BenchError):
+    """Bootstrap settings that cannot give a meaningful interval (too few resamples)."""
+
+
 class BootstrapConfig(BaseModel):
-    """Settings of the percentile bootstrap behind every confidence interval."""
+    """Settings of the percentile bootstrap behind every confidence interval.
+
+    ``resamples`` is ``0`` (no intervals) or at least :data:`MIN_RESAMPLES`; anything between
+    raises :class:`BootstrapError` naming ``--bootstrap``. Settings read back from an older
+    record are taken as written (:meth:`recorded`).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     resamples: int = Field(default=1000, ge=0)
     confidence: float = Field(default=0.95, gt=0, lt=1)
     seed: int = 12345
+
+    @field_validator("resamples")
+    @classmethod
+    def _enough_resamples(cls, resamples: int) -> int:
+        if 0 < resamples < MIN_RESAMPLES:
+            # Not a ValueError: pydantic passes other exceptions through unchanged, so the CLI
+            # and the API both get this message rather than a validation traceback.
+            raise BootstrapError(
+                f"--bootstrap {resamples}: {resamples} bootstrap resample"
+                f"{'s' if resamples != 1 else ''} cannot give a meaningful 95% interval "
+                f"(at least {MIN_RESAMPLES} are needed)",
+                fix=f"pass --bootstrap 0 for no intervals, or at least --bootstrap "
+                f"{MIN_RESAMPLES} (the default is 1000)",
+            )
+        return resamples
+
+    @classmethod
+    def recorded(cls, settings: Any) -> BootstrapConfig:
+        """The settings a record was scored with, as written (a record made before
+        :data:`MIN_RESAMPLES` was enforced keeps its resample count).
+
+        Raises:
+            ValueError: ``settings`` are not bootstrap settings at all.
+
+        Example:
+            >>> BootstrapConfig.recorded({"resamples": 10, "seed": 1}).tag()
+            'boot:10|conf:0.95|seed:1'
+        """
+        if not isinstance(settings, dict):
+            raise ValueError(f"bootstrap settings {settings!r} are not an object")
+        try:
+            return cls.model_validate(settings)
+        except BootstrapError:
+            rest = cls.model_validate({**settings, "resamples": 0})
+            return cls.model_construct(**{**rest.model_dump(), "resamples": settings["resamples"]})
 
     def tag(self) -> str:
         """The bootstrap part of a signature."""

@@ -189,7 +189,9 @@ def setups(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Setup]:
 # The flags that make the command line compute what bench's defaults compute for each pair.
 CLI_FLAGS = {
     "zh-en": ["--chrf-word-order", "0"],
-    "en-zh": ["-tok", "zh", "--chrf-word-order", "0"],
+    # bench's TER normalises and splits CJK characters for Chinese targets (tercom would take
+    # an unspaced sentence for one word): the command line does so with these two flags.
+    "en-zh": ["-tok", "zh", "--chrf-word-order", "0", "--ter-normalized", "--ter-asian-support"],
     "en-de": ["--chrf-word-order", "0"],
 }
 
@@ -219,7 +221,8 @@ def test_bench_equals_sacrebleu_cli(setups: dict[str, Setup], name: str) -> None
     assert rows[FAILED_LINE]["sentence_chrf"] == 0.0
     # TER takes the fewest edits (the shortest reference) over the average reference length.
     refs = list(setup.ctx.references[FAILED_LINE])
-    ter = SacreTER(asian_support=setup.pair.tgt == "zh").sentence_score("", refs).score
+    zh = setup.pair.tgt == "zh"
+    ter = SacreTER(normalized=zh, asian_support=zh).sentence_score("", refs).score
     assert rows[FAILED_LINE]["sentence_ter"] == ter
     assert (ter == 100.0) if nrefs == 1 else (0 < ter <= 100.0)
 
@@ -236,11 +239,14 @@ def test_en_zh_target_language_is_cli_langpair(setups: dict[str, Setup]) -> None
     """``-l en-zh`` picks ``tok:zh`` as bench does, and TER's signature is the CLI's."""
     setup = setups["en-zh"]
     got, _, _ = score_task(setup.ctx, [BLEU(), TER()])
-    ref = {r["name"]: r for r in cli(setup, "-l", "en-zh", "-m", "bleu", "ter")}
+    ter_flags = ("--ter-normalized", "--ter-asian-support")
+    ref = {r["name"]: r for r in cli(setup, "-l", "en-zh", "-m", "bleu", "ter", *ter_flags)}
     assert four(got["bleu"].value) == ref["BLEU"]["score"]
     assert sacre_signature(got["bleu"]) == ref["BLEU"]["signature"]
     assert "|tok:zh|" in ref["BLEU"]["signature"]
-    # Neither the command line nor bench's default turns asian support on here.
+    # -l en-zh picks BLEU's tokenizer; TER's CJK options are flags on the command line, which
+    # bench's default for a Chinese target turns on (norm:yes|asian:yes in the signature).
+    assert "|norm:yes|" in ref["TER"]["signature"] and "|asian:yes|" in ref["TER"]["signature"]
     assert four(got["ter"].value) == ref["TER"]["score"]
     assert ref["TER"]["signature"] == sacre_signature(got["ter"])
 

@@ -63,7 +63,7 @@ def _ctx() -> ScoringContext:
         requests=[SummarizationRequest(id="0", language="zh", document="d")],
         references=[(REF,)],
         responses=[TextResponse(text=PRED)],
-        bootstrap=BootstrapConfig(resamples=50),
+        bootstrap=BootstrapConfig(resamples=100),
     )
 
 

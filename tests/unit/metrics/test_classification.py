@@ -343,13 +343,13 @@ def test_bootstrap_samples_equal_sklearn_on_each_resample(sst2) -> None:
 
     gold, responses = sst2
     labels = ["negative", "positive"]
-    boot = BootstrapConfig(resamples=50, seed=3)
+    boot = BootstrapConfig(resamples=100, seed=3)
     ctx = make_ctx(labels, gold, responses, boot)
     values, _, _ = score_task(ctx, ALL[:4])
     names = [*labels, NONE_LABEL]
     size = len(names)
     confusions = _boot_confusions(ctx)
-    assert confusions is not None and confusions.shape == (50, size, size)
+    assert confusions is not None and confusions.shape == (100, size, size)
     acc, f1, mcc = [], [], []
     for conf in confusions:
         counts = conf.astype(int).ravel()
@@ -478,7 +478,7 @@ def test_ece_unavailable_without_probabilities() -> None:
     labels = ["negative", "positive"]
     gold = ["negative", "positive", "positive"]
     responses = [SentimentResponse(label="negative"), SentimentResponse(label="negative"), None]
-    ctx = make_ctx(labels, gold, responses, BootstrapConfig(resamples=20))
+    ctx = make_ctx(labels, gold, responses, BootstrapConfig(resamples=100))
     values, skipped, _ = score_task(ctx, ALL)
     assert "ece" not in values
     assert "probabilities" in skipped["ece"]
@@ -545,7 +545,7 @@ def test_no_resamples_means_no_intervals(sst2) -> None:
         assert "ci:none" in v.signature
     # The point values do not depend on the bootstrap.
     boot, _, _ = score_task(
-        make_ctx(["negative", "positive"], gold, responses, BootstrapConfig(resamples=50)), ALL
+        make_ctx(["negative", "positive"], gold, responses, BootstrapConfig(resamples=100)), ALL
     )
     assert {k: v.value for k, v in values.items()} == {k: v.value for k, v in boot.items()}
 

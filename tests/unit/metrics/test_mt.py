@@ -254,7 +254,7 @@ def test_multi_reference(en_zh: dict[str, list[str]]) -> None:
     assert bleu.value == SacreBLEU(tokenize="zh").corpus_score(hyps, streams).score
     assert bleu.signature.startswith("bleu|nrefs:2|case:mixed|eff:no|tok:zh|smooth:exp|version:")
     assert value(ctx, CHRF()).value == SacreCHRF().corpus_score(hyps, streams).score
-    ter = SacreTER(asian_support=True).corpus_score(hyps, streams).score
+    ter = SacreTER(normalized=True, asian_support=True).corpus_score(hyps, streams).score
     assert value(ctx, TER()).value == ter
     single = make_ctx(hyps, [(a,) for a in en_zh["A"]], tgt="zh")
     assert bleu.value > value(single, BLEU()).value
@@ -273,28 +273,32 @@ def test_chrf_plus_plus(en_de: dict[str, list[str]]) -> None:
     assert v.value != value(ctx, CHRF()).value
 
 
-def test_ter_asian_support_default() -> None:
-    # On for CJK targets only where it changes the number; off otherwise, as sacrebleu's CLI.
-    assert not TER().asian_support_for("zh") and not TER().asian_support_for("en")
-    assert TER(normalized=True).asian_support_for("zh")
+def test_ter_options_follow_the_target_language() -> None:
+    # Normalised with CJK support for CJK targets (tercom would see one word per unspaced
+    # sentence); both off otherwise, as sacrebleu's CLI.
+    assert TER().normalized_for("zh") and TER().asian_support_for("zh")
+    assert not TER().normalized_for("en") and not TER().asian_support_for("en")
     assert TER(no_punct=True).asian_support_for("ja-JP")
     assert not TER(normalized=True).asian_support_for("en")
-    assert not TER(asian_support=False, normalized=True).asian_support_for("zh")
+    assert not TER(asian_support=False).asian_support_for("zh")
+    assert not TER(normalized=False).asian_support_for("zh")
     ctx = make_ctx(["猫 坐在 垫子上"], [("猫 坐 在 垫子 上",)], tgt="zh")
     v = value(ctx, TER())
-    assert "|asian:no|" in v.signature
-    # Without normalisation or punctuation removal, asian support changes only the signature.
-    assert v.value == value(ctx, TER(asian_support=True)).value
-    assert "|asian:yes|" in value(ctx, TER(asian_support=True)).signature
-    # With normalisation it splits CJK into characters, which is what moves the number.
-    norm = value(ctx, TER(normalized=True)).value
+    assert "|asian:yes|" in v.signature and "|norm:yes|" in v.signature
+    # Normalisation with CJK support splits CJK into characters, which is what moves the number.
     assert (
-        norm
+        v.value
         == SacreTER(normalized=True, asian_support=True)
         .sentence_score("猫 坐在 垫子上", ["猫 坐 在 垫子 上"])
         .score
+        == 0.0
     )
-    assert norm == 0.0 and v.value > 0
+    # The tercom default (what bench did before) sees whole chunks as words.
+    plain = value(ctx, TER(normalized=False))
+    assert "|asian:no|" in plain.signature and "|norm:no|" in plain.signature
+    assert plain.value > 0
+    # Without normalisation or punctuation removal, asian support changes only the signature.
+    assert plain.value == value(ctx, TER(normalized=False, asian_support=True)).value
 
 
 # --------------------------------------------------------------------------- signatures, CIs
@@ -342,7 +346,7 @@ def test_bootstrap_matches_sacrebleu_per_resample(en_zh: dict[str, list[str]]) -
     hyps = [drop_words(b, 3) for b in en_zh["B"]]
     hyps[5] = ""
     refs = list(zip(en_zh["A"], en_zh["B"], strict=True))
-    idx = BootstrapConfig(resamples=40, seed=3).resample_indices(len(hyps))
+    idx = BootstrapConfig(resamples=100, seed=3).resample_indices(len(hyps))
     metrics: list[Any] = [
         BLEU(),
         BLEU(smooth_method="floor"),
@@ -405,7 +409,7 @@ def test_resample_sums_in_blocks(
     monkeypatch: pytest.MonkeyPatch, en_de: dict[str, list[str]]
 ) -> None:
     stats = corpus_stats("chrf", en_de["C"], [(a,) for a in en_de["A"]], language="de")
-    idx = BootstrapConfig(resamples=37).resample_indices(len(en_de["C"]))
+    idx = BootstrapConfig(resamples=137).resample_indices(len(en_de["C"]))
     whole = stats.resample_sums(idx)
     monkeypatch.setattr(paired, "BLOCK_CELLS", 5 * len(en_de["C"]))
     assert np.array_equal(stats.resample_sums(idx), whole)
