@@ -706,7 +706,7 @@ def compare(
         ),
     ] = None,
     resamples: Annotated[
-        int, typer.Option(min=1, help="Bootstrap resamples, permutations or AR trials per test.")
+        int, typer.Option(min=100, help="Bootstrap resamples, permutations or AR trials per test.")
     ] = 1000,
     seed: Annotated[int, _seed_option("Seed of every random draw")] = 12345,
     corpus_test: Annotated[

@@ -50,11 +50,14 @@ __all__ = [
     "write_run",
 ]
 
-RECORD_SCHEMA_VERSION = 2
-"""Version 2: every ``samples.jsonl`` line carries its record's ``run_id``."""
-READABLE_SCHEMA_VERSIONS = (1, 2)
-"""Versions :func:`load_record` reads. Version-1 records have the same fields; their samples
-carry no ``run_id``, so they cannot be checked against their record."""
+RECORD_SCHEMA_VERSION = 3
+"""Version 2: every ``samples.jsonl`` line carries its record's ``run_id``. Version 3 adds
+``failures.by_kind``, ``task.limit``, ``task.train_overlap``, ``cache_dropped``, each metric's
+``ci_reason`` and the determinism check's tolerance fields (all optional: older records read
+with their defaults)."""
+READABLE_SCHEMA_VERSIONS = (1, 2, 3)
+"""Versions :func:`load_record` reads. Version-1 records have the same fields as version 2;
+their samples carry no ``run_id``, so they cannot be checked against their record."""
 SAMPLES_FILE = "samples.jsonl"
 # Characters str.splitlines() (and JavaScript, and some editors) treat as line breaks that JSON
 # keeps raw inside strings; json.dumps already escapes the ones below U+0020 (FF, VT, FS, GS, RS).
