@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench.errors import ResultsError
 from bench.identity import short_hash
+from bench.redaction import mask_spec
 
 if TYPE_CHECKING:
     from bench.adapters.base import ModelSpec
@@ -197,6 +198,4 @@ def check_plan(results: Path, models: Iterable[ModelSpec], tasks: Iterable[Any])
 
 
 def _masked(m: ModelSpec) -> str:
-    from bench.adapters.base import mask_spec
-
     return mask_spec(m.raw)

@@ -17,10 +17,11 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["MASK", "MIN_LENGTH", "Redactor"]
+__all__ = ["MASK", "MIN_LENGTH", "SECRET_KEYS", "Redactor", "mask_spec"]
 
 MASK = "***"
 """What a secret is replaced with."""
@@ -67,3 +68,22 @@ class Redactor:
         if isinstance(value, dict):
             return {self.value(k): self.value(v) for k, v in value.items()}
         return value
+
+
+SECRET_KEYS = re.compile(r"(api_?key|token|secret|password)", re.IGNORECASE)
+"""Model-spec keys whose values are secrets: shown as ``***`` wherever a spec is printed."""
+
+
+def mask_spec(raw: str) -> str:
+    """``raw`` with the value of every secret-looking ``key=value`` pair replaced by ``***``.
+
+    Example:
+        >>> mask_spec("openai:m,api_key=sk-1,seed=2")
+        'openai:m,api_key=***,seed=2'
+    """
+    head, *pairs = raw.split(",")
+    shown = []
+    for pair in pairs:
+        key, eq, _ = pair.partition("=")
+        shown.append(f"{key}=***" if eq and SECRET_KEYS.search(key) else pair)
+    return ",".join([head, *shown])

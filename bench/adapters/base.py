@@ -27,7 +27,6 @@ fingerprint, so upgrading a plugin never serves its old cached answers.
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol, runtime_checkable
@@ -37,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bench.errors import ModelSpecError, did_you_mean
 from bench.families.base import Failure, Request, Response
 from bench.identity import combine, short_hash
+from bench.redaction import SECRET_KEYS, mask_spec
 
 #: The type of a model parameter that seeds a random generator: NumPy and torch take
 #: 0 … 2**32 - 1, so a negative seed is refused when the spec is read, not after the run.
@@ -58,8 +58,6 @@ __all__ = [
     "make_adapter",
     "parse_model_spec",
 ]
-
-_SECRET_KEYS = re.compile(r"(api_?key|token|secret|password)", re.IGNORECASE)
 
 
 @runtime_checkable
@@ -279,22 +277,7 @@ class ModelSpec:
 
     def public_params(self) -> dict[str, str]:
         """Params with anything that looks like a secret removed."""
-        return {k: ("***" if _SECRET_KEYS.search(k) else v) for k, v in self.params.items()}
-
-
-def mask_spec(raw: str) -> str:
-    """``raw`` with the value of every secret-looking ``key=value`` pair replaced by ``***``.
-
-    Example:
-        >>> mask_spec("openai:m,api_key=sk-1,seed=2")
-        'openai:m,api_key=***,seed=2'
-    """
-    head, *pairs = raw.split(",")
-    shown = []
-    for pair in pairs:
-        key, eq, _ = pair.partition("=")
-        shown.append(f"{key}=***" if eq and _SECRET_KEYS.search(key) else pair)
-    return ",".join([head, *shown])
+        return {k: ("***" if SECRET_KEYS.search(k) else v) for k, v in self.params.items()}
 
 
 def parse_model_spec(raw: str) -> ModelSpec:
@@ -338,7 +321,7 @@ def parse_model_spec(raw: str) -> ModelSpec:
 
         display = default_name(target.strip())
     if display is None:
-        shown = [f"{k}={v}" for k, v in params.items() if not _SECRET_KEYS.search(k)]
+        shown = [f"{k}={v}" for k, v in params.items() if not SECRET_KEYS.search(k)]
         display = ",".join([f"{kind}:{target}", *shown])
     return ModelSpec(
         raw=raw, kind=kind.strip(), target=target.strip(), params=params, display_name=display

@@ -86,7 +86,8 @@ WITHHELD_CI = (
 TIE_TEST = (
     "tied with the best: not significantly worse than the best model on the primary metric by "
     "the metric's paired test (bench.stats.tied_with_best: paired bootstrap for BLEU/chrF/TER, "
-    "McNemar for accuracy and exact match, paired permutation for other per-example means), "
+    "McNemar for accuracy and exact match, paired randomisation for macro-F1 and MCC, paired "
+    "permutation for other per-example means), "
     "Holm-adjusted over the task's models, alpha = 0.05; where a task's samples do not allow "
     "the test, 95% intervals that overlap the best model's"
 )

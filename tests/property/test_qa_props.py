@@ -38,6 +38,7 @@ from bench.metrics.qa import (
     squad_em_f1,
     squad_normalize,
 )
+from bench.metrics.resampling import MIN_CI_N
 from bench.spec import TaskSpec, parse_task
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -87,7 +88,7 @@ any_text = st.text(max_size=30)
 
 
 def ctx_for(
-    predictions: list[str | None], references: list[tuple[str, ...]], resamples: int = 50
+    predictions: list[str | None], references: list[tuple[str, ...]], resamples: int = 100
 ) -> ScoringContext:
     return ScoringContext(
         spec=spec(),
@@ -148,7 +149,7 @@ def test_cmrc_punctuation_never_changes_em(
             st.lists(st.one_of(texts, any_text), min_size=1, max_size=3),
         ),
         min_size=1,
-        max_size=8,
+        max_size=16,
     )
 )
 def test_values_lie_between_0_and_100(rows: list[tuple[str | None, list[str]]]) -> None:
@@ -156,9 +157,12 @@ def test_values_lie_between_0_and_100(rows: list[tuple[str | None, list[str]]]) 
     values, _, per_example = score_task(ctx, METRICS)
     for value in values.values():
         assert 0.0 <= value.value <= 100.0
+        assert value.scale == 100.0
+        if len(rows) < MIN_CI_N:  # too few examples: the interval is withheld, with its reason
+            assert value.ci_low is None and value.ci_high is None and value.ci_reason
+            continue
         assert value.ci_low is not None and value.ci_high is not None
         assert 0.0 <= value.ci_low <= value.ci_high <= 100.0
-        assert value.scale == 100.0
     for row in per_example:
         for score in row.values():
             assert score is not None and 0.0 <= score <= 100.0

@@ -342,7 +342,7 @@ MARKUP_COMMANDS: dict[str, list[str]] = {
         "--results",
         "{root}/[b]res",
         "--resamples",
-        "20",
+        "100",
     ],
     "compare-emoji": [
         "compare",
@@ -351,7 +351,7 @@ MARKUP_COMMANDS: dict[str, list[str]] = {
         "--results",
         "{root}/[b]res",
         "--resamples",
-        "20",
+        "100",
     ],
     "leaderboard": [
         "leaderboard",
