@@ -20,6 +20,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -104,9 +105,16 @@ def _write_run(folder: Path, record: RunRecord, samples: list[dict[str, object]]
     (folder / "record.json").write_text(record.model_dump_json(indent=2) + "\n", encoding="utf-8")
 
 
-def _value(name: str, value: float, scores: np.ndarray, scale: float, sig: str) -> MetricValue:
+def _value(
+    name: str, value: float, scores: np.ndarray, scale: float, sig: str, stats: Any = None
+) -> MetricValue:
+    """A metric value with a 200-resample percentile interval: of the mean of ``scores``, or of
+    the corpus score of ``stats`` (a corpus metric's interval is around its corpus value)."""
     idx = np.random.default_rng(1).integers(0, len(scores), (200, len(scores)))
-    low, high = np.quantile(scores[idx].mean(axis=1), [0.025, 0.975])
+    resampled = (
+        scores[idx].mean(axis=1) if stats is None else stats.vector_score(stats.resample_sums(idx))
+    )
+    low, high = np.quantile(resampled, [0.025, 0.975])
     return MetricValue(
         name=name,
         value=value,
@@ -150,7 +158,9 @@ def _write(results: Path) -> None:
                 per = np.array(
                     [sentence._compute_score_from_stats(list(r)).score for r in stats.rows]
                 )
-                value = _value(metric, stats.score(), per, scale, f"{metric}|{stats.signature()}")
+                value = _value(
+                    metric, stats.score(), per, scale, f"{metric}|{stats.signature()}", stats
+                )
                 primary_scores = {f"sentence_{metric}": per}
                 for i in range(EXAMPLES):
                     samples.append(

@@ -22,7 +22,7 @@ import json
 import math
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,13 +54,15 @@ FAMILIES = {  # family → (smoke task, baseline, its primary metric)
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _nltk() -> None:
-    import os
-
+def _nltk() -> Iterator[None]:
+    """NLTK's data for this module's tests only (restored after: later tests, such as the
+    smoke-leaderboard rebuild, run without it)."""
     import nltk
 
-    os.environ["NLTK_DATA"] = str(NLTK_DATA)
-    nltk.data.path[:0] = [str(NLTK_DATA)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NLTK_DATA", str(NLTK_DATA))
+        patch.setattr(nltk.data, "path", [str(NLTK_DATA), *nltk.data.path])
+        yield
 
 
 def run(results: Path, model: str, task: str, limit: int | None, resamples: int = 200) -> Path:
