@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,6 @@ from bench.catalog import discover
 from bench.cli import app
 from bench.data import BUILTIN_ROOT, load_split
 from bench.errors import (
-    BenchError,
     DataError,
     ModelSpecError,
     PredictionsError,
@@ -33,6 +31,7 @@ from bench.families.base import get_family
 from bench.metrics.base import BootstrapConfig
 from bench.runner import RunConfig, run_pair
 from bench.spec import load_task
+from tests.reliability.cases import Case, raises_exactly
 
 TASK = """\
 name: {name}
@@ -166,14 +165,6 @@ def task_not_utf8(tmp: Path) -> Any:
 def missing_predictions(tmp: Path) -> Any:
     args = ["score", "--task", "qa-en", "--predictions", str(tmp / "none.jsonl")]
     return get_command(app).main(args, standalone_mode=False)
-
-
-@dataclass(frozen=True)
-class Case:
-    id: str
-    run: Callable[[Path], Any]
-    error: type[BenchError]
-    says: tuple[str, ...]  # substrings of the message ("{tmp}" is the case's folder)
 
 
 CASES = [
@@ -444,13 +435,7 @@ def test_there_are_enough_cases() -> None:
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(BenchError) as info:
-        case.run(tmp_path)
-    assert type(info.value) is case.error, f"{type(info.value).__name__}: {info.value}"
-    message = str(info.value)
-    for part in case.says:
-        assert part in message, f"{part!r} not in: {message}"
-    assert "; fix: " in message or case.error in (TaskSpecError, ModelSpecError)
+    raises_exactly(case, tmp_path, fix_optional=(TaskSpecError, ModelSpecError))
 
 
 # --------------------------------------------------------------------------- not errors

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,11 +22,12 @@ from bench.adapters.base import Adapter, ModelSpec
 from bench.catalog import find_task
 from bench.cli import app
 from bench.data import BUILTIN_ROOT
-from bench.errors import BenchError, PredictionsError
+from bench.errors import PredictionsError
 from bench.families.base import Request, Response
 from bench.families.sentiment import SentimentResponse
 from bench.metrics.base import BootstrapConfig
 from bench.runner import RunConfig, run_pair
+from tests.reliability.cases import Case, Outcome, raises_exactly
 
 LIMIT = 6
 
@@ -117,14 +117,6 @@ def squad_map(members: Sequence[str]) -> str:
 
 ALL_QA = [f'  "{q}": "Paris"' for q in QA]
 DEEP = "[" * 100_000 + "]" * 100_000
-
-
-@dataclass(frozen=True)
-class Case:
-    id: str
-    run: Callable[[Path], Any]
-    error: type[BenchError]
-    says: tuple[str, ...]
 
 
 LABELS = "[negative, positive]"
@@ -328,13 +320,7 @@ def test_there_are_enough_cases() -> None:
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_predictions(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(BenchError) as info:
-        case.run(tmp_path)
-    assert type(info.value) is case.error, f"{type(info.value).__name__}: {info.value}"
-    message = str(info.value)
-    for part in case.says:
-        assert part in message, f"{part!r} not in: {message}"
-    assert "; fix: " in message
+    raises_exactly(case, tmp_path)
     assert not (tmp_path / "results").exists()  # nothing scored, nothing written
 
 
@@ -464,12 +450,6 @@ def many_messages_bounded(tmp: Path) -> None:
     assert failures["by_kind"]["missing"]["count"] == len(QA) - 100
     assert all(len(k["ids"]) <= 10 for k in failures["by_kind"].values())
     assert len(json.dumps(failures)) < 6000
-
-
-@dataclass(frozen=True)
-class Outcome:
-    id: str
-    run: Callable[[Path], None]
 
 
 OUTCOMES = [

@@ -18,7 +18,6 @@ import json
 import math
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +28,12 @@ from bench.adapters.base import parse_model_spec
 from bench.catalog import find_task
 from bench.cli import app
 from bench.determinism import FLOAT_TOLERANCE, Tolerance, differences
-from bench.errors import BenchError, DataError, TaskSpecError
+from bench.errors import DataError, TaskSpecError
 from bench.metrics.base import BootstrapConfig
 from bench.runner import RunConfig, run_plan
 from bench.spec import load_task
 from bench.stages import prepare
+from tests.reliability.cases import Case, Outcome, raises_exactly
 
 # --------------------------------------------------------------------------- item 15: cache
 
@@ -208,21 +208,6 @@ def probs(neg: float, pos: float, label: str = "positive") -> dict[str, Any]:
 # --------------------------------------------------------------------------- the tables
 
 
-@dataclass(frozen=True)
-class Outcome:
-    id: str
-    run: Callable[[Path], Any]
-    expect: Any
-
-
-@dataclass(frozen=True)
-class Case:
-    id: str
-    run: Callable[[Path], Any]
-    error: type[BenchError]
-    says: tuple[str, ...]
-
-
 OUTCOMES = [
     # ---- damaged cache rows
     Outcome("cache-not-json", damaged("not json at all"), dropped(1)),
@@ -367,13 +352,7 @@ def test_outcome(case: Outcome, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_refused(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(BenchError) as info:
-        case.run(tmp_path)
-    assert type(info.value) is case.error, f"{type(info.value).__name__}: {info.value}"
-    message = str(info.value)
-    for part in case.says:
-        assert part in message, f"{part!r} not in: {message}"
-    assert "; fix: " in message or case.error is TaskSpecError
+    raises_exactly(case, tmp_path, fix_optional=(TaskSpecError,))
 
 
 def test_overlap_is_warned_about_by_the_cli(

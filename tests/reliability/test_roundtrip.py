@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from bench.errors import BenchError, ResultsError
 from bench.folders import folder_name
 from bench.leaderboard import build_leaderboard
 from bench.records import RunRecord, SampleLine, jsonl_lines, read_samples, write_run
+from tests.reliability.cases import Case, Outcome, raises_exactly
 
 SEPARATORS = {
     "U+2028": "\u2028",
@@ -249,21 +249,6 @@ def runs_then_board(*limits: int | None) -> Callable[[Path], Any]:
     return run
 
 
-@dataclass(frozen=True)
-class Outcome:
-    id: str
-    run: Callable[[Path], Any]
-    expect: Any
-
-
-@dataclass(frozen=True)
-class Case:
-    id: str
-    run: Callable[[Path], Any]
-    error: type[BenchError]
-    says: tuple[str, ...]
-
-
 OUTCOMES = [
     *(
         Outcome(f"samples-{name}", samples_roundtrip(sep), samples_expected(sep))
@@ -382,13 +367,7 @@ def test_outcome(case: Outcome, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 def test_refused(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BENCH_HOME", str(tmp_path / "home"))
-    with pytest.raises(BenchError) as info:
-        case.run(tmp_path)
-    assert type(info.value) is case.error, f"{type(info.value).__name__}: {info.value}"
-    message = str(info.value)
-    for part in case.says:
-        assert part in message, f"{part!r} not in: {message}"
-    assert "; fix: " in message
+    raises_exactly(case, tmp_path)
 
 
 def test_folder_names_are_injective_on_names_that_differ_in_what_is_replaced() -> None:

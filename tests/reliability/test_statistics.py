@@ -31,7 +31,7 @@ import pytest
 
 from bench.adapters.base import parse_model_spec
 from bench.catalog import find_task
-from bench.errors import BenchError, RecordError
+from bench.errors import RecordError
 from bench.leaderboard.build import build_leaderboard
 from bench.leaderboard.render import render_csv, render_latex, render_markdown
 from bench.metrics.base import MIN_CI_N, BootstrapConfig
@@ -39,6 +39,7 @@ from bench.metrics.resampling import BootstrapError
 from bench.records import load_record
 from bench.runner import RunConfig, run_pair
 from bench.stats import compare_runs
+from tests.reliability.cases import Case, raises_exactly
 from tests.reliability.conftest import BENCH, NLTK_DATA, REPO
 
 WMT = REPO.parent / "shared" / "data" / "wmt21-newstest2021" / "references"
@@ -97,16 +98,6 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 # --------------------------------------------------------------------------- item 7: resamples
 
 
-@dataclass(frozen=True)
-class Case:
-    """One case: ``run(tmp)`` raises ``error`` whose message contains every ``says`` part."""
-
-    id: str
-    run: Callable[[Path], Any]
-    error: type[BenchError]
-    says: tuple[str, ...]
-
-
 def bench_fails(*args: str) -> Callable[[Path], Any]:
     """A case: ``bench ARGS`` must exit 2 with a one-line BenchError; raises it again here."""
 
@@ -140,10 +131,7 @@ RESAMPLE_CASES = [
 
 @pytest.mark.parametrize("case", RESAMPLE_CASES, ids=lambda c: c.id)
 def test_too_few_resamples_are_refused(case: Case, tmp_path: Path) -> None:
-    with pytest.raises(case.error) as info:
-        case.run(tmp_path)
-    for part in case.says:
-        assert part in str(info.value), (part, str(info.value))
+    raises_exactly(case, tmp_path)
 
 
 def test_zero_and_one_hundred_resamples_are_accepted() -> None:
