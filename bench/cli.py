@@ -128,6 +128,11 @@ TasksDir = Annotated[
     list[Path] | None,
     typer.Option("--tasks-dir", help="Extra folder of task files (also: BENCH_TASKS_PATH)."),
 ]
+Bootstrap = Annotated[
+    int,
+    typer.Option(min=0, help="Bootstrap resamples per interval (0: none; else at least 100)."),
+]
+BootstrapSeed = Annotated[int, _seed_option("Bootstrap seed")]
 
 
 # --------------------------------------------------------------------------- run
@@ -172,10 +177,8 @@ def run(
         ),
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Requests per predict call.")] = 64,
-    bootstrap: Annotated[
-        int, typer.Option(min=0, help="Bootstrap resamples per interval (0: none; else >= 100).")
-    ] = 1000,
-    seed: Annotated[int, _seed_option("Bootstrap seed")] = 12345,
+    bootstrap: Bootstrap = 1000,
+    seed: BootstrapSeed = 12345,
     max_failures: Annotated[
         int | None,
         typer.Option(
@@ -560,10 +563,8 @@ def score(
     limit: Annotated[
         int | None, typer.Option(min=1, help="The --limit the predictions were made with.")
     ] = None,
-    bootstrap: Annotated[
-        int, typer.Option(min=0, help="Bootstrap resamples (0: none; else >= 100).")
-    ] = 1000,
-    seed: Annotated[int, _seed_option("Bootstrap seed")] = 12345,
+    bootstrap: Bootstrap = 1000,
+    seed: BootstrapSeed = 12345,
     max_failures: Annotated[
         int | None,
         typer.Option(
