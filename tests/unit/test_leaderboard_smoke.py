@@ -23,6 +23,7 @@ from bench.cli import main
 
 REPO = Path(__file__).parents[2]
 SMOKE = REPO / "leaderboards" / "smoke"
+SHARED_NLTK = REPO.parent / "shared" / "nltk_data"
 COMMAND = ["run", "--publish", "leaderboards/smoke", "--title", "bench smoke suite"]
 
 
@@ -39,8 +40,14 @@ def test_committed_smoke_leaderboard_is_current(
     monkeypatch.setattr(bench.stages, "now", lambda: f"{day}T12:00:00+00:00")
     monkeypatch.setattr(bench.runner, "now", lambda: f"{day}T12:00:00+00:00")
     monkeypatch.chdir(tmp_path)
-    for var in ("BENCH_HOME", "BENCH_TASKS_PATH"):
+    for var in ("BENCH_HOME", "BENCH_TASKS_PATH", "NLTK_DATA"):
         monkeypatch.delenv(var, raising=False)
+    # The README command runs where NLTK finds no data of ours: whatever an earlier test in
+    # this process pointed NLTK at (``../shared/nltk_data``) is taken off its search path.
+    import nltk
+
+    ours = SHARED_NLTK.resolve()
+    monkeypatch.setattr(nltk.data, "path", [p for p in nltk.data.path if Path(p).resolve() != ours])
     with pytest.raises(SystemExit) as info:
         main(COMMAND)
     assert info.value.code in (0, None)

@@ -62,13 +62,15 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     from tests.conftest import NLTK_DATA
 
-    os.environ["NLTK_DATA"] = str(NLTK_DATA)
-    nltk.data.path[:0] = [str(NLTK_DATA)]
     root = tmp_path_factory.mktemp("results")
     config = RunConfig(results=root, bootstrap=BootstrapConfig(resamples=200))
-    for model, task in PAIRS:
-        outcome = run_pair(parse_model_spec(model), find_task(task, []), config)
-        assert outcome.status == "done", outcome.reason
+    # NLTK's data for these runs only: later tests in this process run without it.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NLTK_DATA", str(NLTK_DATA))
+        patch.setattr(nltk.data, "path", [str(NLTK_DATA), *nltk.data.path])
+        for model, task in PAIRS:
+            outcome = run_pair(parse_model_spec(model), find_task(task, []), config)
+            assert outcome.status == "done", outcome.reason
     return root
 
 
