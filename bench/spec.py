@@ -30,10 +30,15 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_NODES",
     "SCHEMA_VERSION",
+    "ExtractSpec",
+    "FewshotSpec",
     "FileLayout",
+    "GenerationSpec",
     "MetricSpec",
     "OriginalRelease",
     "PromptSpec",
+    "PromptVariant",
+    "ScoringSpec",
     "SourceSpec",
     "StepSpec",
     "TaskSpec",
@@ -129,6 +134,159 @@ class PromptSpec(_Closed):
     template: str
     system: str | None = None
     verbalizers: dict[str, str] | None = None
+
+
+class PromptVariant(PromptSpec):
+    """One named template of a task's ``prompts:`` block (a prompt variant).
+
+    In YAML::
+
+        prompts:
+          - {name: plain, template: "Review: {{ text }}\\nSentiment:"}
+          - name: zh
+            template: "评论：{{ text }}\\n情感："
+            verbalizers: {negative: 负面, positive: 正面}
+
+    A run scores every variant; the record holds each variant's metrics, their mean (the
+    headline value) and their spread.
+    """
+
+    name: str = Field(pattern=NAME)
+
+
+Selector = Literal["first", "random", "fixed", "bm25", "balanced"]
+
+
+class FewshotSpec(_Closed):
+    """In-context examples (exemplars) shown before each test example: the ``fewshot:`` block.
+
+    Attributes:
+        k: Exemplars per test example (for ``balanced``: per label). ``0`` is zero-shot.
+        split: The role the exemplars come from (``train`` or ``validation``), never ``test``.
+        selector: ``first`` (the split's first ``k``), ``random`` (seeded, frozen), ``fixed``
+            (``ids``, in order), ``bm25`` (the ``k`` most similar to each test example) or
+            ``balanced`` (``k`` per label, classification only).
+        seed: Seeds ``random`` and ``balanced`` (draw ``r`` uses ``seed + r``).
+        draws: How many exemplar sets are drawn; every draw is scored and reported.
+        ids: The exemplar ids for ``selector: fixed``.
+        as_multiturn: For chat models: exemplars as user/assistant turns, not inside one prompt.
+        separator: What joins the exemplars and the test prompt in a single prompt.
+    """
+
+    k: int = Field(default=0, ge=0, le=64)
+    split: Literal["train", "validation"] = "train"
+    selector: Selector = "first"
+    seed: int = Field(default=1234, ge=0)
+    draws: int = Field(default=1, ge=1, le=100)
+    ids: list[str] | None = None
+    as_multiturn: bool = False
+    separator: str = "\n\n"
+
+    @model_validator(mode="after")
+    def _ids_for_fixed(self) -> FewshotSpec:
+        if self.selector == "fixed" and not self.ids:
+            raise ValueError("selector 'fixed' needs ids: [...] (the exemplar ids, in order)")
+        if self.selector != "fixed" and self.ids is not None:
+            raise ValueError(f"ids are for selector 'fixed', not '{self.selector}'")
+        if self.draws > 1 and self.selector in ("first", "fixed"):
+            raise ValueError(
+                f"selector '{self.selector}' gives the same exemplars on every draw; "
+                "use draws: 1, or selector random, balanced or bm25"
+            )
+        return self
+
+
+Normalization = Literal["none", "token", "char", "byte", "pmi"]
+
+
+class ExtractSpec(_Closed):
+    """How a generated answer is read back (``scoring.extract``).
+
+    ``rule``: ``first`` (the first verbaliser / answer the text mentions, the default),
+    ``last`` (the last one mentioned: answers after reasoning), ``regex`` (``pattern``'s first
+    group, else its whole match) or ``json`` (``field`` of the first JSON object in the text).
+    """
+
+    rule: Literal["first", "last", "regex", "json"] = "first"
+    pattern: str | None = None
+    field: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        return {"rule": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _needs(self) -> ExtractSpec:
+        if self.rule == "regex":
+            if not self.pattern:
+                raise ValueError("extract rule 'regex' needs pattern: '...'")
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern {self.pattern!r} is not a valid regex: {exc}") from exc
+        elif self.pattern is not None:
+            raise ValueError(f"pattern is for extract rule 'regex', not '{self.rule}'")
+        if self.rule == "json" and not self.field:
+            raise ValueError("extract rule 'json' needs field: NAME")
+        if self.rule != "json" and self.field is not None:
+            raise ValueError(f"field is for extract rule 'json', not '{self.rule}'")
+        return self
+
+
+class ScoringSpec(_Closed):
+    """How a language model's answer is scored: the ``scoring:`` block.
+
+    Attributes:
+        mode: ``loglik`` (score each answer choice by its log-likelihood after the prompt) or
+            ``generate`` (generate free text and parse it). ``None``: the family's default.
+        normalization: For ``loglik``: ``none`` (summed log-likelihood), ``token`` (per
+            token), ``char`` (per character), ``byte`` (per UTF-8 byte) or ``pmi`` (minus the
+            log-likelihood of the choice after an answer-only context).
+        extract: For ``generate``: how the answer is read from the text.
+        strip_reasoning: For ``generate``: drop ``<think>...</think>``-style reasoning first.
+    """
+
+    mode: Literal["loglik", "generate"] | None = None
+    normalization: Normalization = "none"
+    extract: ExtractSpec = Field(default_factory=ExtractSpec)
+    strip_reasoning: bool = False
+
+
+class GenerationSpec(_Closed):
+    """Decoding settings for generated answers: the ``generation:`` block.
+
+    Unset values fall back to the model spec's, then to bench's defaults (greedy, 128 new
+    tokens, the family's stop strings); a model spec's own value overrides the task's and is
+    recorded.
+
+    Attributes:
+        max_new_tokens: Most tokens generated per answer.
+        stop: Strings that end an answer (cut before the first one).
+        temperature: ``0`` is greedy.
+        top_p: Nucleus sampling mass.
+        n: Samples per example (with ``temperature > 0``): mean@n, pass@k and majority vote.
+        seed: Seeds sampling (sample ``s`` of an example is seeded from it, the request and
+            ``s``).
+    """
+
+    max_new_tokens: int | None = Field(default=None, ge=1, le=32768)
+    stop: list[str] | None = None
+    temperature: float | None = Field(default=None, ge=0, le=10)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    n: int = Field(default=1, ge=1, le=256)
+    seed: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _sampling(self) -> GenerationSpec:
+        if self.n > 1 and not self.temperature:
+            raise ValueError(
+                f"n: {self.n} samples need temperature > 0 (greedy decoding gives the same "
+                "answer every time)"
+            )
+        if self.stop is not None and any(not s for s in self.stop):
+            raise ValueError("stop strings must not be empty")
+        return self
 
 
 class FileLayout(_Closed):
@@ -280,6 +438,15 @@ class TaskSpec(_Closed):
     )
     preprocess: list[StepSpec] = Field(default_factory=list)
     prompt: PromptSpec | None = None
+    prompts: list[PromptVariant] | None = Field(
+        default=None,
+        min_length=1,
+        description="Named prompt variants (each a template with its own verbalisers); a run "
+        "scores every one and reports their mean and spread. Exclusive with 'prompt'.",
+    )
+    fewshot: FewshotSpec | None = None
+    scoring: ScoringSpec | None = None
+    generation: GenerationSpec | None = None
     metrics: list[MetricSpec] = Field(min_length=1)
     primary_metric: str = Field(
         description="The metric (or one value of it, such as ndcg@10) that ranks models."
@@ -314,6 +481,35 @@ class TaskSpec(_Closed):
             if twice is not None:
                 raise ValueError(f"label '{twice}' is listed twice in {value}")
         return value
+
+    @field_validator("prompts")
+    @classmethod
+    def _unique_variants(cls, value: list[PromptVariant] | None) -> list[PromptVariant] | None:
+        if value is not None:
+            twice = _first_repeat([v.name for v in value])
+            if twice is not None:
+                raise ValueError(f"prompt variant '{twice}' is named twice")
+        return value
+
+    @field_validator("fewshot")
+    @classmethod
+    def _fewshot_split(cls, value: FewshotSpec | None, info: ValidationInfo) -> FewshotSpec | None:
+        source = info.data.get("source")
+        if value is not None and value.k > 0 and source is not None:  # noqa: SIM102
+            if value.split not in source.splits:
+                raise ValueError(
+                    f"fewshot.split '{value.split}' is not one of the task's splits "
+                    f"{sorted(source.splits)}"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _one_prompt_form(self) -> TaskSpec:
+        if self.prompt is not None and self.prompts is not None:
+            raise ValueError(
+                "give either 'prompt' (one template) or 'prompts' (variants), not both"
+            )
+        return self
 
     @field_validator("metrics")
     @classmethod
@@ -353,8 +549,31 @@ class TaskSpec(_Closed):
         return short_hash([s.model_dump() for s in self.preprocess])
 
     def prompt_hash(self) -> str | None:
-        """SHA-256 (16 hex) of the prompt, or ``None`` when the task has none."""
+        """SHA-256 (16 hex) of the prompt (or of every variant), or ``None`` when the task
+        has none."""
+        if self.prompts is not None:
+            return short_hash([v.model_dump() for v in self.prompts])
         return short_hash(self.prompt.model_dump()) if self.prompt else None
+
+    def prompt_variants(self) -> list[tuple[str, PromptSpec | None]]:
+        """``(name, prompt)`` of every prompt variant: the ``prompts:`` block, else one
+        variant named ``default`` holding ``prompt`` (``None``: the family's default)."""
+        if self.prompts is not None:
+            return [(v.name, PromptSpec(**v.model_dump(exclude={"name"}))) for v in self.prompts]
+        return [("default", self.prompt)]
+
+    def bind_variant(self, name: str) -> TaskSpec:
+        """This task with one prompt variant as its ``prompt`` (and no ``prompts``): the spec
+        an adapter is configured with for that variant.
+
+        Raises:
+            KeyError: No variant is called ``name``.
+        """
+        for variant, prompt in self.prompt_variants():
+            if variant == name:
+                bound = self.model_copy(update={"prompt": prompt, "prompts": None})
+                return bound
+        raise KeyError(name)
 
     def spec_hash(self) -> str:
         """SHA-256 (16 hex) of the whole spec as validated."""

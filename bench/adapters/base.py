@@ -202,6 +202,19 @@ class Adapter:
         """The adapter configured for ``task`` (default: ``self``, unchanged)."""
         return self
 
+    @property
+    def prompted(self) -> bool:
+        """Whether the adapter answers through the task's prompt (a language model): it is
+        given in-context examples, every prompt variant, the task's scoring mode and its
+        generation settings (see :mod:`bench.protocol`). Default ``False``."""
+        return False
+
+    def protocol_support(self, task: TaskSpec) -> str | None:
+        """Why this adapter cannot honour ``task``'s protocol (its resolved scoring mode, its
+        sampling settings), or ``None`` when it can. Asked at plan time, before any data is
+        read; a reason skips the pair, it never substitutes another protocol. Default: none."""
+        return None
+
     def check_ids(self, ids: Sequence[str]) -> None:
         """Look at the test set's ids before anything is predicted (default: nothing).
 

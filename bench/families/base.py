@@ -28,7 +28,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -43,16 +43,55 @@ __all__ = [
     "Prepared",
     "Request",
     "Response",
+    "Shot",
+    "Transcript",
     "family_class",
     "get_family",
 ]
+
+
+class Shot(BaseModel):
+    """One in-context example (exemplar) shown before a test request.
+
+    Attributes:
+        id: The exemplar's id in its split.
+        request: The exemplar's request, as its family's request model dumps it (no shots).
+        answer: The exemplar's gold answer as the model is shown it (a label's verbaliser, a
+            reference translation, the first QA answer).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    request: dict[str, Any]
+    answer: str
+
+
+class Transcript(BaseModel):
+    """What a language model saw and said for one request, kept with its response.
+
+    Attributes:
+        prompt: The text the model was given (after the chat template), when it was one text.
+        messages: The message list sent to a chat endpoint, when it was messages.
+        completion: The raw generated text, before any parsing (``generate``).
+        choices: The score of each answer choice (``loglik``, after normalisation).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompt: str | None = None
+    messages: list[dict[str, str]] | None = None
+    completion: str | None = None
+    choices: dict[str, float] | None = None
 
 
 class Request(BaseModel):
     """One example as a model sees it. Subclasses add the family's fields.
 
     ``id`` identifies the example within its task; it is not part of :meth:`content_hash`, so
-    two examples with the same content share a cached prediction.
+    two examples with the same content share a cached prediction. ``shots`` are the in-context
+    examples a prompted model is shown first (empty for every other adapter); they are part of
+    the content hash when there are any.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -60,21 +99,29 @@ class Request(BaseModel):
     family: ClassVar[str]
     id: str
     language: str
+    shots: tuple[Shot, ...] = ()
 
     def content_hash(self) -> str:
-        """SHA-256 of everything the model sees (all fields but ``id``)."""
-        payload = self.model_dump(mode="json", exclude={"id"})
+        """SHA-256 of everything the model sees (all fields but ``id``; ``shots`` when there
+        are any)."""
+        exclude = {"id"} if self.shots else {"id", "shots"}
+        payload = self.model_dump(mode="json", exclude=exclude)
         payload["__family__"] = self.family
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()
 
 
 class Response(BaseModel):
-    """What an adapter returns for one request. Subclasses add the family's fields."""
+    """What an adapter returns for one request. Subclasses add the family's fields.
+
+    ``transcript``, set by prompted (language-model) adapters, holds the rendered prompt and
+    the raw completion (or the choice scores) the answer was parsed from.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     family: ClassVar[str]
+    transcript: Transcript | None = None
 
 
 class Failure(BaseModel):
@@ -191,6 +238,8 @@ class Family(ABC):
         choices_share_prompt: :meth:`answer_choices` returns many continuations of one long
             prompt (a catalogue of items): backends should score them against one cached
             prompt rather than as independent pairs.
+        default_scoring: The scoring mode (``loglik`` or ``generate``) of a task that
+            declares none in ``scoring.mode``.
         title: Display names by report language (``{"en": ..., "zh": ...}``).
         new_task_template: The commented task file ``bench new-task`` writes (``{name}`` is
             replaced by the task's name), or ``None``.
@@ -208,6 +257,7 @@ class Family(ABC):
     prompt_example: ClassVar[Mapping[str, PromptValue]] = {}
     stop_sequences: ClassVar[tuple[str, ...]] = ()
     choices_share_prompt: ClassVar[bool] = False
+    default_scoring: ClassVar[Literal["loglik", "generate"]] = "generate"
     title: ClassVar[Mapping[str, str]] = {}
     new_task_template: ClassVar[str | None] = None
 
@@ -297,6 +347,23 @@ class Family(ABC):
         A family without prompt fields accepts no ``prompt:``. See
         :func:`~bench.families.prompts.check_template` for the rules.
         """
+        if spec.prompts is not None:
+            if not cls.prompt_example:
+                refused = TaskSpecError(
+                    f"{cls.name} tasks take no prompts (no generic adapter serves the family)",
+                    fix="remove 'prompts:'",
+                )
+                refused.loc = ("prompts",)  # type: ignore[attr-defined]
+                raise refused
+            for i, variant in enumerate(spec.prompts):
+                try:
+                    check_template(
+                        variant.template, cls.prompt_example, where=None, family=cls.name
+                    )
+                except TaskSpecError as bad:
+                    bad.loc = ("prompts", i, "template")  # type: ignore[attr-defined]
+                    raise
+            return
         if spec.prompt is None:
             if cls.default_prompt is not None:
                 where = f"the {cls.name} family's default prompt"

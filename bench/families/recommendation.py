@@ -216,6 +216,7 @@ class RecommendationFamily(Family):
     text_fields: ClassVar[tuple[str, ...]] = ()
     default_metrics: ClassVar[tuple[str, ...]] = ("hit_rate", "ndcg", "mrr")
     Options: ClassVar[type[BaseModel]] = RecommendationOptions
+    default_scoring: ClassVar[Literal["loglik", "generate"]] = "loglik"
     default_prompt: ClassVar[str | None] = (
         "A user interacted with these items, oldest first:\n{{ history_titles }}\n\n"
         "Rank these candidate item ids from most to least likely next: {{ candidates }}"

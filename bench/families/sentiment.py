@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import field_validator
 
@@ -218,6 +218,7 @@ class SentimentFamily(Family):
         "confusion_matrix",
         "ece",
     )
+    default_scoring: ClassVar[Literal["loglik", "generate"]] = "loglik"
     default_prompt: ClassVar[str | None] = (
         "Classify the sentiment of the text as one of: {{ labels }}.\n\nText: {{ text }}\n\n"
         "Sentiment:"

@@ -1,0 +1,167 @@
+"""The evaluation protocol of a prompted (language-model) adapter on one task.
+
+A task declares how a language model is evaluated on it: prompt variants (``prompts:``),
+in-context examples (``fewshot:``), the scoring mode (``scoring:``) and decoding settings
+(``generation:``). :func:`resolve` turns those blocks (and the command line's
+``--num-fewshot``) into a :class:`Protocol`, whose :meth:`Protocol.units` are the separate
+sets of predictions a run makes: one per prompt variant × exemplar draw × sample. Each unit is
+predicted with the spec :meth:`Protocol.bind` gives (one variant as its ``prompt``, the
+scoring mode resolved, a per-sample seed), so the cache keys, fingerprints and records of two
+units never mix.
+
+Adapters that do not answer through prompts (baselines, trained models, predictions files) get
+one unit and the task unchanged.
+
+Example:
+    >>> from bench.spec import load_task
+    >>> from bench.data import BUILTIN_ROOT
+    >>> task = load_task(BUILTIN_ROOT.parent.parent / "tasks/smoke/sentiment-en.yaml")
+    >>> resolve(task).scoring.mode
+    'loglik'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bench.identity import short_hash
+from bench.spec import FewshotSpec, GenerationSpec, ScoringSpec, TaskSpec
+
+__all__ = ["Protocol", "Unit", "resolve", "sample_seed"]
+
+
+@dataclass(frozen=True, order=True)
+class Unit:
+    """One set of predictions of a pair: a prompt variant, an exemplar draw and a sample.
+
+    Attributes:
+        variant: The prompt variant's name (``default`` for a task with one prompt).
+        draw: The exemplar draw (0 without in-context examples or with one draw).
+        sample: The sample index (0 unless ``generation.n > 1``).
+    """
+
+    variant: str = "default"
+    draw: int = 0
+    sample: int = 0
+
+    @property
+    def key(self) -> str:
+        """``variant/draw/sample`` as one string (``plain/d0/s0``), for records and samples."""
+        return f"{self.variant}/d{self.draw}/s{self.sample}"
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"variant": ..., "draw": ..., "sample": ...}``."""
+        return {"variant": self.variant, "draw": self.draw, "sample": self.sample}
+
+
+def sample_seed(seed: int, sample: int) -> int:
+    """The seed of sample ``sample`` of a run seeded with ``seed`` (sample 0 keeps ``seed``).
+
+    Example:
+        >>> sample_seed(7, 0), sample_seed(7, 1) == sample_seed(7, 1), sample_seed(7, 1) != 7
+        (7, True, True)
+    """
+    if sample == 0:
+        return seed
+    return int(short_hash({"seed": seed, "sample": sample})[:8], 16)
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A task's resolved protocol for a prompted adapter.
+
+    Attributes:
+        variants: The prompt variants' names, in the task file's order.
+        fewshot: The in-context examples (``None``: zero-shot), ``k`` after ``--num-fewshot``.
+        scoring: The scoring block with its mode resolved (the family's default when unset).
+        generation: The decoding settings (the task's; a model spec's own values override
+            them inside the adapter, which records what it used).
+        num_fewshot: The ``--num-fewshot`` override, recorded (``None``: none given).
+    """
+
+    variants: tuple[str, ...]
+    fewshot: FewshotSpec | None
+    scoring: ScoringSpec
+    generation: GenerationSpec
+    num_fewshot: int | None = None
+
+    @property
+    def draws(self) -> int:
+        """Exemplar draws (1 without in-context examples)."""
+        return self.fewshot.draws if self.fewshot is not None else 1
+
+    @property
+    def samples(self) -> int:
+        """Samples per example (``generation.n``)."""
+        return self.generation.n
+
+    def units(self) -> list[Unit]:
+        """Every unit, variant-major: ``(v0, d0, s0), (v0, d0, s1), ..., (v1, d0, s0), ...``."""
+        return [
+            Unit(v, d, s)
+            for v in self.variants
+            for d in range(self.draws)
+            for s in range(self.samples)
+        ]
+
+    def bind(self, task: TaskSpec, unit: Unit) -> TaskSpec:
+        """The spec an adapter is configured with for ``unit``: the variant as ``prompt``, the
+        resolved ``scoring`` and the sample's seed in ``generation.seed``."""
+        bound = task.bind_variant(unit.variant)
+        generation = self.generation.model_copy(
+            update={"seed": sample_seed(self.generation.seed, unit.sample)}
+        )
+        return bound.model_copy(
+            update={"scoring": self.scoring, "generation": generation, "fewshot": self.fewshot}
+        )
+
+    def identity(self) -> dict[str, Any]:
+        """What the record stores and the fingerprint hashes: everything but the variants'
+        texts (those are in the prompt hash)."""
+        return {
+            "variants": list(self.variants),
+            "fewshot": self.fewshot.model_dump(mode="json") if self.fewshot else None,
+            "num_fewshot": self.num_fewshot,
+            "scoring": self.scoring.model_dump(mode="json"),
+            "generation": self.generation.model_dump(mode="json"),
+        }
+
+
+def resolve(task: TaskSpec, *, num_fewshot: int | None = None) -> Protocol:
+    """The protocol of ``task`` for a prompted adapter.
+
+    Args:
+        task: The task.
+        num_fewshot: ``--num-fewshot K``: overrides ``fewshot.k`` (a task without a
+            ``fewshot:`` block gets ``first`` exemplars from its train split).
+
+    Raises:
+        TaskSpecError: ``num_fewshot`` > 0 on a task without the split exemplars come from.
+    """
+    from bench.errors import TaskSpecError
+    from bench.families.base import family_class
+
+    cls = family_class(task.family)
+    default_mode = cls.default_scoring if cls is not None else "generate"
+    scoring = task.scoring or ScoringSpec()
+    if scoring.mode is None:
+        scoring = scoring.model_copy(update={"mode": default_mode})
+    fewshot = task.fewshot
+    if num_fewshot is not None:
+        fewshot = (fewshot or FewshotSpec()).model_copy(update={"k": num_fewshot})
+        if num_fewshot > 0 and fewshot.split not in task.source.splits:
+            raise TaskSpecError(
+                f"task {task.name}: --num-fewshot {num_fewshot} needs exemplars from split "
+                f"'{fewshot.split}', which the task does not have",
+                fix=f"add a fewshot: {{split: ...}} naming one of {sorted(task.source.splits)}",
+            )
+    if fewshot is not None and fewshot.k == 0:
+        fewshot = None
+    return Protocol(
+        variants=tuple(name for name, _ in task.prompt_variants()),
+        fewshot=fewshot,
+        scoring=scoring,
+        generation=task.generation or GenerationSpec(),
+        num_fewshot=num_fewshot,
+    )
