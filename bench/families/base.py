@@ -30,7 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 from bench.errors import TaskSpecError, UnknownName, did_you_mean
 from bench.families.prompts import PromptValue, check_template, render_template
@@ -122,6 +128,15 @@ class Response(BaseModel):
 
     family: ClassVar[str]
     transcript: Transcript | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_empty_transcript(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # A response without a transcript dumps as it did before transcripts existed, so
+        # cached answers, samples and predictions files of other adapters are unchanged.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("transcript", 0) is None:
+            del data["transcript"]
+        return data
 
 
 class Failure(BaseModel):
