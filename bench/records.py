@@ -31,11 +31,14 @@ __all__ = [
     "FailureKind",
     "ModelInfo",
     "PredictionCounts",
+    "ProtocolResult",
     "RunRecord",
     "SampleLine",
     "SamplesMismatch",
+    "Spread",
     "TaskInfo",
     "Timings",
+    "UnitMetrics",
     "atomic_write_lines",
     "atomic_write_text",
     "check_values",
@@ -227,6 +230,65 @@ class Timings(_Frozen):
     total_s: float | None = None
 
 
+class UnitMetrics(_Frozen):
+    """The metrics of one unit of a prompted run (one prompt variant × draw × sample).
+
+    Attributes:
+        unit: ``{"variant": ..., "draw": ..., "sample": ...}``.
+        metrics: The unit's own values (each with its interval over examples).
+        failures: Failed examples in this unit.
+    """
+
+    unit: dict[str, Any]
+    metrics: dict[str, MetricValue]
+    failures: int = 0
+
+
+class Spread(_Frozen):
+    """How much a metric moves across prompt variants, exemplar draws or samples.
+
+    Attributes:
+        min: The lowest value (of the per-variant, per-draw or per-sample means).
+        max: The highest value.
+        std: Their standard deviation (``ddof=1``; 0 for one value).
+        n: How many values.
+    """
+
+    min: float
+    max: float
+    std: float
+    n: int
+
+
+class ProtocolResult(_Frozen):
+    """The per-unit results of a prompted run (see :mod:`bench.protocol`).
+
+    The record's ``metrics`` are the headline values: the mean over every unit, with intervals
+    from a two-level bootstrap (examples × units). This holds what they are the mean of.
+
+    Attributes:
+        identity: :meth:`bench.protocol.Protocol.identity` (variants, fewshot, scoring,
+            generation, the ``--num-fewshot`` override).
+        fewshot_hash: SHA-256 (16 hex) of every exemplar id of every unit, in order (``None``
+            without in-context examples).
+        units: Every unit's own metrics, in :meth:`~bench.protocol.Protocol.units` order.
+        variants: ``{variant: {value: mean over its draws and samples}}``.
+        draws: ``[{value: mean over variants and samples}]``, one per draw.
+        spread: ``{value: {"variants" | "draws" | "samples": Spread}}`` (only axes with more
+            than one entry).
+        sampling: With ``generation.n > 1``: ``mean@n``, ``pass@k`` and ``majority@n`` values
+            where the family defines correctness.
+    """
+
+    identity: dict[str, Any]
+    fewshot_hash: str | None = None
+    units: list[UnitMetrics]
+    variants: dict[str, dict[str, float]] = Field(default_factory=dict)
+    draws: list[dict[str, float]] = Field(default_factory=list)
+    spread: dict[str, dict[str, Spread]] = Field(default_factory=dict)
+    sampling: dict[str, MetricValue] = Field(default_factory=dict)
+
+
 class RunRecord(_Frozen):
     """The record of one (model, task) run. ``schema_version`` changes with the layout."""
 
@@ -259,6 +321,11 @@ class RunRecord(_Frozen):
         "shape) dropped and predicted again (None: not counted: no cache, a record written "
         "before bench counted them, or a cluster run, whose shards read the cache).",
     )
+    protocol: ProtocolResult | None = Field(
+        default=None,
+        description="A prompted (language-model) run's per-variant, per-draw and per-sample "
+        "metrics and their spread (None: one unit, nothing to aggregate).",
+    )
 
     @property
     def primary(self) -> MetricValue:
@@ -279,6 +346,9 @@ class SampleLine(_Frozen):
         scores: Per-example scores by metric name (``None`` where a metric has none).
         segment_stats: Per-segment sufficient statistics of corpus metrics, by metric name.
         run_id: The ``run_id`` of the record beside it (absent only in version-1 samples).
+        unit: The unit of a prompted run with several (``variant/dN/sN``, see
+            :attr:`bench.protocol.Unit.key`); ``None`` for a run with one unit.
+        shots: The ids of the in-context examples shown before this example.
     """
 
     id: str
@@ -290,12 +360,16 @@ class SampleLine(_Frozen):
     scores: dict[str, Any] = Field(default_factory=dict)
     segment_stats: dict[str, Any] | None = None
     run_id: str | None = None
+    unit: str | None = None
+    shots: list[str] | None = None
 
     def to_json(self) -> str:
-        """The line as written (keys sorted, UTF-8 kept, ``segment_stats`` only when set)."""
+        """The line as written (keys sorted, UTF-8 kept; ``segment_stats``, ``unit`` and
+        ``shots`` only when set)."""
         data = self.model_dump(mode="json", exclude_none=False)
-        if data["segment_stats"] is None:
-            del data["segment_stats"]
+        for key in ("segment_stats", "unit", "shots"):
+            if data[key] is None:
+                del data[key]
         return json_line(data)
 
     def row(self) -> dict[str, Any]:

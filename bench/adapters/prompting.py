@@ -21,11 +21,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bench.families.base import Family, Request, Response, get_family
+from bench.adapters.loglik import continuation
+from bench.families.base import Family, Request, Response, Shot, get_family
 from bench.families.sentiment import verbalizers as _verbalizers
 from bench.spec import TaskSpec
 
-__all__ = ["family_of", "parse", "render", "system_prompt", "template_for", "verbalizers"]
+__all__ = [
+    "family_of",
+    "messages",
+    "parse",
+    "render",
+    "system_prompt",
+    "template_for",
+    "verbalizers",
+]
 
 
 def family_of(request: Request) -> Family:
@@ -52,14 +61,50 @@ def verbalizers(labels: Sequence[str], spec: TaskSpec | None) -> dict[str, str]:
     return _verbalizers(labels, spec)
 
 
+def _shot_request(family: Family, shot: Shot) -> Request:
+    return family.request_type.model_validate(shot.request)
+
+
 def render(request: Request, spec: TaskSpec | None) -> str:
-    """The prompt for ``request``: the task's template filled with its family's fields.
+    """The prompt for ``request``: its in-context examples (each rendered with the same
+    template, followed by its answer), joined by ``fewshot.separator``, then the request's own
+    prompt. The system prompt is not included (adapters send it their own way).
 
     Raises:
         TaskSpecError: The template cannot be rendered for this request (the message names
             the task and the field).
     """
-    return family_of(request).render_prompt(request, spec)
+    family = family_of(request)
+    own = family.render_prompt(request, spec)
+    if not request.shots:
+        return own
+    sep = spec.fewshot.separator if spec is not None and spec.fewshot is not None else "\n\n"
+    parts = []
+    for shot in request.shots:
+        prompt = family.render_prompt(_shot_request(family, shot), spec)
+        parts.append(prompt + continuation(prompt, shot.answer))
+    return sep.join([*parts, own])
+
+
+def messages(request: Request, spec: TaskSpec | None) -> list[dict[str, str]]:
+    """The chat messages for ``request``: the system prompt (if any), then with
+    ``fewshot.as_multiturn`` each in-context example as a user turn and an assistant turn and
+    the request as the last user turn, else one user turn holding :func:`render`."""
+    out = []
+    system = system_prompt(spec)
+    if system:
+        out.append({"role": "system", "content": system})
+    multiturn = spec is not None and spec.fewshot is not None and spec.fewshot.as_multiturn
+    if request.shots and multiturn:
+        family = family_of(request)
+        for shot in request.shots:
+            prompt = family.render_prompt(_shot_request(family, shot), spec)
+            out.append({"role": "user", "content": prompt})
+            out.append({"role": "assistant", "content": shot.answer})
+        out.append({"role": "user", "content": family.render_prompt(request, spec)})
+    else:
+        out.append({"role": "user", "content": render(request, spec)})
+    return out
 
 
 def parse(text: str, request: Request, spec: TaskSpec | None) -> Response:

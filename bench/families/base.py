@@ -427,6 +427,15 @@ class Family(ABC):
         """
         raise TypeError(f"no answer parser for {self.name} requests")
 
+    def answer_text(self, request: Request, reference: Any, spec: TaskSpec | None) -> str:
+        """The gold answer of a pool example as an in-context example shows it after its
+        prompt (a label's verbaliser, the reference translation, the first QA answer).
+
+        Raises:
+            TypeError: The family cannot show its examples' answers (no few-shot).
+        """
+        raise TypeError(f"{self.name} examples cannot be shown as in-context examples")
+
     def answer_choices(self, request: Request, spec: TaskSpec | None) -> tuple[str, ...] | None:
         """Continuations a language model scores to answer ``request``, best-scored wins;
         ``None`` (the default) means the model generates and :meth:`parse_answer` reads it."""
