@@ -238,6 +238,17 @@ def run(
     determinism_sample: Annotated[
         int, typer.Option(min=1, help="Examples re-run per pair by --check-determinism.")
     ] = 32,
+    num_fewshot: Annotated[
+        int | None,
+        typer.Option(
+            "--num-fewshot",
+            min=0,
+            help="In-context examples per prompt for language-model adapters (hf causal, "
+            "openai, prompted plugins): overrides the k of each task's fewshot: block (a task "
+            "without one takes the first K of its train split); 0: zero-shot. Recorded in "
+            "record.json under protocol.identity.num_fewshot.",
+        ),
+    ] = None,
     tasks_dir: TasksDir = None,
 ) -> None:
     """Run models on tasks, write one record per (model, task), optionally publish a leaderboard.
@@ -277,6 +288,7 @@ def run(
         determinism=DeterminismCheck(sample=determinism_sample, seed=seed)
         if check_determinism
         else None,
+        num_fewshot=num_fewshot,
     )
     preflight(config)  # read-only or full disk: say so before any model is loaded or called
     check_plan(config.results, specs, selected)  # records that would overwrite each other
@@ -585,6 +597,7 @@ def score(
     the --limit and --bootstrap/--seed the run used.
     """
     from bench.adapters.base import ModelSpec
+    from bench.adapters.prediction_paths import resolve_predictions_path
     from bench.adapters.predictions import (
         PredictionsAdapter,
         check_not_overwriting,
@@ -592,10 +605,19 @@ def score(
     )
     from bench.catalog import find_task
     from bench.metrics.base import BootstrapConfig
+    from bench.records import load_record
     from bench.runner import RunConfig, run_pair
 
     spec = find_task(task, tasks_dir or [])
-    adapter = PredictionsAdapter(str(predictions), format=fmt, allow_missing=allow_missing)
+    samples_file, record_file = resolve_predictions_path(predictions)
+    recorded = load_record(record_file) if record_file is not None else None
+    # A prompted run (a record with a protocol) is re-scored unit by unit, from its own lines.
+    prompted = recorded is not None and recorded.protocol is not None
+    adapter = (
+        None
+        if prompted
+        else PredictionsAdapter(str(predictions), format=fmt, allow_missing=allow_missing)
+    )
     display = name or default_name(predictions)
     model = ModelSpec(
         raw=f"predictions:{predictions}",
@@ -618,9 +640,38 @@ def score(
     target = run_folder(config.results, display, spec.name, limit)
     for folder in {config.results / model.dir_name / spec.name, target}:
         check_not_overwriting(predictions, folder)
-    outcome = run_pair(model, spec, config, adapter=adapter)
+    if adapter is None:
+        from bench.runner import rescore_units
+
+        assert recorded is not None
+        outcome = rescore_units(model, spec, config, samples_file, recorded)
+    else:
+        outcome = run_pair(model, spec, config, adapter=adapter)
     _summary([outcome])
     err.print(f"wrote {outcome.record_path}")
+
+
+# --------------------------------------------------------------------------- show
+
+
+@app.command()
+def show(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder RESULTS/MODEL/TASK.")],
+    example: Annotated[str, typer.Option("--id", help="The example's id.")],
+    unit: Annotated[
+        str | None,
+        typer.Option(help="Only this unit (variant/dN/sN) of a run with several units."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the raw samples.jsonl line(s).")
+    ] = False,
+) -> None:
+    """Print one example of a run: the rendered prompt (or message list), the raw completion,
+    the parsed answer, the reference and the scores, for every unit unless --unit."""
+    from bench.show import show as render
+
+    text = render(run_dir, example, unit, raw=as_json)
+    sys.stdout.write(text + "\n")
 
 
 # --------------------------------------------------------------------------- leaderboard

@@ -50,15 +50,19 @@ __all__ = [
     "read_samples",
     "record_json_schema",
     "run_seeds",
+    "samples_by_unit",
     "write_run",
 ]
 
-RECORD_SCHEMA_VERSION = 3
+RECORD_SCHEMA_VERSION = 4
 """Version 2: every ``samples.jsonl`` line carries its record's ``run_id``. Version 3 adds
 ``failures.by_kind``, ``task.limit``, ``task.train_overlap``, ``cache_dropped``, each metric's
 ``ci_reason`` and the determinism check's tolerance fields (all optional: older records read
-with their defaults)."""
-READABLE_SCHEMA_VERSIONS = (1, 2, 3)
+with their defaults). Version 4 adds ``protocol`` (a prompted run's units, per-variant and
+per-draw metrics and spread; ``None`` otherwise) and, in ``samples.jsonl``, ``unit`` (a run with
+several units has one line per unit and example, unit-major) and ``shots`` (exemplar ids); a
+response may hold a ``transcript``. Versions 1 to 3 read with ``protocol`` ``None``."""
+READABLE_SCHEMA_VERSIONS = (1, 2, 3, 4)
 """Versions :func:`load_record` reads. Version-1 records have the same fields as version 2;
 their samples carry no ``run_id``, so they cannot be checked against their record."""
 SAMPLES_FILE = "samples.jsonl"
@@ -431,6 +435,22 @@ def read_samples(
 
 
 _SAMPLES = TypeAdapter(list[SampleLine])
+
+
+def samples_by_unit(lines: Iterable[SampleLine]) -> dict[str | None, list[SampleLine]]:
+    """The lines of one run grouped by :attr:`SampleLine.unit`, each group in file order
+    (``{None: lines}`` for a run with one unit). A run with several units writes them
+    unit-major, in :meth:`bench.protocol.Protocol.units` order, which the groups keep.
+
+    Example:
+        >>> a = SampleLine(id="1", unit="p/d0/s0"); b = SampleLine(id="1", unit="q/d0/s0")
+        >>> list(samples_by_unit([a, b]))
+        ['p/d0/s0', 'q/d0/s0']
+    """
+    out: dict[str | None, list[SampleLine]] = {}
+    for line in lines:
+        out.setdefault(line.unit, []).append(line)
+    return out
 
 
 def record_json_schema() -> dict[str, Any]:

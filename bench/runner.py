@@ -19,17 +19,19 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.adapters.base import Adapter, ModelSpec, as_adapter, make_adapter
 from bench.cache import PredictionCache
-from bench.errors import ResultsError
-from bench.families.base import Prepared, get_family
+from bench.errors import BenchError, ResultsError
+from bench.families.base import Failure, Prepared, Request, Response, get_family
+from bench.identity import combine, file_digest
 from bench.preprocess import build_steps, check_resources
-from bench.records import PredictionCounts, RunRecord, Timings
+from bench.protocol import Protocol, Unit, resolve
+from bench.records import PredictionCounts, RunRecord, SampleLine, Timings
 from bench.spec import TaskSpec
 from bench.stages import (
     Callback,
@@ -37,8 +39,11 @@ from bench.stages import (
     Event,
     PredictionSet,
     RunConfig,
+    Scores,
     build_record,
     check_failures,
+    exemplar_pool,
+    failure_counts,
     failure_limit,
     now,
     pair_fingerprint,
@@ -47,9 +52,12 @@ from bench.stages import (
     sample_lines,
     score,
     skip_reason,
+    task_metrics,
     trains_on,
+    unit_fingerprint,
     write,
 )
+from bench.streaming import ResponseStore
 
 if TYPE_CHECKING:
     from bench.determinism import DeterminismReport
@@ -64,6 +72,7 @@ __all__ = [
     "failure_limit",
     "finish_pair",
     "preflight",
+    "rescore_units",
     "run_pair",
     "run_plan",
 ]
@@ -199,9 +208,15 @@ def run_pair(
     name, started_at, t0 = model.display_name, now(), time.perf_counter()
     adapter = make_adapter(model) if adapter is None else as_adapter(adapter)
     reason = skip_reason(adapter, task)
+    protocol = None
+    if reason is None and adapter.prompted:
+        protocol = resolve(task, num_fewshot=config.num_fewshot)
+        reason = adapter.protocol_support(protocol.bind(task, protocol.units()[0]))
     if reason is not None:
         emit(Event("pair-skipped", name, task.name, message=reason))
         return RunOutcome(name, task.name, "skipped", reason=reason)
+    if protocol is not None:
+        return _run_units(model, task, config, adapter, protocol, cache, emit, started_at, t0)
     bound = adapter.for_task(task, get_family(task.family))
     emit(Event("pair-start", name, task.name))
     emit(Event("stage", name, task.name, stage="load"))
@@ -329,4 +344,310 @@ def finish_pair(
     calls = adapter_calls + predictions.calls
     return RunOutcome(
         name, task.name, "done", path, record, adapter_calls=calls, determinism=report
+    )
+
+
+# --------------------------------------------------------------------------- prompted runs
+
+
+@dataclass
+class _UnitRun:
+    """One unit of a prompted pair, predicted: its bound spec, adapter, requests (with their
+    shots), cache fingerprint and predictions."""
+
+    unit: Unit
+    bound: TaskSpec
+    adapter: Adapter
+    prepared: Prepared
+    fingerprint: str
+    predictions: PredictionSet
+
+
+def _unit_requests(
+    task: TaskSpec, protocol: Protocol, prepared: Prepared, config: RunConfig
+) -> Iterator[tuple[Unit, TaskSpec, Prepared]]:
+    """Each unit with its bound spec and its prepared data (the test requests with the
+    unit's draw of in-context examples attached), in :meth:`Protocol.units` order; the
+    exemplar pool is read once."""
+    from bench.fewshot import attach_shots
+
+    family = get_family(task.family)
+    pool = (
+        exemplar_pool(task, config, prepared, protocol.fewshot.split)
+        if protocol.fewshot is not None
+        else None
+    )
+    for unit in protocol.units():
+        bound = protocol.bind(task, unit)
+        if protocol.fewshot is None or pool is None:
+            yield unit, bound, prepared
+            continue
+        requests = attach_shots(
+            family, bound, protocol.fewshot, unit.draw, list(prepared.requests), pool
+        )
+        yield unit, bound, replace(prepared, requests=requests)
+
+
+def _run_units(
+    model: ModelSpec,
+    task: TaskSpec,
+    config: RunConfig,
+    adapter: Adapter,
+    protocol: Protocol,
+    cache: PredictionCache | None,
+    emit: Callback,
+    started_at: str,
+    t0: float,
+) -> RunOutcome:
+    """:func:`run_pair` for a prompted adapter: every unit of ``protocol`` predicted through
+    the cache with its own fingerprint, scored, and aggregated into one record."""
+    name = model.display_name
+    units = protocol.units()
+    if len(units) > 1 and config.determinism is not None:
+        raise BenchError(
+            f"--check-determinism does not check runs with several units: task {task.name} "
+            f"gives {model.display_name} {len(units)} (prompt variants × exemplar draws × "
+            "samples)",
+            fix="run --check-determinism on a task with one prompt, one draw and n: 1 (or "
+            "drop the flag)",
+        )
+    family = get_family(task.family)
+    emit(Event("pair-start", name, task.name))
+    emit(Event("stage", name, task.name, stage="load"))
+    prepared = prepare(task, config, want_train=adapter.trainable, progress=emit, model=name)
+    adapter.check_ids([r.id for r in prepared.requests])
+    load_s = time.perf_counter() - t0
+    runs: list[_UnitRun] = []
+    fit_s = 0.0
+    for unit, bound, prepared_u in _unit_requests(task, protocol, prepared, config):
+        a = adapter.for_task(bound, family)
+        fingerprint = unit_fingerprint(a, bound, prepared_u)
+        fit = _Fit(a, bound, prepared_u, emit, name)
+        predictions = predict(
+            a,
+            prepared_u.requests,
+            cache,
+            family=family,
+            fingerprint=fingerprint,
+            batch_size=config.batch_size,
+            before_compute=fit if trains_on(a, bound, prepared_u) else None,
+            progress=emit,
+            pair=(name, task.name if len(units) == 1 else f"{task.name} [{unit.key}]"),
+        )
+        fit_s += fit.seconds
+        runs.append(_UnitRun(unit, bound, a, prepared_u, fingerprint, predictions))
+    return _finish_units(
+        model, task, config, protocol, prepared, runs, started_at, t0, load_s, fit_s, emit
+    )
+
+
+def _finish_units(
+    model: ModelSpec,
+    task: TaskSpec,
+    config: RunConfig,
+    protocol: Protocol,
+    prepared: Prepared,
+    runs: list[_UnitRun],
+    started_at: str,
+    t0: float,
+    load_s: float,
+    fit_s: float,
+    emit: Callback,
+    *,
+    info: dict[str, Any] | None = None,
+) -> RunOutcome:
+    """Score every unit, aggregate (:func:`bench.metrics.units.aggregate`), build and write
+    the record and the samples (unit-major; ``unit`` on each line when there are several)."""
+    from bench.fewshot import fewshot_hash
+    from bench.metrics.units import UnitScores, aggregate
+
+    name = model.display_name
+    family = get_family(task.family)
+    several = len(runs) > 1
+    failures: dict[str, str] = {}
+    for r in runs:
+        for key, label in r.predictions.failures.items():
+            failures[f"{r.unit.key}:{key}" if several else key] = label
+    n = len(prepared.requests)
+    check_failures(model, task, failures, n * len(runs), config)
+    emit(Event("stage", name, task.name, stage="score"))
+    scored: list[Scores] = []
+    for r in runs:
+        scored.append(
+            score(r.bound, r.prepared, r.predictions.responses, config.bootstrap, model=name)
+        )
+    report = None
+    if config.determinism is not None:  # one unit (several are refused before predicting)
+        from bench.determinism import check_determinism
+
+        r = runs[0]
+        report = check_determinism(
+            model, r.bound, config, r.prepared, r.predictions, scored[0], config.determinism
+        )
+    units = [
+        UnitScores(
+            unit=r.unit,
+            values=s.values,
+            per_example=s.per_example,
+            segments=s.segments,
+            responses=list(r.predictions.responses),
+            failures=len(r.predictions.failures),
+        )
+        for r, s in zip(runs, scored, strict=True)
+    ]
+    headline, result = aggregate(
+        task,
+        task_metrics(task),
+        prepared.requests,
+        prepared.references,
+        units,
+        config.bootstrap,
+        identity=protocol.identity(),
+        fewshot_hash=fewshot_hash([q for r in runs for q in r.prepared.requests]),
+    )
+    if not several:
+        headline = scored[0].values  # one unit: its own values and intervals, as ever
+    skipped: dict[str, str] = {}
+    for s in scored:
+        skipped.update({k: v for k, v in s.skipped.items() if k not in headline})
+    score_s = sum(s.seconds for s in scored)
+    predict_s = sum(r.predictions.seconds for r in runs)
+    counts = [r.predictions.counts() for r in runs]
+    record = build_record(
+        model=model,
+        task=task,
+        adapter=runs[0].adapter,
+        prepared=prepared,
+        fingerprint=combine(*(r.fingerprint for r in runs)) if several else runs[0].fingerprint,
+        scores=Scores(headline, skipped, [], {}, score_s),
+        predictions=PredictionCounts(
+            total=sum(c.total for c in counts),
+            cached=sum(c.cached for c in counts),
+            computed=sum(c.computed for c in counts),
+            failed=sum(c.failed for c in counts),
+        ),
+        failures=failure_counts(failures),
+        timings=Timings(
+            load_s=round(load_s, 4),
+            fit_s=round(fit_s, 4),
+            predict_s=round(predict_s - fit_s, 4),
+            score_s=round(score_s, 4),
+            total_s=round(time.perf_counter() - t0, 4),
+        ),
+        bootstrap=config.bootstrap,
+        started_at=started_at,
+        info=info,
+        determinism=report.to_json() if report is not None else None,
+        limit=config.limit,
+        cache_dropped=sum(r.predictions.cache_dropped for r in runs) if config.cache else None,
+        protocol=result,
+    )
+
+    def samples() -> Iterator[SampleLine]:
+        for r, s in zip(runs, scored, strict=True):
+            yield from sample_lines(
+                record,
+                family,
+                r.prepared,
+                r.predictions.responses,
+                r.predictions.failures,
+                s,
+                unit=r.unit.key if several else None,
+            )
+
+    path = write(config, model, record, samples())
+    emit(Event("pair-done", name, task.name, message=str(path)))
+    calls = sum(r.predictions.calls for r in runs)
+    return RunOutcome(
+        name, task.name, "done", path, record, adapter_calls=calls, determinism=report
+    )
+
+
+class _Recorded(Adapter):
+    """The responses of one unit of a recorded prompted run (``bench score RUN_DIR``)."""
+
+    name = "predictions"
+    cacheable = False
+
+    def __init__(self, path: Path, record: RunRecord) -> None:
+        super().__init__(str(path))
+        self.path, self.record = path, record
+        self._hash = file_digest(path, length=16)
+
+    def supports(self, family: str) -> bool:
+        """Any family: the file decides."""
+        return True
+
+    def fingerprint(self, task: TaskSpec | None = None) -> str:
+        """The SHA-256 (16 hex) of the samples file's bytes."""
+        return self._hash
+
+    def info(self) -> dict[str, Any]:
+        """The file read and the run it re-scores (as the predictions adapter records)."""
+        return {
+            "file": self.path.name,
+            "format": "jsonl",
+            "rescored_run": self.record.run_id,
+            "rescored_model": self.record.model.name,
+        }
+
+    def predict(self, requests: Sequence[Request]) -> list[Response | Failure]:
+        """Never called: a recorded run's responses are read, not predicted."""
+        raise NotImplementedError("recorded responses are read by rescore_units")
+
+
+def rescore_units(
+    model: ModelSpec, task: TaskSpec, config: RunConfig, samples_path: Path, record: RunRecord
+) -> RunOutcome:
+    """Re-score a recorded prompted run (``bench score RUN_DIR`` on a record with a
+    ``protocol``) from the exact responses of every unit, and write its record.
+
+    The protocol is resolved again as the run resolved it (its ``--num-fewshot``), the
+    exemplars drawn again (the shots of each line are checked against them), and each unit
+    scored and aggregated as :func:`run_pair` does, so the metrics equal the run's.
+
+    Raises:
+        PredictionsError: The samples do not cover every unit and example of the task, or
+            their exemplars are not the ones the protocol draws.
+    """
+    from bench.errors import PredictionsError
+    from bench.records import read_samples
+
+    assert record.protocol is not None
+    name, started_at, t0 = model.display_name, now(), time.perf_counter()
+    emit: Callback = lambda _e: None  # noqa: E731
+    protocol = resolve(task, num_fewshot=record.protocol.identity.get("num_fewshot"))
+    prepared = prepare(task, config, model=name)
+    load_s = time.perf_counter() - t0
+    lines = read_samples(samples_path, record)
+    several = len(protocol.units()) > 1
+    by_unit: dict[str | None, dict[str, SampleLine]] = {}
+    for sample in lines:
+        by_unit.setdefault(sample.unit, {})[sample.id] = sample
+    family = get_family(task.family)
+    adapter = _Recorded(samples_path, record)
+    runs = []
+    for unit, bound, prepared_u in _unit_requests(task, protocol, prepared, config):
+        got = by_unit.get(unit.key if several else None, {})
+        store = ResponseStore(family, len(prepared_u.requests))
+        failed: dict[str, str] = {}
+        for i, req in enumerate(prepared_u.requests):
+            line = got.get(req.id)
+            shots = [s.id for s in req.shots] if req.shots else None
+            if line is None or line.shots != shots:
+                why = "has no line" if line is None else f"shows exemplars {line.shots}"
+                raise PredictionsError(
+                    f"{samples_path}: unit {unit.key}, example {req.id!r} {why}; the task's "
+                    f"protocol gives exemplars {shots}",
+                    fix="re-score with the task (and --limit, --data) the run used",
+                )
+            if line.response is not None:
+                store.set(i, family.parse_response(line.response).model_dump(mode="json"))
+            else:
+                failed[req.id] = line.failure or "missing: no response"
+        n = len(prepared_u.requests)
+        predictions = PredictionSet(store, failed, computed=n - len(failed), calls=1)
+        runs.append(_UnitRun(unit, bound, adapter, prepared_u, adapter.fingerprint(), predictions))
+    return _finish_units(
+        model, task, config, protocol, prepared, runs, started_at, t0, load_s, 0.0, emit
     )

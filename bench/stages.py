@@ -34,7 +34,7 @@ from bench.cache import PredictionCache
 from bench.data import BUILTIN_ROOT, load_split
 from bench.errors import AdapterError, BenchError, TooManyFailures
 from bench.families.base import Failure, Family, Prepared, Request, Response, get_family
-from bench.identity import combine
+from bench.identity import combine, short_hash
 from bench.metrics.base import BootstrapConfig, Metric, MetricValue, ScoringContext, score_task
 from bench.preprocess import apply_steps, build_steps, check_resources, steps_identity
 from bench.records import (
@@ -42,6 +42,7 @@ from bench.records import (
     FailureKind,
     ModelInfo,
     PredictionCounts,
+    ProtocolResult,
     RunRecord,
     SampleLine,
     TaskInfo,
@@ -68,6 +69,7 @@ __all__ = [
     "Scores",
     "build_record",
     "check_failures",
+    "exemplar_pool",
     "failure_counts",
     "failure_kind",
     "failure_limit",
@@ -79,6 +81,8 @@ __all__ = [
     "sample_lines",
     "score",
     "skip_reason",
+    "task_metrics",
+    "unit_fingerprint",
     "write",
 ]
 
@@ -130,6 +134,8 @@ class RunConfig:
             default rule of :func:`failure_limit`: 0 for built-in baselines (a failure is a
             bug), no limit for other models (API errors are counted, not fatal).
         determinism: Check each pair's determinism before its record is written.
+        num_fewshot: ``--num-fewshot K``: overrides the ``k`` of every task's ``fewshot:``
+            block for prompted adapters (``None``: the task's own ``k``).
     """
 
     results: Path
@@ -140,6 +146,7 @@ class RunConfig:
     data: Mapping[str, Path] = field(default_factory=dict)
     max_failures: int | None = None
     determinism: DeterminismCheck | None = None
+    num_fewshot: int | None = None
 
 
 def now() -> str:
@@ -234,6 +241,50 @@ def pair_fingerprint(adapter: Adapter, task: TaskSpec, prepared: Prepared) -> st
         steps = steps_identity(build_steps(task))
         fingerprint = combine(fingerprint, "train", prepared.train_fingerprint, steps)
     return fingerprint
+
+
+def exemplar_pool(
+    task: TaskSpec, config: RunConfig, prepared: Prepared, split: str
+) -> list[tuple[Request, Any]]:
+    """The in-context example pool of ``task``: its ``split`` role, preprocessed like the test
+    split, as ``(request, reference)`` pairs (read once per pair, shared by every unit).
+
+    A family that prepares its own data (recommendation) gives its train examples through
+    ``prepared.load_train``.
+
+    Raises:
+        TaskSpecError: The family prepares its own data and ``split`` is not ``train``.
+        BenchError: Bad data in the split.
+    """
+    from bench.errors import TaskSpecError
+
+    family = get_family(task.family)
+    if split == "train" and prepared.load_train is not None:
+        return list(prepared.load_train())
+    override = config.data.get(task.name)
+    if type(family).prepare is not Family.prepare:  # the family builds its own requests
+        raise TaskSpecError(
+            f"task {task.name}: the {task.family} family draws in-context examples only from "
+            f"its train split, not '{split}'",
+            fix="set fewshot.split: train",
+        )
+    loaded = load_split(task, family, split, data_override=override)
+    ds = apply_steps(loaded.dataset, build_steps(task), family, desc=f"{task.name} {split}: ")
+    return list(RowExamples(family, task, ds).pairs())
+
+
+def unit_fingerprint(adapter: Adapter, bound: TaskSpec, prepared: Prepared) -> str:
+    """The cache identity of one unit's predictions: :func:`pair_fingerprint` of the adapter
+    configured for ``bound`` (:meth:`bench.protocol.Protocol.bind`), combined with what
+    makes the unit: the bound prompt's hash, the scoring block and the generation settings
+    (its per-sample seed included). Exemplars are in each request's content hash already."""
+    return combine(
+        pair_fingerprint(adapter, bound, prepared),
+        "unit",
+        bound.prompt_hash(),
+        short_hash(bound.scoring.model_dump(mode="json") if bound.scoring else None),
+        short_hash(bound.generation.model_dump(mode="json") if bound.generation else None),
+    )
 
 
 # --------------------------------------------------------------------------- predict
@@ -494,6 +545,7 @@ def predict(
     if len(unique) and before_compute is not None:
         before_compute()
     done = out.cached
+    unique = _by_sort_key(adapter, requests, unique, lo)
     for start in range(0, len(unique), batch_size):
         batch = (unique[start : start + batch_size] + lo).tolist()
         got = _call(adapter, [requests[i] for i in batch], family, redactor)
@@ -521,6 +573,23 @@ def predict(
     out.computed = int(todo.sum()) - len(failed_at)
     out.seconds = time.perf_counter() - tick
     return out
+
+
+def _by_sort_key(
+    adapter: Adapter, requests: Sequence[Request], unique: np.ndarray, lo: int
+) -> np.ndarray:
+    """``unique`` (offsets from ``lo``) ordered by the adapter's :meth:`~Adapter.sort_key`
+    across the whole set (stable: equal keys keep input order), so ``--batch-size`` chunks do
+    not cut an adapter's length-sorted batching; unchanged when any key is ``None``."""
+    if len(unique) < 2:
+        return unique
+    keys = []
+    for k in unique.tolist():
+        key = adapter.sort_key(requests[lo + k])
+        if key is None:
+            return unique
+        keys.append(key)
+    return unique[np.argsort(np.asarray(keys, dtype=np.int64), kind="stable")]
 
 
 def failure_limit(model: ModelSpec, config: RunConfig) -> int | None:
@@ -591,7 +660,8 @@ class Scores:
     seconds: float = 0.0
 
 
-def _metrics(task: TaskSpec) -> list[Metric]:
+def task_metrics(task: TaskSpec) -> list[Metric]:
+    """The metric objects of ``task``, in ``task.metrics`` order."""
     from bench.registry import registry
 
     return [registry.get("metric", m.name)(**m.params) for m in task.metrics]
@@ -612,7 +682,7 @@ def score(
         BenchError: The task's primary metric could not be computed.
     """
     tick = time.perf_counter()
-    metrics = _metrics(task)
+    metrics = task_metrics(task)
     ctx = ScoringContext(task, prepared.requests, prepared.references, responses, bootstrap)
     values, skipped, per_example = score_task(ctx, metrics)
     if task.primary_metric not in values:
@@ -663,6 +733,7 @@ def build_record(
     determinism: Mapping[str, Any] | None = None,
     limit: int | None = None,
     cache_dropped: int | None = None,
+    protocol: ProtocolResult | None = None,
 ) -> RunRecord:
     """The typed record of one pair (a fresh ``run_id``).
 
@@ -684,6 +755,7 @@ def build_record(
         limit: The run's ``--limit``, recorded when it may have cut the test split (as many
             examples as the limit); with fewer, the whole split was scored: a full record.
         cache_dropped: Damaged cache rows the prediction dropped (``None``: not counted).
+        protocol: A prompted run's per-unit results (:func:`bench.metrics.units.aggregate`).
     """
     trained = trains_on(adapter, task, prepared)
     n = len(prepared.requests)
@@ -732,6 +804,7 @@ def build_record(
         seeds=run_seeds(bootstrap.seed, task, model.public_params()),
         determinism=dict(determinism) if determinism is not None else None,
         cache_dropped=cache_dropped,
+        protocol=protocol,
     )
 
 
@@ -742,14 +815,19 @@ def sample_lines(
     responses: ResponseStore,
     failures: Mapping[str, str],
     scores: Scores,
+    *,
+    unit: str | None = None,
 ) -> Iterator[SampleLine]:
     """The lines of ``samples.jsonl``, one example at a time, each with the record's
-    ``run_id``."""
+    ``run_id``; ``shots`` (the ids of a request's in-context examples) where it has any, and
+    ``unit`` (:attr:`bench.protocol.Unit.key`) on the lines of a run with several units."""
     segments = scores.segments
     for i, (req, ref, resp) in enumerate(
         zip(prepared.requests, prepared.references, responses, strict=True)
     ):
         yield SampleLine(
+            unit=unit,
+            shots=[s.id for s in req.shots] if req.shots else None,
             id=req.id,
             input=family.sample_input(req),
             prediction=family.sample_prediction(resp),

@@ -121,6 +121,7 @@ class SampleFields(NamedTuple):
     response: Mapping[str, Any] | None
     scores: Mapping[str, Any]
     segment_stats: Mapping[str, Any] | None
+    unit: str | None = None
 
 
 def read_samples(path: Path, record: RunRecord, who: str) -> list[SampleFields]:
@@ -149,9 +150,13 @@ def read_samples(path: Path, record: RunRecord, who: str) -> list[SampleFields]:
             fix="re-run the task to write samples.jsonl beside record.json",
         ) from exc
     lines = read_sample_lines(path, record, text=text)
-    if len(lines) != record.task.n_examples:
+    # A prompted run with several units writes one line per (unit, example), unit-major.
+    units = len(record.protocol.units) if record.protocol is not None else 1
+    expected = record.task.n_examples * (units if units > 1 else 1)
+    if len(lines) != expected:
         raise ComparisonError(
-            f"{path}: {len(lines)} lines for {record.task.n_examples} examples in record.json",
+            f"{path}: {len(lines)} lines for {record.task.n_examples} examples"
+            f"{f' × {units} units' if units > 1 else ''} in record.json",
             fix="re-run the task; the folder holds files of two different runs",
         )
     return [sample_fields(line) for line in lines]
@@ -165,6 +170,7 @@ def sample_fields(line: SampleLine) -> SampleFields:
         response=line.response,
         scores=line.scores or {},
         segment_stats=line.segment_stats,
+        unit=line.unit,
     )
 
 

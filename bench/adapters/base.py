@@ -215,6 +215,13 @@ class Adapter:
         read; a reason skips the pair, it never substitutes another protocol. Default: none."""
         return None
 
+    def sort_key(self, request: Request) -> int | None:
+        """A length-like key the runner orders the requests it computes by, across the whole
+        test set, before cutting them into ``--batch-size`` chunks (so an adapter that batches
+        by length is not cut into unsorted chunks); ``None`` (the default): input order.
+        Answers go back in input order either way."""
+        return None
+
     def check_ids(self, ids: Sequence[str]) -> None:
         """Look at the test set's ids before anything is predicted (default: nothing).
 
@@ -514,6 +521,21 @@ class PluginAdapter(Adapter):
             inner.bind(task, family)
             return _rewrap(self, inner)
         return self
+
+    @property
+    def prompted(self) -> bool:
+        """The wrapped adapter's ``prompted`` (default ``False``)."""
+        return bool(getattr(self.inner, "prompted", False))
+
+    def protocol_support(self, task: TaskSpec) -> str | None:
+        """The wrapped adapter's ``protocol_support``, if it has one (default: none)."""
+        hook = self._hook("protocol_support")
+        return hook(task) if callable(hook) else None
+
+    def sort_key(self, request: Request) -> int | None:
+        """The wrapped adapter's ``sort_key``, if it has one (default: input order)."""
+        hook = self._hook("sort_key")
+        return hook(request) if callable(hook) else None
 
     def check_ids(self, ids: Sequence[str]) -> None:
         """The wrapped adapter's ``check_ids``, if it has one."""

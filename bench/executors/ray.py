@@ -197,6 +197,30 @@ class ModelWorker:
 _LAST_WORKER: dict[str, ModelWorker] = {}
 
 
+def _refuse_units(adapter: Adapter, task: TaskSpec, config: RunConfig, model: str) -> str | None:
+    """For a prompted adapter: the reason it skips ``task`` (its protocol support), ``None``
+    when it runs as one unit.
+
+    Raises:
+        BenchError: The task's protocol has several units or in-context examples, which only
+            ``--executor local`` runs.
+    """
+    from bench.protocol import resolve
+
+    protocol = resolve(task, num_fewshot=config.num_fewshot)
+    units = protocol.units()
+    reason = adapter.protocol_support(protocol.bind(task, units[0]))
+    if reason is None and (len(units) > 1 or protocol.fewshot is not None):
+        raise BenchError(
+            f"--executor ray does not run prompt variants, in-context examples or samples: "
+            f"task {task.name} gives {model} {len(units)} unit(s)"
+            f"{' with in-context examples' if protocol.fewshot is not None else ''}",
+            fix="run this task with --executor local (or pass --num-fewshot 0 on a task with "
+            "one prompt and n: 1)",
+        )
+    return reason
+
+
 def run_job(
     model: ModelSpec,
     config: RunConfig,
@@ -517,6 +541,8 @@ class RayExecutor:
             for ti, task in enumerate(tasks):
                 name = plan.spec.display_name
                 reason = skip_reason(plan.adapter, task)
+                if reason is None and plan.adapter.prompted:
+                    reason = _refuse_units(plan.adapter, task, config, name)
                 if reason is not None:
                     outcomes[mi, ti] = RunOutcome(name, task.name, "skipped", reason=reason)
                     emit(Event("pair-skipped", name, task.name, message=reason))
