@@ -28,7 +28,7 @@ from bench.adapters.base import Adapter, ModelSpec, as_adapter, make_adapter
 from bench.cache import PredictionCache
 from bench.errors import BenchError, ResultsError
 from bench.families.base import Failure, Prepared, Request, Response, get_family
-from bench.identity import combine, file_digest
+from bench.identity import combine, file_digest, short_hash
 from bench.preprocess import build_steps, check_resources
 from bench.protocol import Protocol, Unit, resolve
 from bench.records import PredictionCounts, RunRecord, SampleLine, Timings
@@ -518,7 +518,11 @@ def _finish_units(
         task=task,
         adapter=runs[0].adapter,
         prepared=prepared,
-        fingerprint=combine(*(r.fingerprint for r in runs)) if several else runs[0].fingerprint,
+        # The units' cache identities, the protocol and the exemplars shown: two runs that
+        # differ in any of them never share a fingerprint.
+        fingerprint=combine(
+            *(r.fingerprint for r in runs), short_hash(protocol.identity()), result.fewshot_hash
+        ),
         scores=Scores(headline, skipped, [], {}, score_s),
         predictions=PredictionCounts(
             total=sum(c.total for c in counts),
