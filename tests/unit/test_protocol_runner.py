@@ -8,7 +8,6 @@ exemplars change its answers, and it keeps that prompt in the response's transcr
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -20,7 +19,6 @@ from sklearn.metrics import accuracy_score
 from bench import records
 from bench.adapters.base import make_adapter, parse_model_spec
 from bench.data import BUILTIN_ROOT
-from bench.errors import BenchError
 from bench.families.base import Family, get_family
 from bench.metrics.base import BootstrapConfig
 from bench.runner import RunConfig, RunOutcome, run_pair
@@ -301,7 +299,8 @@ def test_bench_score_rescores_a_multi_unit_run_to_the_same_values(
     with pytest.raises(SystemExit) as exc:
         main(
             [
-                "score", "--task", "sentiment-variants", "--predictions", str(out.record_path.parent),
+                "score", "--task", "sentiment-variants",
+                "--predictions", str(out.record_path.parent),
                 "--results", str(tmp_path / "rescored"), "--limit", "12", "--bootstrap", "0",
                 "--tasks-dir", str(task_file.parent),
             ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,7 +20,8 @@ from tests.unit.test_protocol_runner import (  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(scope="module")
-def multi(adapter_module: Any, tmp_path_factory: pytest.TempPathFactory) -> RunOutcome:
+def multi(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> RunOutcome:
+    request.getfixturevalue("adapter_module")  # the test adapter, importable
     task = task_with(prompts=VARIANTS, fewshot={"k": 1, "draws": 2, "selector": "random"})
     out = run(tmp_path_factory.mktemp("show"), task, limit=4)
     assert out.record_path is not None
