@@ -19,6 +19,7 @@ from sklearn.metrics import accuracy_score
 from bench import records
 from bench.adapters.base import make_adapter, parse_model_spec
 from bench.data import BUILTIN_ROOT
+from bench.errors import BenchError
 from bench.families.base import Family, get_family
 from bench.metrics.base import BootstrapConfig
 from bench.runner import RunConfig, RunOutcome, run_pair
@@ -312,3 +313,33 @@ def test_bench_score_rescores_a_multi_unit_run_to_the_same_values(
     assert again.protocol is not None and out.record.protocol is not None
     assert again.protocol.units == out.record.protocol.units
     assert again.protocol.fewshot_hash == out.record.protocol.fewshot_hash
+
+
+def test_check_determinism_refuses_several_units_and_checks_one(
+    adapter_module: Any, tmp_path: Path
+) -> None:
+    from bench.stages import DeterminismCheck
+
+    check = DeterminismCheck(sample=6, seed=2)
+    task = task_with(prompts=VARIANTS)
+    with pytest.raises(BenchError, match="--check-determinism does not check runs with several"):
+        run(tmp_path / "a", task, determinism=check)
+    one = run(tmp_path / "b", task_with(fewshot={"k": 2}), determinism=check)
+    assert one.determinism is not None and one.record is not None
+    assert len(one.determinism.checked) == 6 and one.determinism.changed_predictions == []
+    assert one.record.determinism is not None
+
+
+def test_ray_executor_refuses_a_protocol_with_several_units(adapter_module: Any) -> None:
+    from bench.executors.ray import _refuse_units
+
+    adapter = make_adapter(parse_model_spec("plugin:prompted_test_adapter:Prompted"))
+    config = RunConfig(results=Path("unused"))
+    with pytest.raises(BenchError, match="--executor ray does not run prompt variants") as exc:
+        _refuse_units(adapter, task_with(prompts=VARIANTS), config, "m")
+    assert "--executor local" in str(exc.value)
+    with pytest.raises(BenchError, match="in-context examples"):
+        _refuse_units(adapter, load_task(SMOKE), RunConfig(results=Path("u"), num_fewshot=2), "m")
+    assert _refuse_units(adapter, load_task(SMOKE), config, "m") is None
+    refusing = make_adapter(parse_model_spec("plugin:prompted_test_adapter:Prompted,refuse=no"))
+    assert _refuse_units(refusing, task_with(prompts=VARIANTS), config, "m") == "no"
