@@ -423,6 +423,8 @@ def _run_units(
         a = adapter.for_task(bound, family)
         fingerprint = unit_fingerprint(a, bound, prepared_u)
         fit = _Fit(a, bound, prepared_u, emit, name)
+        if len(units) > 1:
+            emit(Event("stage", name, task.name, stage=f"unit {unit.key}"))
         predictions = predict(
             a,
             prepared_u.requests,
@@ -432,7 +434,7 @@ def _run_units(
             batch_size=config.batch_size,
             before_compute=fit if trains_on(a, bound, prepared_u) else None,
             progress=emit,
-            pair=(name, task.name if len(units) == 1 else f"{task.name} [{unit.key}]"),
+            pair=(name, task.name),
         )
         fit_s += fit.seconds
         runs.append(_UnitRun(unit, bound, a, prepared_u, fingerprint, predictions))
