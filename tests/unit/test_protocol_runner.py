@@ -211,6 +211,19 @@ def test_one_unit_record_and_samples_match_the_non_prompted_path(
     strip = [line.model_dump(exclude={"run_id"}) for line in lines_of(plain)]
     assert [line.model_dump(exclude={"run_id"}) for line in lines_of(prompted)] == strip
     assert all("unit" not in json.loads(line.to_json()) for line in lines_of(prompted))
+    # bench score RUN_DIR of the one-unit prompted run: the same values and protocol.
+    from bench.cli import main
+
+    assert prompted.record_path is not None
+    args = ["score", "--task", "sentiment-en", "--predictions", str(prompted.record_path.parent)]
+    args += ["--results", str(tmp_path / "r"), "--limit", "12", "--seed", "3", "--bootstrap"]
+    with pytest.raises(SystemExit) as exc:
+        main([*args, "200"])
+    assert exc.value.code in (0, None)
+    again = records.load_record(next((tmp_path / "r").rglob("record.json")))
+    assert again.metrics == prompted.record.metrics
+    assert again.protocol is not None
+    assert again.protocol.units == prompted.record.protocol.units
 
 
 def test_num_fewshot_changes_the_exemplars_and_is_recorded(
