@@ -10,6 +10,13 @@ batches (each batch committed to the cache at once), score, and write the run re
 atomically. An example the adapter returns a :class:`~bench.families.base.Failure` for is
 counted by its cause, scored as a miss and never cached; an exception raised by the adapter
 stops the run with an :class:`~bench.errors.AdapterError` (what was cached stays cached).
+
+A prompted adapter (:attr:`~bench.adapters.base.Adapter.prompted`) runs the task's protocol
+(:mod:`bench.protocol`): every unit (prompt variant × exemplar draw × sample) is bound, given
+its in-context examples (:func:`bench.fewshot.attach_shots`), predicted through the cache with
+its own fingerprint and scored; :func:`bench.metrics.units.aggregate` turns the units into the
+record's headline ``metrics`` and its ``protocol``. ``samples.jsonl`` then holds one line per
+unit and example, unit-major (a run with one unit writes exactly what a non-prompted run does).
 """
 
 from __future__ import annotations

@@ -482,7 +482,9 @@ def predict(
     """Answer every request: from the cache where it can, else from the adapter.
 
     Equal requests are answered once (unless the adapter is not :attr:`~Adapter.cacheable`:
-    it answers by id), in batches of ``batch_size``; each batch is committed to the cache as
+    it answers by id), in batches of ``batch_size``, ordered across the whole set by the
+    adapter's :meth:`~Adapter.sort_key` when it has one (answers still come back in input
+    order); each batch is committed to the cache as
     soon as it is answered, so an interrupted or failed run resumes after its last batch.
     Failures are counted, never cached.
 
