@@ -101,8 +101,9 @@ def _bare_hash(request: Request) -> str:
 
 
 def random_order(ids: Sequence[str], seed: int) -> list[int]:
-    """Pool positions ordered by the SHA-256 of ``[seed, id]`` (the ``random`` selector's
-    order; repeated ids keep their pool order).
+    """Pool positions ordered by the SHA-256 hex digest of
+    ``json.dumps([seed, id], ensure_ascii=False)`` in UTF-8 (the ``random`` selector's order;
+    repeated ids keep their pool order).
 
     Example:
         >>> random_order(["a", "b", "c"], 1234) == random_order(["a", "b", "c"], 1234)
