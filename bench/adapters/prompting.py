@@ -70,6 +70,34 @@ def render(request: Request, spec: TaskSpec | None) -> str:
     template, followed by its answer), joined by ``fewshot.separator``, then the request's own
     prompt. The system prompt is not included (adapters send it their own way).
 
+    This is lm-evaluation-harness's layout (``doc_to_text`` + ``target_delimiter`` +
+    ``doc_to_target`` per exemplar, ``fewshot_delimiter`` between them and before the test
+    example, whose prompt ends the text), with ``fewshot.separator`` (default ``"\\n\\n"``)
+    as the ``fewshot_delimiter``. Where lm-eval always puts ``target_delimiter`` (``" "``)
+    before an answer, bench puts :func:`~bench.adapters.loglik.joiner` (a space after a
+    Latin word, nothing after whitespace or next to CJK text): the exemplars' answers follow
+    their prompts exactly as the test example's answer choices are scored after its prompt.
+
+    Example:
+        >>> from bench.families.base import Shot
+        >>> from bench.families.sentiment import SentimentRequest
+        >>> shot = Shot(id="s", answer="pos", request=SentimentRequest(
+        ...     id="s", language="en", text="Loved it", labels=("neg", "pos")).model_dump())
+        >>> req = SentimentRequest(
+        ...     id="1", language="en", text="Great!", labels=("neg", "pos"), shots=(shot,))
+        >>> print(render(req, None))
+        Classify the sentiment of the text as one of: neg, pos.
+        <BLANKLINE>
+        Text: Loved it
+        <BLANKLINE>
+        Sentiment: pos
+        <BLANKLINE>
+        Classify the sentiment of the text as one of: neg, pos.
+        <BLANKLINE>
+        Text: Great!
+        <BLANKLINE>
+        Sentiment:
+
     Raises:
         TaskSpecError: The template cannot be rendered for this request (the message names
             the task and the field).
@@ -89,7 +117,12 @@ def render(request: Request, spec: TaskSpec | None) -> str:
 def messages(request: Request, spec: TaskSpec | None) -> list[dict[str, str]]:
     """The chat messages for ``request``: the system prompt (if any), then with
     ``fewshot.as_multiturn`` each in-context example as a user turn and an assistant turn and
-    the request as the last user turn, else one user turn holding :func:`render`."""
+    the request as the last user turn, else one user turn holding :func:`render`.
+
+    As lm-evaluation-harness's ``fewshot_as_multiturn``: a user turn holds an exemplar's
+    prompt alone and the assistant turn its answer alone (no delimiters; the chat template
+    separates turns); without it the exemplars and the test example are one user turn.
+    """
     out = []
     system = system_prompt(spec)
     if system:

@@ -177,3 +177,12 @@ class QAFamily(Family):
 
     def parse_prediction(self, value: Any, spec: TaskSpec) -> Response:
         return prediction_text(value, spec)
+
+    def answer_text(self, request: Request, reference: Any, spec: TaskSpec | None) -> str:
+        """The first gold answer; for a question without one (SQuAD 2.0 unanswerable) the
+        family's no-answer text (``no_answer_text``, ``"unanswerable"`` as in
+        lm-evaluation-harness's SQuAD 2.0 task)."""
+        answers = answer_texts(reference) or ()
+        if answers:
+            return answers[0]
+        return str(getattr(self, "no_answer_text", "unanswerable"))

@@ -303,6 +303,11 @@ class SentimentFamily(Family):
         labels = tuple(getattr(request, "labels", ()))
         return SentimentResponse(label=_parse_label(text, verbalizers(labels, spec)), raw=text)
 
+    def answer_text(self, request: Request, reference: Any, spec: TaskSpec | None) -> str:
+        """The gold label's verbaliser under ``spec`` (the bound prompt variant's words)."""
+        labels = tuple(getattr(request, "labels", ()))
+        return verbalizers(labels, spec).get(str(reference), str(reference))
+
     def answer_choices(self, request: Request, spec: TaskSpec | None) -> tuple[str, ...]:
         """Each label's verbaliser, in label order."""
         labels = tuple(getattr(request, "labels", ()))

@@ -168,3 +168,7 @@ class TranslationFamily(Family):
 
     def parse_prediction(self, value: Any, spec: TaskSpec) -> Response:
         return prediction_text(value, spec)
+
+    def answer_text(self, request: Request, reference: Any, spec: TaskSpec | None) -> str:
+        """The first reference translation (``reference`` is the example's tuple of references)."""
+        return reference if isinstance(reference, str) else str(reference[0])
