@@ -697,11 +697,12 @@ def _continuation_logprob(choice: dict[str, Any], call: _Call) -> tuple[float, i
     echoed = [i for i, o in enumerate(offsets) if isinstance(o, int) and o < call.length]
     if not echoed or offsets[0] != 0 or echoed != list(range(len(echoed))):
         raise _NoPromptLogprobs("the prompt's tokens are not echoed")
-    start = next((i for i in echoed if offsets[i] >= call.context), None)
-    if start is None:
+    before = [i for i in echoed if offsets[i] < call.context]
+    start = before[-1] + 1 if before else 0
+    if before and offsets[before[-1]] + len(str(tokens[before[-1]])) > call.context:
+        start = before[-1]  # the boundary merged into one token: it is the continuation's
+    if start >= len(echoed):
         raise APIRequestError("malformed logprobs", "no token after the context")
-    if start > 0 and offsets[start - 1] + len(str(tokens[start - 1])) > call.context:
-        start -= 1  # the boundary merged into one token: it is the continuation's
     span = echoed[start:]
     if any(values[i] is None for i in span):
         if start == 0:
