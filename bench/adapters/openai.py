@@ -43,9 +43,12 @@ Scoring (the task's ``scoring.mode``, else the family's default):
   their number; :func:`~bench.adapters.loglik.normalize` applies the task's
   ``normalization`` (``pmi``: the same continuation is scored again after
   :func:`~bench.adapters.loglik.answer_only_context`). A server whose answer has no
-  log-probabilities for the prompt (llama.cpp's server, hosted APIs) stops the run with an
-  :class:`~bench.errors.AdapterError` at its first answer: every request would fail the same
-  way. A continuation that starts the text (an empty answer-only context) has no
+  log-probabilities for the prompt (it ignores ``echo``, or gives only the generated token's)
+  stops the run with an :class:`~bench.errors.AdapterError` at its first answer, which is
+  awaited before the other requests are sent: every request would fail the same way. A
+  server that refuses ``echo`` outright (llama.cpp's server answers 400 "Only no echo is
+  supported") gets a :class:`Failure` per example (``HTTP 400``, with its message), like any
+  other 400. A continuation that starts the text (an empty answer-only context) has no
   log-probability for its first token: that example is a :class:`Failure`
   (``no logprob for the first token``).
 

@@ -394,3 +394,19 @@ def test_fixture_echo_logprobs_n_and_max_tokens_zero(server: Any) -> None:
     assert again == texts  # seeded
     narrow = {**body, "top_p": 0.5}
     assert {c["text"] for c in httpx.post(url, json=narrow).json()["choices"]} == {"Positive"}
+
+
+def test_pmi_after_an_empty_answer_only_context_is_a_failure(server: Any) -> None:
+    # The prompt's last line is blank: the answer-only context is "", so the continuation
+    # starts the text and the server gives its first token no log-probability.
+    prompt_spec = PromptSpec(template="Review: {{ text }}\n \n")
+    task = _task(
+        "sentiment-en", prompt=prompt_spec, scoring=ScoringSpec(mode="loglik", normalization="pmi")
+    )
+    bound = _bound(task)
+    (req,) = _sentiment()[:1]
+    assert answer_only_context(render(req, bound)) == ""
+    adapter = _adapter(server, endpoint="completions").for_task(bound, get_family("sentiment"))
+    (resp,) = adapter.predict([req])
+    assert isinstance(resp, Failure) and resp.cause == "no logprob for the first token"
+    assert adapter.info()["failures_by_cause"] == {"no logprob for the first token": 1}
