@@ -50,6 +50,8 @@ sys.modules["openai_server_faults"] = openai_server
 _spec.loader.exec_module(openai_server)
 
 TASK = "sentiment-en"
+# openai chat cannot score sentiment's default (loglik): its fault cases use a generated task.
+OPENAI_TASK = "qa-en"
 SECRET = "sk-faults-9Xq2-ECHOED-BACK"
 REQUEST = SentimentRequest(id="1", language="en", text="great", labels=("negative", "positive"))
 IN_AN_HOUR = email.utils.format_datetime(datetime.now(UTC) + timedelta(hours=1), usegmt=True)
@@ -197,14 +199,14 @@ class AllFailedCase:
 def _openai(params: str) -> Callable[[Any, Path], list[str]]:
     def args(server: Any, _tmp: Path) -> list[str]:
         spec = f"openai:m,base_url={server.base_url},api_key_env=BENCH_FAULTS_NO_KEY,{params}"
-        return ["run", "-m", spec, "-t", TASK, "--limit", "4", "--bootstrap", "0"]
+        return ["run", "-m", spec, "-t", OPENAI_TASK, "--limit", "4", "--bootstrap", "0"]
 
     return args
 
 
 def _closed(_server: Any, _tmp: Path) -> list[str]:
     spec = f"openai:m,base_url=http://127.0.0.1:{closed_port()}/v1,max_retries=0"
-    return ["run", "-m", spec, "-t", TASK, "--limit", "4", "--bootstrap", "0"]
+    return ["run", "-m", spec, "-t", OPENAI_TASK, "--limit", "4", "--bootstrap", "0"]
 
 
 def _plugin(*extra: str) -> Callable[[Any, Path], list[str]]:
@@ -553,7 +555,7 @@ class KeyCase:
 
 
 KEY_CASES = [
-    KeyCase("sentiment-samples", "home/results/*/sentiment-en/samples.jsonl", True),
+    KeyCase("qa-samples", "home/results/*/qa-en/samples.jsonl", True),
     KeyCase("translation-samples", "home/results/*/translation-en-zh/samples.jsonl", True),
     KeyCase("records", "home/results/*/*/record.json", False),
     KeyCase("prediction-cache", "home/cache.sqlite*", True),
@@ -573,7 +575,7 @@ def echoed_run(
         server.faults.echo_auth = True
         spec = f"openai:m,base_url={server.base_url},api_key_env=BENCH_FAULTS_KEY,name=echo"
         done = bench.run(
-            *("run", "-m", spec, "-t", "sentiment-en,translation-en-zh", "--limit", "3"),
+            *("run", "-m", spec, "-t", "qa-en,translation-en-zh", "--limit", "3"),
             *("--bootstrap", "0", "--publish", str(root / "board")),
             BENCH_FAULTS_KEY=SECRET,
         )

@@ -29,6 +29,7 @@ from bench.metrics.base import BootstrapConfig
 from bench.records import PredictionCounts
 from bench.registry import registry
 from bench.runner import RunConfig, run_pair
+from bench.spec import ScoringSpec
 from bench.stages import pair_fingerprint, prepare
 
 ray = pytest.importorskip("ray")
@@ -383,7 +384,8 @@ def _openai_server() -> Any:
 @pytest.mark.slow
 def test_api_models_share_one_concurrency_budget(ray_cluster: Any, tmp_path: Path) -> None:
     """Two API models against a real local server: at most --api-concurrency jobs at once."""
-    task = find_task("sentiment-en")
+    # A chat endpoint cannot score sentiment's default mode (loglik): the task generates.
+    task = find_task("sentiment-en").model_copy(update={"scoring": ScoringSpec(mode="generate")})
     with _openai_server() as server:
         common = f"base_url={server.base_url},api_key_env=BENCH_TEST_NO_SUCH_KEY,backoff=0"
         specs = [

@@ -25,6 +25,7 @@ from bench.families.sentiment import SentimentRequest
 from bench.families.translation import TranslationRequest
 from bench.metrics.base import BootstrapConfig
 from bench.runner import RunConfig, RunOutcome, run_pair
+from bench.spec import ScoringSpec, TaskSpec
 
 _FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "openai_server.py"
 _spec = importlib.util.spec_from_file_location("openai_server", _FIXTURE)
@@ -54,6 +55,13 @@ def _adapter(server: Any, **kw: Any) -> OpenAIAdapter:
     return OpenAIAdapter("test-model", base_url=server.base_url, **kw)
 
 
+def _generating(task: str) -> TaskSpec:
+    """The catalogue task, answered by generating (sentiment's default is loglik, which a
+    chat endpoint cannot do)."""
+    spec = find_task(task)
+    return spec.model_copy(update={"scoring": ScoringSpec(mode="generate")})
+
+
 def _run(
     server: Any,
     task: str,
@@ -67,7 +75,7 @@ def _run(
     cache = kw.pop("cache", None)
     return run_pair(
         model,
-        find_task(task),
+        _generating(task),
         _config(tmp, limit=limit, **kw),
         adapter=adapter or _adapter(server),
         cache=cache,
@@ -316,7 +324,7 @@ def test_api_key_is_sent_but_never_written(
         f"openai:test-model,base_url={server.base_url},api_key_env=BENCH_TEST_KEY"
     )
     outcome = run_pair(
-        model, find_task("sentiment-en"), _config(tmp_path, limit=5), adapter=adapter
+        model, _generating("sentiment-en"), _config(tmp_path, limit=5), adapter=adapter
     )
     assert set(server.faults.auth) == {f"Bearer {SECRET}"}
     assert outcome.record_path is not None
