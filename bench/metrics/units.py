@@ -80,6 +80,9 @@ __all__ = [
     "aggregate",
     "example_counts",
     "example_products",
+    "headline_values",
+    "two_level_difference",
+    "UnitDifference",
     "unit_draws",
     "unit_values",
 ]
@@ -533,3 +536,75 @@ def aggregate(
         sampling=sampling,
     )
     return headline, result
+
+
+# --------------------------------------------------------------------------- paired runs
+
+
+@dataclass(frozen=True)
+class UnitDifference:
+    """A two-level paired comparison of one value between two runs with the same units.
+
+    Attributes:
+        difference: ``mean over units of A − mean over units of B``.
+        ci_low: Lower end of the percentile interval of the resampled differences (NaN
+            without it).
+        ci_high: Upper end.
+        p_value: Two-sided bootstrap p-value of ``difference = 0``.
+        value_a: A's headline (mean over units).
+        value_b: B's headline.
+    """
+
+    difference: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    value_a: float
+    value_b: float
+
+
+def two_level_difference(
+    declared: PairedStatistics | None,
+    views_a: Sequence[UnitView],
+    views_b: Sequence[UnitView],
+    values_a: Sequence[float],
+    values_b: Sequence[float],
+    units: Sequence[Unit],
+    bootstrap: BootstrapConfig,
+    *,
+    labels: Sequence[str] | None = None,
+    metric: str = "",
+    want_ci: bool = True,
+) -> UnitDifference | str:
+    """The paired two-level bootstrap of ``A − B`` over examples × units.
+
+    Both runs are resampled with the *same* draws: the same example indices and the same
+    resampled variants, draws and samples (:func:`unit_draws`), so what the two runs share (a
+    hard example, a bad prompt variant) cancels in each resampled difference
+    ``Δ* = Σ_u w_u (A_u* − B_u*)``. The interval is the percentile interval of ``Δ*``; the
+    p-value centres the resampled differences on zero, as sacrebleu's paired bootstrap does:
+    ``p = (#{|Δ* − mean(Δ*)| ≥ |Δ|} + 1) / (resamples + 1)``, and ``p = 1`` when the two runs'
+    resampled values agree in every resample (no resampling can produce a difference).
+
+    Returns:
+        The comparison, or why the value cannot be resampled.
+    """
+    ra = unit_values(declared, views_a, values_a, bootstrap, labels=labels, metric=metric)
+    if isinstance(ra, str):
+        return ra
+    rb = unit_values(declared, views_b, values_b, bootstrap, labels=labels, metric=metric)
+    if isinstance(rb, str):
+        return rb
+    weights = unit_draws(units, bootstrap).weights(units)
+    va, vb = statistics.fmean(values_a), statistics.fmean(values_b)
+    observed = va - vb
+    deltas = ((ra - rb) * weights).sum(axis=1)
+    finite = deltas[np.isfinite(deltas)]
+    low, high = percentile_ci(deltas, bootstrap.confidence) if want_ci else (math.nan, math.nan)
+    if np.array_equal(ra, rb, equal_nan=True) or finite.size == 0:
+        p = 1.0
+    else:
+        tolerance = 1e-12 * max(1.0, abs(observed))
+        extreme = np.abs(finite - finite.mean()) >= abs(observed) - tolerance
+        p = (int(np.count_nonzero(extreme)) + 1) / (finite.size + 1)
+    return UnitDifference(observed, low, high, p, va, vb)

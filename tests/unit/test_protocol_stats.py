@@ -428,3 +428,180 @@ def test_qa_majority_votes_on_normalised_answers() -> None:
     assert out["majority@n"].value == 0.5
     assert out["mean@n"].value == pytest.approx(3 / 6)
     assert out["pass@1"].value == pytest.approx(3 / 6)
+
+
+# --------------------------------------------------------------------------- bench compare
+
+
+def write_sentiment_run(
+    folder,
+    model: str,
+    units: list[Unit],
+    gold: list[str],
+    preds: dict[Unit, list[str | None]],
+    *,
+    boot: BootstrapConfig | None = None,
+    identity: dict | None = None,
+    prompt_hash: str | None = None,
+):
+    """A real run folder (record.json + samples.jsonl) of a sentiment task scored unit by unit,
+    as the runner writes it: one sample line per (unit, example) with ``unit`` when there are
+    several units, and ``record.protocol`` from :func:`aggregate`."""
+    import uuid
+
+    from bench.records import (
+        FailureCounts,
+        ModelInfo,
+        PredictionCounts,
+        RunRecord,
+        SampleLine,
+        TaskInfo,
+        Timings,
+        write_run,
+    )
+
+    boot = boot or BootstrapConfig(resamples=200, seed=12345)
+    task = parse_task(_SENTIMENT)
+    metrics = build_metrics(task)
+    n = len(gold)
+    requests = [
+        SentimentRequest(id=f"s{i}", language="en", text=f"t{i}", labels=tuple(LABELS))
+        for i in range(n)
+    ]
+    scored = [
+        unit_scores(task, metrics, requests, gold, responses_of(preds[u]), u, boot) for u in units
+    ]
+    headline, protocol = aggregate(
+        task,
+        metrics,
+        requests,
+        gold,
+        scored,
+        boot,
+        identity=identity or {"variants": sorted({u.variant for u in units})},
+        fewshot_hash=None,
+    )
+    run_id = uuid.uuid4().hex
+    record = RunRecord(
+        run_id=run_id,
+        started_at="2026-01-01T00:00:00Z",
+        finished_at="2026-01-01T00:00:01Z",
+        bench_version="test",
+        task=TaskInfo(
+            name=task.name,
+            version=task.version,
+            family="sentiment",
+            languages=["en"],
+            spec_hash="spec0",
+            dataset_fingerprint="data0",
+            dataset_origin="test",
+            preprocess_hash="pre0",
+            prompt_hash=prompt_hash,
+            n_examples=n,
+            labels=LABELS,
+            metric_specs=[{"name": m.name, "params": {}} for m in task.metrics],
+        ),
+        model=ModelInfo(name=model, spec=f"test:{model}", adapter="test", fingerprint=model),
+        primary_metric="accuracy",
+        metrics=headline,
+        bootstrap=boot.model_dump(),
+        timings=Timings(),
+        predictions=PredictionCounts(total=n, cached=0, computed=n, failed=0),
+        failures=FailureCounts(),
+        environment={},
+        protocol=protocol if len(units) > 1 else None,
+    )
+    lines = [
+        SampleLine(
+            id=f"s{i}",
+            response=None if r is None else r.model_dump(mode="json"),
+            reference=gold[i],
+            scores=dict(s.per_example[i]),
+            run_id=run_id,
+            unit=s.unit.key if len(units) > 1 else None,
+        )
+        for s in scored
+        for i, r in enumerate(s.responses)
+    ]
+    write_run(folder, record, lines)
+    return folder
+
+
+def two_runs(tmp_path, units_a, units_b=None, n=40, seed=3):
+    units_b = units_b or units_a
+    everything = list(dict.fromkeys([*units_a, *units_b]))
+    _, _, gold, preds_a = sentiment_case(n, everything, seed=seed)
+    _, _, _, preds_b = sentiment_case(n, everything, seed=seed + 100)
+    # sentiment_case draws new gold labels per seed: keep A's gold for both runs
+    _, _, gold_b, _ = sentiment_case(n, everything, seed=seed + 100)
+    flip = {u: [p if gb == ga else (None if p is None else LABELS[1 - LABELS.index(p)])
+                for p, ga, gb in zip(preds_b[u], gold, gold_b, strict=True)] for u in everything}
+    a = write_sentiment_run(tmp_path / "a", "A", units_a, gold, preds_a)
+    b = write_sentiment_run(tmp_path / "b", "B", units_b, gold, flip)
+    return a, b, gold, preds_a, flip
+
+
+def test_compare_pairs_multi_unit_runs_with_a_two_level_test(tmp_path) -> None:
+    from bench.stats import compare_runs, load_run
+
+    units = grid(("plain", "polite"), draws=2)
+    a, b, gold, preds_a, preds_b = two_runs(tmp_path, units)
+    out = compare_runs(a, b, ["accuracy", "macro_f1"], resamples=300, seed=4)
+    boot = BootstrapConfig(resamples=300, seed=4)
+    draws = unit_draws(units, boot)
+    g = np.array([LABELS.index(x) for x in gold])
+
+    def acc(preds):
+        enc = {u: np.array([2 if p is None else LABELS.index(p) for p in preds[u]]) for u in units}
+        return lambda u, idx: float(np.mean(g[idx] == enc[u][idx]))
+
+    fa, fb = acc(preds_a), acc(preds_b)
+    comp = out["accuracy"]
+    assert comp.method == "two-level-paired-bootstrap"
+    ra, rb = load_run(a).record, load_run(b).record
+    assert comp.difference == pytest.approx(
+        ra.metrics["accuracy"].value - rb.metrics["accuracy"].value, abs=1e-12
+    )
+    # the interval: a double loop, both runs on the same example and unit resamples
+    low, high = brute_force(units, draws, boot, len(gold), lambda u, idx: fa(u, idx) - fb(u, idx))
+    assert comp.ci_low == pytest.approx(low, abs=1e-12)
+    assert comp.ci_high == pytest.approx(high, abs=1e-12)
+    assert 0 < comp.p_value <= 1
+    assert out["macro_f1"].method == "two-level-paired-bootstrap"
+
+
+def test_a_multi_unit_run_against_itself_has_p_one(tmp_path) -> None:
+    from bench.stats import compare_runs
+
+    units = grid(("plain", "polite"), draws=1, samples=2)
+    _, _, gold, preds = sentiment_case(30, units, seed=2)
+    a = write_sentiment_run(tmp_path / "a", "A", units, gold, preds)
+    b = write_sentiment_run(tmp_path / "b", "B", units, gold, preds)
+    comp = compare_runs(a, b, ["accuracy"], resamples=200)["accuracy"]
+    assert comp.p_value == 1.0 and comp.difference == 0.0
+
+
+def test_runs_on_different_units_are_refused_naming_what_differs(tmp_path) -> None:
+    from bench.stats import ComparisonError, compare_runs
+
+    a, b, *_ = two_runs(tmp_path, grid(("plain", "polite"), draws=2), grid(("plain",), draws=2))
+    with pytest.raises(ComparisonError) as err:
+        compare_runs(a, b, ["accuracy"], resamples=200)
+    assert "only 'A' has polite/d0/s0, polite/d1/s0" in str(err.value)
+    assert "fewshot draws" in err.value.fix
+
+
+def test_one_unit_against_multi_unit_is_refused(tmp_path) -> None:
+    from bench.stats import ComparisonError, compare_runs
+
+    a, b, *_ = two_runs(tmp_path, [Unit()], grid(("default",), draws=3))
+    with pytest.raises(ComparisonError, match="different units"):
+        compare_runs(a, b, ["accuracy"], resamples=200)
+
+
+def test_one_unit_runs_compare_as_before(tmp_path) -> None:
+    from bench.stats import compare_runs
+
+    a, b, *_ = two_runs(tmp_path, [Unit()])
+    comp = compare_runs(a, b, ["accuracy"], resamples=200)["accuracy"]
+    assert comp.method.startswith("mcnemar")
