@@ -165,8 +165,7 @@ def read_samples(path: Path, record: RunRecord, who: str) -> list[SampleFields]:
     if len(lines) != record.task.n_examples * units:
         per = f" × {units} units" if units > 1 else ""
         raise ComparisonError(
-            f"{path}: {len(lines)} lines for {record.task.n_examples} examples{per} in "
-            "record.json",
+            f"{path}: {len(lines)} lines for {record.task.n_examples} examples{per} in record.json",
             fix="re-run the task; the folder holds files of two different runs",
         )
     return [sample_fields(line) for line in lines]
@@ -481,8 +480,16 @@ def compare_metric(
         )
     _check_ids(a, b)
     if a.unit_keys or b.unit_keys:
-        return _compare_units(a, b, metric, declared, want_ci=want_ci, resamples=resamples,
-                              seed=seed, confidence=confidence)
+        return _compare_units(
+            a,
+            b,
+            metric,
+            declared,
+            want_ci=want_ci,
+            resamples=resamples,
+            seed=seed,
+            confidence=confidence,
+        )
     options = PairedOptions(
         resamples=resamples,
         seed=seed,

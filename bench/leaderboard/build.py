@@ -345,7 +345,9 @@ def _difference(part: str, mine: str, others: list[str], primary: str) -> str | 
         return mine
     if part == "evaluation protocol":
         summary = mine.rsplit(" #", 1)[0] if mine else "no protocol recorded"
-        clash = any((o.rsplit(" #", 1)[0] if o else "no protocol recorded") == summary for o in others)
+        clash = any(
+            (o.rsplit(" #", 1)[0] if o else "no protocol recorded") == summary for o in others
+        )
         return mine if clash and mine else summary
     return f"{part} {mine[:8] or 'none'}"
 

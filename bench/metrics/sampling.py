@@ -10,9 +10,10 @@ run's :attr:`~bench.records.ProtocolResult.sampling` holds, as proportions in ``
   example with ``c`` correct samples of ``n``, in its numerically stable product form
   ``1 − ∏_{j=n−c+1}^{n} (1 − k/j)``, averaged over examples, for ``k`` the powers of two up to
   ``n`` and ``n`` itself (:func:`pass_ks`; ``pass@1`` equals ``mean@n``);
-* ``majority@n``: the most common parsed answer across the ``n`` samples (unparsed answers do
-  not vote; on a tie the answer given first in the samples' own order (sample 0, 1, ...) wins, also in a resample that repeats or drops samples), scored by the family's
-  correctness.
+* ``majority@n``: the most common parsed answer across the ``n`` samples, scored by the
+  family's correctness. Unparsed answers do not vote; on a tie the answer given first in the
+  samples' own order (sample 0, 1, ...) wins, also in a resample that repeats or drops
+  samples.
 
 Correctness (:func:`correctness`): sentiment, the predicted label equals the gold label; QA,
 exact match under the task's exact-match metric's scheme (SQuAD or CMRC2018 normalisation:
@@ -47,9 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = ["correctness", "pass_at_k", "pass_ks", "sampling_metrics"]
 
-Judge = Callable[
-    [Sequence["Response | None"], Sequence[Any]], tuple[list[str | None], np.ndarray]
-]
+Judge = Callable[[Sequence["Response | None"], Sequence[Any]], tuple[list[str | None], np.ndarray]]
 """Responses and references → (each answer's voting key, ``None`` when unparsed; 0/1 per
 example)."""
 

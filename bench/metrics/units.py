@@ -75,6 +75,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AxisDraws",
+    "UnitDifference",
     "UnitScores",
     "UnitView",
     "aggregate",
@@ -82,7 +83,6 @@ __all__ = [
     "example_products",
     "headline_values",
     "two_level_difference",
-    "UnitDifference",
     "unit_draws",
     "unit_values",
 ]
@@ -191,9 +191,7 @@ def example_products(matrix: np.ndarray, bootstrap: BootstrapConfig) -> np.ndarr
     if counts is not None:
         out: np.ndarray = counts @ matrix
         return out
-    return np.concatenate(
-        [block @ matrix for block in count_blocks(bootstrap.resample_indices(n))]
-    )
+    return np.concatenate([block @ matrix for block in count_blocks(bootstrap.resample_indices(n))])
 
 
 # --------------------------------------------------------------------------- a unit as a run
@@ -298,7 +296,7 @@ def _view(scores: UnitScores, requests: Sequence[Request], references: Sequence[
 
 def _bind(declared: PairedStatistics, labels: Sequence[str] | None) -> PairedStatistics:
     """A declaration with the task's label set bound (confusion-cell declarations)."""
-    if hasattr(declared, "labels") and not getattr(declared, "labels") and labels:
+    if hasattr(declared, "labels") and not declared.labels and labels:
         return replace(declared, labels=tuple(labels))  # type: ignore[type-var]
     return declared
 

@@ -39,7 +39,9 @@ def board_of(tmp_path: Path, runs: list[tuple[str, list[Unit], dict | None, int]
         # predictions relative to the shared gold labels: right where they were right
         same = {
             u: [
-                p if gm == g else (None if p is None else ("positive" if p == "negative" else "negative"))
+                p
+                if gm == g
+                else (None if p is None else ("positive" if p == "negative" else "negative"))
                 for p, g, gm in zip(preds[u], gold, gold_m, strict=True)
             ]
             for u in units

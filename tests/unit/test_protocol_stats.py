@@ -170,7 +170,9 @@ def test_one_unit_resampling_reproduces_the_corpus_and_mean_intervals() -> None:
     golds = [(f"answer {i}",) for i in range(25)]
     answers = [f"answer {i}" if i % 2 else f"answer {i} extra words" for i in range(25)]
     qreq = [QARequest(id=f"q{i}", language="en", question="?", context="") for i in range(25)]
-    uq = unit_scores(qa, qa_metrics, qreq, golds, [TextResponse(text=a) for a in answers], Unit(), boot)
+    uq = unit_scores(
+        qa, qa_metrics, qreq, golds, [TextResponse(text=a) for a in answers], Unit(), boot
+    )
     f1 = uq.values["squad_f1"]
     got = unit_values(qa_metrics[1].paired("squad_f1"), [_view(uq, qreq, golds)], [f1.value], boot)
     assert not isinstance(got, str)
@@ -268,16 +270,11 @@ def test_bleu_over_units_equals_sacrebleu_in_a_double_loop() -> None:
     ]
     units = grid(("a", "b"), draws=2)
     hyps = {
-        u: [
-            f"the cat number {i} sat on {'a' if (i + k) % 3 else 'the red'} mat"
-            for i in range(n)
-        ]
+        u: [f"the cat number {i} sat on {'a' if (i + k) % 3 else 'the red'} mat" for i in range(n)]
         for k, u in enumerate(units)
     }
     scored = [
-        unit_scores(
-            task, metrics, requests, refs, [TextResponse(text=h) for h in hyps[u]], u, boot
-        )
+        unit_scores(task, metrics, requests, refs, [TextResponse(text=h) for h in hyps[u]], u, boot)
         for u in units
     ]
     headline, _ = aggregate(
@@ -300,7 +297,9 @@ def test_too_few_examples_withhold_the_interval_with_a_reason() -> None:
     scored = [
         unit_scores(task, metrics, requests, gold, responses_of(preds[u]), u, boot) for u in units
     ]
-    headline, _ = aggregate(task, metrics, requests, gold, scored, boot, identity={}, fewshot_hash=None)
+    headline, _ = aggregate(
+        task, metrics, requests, gold, scored, boot, identity={}, fewshot_hash=None
+    )
     assert headline["accuracy"].ci_low is None
     assert "n=6 < 10" in (headline["accuracy"].ci_reason or "")
 
@@ -313,7 +312,9 @@ def test_no_resamples_no_intervals() -> None:
     scored = [
         unit_scores(task, metrics, requests, gold, responses_of(preds[u]), u, boot) for u in units
     ]
-    headline, _ = aggregate(task, metrics, requests, gold, scored, boot, identity={}, fewshot_hash=None)
+    headline, _ = aggregate(
+        task, metrics, requests, gold, scored, boot, identity={}, fewshot_hash=None
+    )
     assert headline["accuracy"].ci_low is None and headline["accuracy"].ci_reason is None
 
 
@@ -357,9 +358,7 @@ def test_sampling_metrics_against_a_direct_computation() -> None:
         us = [Unit(variant, 0, s) for s in samples]
         mean = statistics.fmean(correct(u, i) for i in idx for u in us)
         passk = {
-            k: statistics.fmean(
-                pass_at_k(len(us), sum(correct(u, i) for u in us), k) for i in idx
-            )
+            k: statistics.fmean(pass_at_k(len(us), sum(correct(u, i) for u in us), k) for i in idx)
             for k in pass_ks(s_count)
         }
         maj = []
@@ -374,8 +373,11 @@ def test_sampling_metrics_against_a_direct_computation() -> None:
             tied = [a for a, c in votes.items() if c == best]
             winner = min(tied, key=first.index) if best else None
             maj.append(int(winner == gold[i]))
-        return {"mean@n": mean, **{f"pass@{k}": v for k, v in passk.items()},
-                "majority@n": statistics.fmean(maj)}
+        return {
+            "mean@n": mean,
+            **{f"pass@{k}": v for k, v in passk.items()},
+            "majority@n": statistics.fmean(maj),
+        }
 
     full = [group_stats(v, list(range(s_count)), range(n)) for v in ("a", "b")]
     for name, value in out.items():
@@ -406,7 +408,9 @@ def test_aggregate_puts_sampling_in_the_protocol_result() -> None:
     scored = [
         unit_scores(task, metrics, requests, gold, responses_of(preds[u]), u, boot) for u in units
     ]
-    headline, result = aggregate(task, metrics, requests, gold, scored, boot, identity={}, fewshot_hash=None)
+    headline, result = aggregate(
+        task, metrics, requests, gold, scored, boot, identity={}, fewshot_hash=None
+    )
     assert set(result.sampling) == {"mean@n", "pass@1", "pass@2", "pass@3", "majority@n"}
     assert result.sampling["mean@n"].value == pytest.approx(headline["accuracy"].value)
 
@@ -534,8 +538,13 @@ def two_runs(tmp_path, units_a, units_b=None, n=40, seed=3):
     _, _, _, preds_b = sentiment_case(n, everything, seed=seed + 100)
     # sentiment_case draws new gold labels per seed: keep A's gold for both runs
     _, _, gold_b, _ = sentiment_case(n, everything, seed=seed + 100)
-    flip = {u: [p if gb == ga else (None if p is None else LABELS[1 - LABELS.index(p)])
-                for p, ga, gb in zip(preds_b[u], gold, gold_b, strict=True)] for u in everything}
+    flip = {
+        u: [
+            p if gb == ga else (None if p is None else LABELS[1 - LABELS.index(p)])
+            for p, ga, gb in zip(preds_b[u], gold, gold_b, strict=True)
+        ]
+        for u in everything
+    }
     a = write_sentiment_run(tmp_path / "a", "A", units_a, gold, preds_a)
     b = write_sentiment_run(tmp_path / "b", "B", units_b, gold, flip)
     return a, b, gold, preds_a, flip
