@@ -207,21 +207,24 @@ class UnitView:
         unit_key: The unit's :attr:`~bench.protocol.Unit.key`.
         example_ids: Example ids in order.
         refs: References in order.
-        answers: Responses as dicts (``None``: a failed example).
+        answers: Responses as dicts (``None``: a failed example); built from ``raw`` when
+            first asked for, if not given.
         per_example: One ``{score: value}`` dict per example.
         segments: Per-example statistic rows by metric name.
         run_record: The run's record, when read from a run folder.
         path: The run's ``samples.jsonl``, when read from one.
+        raw: The unit's response objects, when built in memory.
     """
 
     unit_key: str
     example_ids: list[str]
     refs: list[Any]
-    answers: list[Mapping[str, Any] | None]
+    answers: list[Mapping[str, Any] | None] | None
     per_example: Sequence[Mapping[str, Any]]
     segments: Mapping[str, list[Any]]
     run_record: RunRecord | None = None
     path: Path = Path("samples.jsonl")
+    raw: Sequence[Response | None] = ()
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -265,6 +268,8 @@ class UnitView:
 
     def responses(self) -> list[Mapping[str, Any] | None]:
         """Per-example responses (``None`` for a failed example)."""
+        if self.answers is None:
+            self.answers = [None if r is None else r.model_dump(mode="json") for r in self.raw]
         return self.answers
 
     def stored_statistics(self, metric: str) -> list[Any] | None:
@@ -285,9 +290,10 @@ def _view(scores: UnitScores, requests: Sequence[Request], references: Sequence[
         unit_key=scores.unit.key,
         example_ids=[str(getattr(r, "id", i)) for i, r in enumerate(requests)],
         refs=list(references),
-        answers=[None if r is None else r.model_dump(mode="json") for r in scores.responses],
+        answers=None,
         per_example=scores.per_example,
         segments=scores.segments,
+        raw=scores.responses,
     )
 
 

@@ -614,3 +614,51 @@ def test_one_unit_runs_compare_as_before(tmp_path) -> None:
     a, b, *_ = two_runs(tmp_path, [Unit()])
     comp = compare_runs(a, b, ["accuracy"], resamples=200)["accuracy"]
     assert comp.method.startswith("mcnemar")
+
+
+def test_rouge_and_ranking_means_get_two_level_intervals() -> None:
+    """Per-example means of other families: the interval equals a double loop over the
+    per-example scores the samples store."""
+    from tests.unit.metrics import test_ranking as ranking_tests
+    from tests.unit.metrics.test_rouge import ALL, make_ctx
+
+    boot = BootstrapConfig(resamples=120, seed=6)
+    units = grid(("a", "b"), draws=1)
+    n = 20
+    refs = [(f"the quick brown fox {i} jumps over the lazy dog",) for i in range(n)]
+    scored = []
+    for k, u in enumerate(units):
+        preds = [f"the {'quick' if (i + k) % 3 else 'slow'} fox {i} jumps" for i in range(n)]
+        ctx = make_ctx(preds, refs, bootstrap=boot)
+        values, _, per_example = score_task(ctx, ALL)
+        scored.append(UnitScores(u, values, per_example, {}, ctx.responses))
+    rng = np.random.default_rng(0)
+    spec = ranking_tests.spec()
+    rank_metrics = build_metrics(spec)
+    cands = [list("abcdefgh")] * n
+    gold = [[str(rng.choice(list("abcdefgh")))] for _ in range(n)]
+    rank_scored = []
+    for u in units:
+        ranked = [list(rng.permutation(list("abcdefgh"))) for _ in range(n)]
+        rctx = ranking_tests.make_ctx(cands, gold, ranked, bootstrap=boot)
+        values, _, per_example = score_task(rctx, rank_metrics)
+        rank_scored.append(UnitScores(u, values, per_example, {}, rctx.responses))
+    draws = unit_draws(units, boot)
+    for task_spec, metrics, reqs, references, us in (
+        (ctx.spec, ALL, ctx.requests, refs, scored),
+        (rctx.spec, rank_metrics, rctx.requests, rctx.references, rank_scored),
+    ):
+        headline, _ = aggregate(
+            task_spec, metrics, reqs, references, us, boot, identity={}, fewshot_hash=None
+        )
+        by_unit = {s.unit: s for s in us}
+        for name, value in headline.items():
+            declared = next(m.paired(name) for m in metrics if m.paired(name) is not None)
+            col = declared.column  # a PerExampleMean: the per-example score it averages
+
+            def mean(u, idx, col=col):
+                return statistics.fmean(by_unit[u].per_example[i][col] for i in idx)
+
+            low, high = brute_force(units, draws, boot, n, mean)
+            assert value.ci_low == pytest.approx(low, abs=1e-12), name
+            assert value.ci_high == pytest.approx(high, abs=1e-12), name
