@@ -656,7 +656,7 @@ def test_rouge_and_ranking_means_get_two_level_intervals() -> None:
             declared = next(m.paired(name) for m in metrics if m.paired(name) is not None)
             col = declared.column  # a PerExampleMean: the per-example score it averages
 
-            def mean(u, idx, col=col):
+            def mean(u, idx, col=col, by_unit=by_unit):
                 return statistics.fmean(by_unit[u].per_example[i][col] for i in idx)
 
             low, high = brute_force(units, draws, boot, n, mean)
