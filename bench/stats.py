@@ -22,6 +22,16 @@ value(B)`` on the metric's own scale and its 95% percentile interval from ``resa
 bootstrap resamples of the examples. Across several tests, :func:`holm` adjusts the p-values
 (Holm–Bonferroni, controlling the family-wise error rate).
 
+**Prompted runs with several units** (prompt variants × exemplar draws × samples, see
+:mod:`bench.protocol`; ``samples.jsonl`` holds one line per unit and example, with its
+``unit``) are paired unit by unit: both runs must have the same unit keys (the same variants,
+draws and samples), else :class:`ComparisonError` says which units only one run has. Every
+value is then compared with the two-level paired bootstrap over examples × units
+(``two-level-paired-bootstrap``, :func:`bench.metrics.units.two_level_difference`): the same
+resampled examples and the same resampled variants, draws and samples for both runs, each
+unit's value recomputed from what the metric declares (per-example scores, or summed
+per-example statistics). A run with one unit is compared exactly as before.
+
 Runs are read from their folders (``record.json`` and ``samples.jsonl``). The metric objects are
 rebuilt from the record's ``task.metric_specs`` (the task file's metric names and parameters)
 through the registry. Two runs are only compared when they scored the same examples: the task
