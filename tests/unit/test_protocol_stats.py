@@ -662,3 +662,44 @@ def test_rouge_and_ranking_means_get_two_level_intervals() -> None:
             low, high = brute_force(units, draws, boot, n, mean)
             assert value.ci_low == pytest.approx(low, abs=1e-12), name
             assert value.ci_high == pytest.approx(high, abs=1e-12), name
+
+
+def test_cli_compare_of_multi_unit_runs(tmp_path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    units = grid(("plain", "polite"), draws=1, samples=2)
+    everything = list(units)
+    _, _, gold, preds_a = sentiment_case(30, everything, seed=5)
+    for model, preds in (("A", preds_a), ("B", {u: preds_a[u][::-1] for u in units})):
+        write_sentiment_run(
+            tmp_path / "results" / model / "stats-sentiment", model, units, gold, preds
+        )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.cli",
+            "compare",
+            "--results",
+            str(tmp_path / "results"),
+            "--json",
+            "--resamples",
+            "200",
+            "A",
+            "B",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=dict(os.environ, COLUMNS="200"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert set(data) == {"accuracy", "macro_f1"}
+    assert {entry["method"] for entry in data.values()} == {"two-level-paired-bootstrap"}
+    for entry in data.values():
+        assert entry["ci_low"] <= entry["difference"] <= entry["ci_high"]
