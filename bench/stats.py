@@ -22,6 +22,16 @@ value(B)`` on the metric's own scale and its 95% percentile interval from ``resa
 bootstrap resamples of the examples. Across several tests, :func:`holm` adjusts the p-values
 (Holm–Bonferroni, controlling the family-wise error rate).
 
+**Prompted runs with several units** (prompt variants × exemplar draws × samples, see
+:mod:`bench.protocol`; ``samples.jsonl`` holds one line per unit and example, with its
+``unit``) are paired unit by unit: both runs must have the same unit keys (the same variants,
+draws and samples), else :class:`ComparisonError` says which units only one run has. Every
+value is then compared with the two-level paired bootstrap over examples × units
+(``two-level-paired-bootstrap``, :func:`bench.metrics.units.two_level_difference`): the same
+resampled examples and the same resampled variants, draws and samples for both runs, each
+unit's value recomputed from what the metric declares (per-example scores, or summed
+per-example statistics). A run with one unit is compared exactly as before.
+
 Runs are read from their folders (``record.json`` and ``samples.jsonl``). The metric objects are
 rebuilt from the record's ``task.metric_specs`` (the task file's metric names and parameters)
 through the registry. Two runs are only compared when they scored the same examples: the task
@@ -63,6 +73,8 @@ from bench.metrics.paired import (
     paired_bootstrap,
     paired_permutation,
 )
+from bench.metrics.units import UnitView, two_level_difference
+from bench.protocol import Unit
 from bench.records import RunRecord, SampleLine, load_record
 from bench.records import read_samples as read_sample_lines
 
@@ -124,6 +136,15 @@ class SampleFields(NamedTuple):
     unit: str | None = None
 
 
+def unit_keys(record: RunRecord) -> list[str]:
+    """The unit keys (``variant/dN/sN``) of a multi-unit run, in record order; ``[]`` for a run
+    with one unit (its samples carry no ``unit``)."""
+    protocol = record.protocol
+    if protocol is None or len(protocol.units) <= 1:
+        return []
+    return [Unit(**u.unit).key for u in protocol.units]
+
+
 def read_samples(path: Path, record: RunRecord, who: str) -> list[SampleFields]:
     """The lines of a run's ``samples.jsonl``, as the fields paired tests read.
 
@@ -150,13 +171,11 @@ def read_samples(path: Path, record: RunRecord, who: str) -> list[SampleFields]:
             fix="re-run the task to write samples.jsonl beside record.json",
         ) from exc
     lines = read_sample_lines(path, record, text=text)
-    # A prompted run with several units writes one line per (unit, example), unit-major.
-    units = len(record.protocol.units) if record.protocol is not None else 1
-    expected = record.task.n_examples * (units if units > 1 else 1)
-    if len(lines) != expected:
+    units = max(1, len(unit_keys(record)))
+    if len(lines) != record.task.n_examples * units:
+        per = f" × {units} units" if units > 1 else ""
         raise ComparisonError(
-            f"{path}: {len(lines)} lines for {record.task.n_examples} examples"
-            f"{f' × {units} units' if units > 1 else ''} in record.json",
+            f"{path}: {len(lines)} lines for {record.task.n_examples} examples{per} in record.json",
             fix="re-run the task; the folder holds files of two different runs",
         )
     return [sample_fields(line) for line in lines]
@@ -208,8 +227,62 @@ class Run:
 
     @cached_property
     def ids(self) -> list[str]:
-        """Example ids in file order."""
+        """Example ids in file order (a multi-unit run's: its first unit's)."""
+        if self.unit_keys:
+            return [v for v in self.unit_views()[0].ids]
         return [r.id for r in self.rows]
+
+    @cached_property
+    def unit_keys(self) -> list[str]:
+        """The run's unit keys (``[]`` for a run with one unit, see :func:`unit_keys`)."""
+        return unit_keys(self.record)
+
+    def unit_views(self) -> list[UnitView]:
+        """A multi-unit run's samples split by unit, in the record's unit order.
+
+        Raises:
+            ComparisonError: A unit's lines are missing, or list other examples than the first
+                unit's, or a line names a unit the record does not have.
+        """
+
+        def make() -> list[UnitView]:
+            keys = self.unit_keys
+            grouped: dict[str, list[SampleFields]] = {k: [] for k in keys}
+            for number, row in enumerate(self.rows, 1):
+                if row.unit not in grouped:
+                    raise ComparisonError(
+                        f"{self.samples_path}: line {number} has unit {row.unit!r}, not one of "
+                        f"the record's units ({', '.join(keys)})",
+                        fix="re-run the task; the folder holds files of two different runs",
+                    )
+                grouped[row.unit].append(row)
+            views = []
+            first_ids: list[str] | None = None
+            for key in keys:
+                rows = grouped[key]
+                ids = [r.id for r in rows]
+                if first_ids is not None and ids != first_ids:
+                    raise ComparisonError(
+                        f"{self.samples_path}: unit {key} lists other examples than unit "
+                        f"{keys[0]} ({len(ids)} vs {len(first_ids)} lines)",
+                        fix="re-run the task; every unit answers every example",
+                    )
+                first_ids = first_ids or ids
+                views.append(
+                    UnitView(
+                        unit_key=key,
+                        example_ids=ids,
+                        refs=[r.reference for r in rows],
+                        answers=[r.response for r in rows],
+                        per_example=[r.scores for r in rows],
+                        segments=_unit_segments(rows),
+                        run_record=self.record,
+                        path=self.samples_path,
+                    )
+                )
+            return views
+
+        return self.memo("unit_views", make)
 
     def has_scores(self, key: str) -> bool:
         """Whether the samples carry per-example score ``key`` (read from the first line)."""
@@ -276,6 +349,15 @@ class Run:
             return built, problems
 
         return self.memo("metrics", make)
+
+
+def _unit_segments(rows: Sequence[SampleFields]) -> dict[str, list[Any]]:
+    """The statistic rows every one of ``rows`` stores, by metric."""
+    names: set[str] | None = None
+    for r in rows:
+        have = set(r.segment_stats or {})
+        names = have if names is None else names & have
+    return {m: [r.segment_stats[m] for r in rows if r.segment_stats] for m in sorted(names or ())}
 
 
 def load_run(folder: str | Path) -> Run:
@@ -407,6 +489,17 @@ def compare_metric(
             f"metric '{metric}' has no paired test: {reason}", fix="choose another --metric"
         )
     _check_ids(a, b)
+    if a.unit_keys or b.unit_keys:
+        return _compare_units(
+            a,
+            b,
+            metric,
+            declared,
+            want_ci=want_ci,
+            resamples=resamples,
+            seed=seed,
+            confidence=confidence,
+        )
     options = PairedOptions(
         resamples=resamples,
         seed=seed,
@@ -424,6 +517,114 @@ def compare_metric(
             "bootstrap interval",
         )
     return comparison
+
+
+def _check_units(a: Run, b: Run) -> None:
+    """Refuse two runs whose units differ (what differs, and how to fix it)."""
+    ka, kb = a.unit_keys or ["default/d0/s0"], b.unit_keys or ["default/d0/s0"]
+    if ka == kb:
+        return
+    only_a = [k for k in ka if k not in kb]
+    only_b = [k for k in kb if k not in ka]
+    parts = []
+    if only_a:
+        parts.append(f"only '{a.name}' has {', '.join(only_a)}")
+    if only_b:
+        parts.append(f"only '{b.name}' has {', '.join(only_b)}")
+    if not parts:
+        parts.append("they list the same units in another order")
+    raise ComparisonError(
+        f"task '{a.record.task.name}': '{a.name}' ({a.folder}) and '{b.name}' ({b.folder}) "
+        f"were run on different units (prompt variant/exemplar draw/sample): {'; '.join(parts)}",
+        fix="compare runs made with the same task file's prompts, fewshot draws and "
+        "generation.n (and the same --num-fewshot), or re-run one of them",
+    )
+
+
+def _compare_units(
+    a: Run,
+    b: Run,
+    metric: str,
+    declared: PairedStatistics,
+    *,
+    resamples: int,
+    seed: int,
+    confidence: float,
+    want_ci: bool,
+) -> Comparison:
+    """The two-level paired comparison of two multi-unit runs with the same units
+    (:func:`bench.metrics.units.two_level_difference`)."""
+    _check_units(a, b)
+    views_a, views_b = a.unit_views(), b.unit_views()
+    if views_a[0].ids != views_b[0].ids:
+        raise ComparisonError(
+            f"task '{a.record.task.name}': '{a.name}' and '{b.name}' list different examples",
+            fix="compare runs made on the same test set",
+        )
+
+    def values(run: Run) -> list[float]:
+        assert run.record.protocol is not None
+        out = []
+        for u in run.record.protocol.units:
+            if metric not in u.metrics:
+                raise ComparisonError(
+                    f"run '{run.name}' ({run.folder}): unit {Unit(**u.unit).key} has no "
+                    f"metric '{metric}'",
+                    fix="choose a metric every unit reports",
+                )
+            out.append(float(u.metrics[metric].value))
+        return out
+
+    units = [Unit(**u.unit) for u in a.record.protocol.units] if a.record.protocol else []
+    # The tie test asks for up to 1000 resamples but may ask for fewer: taken as given.
+    boot = BootstrapConfig.model_construct(resamples=resamples, seed=seed, confidence=confidence)
+    result = two_level_difference(
+        declared,
+        views_a,
+        views_b,
+        values(a),
+        values(b),
+        units,
+        boot,
+        labels=a.record.task.labels,
+        metric=_metric_of(a, metric),
+        want_ci=want_ci,
+    )
+    if isinstance(result, str):
+        raise NoPairedTest(
+            f"metric '{metric}' has no two-level paired test over units: {result}",
+            fix="choose another --metric",
+        )
+    n = len(views_a[0].ids)
+    comparison = Comparison(
+        metric,
+        result.difference,
+        result.ci_low,
+        result.ci_high,
+        result.p_value,
+        "two-level-paired-bootstrap",
+        result.value_a,
+        result.value_b,
+        n,
+        f"{resamples} resamples of examples × {len(units)} units (variants, draws, samples)",
+    )
+    if n < MIN_CI_N:
+        return replace(
+            comparison,
+            ci_low=math.nan,
+            ci_high=math.nan,
+            ci_reason=f"n={n} < {MIN_CI_N}: too few paired examples for a bootstrap interval",
+        )
+    return comparison
+
+
+def _metric_of(run: Run, value: str) -> str:
+    """The name of the metric of ``run`` that reports ``value`` (where its statistics are
+    stored), or ``""``."""
+    for metric in run.metrics()[0]:
+        if metric.paired(value) is not None:
+            return metric.name
+    return ""
 
 
 def pairable_metrics(run: Run) -> tuple[list[str], dict[str, str]]:

@@ -13,11 +13,19 @@ as ``100 − value / scale × 100``, floored at 0 (TER can exceed 100).
 
 Columns (:func:`column_labels`): two records share a column only when their numbers are
 comparable: the same task name, task version, test set (dataset fingerprint), task spec hash,
-preprocessing hash, protocol (prompt hash and the family's recorded protocol), primary metric and
-primary-metric signature (bootstrap settings aside, which change only intervals). Records of one
+preprocessing hash, protocol (prompt hash and the family's recorded protocol), evaluation protocol
+of a prompted run (``record.protocol.identity``: scoring mode, normalisation, extraction rule,
+in-context examples with k, selector and draws, decoding settings, the set of prompt variants),
+primary metric and primary-metric signature (bootstrap settings aside, which change only
+intervals). Records of one
 task that differ in any of these go to separate columns, each labelled with what differs
 (``translation-zh-en [bleu tok:13a]`` and ``translation-zh-en [bleu tok:zh]``); a task with one
 column keeps its plain name.
+
+A prompted run with several units (variants × draws × samples) is ranked by its headline value,
+the mean over units; its tie test is the two-level paired bootstrap over examples × units
+(:func:`bench.metrics.units.two_level_difference`), which accounts for the variance across
+prompt variants, and its cells show the spread across variants (:data:`SPREAD_FIELDS`).
 
 Ties with the best model use :func:`bench.stats.tied_with_best` (the paired test the primary
 metric declares, on the samples, Holm-adjusted, α = 0.05); when it cannot run (no
@@ -53,6 +61,7 @@ __all__ = [
     "comparability",
     "language_group",
     "load_runs",
+    "protocol_summary",
     "rescale",
 ]
 
@@ -235,6 +244,7 @@ COMPARABILITY = (
     "preprocessing dependencies",
     "prompt",
     "protocol",
+    "evaluation protocol",
     "primary metric",
     "signature",
 )
@@ -265,9 +275,57 @@ def comparability(rec: RunRecord) -> dict[str, str]:
         "preprocessing dependencies": short_hash([s.get("depends") for s in task.preprocess]),
         "prompt": task.prompt_hash or "",
         "protocol": short_hash(task.protocol) if task.protocol else "",
+        "evaluation protocol": _evaluation(rec),
         "primary metric": rec.primary_metric,
         "signature": signature,
     }
+
+
+def protocol_summary(identity: Mapping[str, Any]) -> str:
+    """A short readable account of a prompted run's protocol
+    (:meth:`bench.protocol.Protocol.identity`), as column labels name it.
+
+    Example:
+        >>> protocol_summary({"variants": ["a", "b"], "scoring": {"mode": "loglik",
+        ...     "normalization": "char"}, "fewshot": {"k": 5, "selector": "random",
+        ...     "draws": 3}, "generation": {"n": 1}})
+        'loglik norm:char, 5-shot random x3, 2 variants'
+    """
+    scoring = identity.get("scoring") or {}
+    mode = str(scoring.get("mode") or "?")
+    parts = [mode]
+    if mode == "loglik" and scoring.get("normalization") not in (None, "none"):
+        parts[0] += f" norm:{scoring['normalization']}"
+    extract = scoring.get("extract") or {}
+    if mode == "generate" and isinstance(extract, dict) and extract.get("rule"):
+        parts[0] += f" extract:{extract['rule']}"
+    fewshot = identity.get("fewshot")
+    if fewshot:
+        shot = f"{fewshot.get('k')}-shot {fewshot.get('selector', '')}".strip()
+        if int(fewshot.get("draws") or 1) > 1:
+            shot += f" x{fewshot['draws']}"
+        parts.append(shot)
+    else:
+        parts.append("0-shot")
+    generation = identity.get("generation") or {}
+    if int(generation.get("n") or 1) > 1:
+        parts.append(f"n={generation['n']}")
+    if generation.get("temperature"):
+        parts.append(f"T={generation['temperature']}")
+    variants = identity.get("variants") or []
+    if len(variants) > 1:
+        parts.append(f"{len(variants)} variants")
+    return ", ".join(parts)
+
+
+def _evaluation(rec: RunRecord) -> str:
+    """The column-key part of a prompted run's protocol (scoring mode, normalisation,
+    extraction, in-context examples, decoding, variant set): its summary and the hash of its
+    whole identity; ``""`` for a record without one (every record written before it)."""
+    if rec.protocol is None:
+        return ""
+    identity = rec.protocol.identity
+    return f"{protocol_summary(identity)} #{short_hash(identity)[:8]}"
 
 
 def _difference(part: str, mine: str, others: list[str], primary: str) -> str | None:
@@ -285,6 +343,12 @@ def _difference(part: str, mine: str, others: list[str], primary: str) -> str | 
         return f"limit {mine}" if mine else "full"
     if part == "primary metric":
         return mine
+    if part == "evaluation protocol":
+        summary = mine.rsplit(" #", 1)[0] if mine else "no protocol recorded"
+        clash = any(
+            (o.rsplit(" #", 1)[0] if o else "no protocol recorded") == summary for o in others
+        )
+        return mine if clash and mine else summary
     return f"{part} {mine[:8] or 'none'}"
 
 
@@ -388,9 +452,32 @@ def _rows(records: Sequence[RunRecord], columns: Sequence[str]) -> list[dict[str
                     "model_fingerprint": rec.model.fingerprint,
                     "date": rec.finished_at[:10],
                     "failures": rec.failures.count,
+                    **_spread_fields(rec, name),
                 }
             )
     return rows
+
+
+SPREAD_FIELDS = ("spread_axis", "spread_min", "spread_max", "spread_std", "spread_n")
+"""The columns of :attr:`Leaderboard.long` (and of ``leaderboard.csv`` when any record has
+one) that give a value's spread across prompt variants (or, with one variant, across exemplar
+draws); empty for a record without one."""
+
+
+def _spread_fields(rec: RunRecord, name: str) -> dict[str, Any]:
+    """The spread of value ``name`` of ``rec`` across its variants (else its draws)."""
+    axes = rec.protocol.spread.get(name, {}) if rec.protocol is not None else {}
+    for axis in ("variants", "draws"):
+        if axis in axes:
+            sp = axes[axis]
+            return {
+                "spread_axis": axis,
+                "spread_min": sp.min,
+                "spread_max": sp.max,
+                "spread_std": sp.std,
+                "spread_n": sp.n,
+            }
+    return dict.fromkeys(SPREAD_FIELDS)
 
 
 def _ci_overlap(sub: pd.DataFrame, best_idx: Any, higher: bool) -> dict[Any, bool]:

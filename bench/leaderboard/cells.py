@@ -22,7 +22,9 @@ __all__ = [
     "TIE_MARK",
     "fmt_ci",
     "fmt_mean",
+    "fmt_spread",
     "fmt_value",
+    "has_spread",
     "is_missing",
     "metric_order",
     "primary_cells",
@@ -67,6 +69,32 @@ def fmt_ci(row: Any) -> str:
     if not is_missing(row.get("ci_reason")):
         return f"n/a (n={int(row['n'])})"
     return ""
+
+
+def fmt_spread(row: Any) -> str:
+    """A row's spread across prompt variants (or exemplar draws), as every format shows it:
+    ``variants 0.6100–0.7200 (sd 0.0450)``; ``""`` for a row without one (every one-unit run).
+
+    Example:
+        >>> fmt_spread({"spread_axis": "variants", "spread_min": 0.61, "spread_max": 0.72,
+        ...             "spread_std": 0.045, "scale": 1.0})
+        'variants 0.6100–0.7200 (sd 0.0450)'
+        >>> fmt_spread({"scale": 1.0})
+        ''
+    """
+    axis = row.get("spread_axis")
+    if is_missing(axis):
+        return ""
+    scale = row["scale"]
+    return (
+        f"{axis} {fmt_value(row['spread_min'], scale)}–{fmt_value(row['spread_max'], scale)} "
+        f"(sd {fmt_value(row['spread_std'], scale)})"
+    )
+
+
+def has_spread(board: Leaderboard) -> bool:
+    """Whether any row of the board has a spread across variants or draws."""
+    return "spread_axis" in board.long and bool(board.long["spread_axis"].notna().any())
 
 
 def fmt_mean(value: Any) -> str:

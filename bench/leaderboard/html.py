@@ -31,6 +31,7 @@ from bench.leaderboard.cells import (
     TIE_MARK,
     fmt_ci,
     fmt_mean,
+    fmt_spread,
     fmt_value,
     metric_order,
     primary_cells,
@@ -211,6 +212,8 @@ def _tip(labels: Mapping[str, str], row: Mapping[str, Any], model: str, task: st
     )
     if row.get("tie_p_value") is not None and not row["best"]:
         head += f" (p = {float(row['tie_p_value']):.3f})"
+    if spread := fmt_spread(row):
+        head += f"\n{spread}"
     return (
         head
         + "\n"
@@ -329,7 +332,7 @@ def render_html(
                     {
                         "missing": False,
                         "text": fmt_value(r["value"], r["scale"]),
-                        "ci": fmt_ci(r),
+                        "ci": " · ".join(t for t in (fmt_ci(r), fmt_spread(r)) if t),
                         "sort": repr(float(r["value"])),
                         "best": bool(r["best"]),
                         "tied": j == 0 and bool(r["tied_with_best"]),

@@ -15,14 +15,16 @@ from typing import Any
 
 from bench import __version__
 from bench.errors import BenchError
-from bench.leaderboard.build import MEAN, MEAN_RANK, N_TASKS, Leaderboard, View
+from bench.leaderboard.build import MEAN, MEAN_RANK, N_TASKS, SPREAD_FIELDS, Leaderboard, View
 from bench.leaderboard.cells import (
     MISSING,
     PARTIAL_MARK,
     TIE_MARK,
     fmt_ci,
     fmt_mean,
+    fmt_spread,
     fmt_value,
+    has_spread,
     is_missing,
     metric_order,
     primary_cells,
@@ -82,6 +84,13 @@ WITHHELD_CI = (
     "n/a (n=...): no interval, though the run bootstrapped: fewer than 10 examples (the "
     "percentile bootstrap says nothing there; n = 1 gives a zero-width interval), or resamples "
     "that do not cover the value; the CSV and JSON give the reason in ci_reason"
+)
+SPREAD_NOTE = (
+    "⟨variants min–max (sd)⟩: a prompted run's spread across its prompt variants (or, with one "
+    "variant, its exemplar draws); its value is the mean over every variant, draw and sample, "
+    "and its tie with the best is the two-level paired bootstrap over examples × those units, "
+    "which counts the variance across variants; the CSV gives spread_axis, spread_min, "
+    "spread_max, spread_std and spread_n"
 )
 TIE_TEST = (
     "tied with the best: not significantly worse than the best model on the primary metric by "
@@ -229,6 +238,8 @@ def _md_cell(row: dict[str, Any] | None, *, ci: bool, note: int | None, tie: boo
         text += TIE_MARK
     if ci and (interval := fmt_ci(row)):
         text += f" {interval}"
+    if spread := fmt_spread(row):
+        text += f" ⟨{spread}⟩"
     if note is not None:
         text += f"[^{note}]"
     return text
@@ -301,6 +312,8 @@ def render_markdown(board: Leaderboard, *, title: str = "Leaderboard", command: 
     ]
     if "ci_reason" in board.long and board.long["ci_reason"].notna().any():
         lines.append(f"* {WITHHELD_CI}.")
+    if has_spread(board):
+        lines.append(f"* {SPREAD_NOTE}.")
     lines += [
         "",
     ]
@@ -386,8 +399,11 @@ def _tie_sentence(board: Leaderboard, task: str) -> str:
 
 
 def render_csv(board: Leaderboard) -> str:
-    """Long format: one row per (model, task, metric), columns :data:`ROW_FIELDS`."""
-    frame = board.long[list(ROW_FIELDS)].copy()
+    """Long format: one row per (model, task, metric), columns :data:`ROW_FIELDS`, then
+    :data:`~bench.leaderboard.build.SPREAD_FIELDS` when any record has a spread across prompt
+    variants or exemplar draws."""
+    fields = list(ROW_FIELDS) + (list(SPREAD_FIELDS) if has_spread(board) else [])
+    frame = board.long[fields].copy()
     frame["scaled"] = [_round(v) for v in frame["scaled"]]
     out: str = frame.to_csv(index=False, lineterminator="\n")
     return out
