@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from bench.families.base import Family, Request, Response
-from bench.families.generation import TextResponse, clean_answer, prediction_text
+from bench.families.generation import TextResponse, parse_text_answer, prediction_text
 from bench.families.prompts import PromptValue
 from bench.spec import TaskSpec
 
@@ -173,7 +173,7 @@ class QAFamily(Family):
 
     def parse_answer(self, text: str, request: Request, spec: TaskSpec | None) -> Response:
         """The answer span: ``text`` without surrounding whitespace, quotes or ``Answer:``."""
-        return clean_answer(text)
+        return parse_text_answer(text, spec)
 
     def parse_prediction(self, value: Any, spec: TaskSpec) -> Response:
         return prediction_text(value, spec)
