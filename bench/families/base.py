@@ -11,7 +11,9 @@ switches on a family's name:
 * :attr:`Family.default_prompt`, :attr:`Family.prompt_example` and
   :meth:`Family.prompt_values`: the jinja2 template used when a task has no ``prompt:``, the
   fields a template may use (see :mod:`bench.families.prompts`) and their values per request;
-* :meth:`Family.parse_answer` (free text back into the family's response),
+* :meth:`Family.parse_answer` (free text back into the family's response, under the task's
+  ``scoring.extract`` / ``strip_reasoning``: :mod:`bench.families.extract`),
+  :meth:`Family.check_protocol` (what ``scoring:`` and ``fewshot:`` the family can serve),
   :meth:`Family.answer_choices` / :meth:`Family.from_choice_scores` (answer by scoring
   continuations instead of generating) and :attr:`Family.stop_sequences`;
 * :meth:`Family.labels`, :attr:`Family.title` (display names by report language),
@@ -280,8 +282,8 @@ class Family(ABC):
 
     @classmethod
     def validate(cls, spec: TaskSpec) -> None:
-        """Every check a task of this family gets at load: options, prompt, then
-        :meth:`check_spec`.
+        """Every check a task of this family gets at load: options, prompt, the ``scoring`` /
+        ``fewshot`` blocks (:meth:`check_protocol`), then :meth:`check_spec`.
 
         Raises:
             TaskSpecError: With ``loc`` set to the field at fault (the task loader turns it

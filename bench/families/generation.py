@@ -124,7 +124,7 @@ def parse_text_answer(text: str, spec: TaskSpec | None) -> TextResponse:
     never ended, no regex match, no JSON field) is the empty text.
 
     Example:
-        >>> parse_text_answer("  Answer: Paris\n", None).text
+        >>> parse_text_answer("  Answer: Paris\\n", None).text
         'Paris'
     """
     found = answer_text(text, spec)

@@ -157,7 +157,9 @@ class SummarizationFamily(Family):
         }
 
     def parse_answer(self, text: str, request: Request, spec: TaskSpec | None) -> Response:
-        """The summary: ``text`` without surrounding whitespace, quotes or ``Answer:``."""
+        """The summary read under the task's ``scoring`` block (by default the first block
+        between blank lines; see :mod:`bench.families.extract`), without surrounding
+        whitespace, quotes or ``Answer:``; ``""`` when nothing could be extracted."""
         return parse_text_answer(text, spec)
 
     def parse_prediction(self, value: Any, spec: TaskSpec) -> Response:

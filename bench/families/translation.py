@@ -163,7 +163,9 @@ class TranslationFamily(Family):
         }
 
     def parse_answer(self, text: str, request: Request, spec: TaskSpec | None) -> Response:
-        """The translation: ``text`` without surrounding whitespace, quotes or ``Answer:``."""
+        """The translation read under the task's ``scoring`` block (by default the first block
+        between blank lines; see :mod:`bench.families.extract`), without surrounding
+        whitespace, quotes or ``Answer:``; ``""`` when nothing could be extracted."""
         return parse_text_answer(text, spec)
 
     def parse_prediction(self, value: Any, spec: TaskSpec) -> Response:
