@@ -5,10 +5,13 @@ variants and validates as a user validates it."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import subprocess
 import sys
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -147,3 +150,47 @@ def test_smoke_tasks_validate_with_the_cli() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("ok ") == len(files), done.stdout
+
+
+def _openai_server() -> Any:
+    path = REPO / "tests" / "fixtures" / "openai_server.py"
+    spec = importlib.util.spec_from_file_location("openai_server_views", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["openai_server_views"] = module
+    spec.loader.exec_module(module)
+    return module.OpenAIServer
+
+
+def test_a_prompted_adapter_run_reads_the_original_text(tmp_path: Path) -> None:
+    # The whole pair through the runner, against a real HTTP server: the prompted adapter's
+    # samples show the original text, the same adapter unprompted the NFKC'd text.
+    from bench.adapters.base import parse_model_spec
+    from bench.adapters.openai import OpenAIAdapter
+    from bench.catalog import find_task
+    from bench.metrics.base import BootstrapConfig
+    from bench.runner import run_pair
+
+    class Prompted(OpenAIAdapter):
+        @property
+        def prompted(self) -> bool:
+            return True
+
+    inputs = {}
+    with _openai_server()() as server:
+        model = parse_model_spec(f"openai:test-model,base_url={server.base_url}")
+        for cls in (Prompted, OpenAIAdapter):
+            adapter = cls(
+                "test-model", base_url=server.base_url, backoff=0.0, api_key_env="BENCH_NO_KEY"
+            )
+            config = RunConfig(
+                results=tmp_path / cls.__name__, limit=30, bootstrap=BootstrapConfig(resamples=0)
+            )
+            outcome = run_pair(model, find_task("sentiment-zh"), config, adapter=adapter)
+            assert outcome.record_path is not None
+            lines = (outcome.record_path.parent / "samples.jsonl").read_text("utf-8")
+            inputs[cls] = [json.loads(line)["input"] for line in lines.splitlines()]
+    raw, normalised = inputs[Prompted], inputs[OpenAIAdapter]
+    assert any(c in t for t in raw for c in FULL_WIDTH)
+    assert normalised == [unicodedata.normalize("NFKC", t) for t in raw]
+    assert raw != normalised
