@@ -21,7 +21,9 @@ class, ``view:`` in the task file overrides it: ``- unicode_nfkc: {view: both}``
 traditional characters). Every other adapter (baselines, trained classifiers: they read text by
 comparing it with their training data, as a metric compares n-grams) reads every step, exactly
 the pipeline bench ran before views existed, so their numbers do not change. The effective view
-is part of :meth:`Step.identity`, so caches key on it.
+is part of :meth:`Step.identity`, so caches key on it. References are not rewritten by any
+view (they never were preprocessed): normalising them alone, without the predictions, would
+score a prompted model's original punctuation against normalised references.
 
 Conventions for columns: text fields stay text. Tokenising steps write ``<field>_tokens`` (a list
 of strings) and tagging steps ``<field>_pos`` (a list of tags aligned with the tokens); later
