@@ -227,7 +227,9 @@ def run_pair(
     bound = adapter.for_task(task, get_family(task.family))
     emit(Event("pair-start", name, task.name))
     emit(Event("stage", name, task.name, stage="load"))
-    prepared = prepare(task, config, want_train=bound.trainable, progress=emit, model=name)
+    prepared = prepare(
+        task, config, want_train=bound.trainable, progress=emit, model=name, prompted=bound.prompted
+    )
     bound.check_ids([r.id for r in prepared.requests])
     load_s = time.perf_counter() - t0
     fingerprint = fingerprint or pair_fingerprint(bound, task, prepared)

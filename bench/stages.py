@@ -36,7 +36,13 @@ from bench.errors import AdapterError, BenchError, TooManyFailures
 from bench.families.base import Failure, Family, Prepared, Request, Response, get_family
 from bench.identity import combine, short_hash
 from bench.metrics.base import BootstrapConfig, Metric, MetricValue, ScoringContext, score_task
-from bench.preprocess import apply_steps, build_steps, check_resources, steps_identity
+from bench.preprocess import (
+    apply_steps,
+    build_steps,
+    check_resources,
+    model_view,
+    steps_identity,
+)
 from bench.records import (
     FailureCounts,
     FailureKind,
@@ -173,6 +179,7 @@ def prepare(
     want_train: bool = False,
     progress: Callback | None = None,
     model: str = "",
+    prompted: bool = False,
 ) -> Prepared:
     """Load, check and preprocess the task's data into requests and references.
 
@@ -180,6 +187,9 @@ def prepare(
         task: The task.
         config: Its ``limit`` and ``data`` override apply.
         want_train: Also prepare a lazy loader of the train examples (trainable adapters).
+        prompted: The requests are for a prompted (language-model) adapter: only the steps
+            in the model view run (:func:`~bench.preprocess.model_view`), so it reads the
+            original text unless the task puts a step in the model view.
         progress: Receives ``stage`` events (``preprocess``).
         model: The model's display name, for the events.
 
@@ -192,6 +202,8 @@ def prepare(
     family = get_family(task.family)
     steps = build_steps(task)
     check_resources(steps)  # before any model call
+    if prompted:
+        steps = model_view(steps)
     check_splits(task)  # train and test the same split: refused for every model
     override = config.data.get(task.name)
     prepared = family.prepare(task, data_override=override, limit=config.limit)

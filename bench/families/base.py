@@ -11,7 +11,9 @@ switches on a family's name:
 * :attr:`Family.default_prompt`, :attr:`Family.prompt_example` and
   :meth:`Family.prompt_values`: the jinja2 template used when a task has no ``prompt:``, the
   fields a template may use (see :mod:`bench.families.prompts`) and their values per request;
-* :meth:`Family.parse_answer` (free text back into the family's response),
+* :meth:`Family.parse_answer` (free text back into the family's response, under the task's
+  ``scoring.extract`` / ``strip_reasoning``: :mod:`bench.families.extract`),
+  :meth:`Family.check_protocol` (what ``scoring:`` and ``fewshot:`` the family can serve),
   :meth:`Family.answer_choices` / :meth:`Family.from_choice_scores` (answer by scoring
   continuations instead of generating) and :attr:`Family.stop_sequences`;
 * :meth:`Family.labels`, :attr:`Family.title` (display names by report language),
@@ -280,8 +282,8 @@ class Family(ABC):
 
     @classmethod
     def validate(cls, spec: TaskSpec) -> None:
-        """Every check a task of this family gets at load: options, prompt, then
-        :meth:`check_spec`.
+        """Every check a task of this family gets at load: options, prompt, the ``scoring`` /
+        ``fewshot`` blocks (:meth:`check_protocol`), then :meth:`check_spec`.
 
         Raises:
             TaskSpecError: With ``loc`` set to the field at fault (the task loader turns it
@@ -289,7 +291,60 @@ class Family(ABC):
         """
         cls.options(spec)
         cls.check_prompt(spec)
+        cls.check_protocol(spec)
         cls.check_spec(spec)
+
+    @classmethod
+    def has_choices(cls) -> bool:
+        """Whether the family answers by scoring choices (it overrides
+        :meth:`answer_choices`), so ``scoring.mode: loglik`` can serve it."""
+        return cls.answer_choices is not Family.answer_choices
+
+    @classmethod
+    def shows_examples(cls) -> bool:
+        """Whether the family can show a pool example's answer (it overrides
+        :meth:`answer_text`), so ``fewshot:`` can serve it."""
+        return cls.answer_text is not Family.answer_text
+
+    @classmethod
+    def check_protocol(cls, spec: TaskSpec) -> None:
+        """Check the ``scoring:`` and ``fewshot:`` blocks against what the family can do.
+
+        ``scoring.mode: loglik`` needs answer choices (:meth:`has_choices`); ``extract`` rules
+        (``first``, ``last``, ``regex``, ``json``) suit every family. ``fewshot`` with
+        ``k > 0`` needs examples the family can show (:meth:`shows_examples`), and
+        ``selector: balanced`` a family with labels.
+
+        Raises:
+            TaskSpecError: With ``loc`` at the field at fault.
+        """
+        scoring = spec.scoring
+        if scoring is not None and scoring.mode == "loglik" and not cls.has_choices():
+            exc = TaskSpecError(
+                f"'loglik' scores answer choices, and {cls.name} tasks have none "
+                "(the model writes its answer)",
+                fix="use 'mode: generate' (with an 'extract:' rule) or remove 'mode:'",
+            )
+            exc.loc = ("scoring", "mode")  # type: ignore[attr-defined]
+            raise exc
+        fewshot = spec.fewshot
+        if fewshot is None or fewshot.k == 0:
+            return
+        if not cls.shows_examples():
+            exc = TaskSpecError(
+                f"in-context examples need each exemplar's answer, and {cls.name} examples "
+                "cannot be shown with theirs",
+                fix="remove 'fewshot:' (or set 'k: 0')",
+            )
+            exc.loc = ("fewshot",)  # type: ignore[attr-defined]
+            raise exc
+        if fewshot.selector == "balanced" and not cls.labels(spec):
+            exc = TaskSpecError(
+                f"'balanced' picks k exemplars per label, and {cls.name} tasks have no labels",
+                fix="use 'selector:' first, random, fixed or bm25",
+            )
+            exc.loc = ("fewshot", "selector")  # type: ignore[attr-defined]
+            raise exc
 
     @classmethod
     def check_spec(cls, spec: TaskSpec) -> None:

@@ -14,12 +14,14 @@ from typing import Any, ClassVar
 
 from bench.errors import DataError
 from bench.families.base import Response
+from bench.families.extract import answer_text
 from bench.spec import TaskSpec
 
 __all__ = [
     "TextResponse",
     "check_references",
     "clean_answer",
+    "parse_text_answer",
     "prediction_text",
     "reference_streams",
     "row_references",
@@ -114,3 +116,16 @@ def clean_answer(text: str) -> TextResponse:
     while len(out) >= 2 and out[0] in _QUOTES and out[-1] in _QUOTES:
         out = out[1:-1].strip()
     return TextResponse(text=out)
+
+
+def parse_text_answer(text: str, spec: TaskSpec | None) -> TextResponse:
+    """A generated answer read under the task's ``scoring`` block (see
+    :mod:`bench.families.extract`), then cleaned by :func:`clean_answer`; no answer (reasoning
+    never ended, no regex match, no JSON field) is the empty text.
+
+    Example:
+        >>> parse_text_answer("  Answer: Paris\\n", None).text
+        'Paris'
+    """
+    found = answer_text(text, spec)
+    return TextResponse(text="") if found is None else clean_answer(found)

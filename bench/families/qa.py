@@ -12,6 +12,10 @@ Prompt fields (jinja2, see :mod:`bench.families.prompts`): ``{{ question }}``,
 ``{{ context }}``, ``{{ title }}`` (``None`` when the data has none) and ``{{ language }}``. A
 generated answer is the span with surrounding whitespace and quotes and a leading ``Answer:``
 removed (an empty answer means "no answer"); generation stops at the first newline by default.
+The task's ``scoring.extract`` picks the answer out of longer text first (the first or last
+block between blank lines, a ``regex`` group or a ``json`` field) and ``scoring.strip_reasoning``
+drops ``<think>`` blocks; nothing extracted (or reasoning that never ends) is "no answer", ``""``
+(see :mod:`bench.families.extract`).
 
 Options: none (any key under ``options:`` is an error).
 """
@@ -23,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from bench.families.base import Family, Request, Response
-from bench.families.generation import TextResponse, clean_answer, prediction_text
+from bench.families.generation import TextResponse, parse_text_answer, prediction_text
 from bench.families.prompts import PromptValue
 from bench.spec import TaskSpec
 
@@ -172,8 +176,9 @@ class QAFamily(Family):
         }
 
     def parse_answer(self, text: str, request: Request, spec: TaskSpec | None) -> Response:
-        """The answer span: ``text`` without surrounding whitespace, quotes or ``Answer:``."""
-        return clean_answer(text)
+        """The answer span read under the task's ``scoring`` block (by default the first
+        block), without surrounding whitespace, quotes or ``Answer:``; ``""`` when none."""
+        return parse_text_answer(text, spec)
 
     def parse_prediction(self, value: Any, spec: TaskSpec) -> Response:
         return prediction_text(value, spec)

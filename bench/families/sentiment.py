@@ -14,7 +14,11 @@ Prompt fields (jinja2, see :mod:`bench.families.prompts`):
 * ``{{ language }}``: the task's language code.
 
 Answers: a generated answer names the label whose verbaliser appears first in it
-(case-insensitive, whole words for ASCII words, substrings for CJK); none is ``label=None``. A
+(case-insensitive, whole words for ASCII words, substrings for CJK; a mention inside a longer
+verbaliser counts as the longer one); none is ``label=None``. The task's ``scoring.extract``
+picks another rule (``last`` mention, a ``regex`` or a ``json`` field whose value is then
+matched to a verbaliser) and ``scoring.strip_reasoning`` drops ``<think>`` blocks first (see
+:mod:`bench.families.extract`). A
 language model that scores continuations instead is given each label's verbaliser, and the
 probabilities are the softmax of their log-likelihoods.
 
@@ -31,7 +35,6 @@ Options: none (any key under ``options:`` is an error).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
@@ -39,6 +42,7 @@ from pydantic import field_validator
 
 from bench.errors import TaskSpecError, did_you_mean
 from bench.families.base import Family, Request, Response
+from bench.families.extract import select, strip
 from bench.families.prompts import PromptValue
 from bench.preprocess.base import tokens_column
 from bench.spec import TaskSpec
@@ -143,31 +147,6 @@ metrics:
   - ece: {bins: 15}
 primary_metric: accuracy
 """
-
-
-def _word_pattern(word: str) -> re.Pattern[str]:
-    escaped = re.escape(word)
-    if word.isascii():
-        # Whole words only: "positive" must not match inside "nonpositive".
-        return re.compile(rf"(?<![^\W_]){escaped}(?![^\W_])", re.IGNORECASE)
-    # Chinese and Japanese have no spaces between words; a substring is the word.
-    return re.compile(escaped, re.IGNORECASE)
-
-
-def _parse_label(text: str, words: Mapping[str, str]) -> str | None:
-    best: tuple[int, int, str] | None = None
-    for label, word in words.items():
-        if not word:
-            continue
-        found = _word_pattern(word).search(text)
-        if found is None:
-            continue
-        # The earliest mention wins; at the same position the longer word ("very positive"
-        # over "very") wins.
-        key = (found.start(), -len(word), label)
-        if best is None or key < best:
-            best = key
-    return None if best is None else best[2]
 
 
 def label_suggestion(
@@ -299,9 +278,12 @@ class SentimentFamily(Family):
         }
 
     def parse_answer(self, text: str, request: Request, spec: TaskSpec | None) -> Response:
-        """The label whose verbaliser appears first in ``text``; ``None`` when none does."""
+        """The label ``text`` names under the task's ``scoring`` block: by default the one
+        whose verbaliser appears first; ``None`` when none does (or reasoning never ended).
+        See :mod:`bench.families.extract`."""
         labels = tuple(getattr(request, "labels", ()))
-        return SentimentResponse(label=_parse_label(text, verbalizers(labels, spec)), raw=text)
+        label = select(strip(text, spec), verbalizers(labels, spec), spec)
+        return SentimentResponse(label=label, raw=text)
 
     def answer_text(self, request: Request, reference: Any, spec: TaskSpec | None) -> str:
         """The gold label's verbaliser under ``spec`` (the bound prompt variant's words)."""

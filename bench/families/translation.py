@@ -25,7 +25,7 @@ from bench.families.base import Family, Request, Response
 from bench.families.generation import (
     TextResponse,
     check_references,
-    clean_answer,
+    parse_text_answer,
     prediction_text,
     row_references,
 )
@@ -163,8 +163,10 @@ class TranslationFamily(Family):
         }
 
     def parse_answer(self, text: str, request: Request, spec: TaskSpec | None) -> Response:
-        """The translation: ``text`` without surrounding whitespace, quotes or ``Answer:``."""
-        return clean_answer(text)
+        """The translation read under the task's ``scoring`` block (by default the first block
+        between blank lines; see :mod:`bench.families.extract`), without surrounding
+        whitespace, quotes or ``Answer:``; ``""`` when nothing could be extracted."""
+        return parse_text_answer(text, spec)
 
     def parse_prediction(self, value: Any, spec: TaskSpec) -> Response:
         return prediction_text(value, spec)

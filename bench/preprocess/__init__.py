@@ -30,6 +30,7 @@ __all__ = [
     "build_steps",
     "check_resources",
     "map_fingerprint",
+    "model_view",
     "steps_identity",
 ]
 
@@ -39,7 +40,7 @@ def build_steps(spec: TaskSpec) -> list[Step]:
     from bench.registry import registry
 
     steps: list[Step] = []
-    has_tokens = False
+    has_tokens = has_model_tokens = False
     for i, step_spec in enumerate(spec.preprocess):
         cls = registry.get("step", step_spec.name)
         step: Step = cls(**step_spec.params)
@@ -49,10 +50,30 @@ def build_steps(spec: TaskSpec) -> list[Step]:
                 "tokenising step (zh_segment, zh_pos, en_tokenize) comes before it",
                 fix="add a tokenising step before it",
             )
+        if step.needs_tokens and step.in_model_view and not has_model_tokens:
+            raise TaskSpecError(
+                f"task '{spec.name}': preprocess[{i}] '{step.name}' is in the model view "
+                f"(view: {step.effective_view}) and works on tokens, but every tokenising step "
+                "before it is metric-only",
+                fix="give the tokenising step 'view: both', or this one 'view: metric'",
+            )
         if step.name in ("zh_segment", "zh_pos", "en_tokenize"):
             has_tokens = True
+            has_model_tokens = has_model_tokens or step.in_model_view
         steps.append(step)
     return steps
+
+
+def model_view(steps: Sequence[Step]) -> list[Step]:
+    """The steps a prompted adapter's requests get: those whose view is ``model`` or
+    ``both``, in order (see :mod:`bench.preprocess.base`, *Views*).
+
+    Example:
+        >>> from bench.preprocess.text import CollapseWhitespace, UnicodeNFKC
+        >>> [s.name for s in model_view([UnicodeNFKC(), CollapseWhitespace()])]
+        ['collapse_whitespace']
+    """
+    return [s for s in steps if s.in_model_view]
 
 
 def check_resources(steps: Sequence[Step]) -> None:

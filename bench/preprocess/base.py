@@ -13,6 +13,18 @@ installed versions) and, in :meth:`Step.data_dependencies`, the data it reads (a
 content hash, an NLTK data package's content hash, a configuration). Upgrading jieba or
 installing other NLTK data therefore changes the identity and re-runs the step.
 
+Views: a step declares whether it rewrites what the model reads, what the metric compares, or
+both (:attr:`Step.view`, ``model`` / ``metric`` / ``both``; :attr:`Step.default_view` per step
+class, ``view:`` in the task file overrides it: ``- unicode_nfkc: {view: both}``). A prompted
+(language-model) adapter reads the *model view*: only the steps whose view is ``model`` or
+``both``, so by default it sees the original characters (full-width Chinese punctuation, case,
+traditional characters). Every other adapter (baselines, trained classifiers: they read text by
+comparing it with their training data, as a metric compares n-grams) reads every step, exactly
+the pipeline bench ran before views existed, so their numbers do not change. The effective view
+is part of :meth:`Step.identity`, so caches key on it. References are not rewritten by any
+view (they never were preprocessed): normalising them alone, without the predictions, would
+score a prompted model's original punctuation against normalised references.
+
 Conventions for columns: text fields stay text. Tokenising steps write ``<field>_tokens`` (a list
 of strings) and tagging steps ``<field>_pos`` (a list of tags aligned with the tokens); later
 steps such as stopword removal or truncation work on those columns.
@@ -22,15 +34,18 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from bench.identity import library_versions
 
-__all__ = ["Batch", "Step", "TextStep", "TokenStep", "pos_column", "tokens_column"]
+__all__ = ["Batch", "Step", "TextStep", "TokenStep", "View", "pos_column", "tokens_column"]
 
 Batch = dict[str, list[Any]]
+
+View = Literal["model", "metric", "both"]
+"""Which side of the comparison a step rewrites (see the module's *Views*)."""
 
 
 def tokens_column(field: str) -> str:
@@ -49,6 +64,8 @@ class Step(BaseModel):
     Attributes:
         fields: The text fields the step applies to; ``None`` means the family's text fields
             (for sentiment, ``text``).
+        view: ``model``, ``metric`` or ``both`` (see the module's *Views*); ``None`` means
+            the class's :attr:`default_view`.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -60,7 +77,22 @@ class Step(BaseModel):
     """Distributions whose code decides the output (``nltk``, ``opencc``): their installed
     versions are part of :meth:`dependencies`."""
 
+    default_view: ClassVar[View] = "both"
+    """The view of a step whose task entry sets none: ``metric`` for normalisations a reader
+    does not need (Unicode, width, case, script), ``both`` for the rest."""
+
     fields: list[str] | None = None
+    view: View | None = None
+
+    @property
+    def effective_view(self) -> View:
+        """The step's view: its ``view`` param, else :attr:`default_view`."""
+        return self.view or self.default_view
+
+    @property
+    def in_model_view(self) -> bool:
+        """Whether a prompted adapter's requests get this step (view ``model`` or ``both``)."""
+        return self.effective_view != "metric"
 
     def check_resources(self) -> None:
         """Raise :class:`~bench.errors.MissingResource` when a needed resource is absent."""
@@ -90,9 +122,17 @@ class Step(BaseModel):
         """Return the columns this step writes for ``batch``."""
 
     def identity(self) -> dict[str, Any]:
-        """Name, version, params and, when there are any, :meth:`dependencies`: what keys the
-        step's cached output and what a run record lists."""
-        identity = {"step": self.name, "version": self.version, "params": self.model_dump()}
+        """Name, version, params, the effective view and, when there are any,
+        :meth:`dependencies`: what keys the step's cached output and what a run record lists.
+
+        ``params`` holds the step's own parameters (not ``view``, which has its own key with
+        the class default filled in)."""
+        identity = {
+            "step": self.name,
+            "version": self.version,
+            "params": self.model_dump(exclude={"view"}),
+            "view": self.effective_view,
+        }
         depends = self.dependencies()
         if depends:
             identity["depends"] = depends

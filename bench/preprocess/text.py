@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Final
 from pydantic import Field, model_validator
 
 from bench.errors import TaskSpecError
-from bench.preprocess.base import Batch, Step, TextStep, pos_column, tokens_column
+from bench.preprocess.base import Batch, Step, TextStep, View, pos_column, tokens_column
 
 __all__ = [
     "CJK_PUNCTUATION_KEPT",
@@ -98,6 +98,7 @@ class UnicodeNFKC(TextStep):
     """
 
     name: ClassVar[str] = "unicode_nfkc"
+    default_view: ClassVar[View] = "metric"  # an LLM reads the original form
 
     def data_dependencies(self) -> dict[str, Any]:
         return _unicode()
@@ -127,6 +128,7 @@ class FullwidthToHalfwidth(TextStep):
     """
 
     name: ClassVar[str] = "fullwidth_to_halfwidth"
+    default_view: ClassVar[View] = "metric"  # an LLM reads the original form
 
     def data_dependencies(self) -> dict[str, Any]:
         return _unicode()
@@ -146,6 +148,7 @@ class Lowercase(TextStep):
     """
 
     name: ClassVar[str] = "lowercase"
+    default_view: ClassVar[View] = "metric"  # an LLM reads the original form
 
     def data_dependencies(self) -> dict[str, Any]:
         return _unicode()

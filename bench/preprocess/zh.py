@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 from bench.errors import MissingResource
-from bench.preprocess.base import Batch, Step, TextStep, TokenStep, pos_column, tokens_column
+from bench.preprocess.base import Batch, Step, TextStep, TokenStep, View, pos_column, tokens_column
 from bench.preprocess.resources import opencc_identity, require_opencc
 from bench.preprocess.segmenter import jieba_identity, jieba_pos_tokenizer, jieba_tokenizer
 
@@ -57,6 +57,7 @@ class TraditionalToSimplified(TextStep):
     """
 
     name: ClassVar[str] = "traditional_to_simplified"
+    default_view: ClassVar[View] = "metric"  # an LLM reads the original form
 
     config: Literal["t2s", "tw2s", "hk2s", "tw2sp"] = "t2s"
 

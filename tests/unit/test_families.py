@@ -215,7 +215,7 @@ def test_bad_templates_fail_validation_naming_file_and_field(
     new: str, needles: tuple[str, ...], tmp_path: Path
 ) -> None:
     path = _copy(tmp_path, "sentiment-en", "Review: {{ text }}", f"Review: {new}")
-    _one_error(_validate(path), str(path), "field 'prompt.template'", *needles)
+    _one_error(_validate(path), str(path), "field 'prompts[0].template'", *needles)
     with pytest.raises(TaskSpecError):
         load_task(path)  # at task load too, not only in the CLI
 
@@ -223,18 +223,19 @@ def test_bad_templates_fail_validation_naming_file_and_field(
 @pytest.mark.parametrize("family", sorted(BY_FAMILY))
 def test_every_family_refuses_a_field_it_does_not_expose(family: str, tmp_path: Path) -> None:
     task = BY_FAMILY[family]
-    spec = load_task(SMOKE / f"{task}.yaml")
+    spec = load_task(SMOKE / f"{task}.yaml").bind_variant("default")
     assert spec.prompt is not None
     old = spec.prompt.template.splitlines()[0].replace("\\", "")
     text = (SMOKE / f"{task}.yaml").read_text("utf-8")
     line = next(ln for ln in text.splitlines() if ln.strip().startswith("template:"))
-    path = _copy(tmp_path, task, line, '  template: "{{ id }} ' + old.replace('"', "") + '"')
+    indent = line[: len(line) - len(line.lstrip())]
+    path = _copy(tmp_path, task, line, indent + 'template: "{{ id }} ' + old.replace('"', "") + '"')
     _one_error(_validate(path), str(path), "uses '{{ id }}'", f"which {family} prompts")
 
 
 def test_rendering_never_reaches_past_a_value() -> None:
     # A spec built in code (never validated) is checked before its first prompt is rendered.
-    spec = load_task(SMOKE / "sentiment-en.yaml")
+    spec = load_task(SMOKE / "sentiment-en.yaml").bind_variant("default")
     assert spec.prompt is not None
     bad = spec.model_copy(
         update={"prompt": spec.prompt.model_copy(update={"template": "{{ text.upper }}"})}
@@ -262,7 +263,8 @@ def test_literal_braces_are_written_as_a_jinja2_string() -> None:
 
 @pytest.mark.parametrize("task", sorted(OLD_TASK_TEMPLATES))
 def test_smoke_prompts_render_exactly_what_the_old_renderer_did(task: str) -> None:
-    spec = load_task(SMOKE / f"{task}.yaml")
+    # The first variant (``default``) of each smoke task is the template published before.
+    spec = load_task(SMOKE / f"{task}.yaml").bind_variant("default")
     assert spec.prompt is not None
     old = OLD_TASK_TEMPLATES[task]
     # The task file's template is the old one with {field} spelled {{ field }}.
@@ -289,7 +291,7 @@ def test_default_prompts_have_only_the_old_fields() -> None:
 
 def test_choices_and_scores_are_the_familys() -> None:
     sentiment = get_family("sentiment")
-    zh = load_task(SMOKE / "sentiment-zh.yaml")
+    zh = load_task(SMOKE / "sentiment-zh.yaml").bind_variant("default")
     req = SentimentRequest(id="1", language="zh", text="好", labels=("negative", "positive"))
     assert sentiment.answer_choices(req, zh) == ("负面", "正面")
     resp = sentiment.from_choice_scores(req, zh, [math.log(1), math.log(3)])

@@ -82,7 +82,7 @@ def test_valid_task_parses_into_a_frozen_spec(tmp_path: Path, base_text: str) ->
     assert spec.metrics[-1].params == {"bins": 15}
     assert spec.metrics[0].params == {}
     assert spec.primary_metric == "accuracy"
-    assert spec.prompt is not None and "{{ text }}" in spec.prompt.template
+    assert spec.prompts is not None and "{{ text }}" in spec.prompts[0].template
     with pytest.raises(ValidationError):
         spec.version = 2  # type: ignore[misc]
 

@@ -92,7 +92,7 @@ def _samples(outcome: RunOutcome) -> list[dict[str, Any]]:
 
 
 def test_render_fills_fields_and_verbalises_labels() -> None:
-    task = find_task("sentiment-zh")
+    task = find_task("sentiment-zh").bind_variant("default")
     req = SentimentRequest(id="1", language="zh", text="很好", labels=("negative", "positive"))
     prompt = render(req, task)
     assert "负面, 正面" in prompt
@@ -100,7 +100,7 @@ def test_render_fills_fields_and_verbalises_labels() -> None:
 
 
 def test_render_names_task_and_unknown_placeholder() -> None:
-    task = find_task("sentiment-en")
+    task = find_task("sentiment-en").bind_variant("default")
     assert task.prompt is not None
     bad = task.model_copy(
         update={"prompt": task.prompt.model_copy(update={"template": "Say {nonsense}"})}
@@ -129,7 +129,7 @@ def test_parse_sentiment_first_whole_word_or_none() -> None:
     assert parse("POSITIVE, not negative", req, None).label == "positive"  # type: ignore[attr-defined]
     assert parse("nonpositive", req, None).label is None  # type: ignore[attr-defined]
     assert parse("I cannot tell", req, None).label is None  # type: ignore[attr-defined]
-    zh = find_task("sentiment-zh")
+    zh = find_task("sentiment-zh").bind_variant("default")
     assert parse("这是正面的评价", req, zh).label == "positive"  # type: ignore[attr-defined]
 
 
