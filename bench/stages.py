@@ -258,8 +258,9 @@ def pair_fingerprint(adapter: Adapter, task: TaskSpec, prepared: Prepared) -> st
 def exemplar_pool(
     task: TaskSpec, config: RunConfig, prepared: Prepared, split: str
 ) -> list[tuple[Request, Any]]:
-    """The in-context example pool of ``task``: its ``split`` role, preprocessed like the test
-    split, as ``(request, reference)`` pairs (read once per pair, shared by every unit).
+    """The in-context example pool of ``task``: its ``split`` role, preprocessed like a prompted
+    adapter's test requests (the model view of the steps), as ``(request, reference)`` pairs
+    (read once per pair, shared by every unit).
 
     A family that prepares its own data (recommendation) gives its train examples through
     ``prepared.load_train``.
@@ -281,7 +282,9 @@ def exemplar_pool(
             fix="set fewshot.split: train",
         )
     loaded = load_split(task, family, split, data_override=override)
-    ds = apply_steps(loaded.dataset, build_steps(task), family, desc=f"{task.name} {split}: ")
+    # Exemplars are shown to a prompted model beside the test example: the same model view.
+    steps = model_view(build_steps(task))
+    ds = apply_steps(loaded.dataset, steps, family, desc=f"{task.name} {split}: ")
     return list(RowExamples(family, task, ds).pairs())
 
 

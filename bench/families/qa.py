@@ -117,6 +117,10 @@ class QAFamily(Family):
         "language": "en",
     }
     stop_sequences: ClassVar[tuple[str, ...]] = ("\n",)
+    no_answer_text: ClassVar[str] = "unanswerable"
+    """What an in-context example of an unanswerable question (SQuAD 2.0) shows as its answer,
+    as lm-evaluation-harness's SQuAD 2.0 task does; a generated answer equal to it (any case)
+    is read back as no answer (``""``)."""
     title: ClassVar[Mapping[str, str]] = {"en": "extractive QA", "zh": "抽取式问答"}
     new_task_template: ClassVar[str | None] = _TEMPLATE
 
@@ -177,8 +181,12 @@ class QAFamily(Family):
 
     def parse_answer(self, text: str, request: Request, spec: TaskSpec | None) -> Response:
         """The answer span read under the task's ``scoring`` block (by default the first
-        block), without surrounding whitespace, quotes or ``Answer:``; ``""`` when none."""
-        return parse_text_answer(text, spec)
+        block), without surrounding whitespace, quotes or ``Answer:``; ``""`` when none, and
+        for :attr:`no_answer_text` (the unanswerable exemplars' answer)."""
+        response = parse_text_answer(text, spec)
+        if response.text.strip().rstrip(".").casefold() == self.no_answer_text.casefold():
+            return response.model_copy(update={"text": ""})
+        return response
 
     def parse_prediction(self, value: Any, spec: TaskSpec) -> Response:
         return prediction_text(value, spec)
@@ -190,4 +198,4 @@ class QAFamily(Family):
         answers = answer_texts(reference) or ()
         if answers:
             return answers[0]
-        return str(getattr(self, "no_answer_text", "unanswerable"))
+        return self.no_answer_text
