@@ -483,11 +483,12 @@ def parse_ranking(
     named: dict[str, None] = {}
     unknown = repeated = 0
     for line in text.splitlines():
-        marker = _MARKER.match(line)
+        whole = matcher.exact(line)  # "2001: A Space Odyssey" starts like a list marker
+        marker = None if whole is not None else _MARKER.match(line)
         entry = line[marker.end() :] if marker else line
         if not entry.strip():
             continue
-        exact = matcher.exact(entry)
+        exact = whole if whole is not None else matcher.exact(entry)
         found: list[str] = [] if exact is None else [exact]
         if not found:
             mentioned = matcher.mentions(entry)
