@@ -318,7 +318,10 @@ def test_tiny_causal_model_end_to_end(tmp_path: Path, mode: str) -> None:
     model = _tiny_hf().causal_model(tmp_path / "model", arch="gpt2")
     scoring = "scoring: {mode: generate}" if mode == "generate" else ""
     spec = _tiny_task(tmp_path / "task", scoring)
-    config = RunConfig(results=tmp_path / "results", bootstrap=BootstrapConfig(resamples=20))
+    # a random tiny model may name no candidate at all: recorded anyway, its failures counted
+    config = RunConfig(
+        results=tmp_path / "results", bootstrap=BootstrapConfig(resamples=0), max_failures=4
+    )
     (outcome,) = run_plan(
         [parse_model_spec(f"hf:{model},task=causal,max_new_tokens=12")], [spec], config
     )
@@ -333,17 +336,38 @@ def test_tiny_causal_model_end_to_end(tmp_path: Path, mode: str) -> None:
     ]
     assert len(samples) == 4
     if mode == "loglik":
+        import torch
+        import transformers
+
         assert record.failures.count == 0
+        tok = transformers.AutoTokenizer.from_pretrained(model)
+        lm = transformers.AutoModelForCausalLM.from_pretrained(model).eval()
+        requests = {r.id: r for r in FAMILY.prepare(spec, data_override=None, limit=None).requests}
         for sample in samples:
             response = sample["response"]
             assert len(response["ranked"]) == 4 and len(response["scores"]) == 4
             assert response["scores"] == sorted(response["scores"], reverse=True)
+            req = requests[sample["id"]]
+            prompt = render(req, spec)  # the family's default prompt: texts, not ids
+            assert "- " + req.history_texts[-1] in prompt and "m0" not in prompt
+            texts = dict(zip(req.shown, req.shown_texts, strict=True))
+            ctx = tok(prompt)["input_ids"]
+            for item, score in zip(response["ranked"], response["scores"], strict=True):
+                whole = tok(prompt + " " + texts[item])["input_ids"]
+                assert whole[: len(ctx)] == ctx
+                with torch.no_grad():
+                    logits = lm(torch.tensor([whole])).logits[0].float().log_softmax(-1)
+                direct = sum(float(logits[t - 1, whole[t]]) for t in range(len(ctx), len(whole)))
+                assert score == pytest.approx(direct, rel=1e-6)  # float32 sums
     else:
         # a random tiny model names no candidate: each such answer is a counted failure
         parsed = [s for s in samples if s["response"] is not None]
         unparsable = [s for s in samples if (s["failure"] or "").startswith("unparsable")]
         assert len(parsed) + len(unparsable) == 4
         assert record.failures.count == len(unparsable)
+        assert set(record.failures.by_kind or {}) <= {"unparsable"}
+        for sample in unparsable:
+            assert sample["failure"].startswith("unparsable: the answer names no candidate")
         for sample in parsed:
             assert sample["response"]["parse"]["named"] >= 1
     assert 0.0 <= record.metrics["mrr"].value <= 1.0
