@@ -118,7 +118,7 @@ def test_scoring_mode_picks_choices_or_generation() -> None:
 
 def test_item_text_names_only_the_item_tables_fields() -> None:
     spec = find_task("recommendation-synthetic")
-    with pytest.raises(TaskSpecError, match="item_text.*tittle") as err:
+    with pytest.raises(TaskSpecError, match=r"item_text.*tittle") as err:
         FAMILY.check_spec(_with_options(spec, item_text="{{ tittle }}"))
     assert getattr(err.value, "loc", None) == ("options", "shown", "item_text")
     with pytest.raises(TaskSpecError, match="greater than or equal to 1") as err:
@@ -216,9 +216,7 @@ def test_movielens_titles_load_as_latin1_with_genres() -> None:
     genres_spec = _with_options(spec, item_text="{{ title }} ({{ genres }})")
     FAMILY.check_spec(genres_spec)
     prepared = _prepare(genres_spec, limit=3, data=ML100K)
-    texts = {
-        i: t for r in prepared.requests for i, t in zip(r.shown, r.shown_texts, strict=True)
-    }
+    texts = {i: t for r in prepared.requests for i, t in zip(r.shown, r.shown_texts, strict=True)}
     texts.update(
         (i, t)
         for r in prepared.requests
@@ -371,3 +369,37 @@ def test_tiny_causal_model_end_to_end(tmp_path: Path, mode: str) -> None:
         for sample in parsed:
             assert sample["response"]["parse"]["named"] >= 1
     assert 0.0 <= record.metrics["mrr"].value <= 1.0
+
+
+def _openai_server() -> Any:
+    path = ROOT / "tests" / "fixtures" / "openai_server.py"
+    spec = importlib.util.spec_from_file_location("rec_openai_server", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["rec_openai_server"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_chat_endpoints_ranked_titles_parse_back_to_the_shown_ids() -> None:
+    from bench.adapters.openai import OpenAIAdapter
+
+    server_module = _openai_server()
+    spec = find_task("recommendation-synthetic")
+    requests = list(_prepare(spec, limit=3).requests)
+    with server_module.OpenAIServer() as server:
+        adapter = OpenAIAdapter(
+            "test-model",
+            base_url=server.base_url,
+            backoff=0.0,
+            api_key_env="BENCH_TEST_NO_SUCH_KEY",
+        )
+        for name, _ in spec.prompt_variants():
+            bound = spec.bind_variant(name)
+            responses = adapter.for_task(bound, FAMILY).predict(requests)
+            for req, resp in zip(requests, responses, strict=True):
+                # the server answers the numbered texts in reverse: every one parses back
+                assert isinstance(resp, RankingResponse), resp
+                assert resp.ranked == tuple(reversed(req.shown))
+                assert resp.parse is not None and resp.parse.named == len(req.shown)
+                assert (resp.parse.unknown, resp.parse.repeated) == (0, 0)
