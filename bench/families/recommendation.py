@@ -327,6 +327,11 @@ options:
     file: items
     format: csv
     fields: {item: item_id, title: title}
+  # shown:                   # what a language model is shown (each item by its text)
+  #   history: 20            # the most recent items of the user's history
+  #   candidates: null       # all candidates; N shows N, the rest rank after them
+  #   order: shuffled        # seeded per user (seed: 0), recorded in the record
+  #   item_text: "{{ title }}"
 preprocess: []
 metrics:
   - hit_rate: {k: [10]}
