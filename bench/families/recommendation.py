@@ -70,6 +70,8 @@ from bench.identity import SHORT, bytes_hash, combine, short_hash
 from bench.spec import TaskSpec
 
 __all__ = [
+    "DEFAULT_PROMPT",
+    "FUZZY_CUTOFF",
     "ItemTable",
     "ParseNote",
     "RankingResponse",
@@ -77,6 +79,7 @@ __all__ = [
     "RecommendationOptions",
     "RecommendationRequest",
     "ShownItems",
+    "item_text_template",
     "normalize_title",
     "parse_ranking",
     "ranked_ids",

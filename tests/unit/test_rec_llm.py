@@ -35,6 +35,11 @@ def _with_options(spec: TaskSpec, **shown: Any) -> TaskSpec:
     return spec.model_copy(update={"options": options})
 
 
+def _text(row: list[str]) -> str:
+    """An item of the smoke table as its task shows it: ``title (genre, genre)``."""
+    return f"{row[1]} ({row[3].replace('|', ', ')})"
+
+
 def _prepare(spec: TaskSpec, limit: int = 5, data: Path | None = None) -> Any:
     return FAMILY.prepare(spec, data_override=data, limit=limit)
 
@@ -59,12 +64,12 @@ def test_prompt_shows_item_texts_with_the_declared_history_and_candidates() -> N
         prompt = render(req, spec.bind_variant("list"))
         history_lines = [ln[2:] for ln in prompt.split("Candidates:")[0].splitlines()[1:] if ln]
         # the 10 most recent history items, oldest first, as "title (genres)"
-        assert history_lines == [f"{items[i][1]} ({items[i][3]})" for i in req.history[-10:]]
+        assert history_lines == [_text(items[i]) for i in req.history[-10:]]
         # every candidate is shown (candidates: null), numbered, in a shuffled order
         assert sorted(req.shown) == sorted(req.candidates) and req.shown != req.candidates
         numbered = [ln for ln in prompt.splitlines() if ln[:1].isdigit()]
         assert len(numbered) == len(req.candidates)
-        assert numbered[0] == f"1. {items[req.shown[0]][1]} ({items[req.shown[0]][3]})"
+        assert numbered[0] == f"1. {_text(items[req.shown[0]])}"
     # the shuffle is seeded per user: the same again, for any --limit; another seed differs
     again = _prepare(spec, limit=2)
     assert [r.shown for r in again.requests] == [r.shown for r in prepared.requests[:2]]
@@ -76,7 +81,8 @@ def test_prompt_shows_item_texts_with_the_declared_history_and_candidates() -> N
         None,
         "shuffled",
     )
-    assert info["shown_seed"] == 0 and info["item_text"] == "{{ title }} ({{ genres }})"
+    assert info["shown_seed"] == 0
+    assert info["item_text"] == "{{ title }} ({{ genres | replace('|', ', ') }})"
     assert info["shown_sha256"] != other.info["shown_sha256"]
     # the scored data is unchanged by the view: candidates and fingerprint stay
     assert other.fingerprint == prepared.fingerprint
