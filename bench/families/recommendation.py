@@ -100,6 +100,9 @@ class RecommendationRequest(Request):
         shown: The candidate ids a language model is shown, in the order shown; empty: every
             candidate, in ``candidates`` order.
         shown_texts: The item texts of ``shown`` (same order); empty: the ids themselves.
+        next_text: For a train request used as an in-context example: the text of its last
+            training item, which is the example's answer (``history_texts`` then shows the
+            history before it); empty otherwise.
     """
 
     family: ClassVar[str] = "recommendation"
@@ -110,6 +113,7 @@ class RecommendationRequest(Request):
     history_texts: tuple[str, ...] = ()
     shown: tuple[str, ...] = ()
     shown_texts: tuple[str, ...] = ()
+    next_text: str = ""
 
     @model_serializer(mode="wrap")
     def _drop_empty_views(self, handler: SerializerFunctionWrapHandler) -> Any:
@@ -117,7 +121,7 @@ class RecommendationRequest(Request):
         # and hash as they did before the view existed.
         data = handler(self)
         if isinstance(data, dict):
-            for key in ("history_texts", "shown", "shown_texts"):
+            for key in ("history_texts", "shown", "shown_texts", "next_text"):
                 if key in data and not data[key]:
                     del data[key]
         return data
@@ -130,9 +134,10 @@ class RecommendationRequest(Request):
 
     def shown_history(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """``(ids, texts)`` of the history a language model is shown, oldest first."""
-        if self.history_texts:
+        if self.history_texts or self.next_text:
             n = len(self.history_texts)
-            return self.history[len(self.history) - n :], self.history_texts
+            end = len(self.history) - (1 if self.next_text else 0)
+            return self.history[end - n : end], self.history_texts
         titles = [
             (self.history_titles[i] if i < len(self.history_titles) else "") or item
             for i, item in enumerate(self.history)
@@ -732,9 +737,12 @@ class RecommendationFamily(Family):
 
     def answer_text(self, request: Request, reference: Any, spec: TaskSpec | None) -> str:
         """An exemplar's answer: the item text of its first held-out item (its id where the
-        task has no item table, or the item is not among the shown candidates)."""
+        task has no item table, or the item is not among the shown candidates); for a train
+        example (no reference), the text of its last training item (``next_text``)."""
         req = _rec(request)
         targets = tuple(reference or ())
+        if not targets and req.next_text:
+            return req.next_text
         if not targets:
             raise TypeError(f"user {req.user!r} has no held-out item to show as an answer")
         ids, texts = req.shown_items()
@@ -924,7 +932,10 @@ class RecommendationFamily(Family):
                         history=histories[u],
                         history_titles=tuple(titles.get(i, "") for i in histories[u]),
                         candidates=(),
-                        history_texts=_history_texts(histories[u], view, texts),
+                        # as an in-context example: the history before its last item, which
+                        # is the answer (trainable adapters read ``history``, all of it)
+                        history_texts=_history_texts(histories[u][:-1], view, texts),
+                        next_text=texts.get(histories[u][-1]) or histories[u][-1],
                     ),
                     (),
                 )

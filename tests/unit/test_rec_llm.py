@@ -140,6 +140,33 @@ def test_answer_text_is_the_held_out_items_text() -> None:
     assert not text.startswith("i")
 
 
+def test_fewshot_exemplars_are_train_histories_answered_by_their_next_item() -> None:
+    from bench.fewshot import attach_shots
+    from bench.spec import FewshotSpec
+
+    spec = find_task("recommendation-synthetic")
+    fewshot = FewshotSpec(k=2, split="train", selector="first")
+    bound = spec.bind_variant("list").model_copy(update={"fewshot": fewshot})
+    prepared = _prepare(spec, limit=3)
+    assert prepared.load_train is not None
+    pool = prepared.load_train()
+    (req,) = attach_shots(FAMILY, bound, fewshot, 0, prepared.requests[:1], pool)
+    assert [s.id for s in req.shots] == [pool[0][0].id, pool[1][0].id]
+    prompt = render(req, bound)
+    for (example, _), shot in zip(pool[:2], req.shots, strict=True):
+        assert isinstance(example, RecommendationRequest)
+        history = example.history
+        # the exemplar shows its 10 items before the last one, answered by the last one's text
+        assert shot.answer == example.next_text != ""
+        assert example.shown_history()[0] == history[-11:-1]
+        assert example.history_texts[-1] != shot.answer
+        rendered = FAMILY.render_prompt(example, bound)
+        assert rendered + " " + shot.answer in prompt
+    assert prompt.endswith(render(prepared.requests[0], bound))
+    # trainable adapters still read every training interaction
+    assert pool[0][0].history == prepared.requests[0].history
+
+
 # --------------------------------------------------------------------------- parsing
 
 _IDS = ["1", "2", "50", "64", "100", "7"]
