@@ -120,8 +120,8 @@ def test_render_default_template_and_readable_lists() -> None:
         candidates=("i3", "i4"),
     )
     prompt = render(req, None)
-    assert "First\ni2\n" in prompt
-    assert prompt.endswith("i3, i4")
+    assert "- First\n- i2\n" in prompt  # the title, else the id
+    assert "1. i3\n2. i4\n" in prompt and prompt.endswith("Answer:")
 
 
 def test_parse_sentiment_first_whole_word_or_none() -> None:
@@ -144,7 +144,7 @@ def test_parse_text_and_ranking() -> None:
         id="u", language="en", user="u", history=("a",), candidates=("i1", "i2", "i3")
     )
     ranked = parse("1. i3\n2. i9\n3. i1. i3 again", rec, None).ranked  # type: ignore[attr-defined]
-    assert ranked == ("i3", "i1")
+    assert ranked == ("i3", "i1", "i2")  # named first, then the rest in the shown order
 
 
 # --------------------------------------------------------------------------- adapter basics
