@@ -1108,7 +1108,7 @@ class HFAdapter(Adapter):
         out = []
         for j, (p, c) in enumerate(batch):
             # logits at position t predict token t + 1
-            span = logits[j, len(p) - 1 : len(p) + len(c) - 1].float().log_softmax(-1)
+            span = logits[j, len(p) - 1 : len(p) + len(c) - 1].double().log_softmax(-1)
             target = torch.tensor(c, device=span.device)
             out.append(float(span.gather(1, target[:, None]).sum()))
         return out
@@ -1124,7 +1124,7 @@ class HFAdapter(Adapter):
         device = self._device()
         first = self._model(input_ids=torch.tensor([prompt], device=device), use_cache=True)
         cache = getattr(first, "cache", None) or getattr(first, "past_key_values", None)
-        head = first.logits[0, -1].float().log_softmax(-1)
+        head = first.logits[0, -1].double().log_softmax(-1)
         if not all(hasattr(cache, m) for m in ("batch_repeat_interleave", "crop")):
             pairs = [(prompt, c) for c in conts]
             return self._batched(pairs, lambda p: len(p[1]), self._score_pairs)
@@ -1157,7 +1157,7 @@ class HFAdapter(Adapter):
             ).logits
             for j, c in enumerate(batch):
                 if len(c) > 1:
-                    span = logits[j, : len(c) - 1].float().log_softmax(-1)
+                    span = logits[j, : len(c) - 1].double().log_softmax(-1)
                     target = torch.tensor(c[1:], device=span.device)
                     scores[j] += float(span.gather(1, target[:, None]).sum())
             return scores
