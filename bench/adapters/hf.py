@@ -19,15 +19,49 @@ What each ``task=`` answers, and how:
   target language is forced as the first generated token (``forced_bos_token_id``); the codes
   come from ``src_lang=``/``tgt_lang=`` or are derived from the task's languages (``zh`` →
   ``zho_Hans``, ``zh_CN`` or ``__zh__``, whichever the vocabulary has).
-* ``causal``: every family through the task's prompt (:mod:`bench.adapters.prompting`), wrapped
-  in the tokenizer's chat template when it has one (``chat=false`` turns that off). Sentiment
-  compares the summed log-likelihood of each label's verbaliser after the prompt (no free text
-  is parsed) and returns the softmax over labels as probabilities; recommendation ranks the
-  candidates by the summed log-likelihood of each candidate id after the prompt (the prompt's
-  key/value cache is computed once and shared by all candidates); QA, translation and
-  summarization decode greedily and cut the answer at the first stop string (``stop=``,
-  ``|``-separated, ``\\n`` for a newline; default ``\\n`` for QA and translation, ``\\n\\n``
-  for summarization), then parse it like any generic model's answer.
+* ``causal``: every family through the task's prompt (:mod:`bench.adapters.prompting`,
+  in-context examples included), scored as the task's ``scoring.mode`` says (the family's
+  default when unset: ``loglik`` for sentiment and recommendation, else ``generate``):
+
+  - ``loglik``: each answer choice (a label's verbaliser, a candidate id) is scored by the
+    summed log-probability of its continuation (:func:`bench.adapters.loglik.continuation`)
+    after the prompt, normalised by ``scoring.normalization``
+    (:func:`bench.adapters.loglik.normalize`: ``none``, ``token``, ``char``, ``byte``;
+    ``pmi`` subtracts the same continuation's log-probability after the answer-only context,
+    the prompt's last line, in a user turn of the chat template when that applies). An empty
+    context is scored after the BOS token the tokenizer adds, else the tokenizer's BOS (or,
+    GPT-2 style, EOS) token. The family turns the scores into its answer (sentiment: softmax
+    over labels; recommendation: the ranking, candidates scored against the prompt's shared
+    key/value cache). Log-probabilities are taken in float64 after the forward pass.
+  - ``generate``: decode and cut the text at the first stop string, then parse it through
+    the family (``scoring.extract``, ``strip_reasoning``). Each setting is the model spec's
+    explicit value (``max_new_tokens=``, ``stop=`` ``|``-separated with ``\\n`` for a newline
+    and empty for none, ``temperature=``, ``top_p=``), else the task's ``generation:``, else
+    bench's default (greedy, 128 new tokens, the family's stop strings: ``\\n`` for QA and
+    translation, ``\\n\\n`` for summarization); the effective values are recorded in
+    ``model.info["generation"]`` and fingerprinted. Stop strings are matched by transformers'
+    own ``StopStringCriteria`` (what ``generate(stop_strings=...)`` builds) on the generated
+    tokens only, so a stop string never straddles the prompt's end and no batch is decoded
+    per step. With ``temperature > 0`` each request is sampled with its own generator, seeded
+    from the unit's ``generation.seed``, the spec's ``seed=`` and the request's content hash,
+    by the Gumbel-max trick (the argmax of the tempered, top-p filtered scores plus Gumbel
+    noise is a sample of their softmax): a request's answer is the same at any batch size and
+    position.
+
+  Every response carries a transcript: the prompt the model was given (after the chat
+  template) and the raw completion, or the normalised score of each choice.
+
+  The chat template is applied when ``chat=true`` (an error if the tokenizer has none); never
+  with ``chat=false``; otherwise only when the tokenizer has a template *and* the model's name
+  (the hub id's or the folder's last component) marks an instruct/chat model: it contains
+  ``instruct`` or ``chat``, or has ``it``, ``sft``, ``dpo`` or ``rlhf`` as a ``-``/``_``/``.``
+  separated part (``Qwen2.5-0.5B-Instruct``, ``Llama-2-7b-chat-hf``, ``gemma-2-2b-it``). A
+  base model's tokenizer may carry a template too; it is not applied. The decision and its
+  reason are recorded (``chat_template``, ``chat_rule``) and fingerprinted. The system prompt
+  is ``system=`` on the spec (empty drops the task's), else the prompt variant's ``system``:
+  a system turn under the chat template, else the text's first paragraph. With
+  ``fewshot.as_multiturn`` and a chat template the exemplars are user/assistant turns;
+  otherwise they are inline in one prompt.
 * ``classifier`` (``AutoModelForSequenceClassification``): sentiment. The model's
   ``id2label`` is mapped onto the task's labels case-insensitively (``neg``/``pos`` count as
   ``negative``/``positive``); ``label_map=`` gives the mapping explicitly, either as
@@ -48,7 +82,10 @@ is float32 on CPU and the checkpoint's dtype on CUDA. Inference runs under
 
 The fingerprint covers the code version, every parameter that changes answers, the resolved
 device type and dtype, the weights (a SHA-256 of a local folder's files, or the hub commit the
-revision resolves to) and, for causal models, the task's prompt.
+revision resolves to) and, for causal models, the task's prompt, the chat decision, the system
+prompt, the scoring and exemplar settings and the effective decoding settings.
+:meth:`HFAdapter.sort_key` gives the runner each request's prompt length in tokens, to sort a
+whole test set by before batching.
 """
 
 from __future__ import annotations
