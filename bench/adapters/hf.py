@@ -920,12 +920,12 @@ class HFAdapter(Adapter):
         except (OSError, ValueError) as exc:
             raise self._load_error(exc) from exc
 
-    def _system(self) -> str | None:
+    def _system(self, task: TaskSpec | None = None) -> str | None:
         """The system prompt: ``system=`` on the spec (``""`` drops the task's), else the
-        task's (its prompt variant's) ``system``."""
+        task's (its prompt variant's) ``system``; ``task`` defaults to the bound task."""
         if self.params.system is not None:
             return _unescape(self.params.system) or None
-        return system_prompt(self._spec)
+        return system_prompt(task if task is not None else self._spec)
 
     def _messages(self, request: Request) -> list[dict[str, str]]:
         """The chat messages for ``request`` (exemplars as turns with ``as_multiturn``)."""
@@ -1014,7 +1014,7 @@ class HFAdapter(Adapter):
         scoring = task.scoring.model_dump(mode="json") if task.scoring is not None else None
         return {
             "chat": self._use_chat(),
-            "system": self._system(),
+            "system": self._system(task),
             "mode": mode,
             "normalization": normalization,
             "scoring": scoring,

@@ -356,3 +356,17 @@ def test_sort_key_is_the_prompt_token_length(models: dict[str, Path]) -> None:
     tok = transformers.AutoTokenizer.from_pretrained(models["gpt2"])
     for req in requests:
         assert a.sort_key(req) == len(tok(render(req, spec), add_special_tokens=False)["input_ids"])
+
+
+def test_sample_units_of_a_bound_protocol_draw_different_answers(models: dict[str, Path]) -> None:
+    from bench.protocol import resolve
+
+    spec, requests = requests_for("qa-en", 4)
+    task = spec.model_copy(update={"generation": GenerationSpec(temperature=1.0, n=2, seed=3)})
+    protocol = resolve(task)
+    first, second = (protocol.bind(task, unit) for unit in protocol.units())
+    a, b = _sampled(models["gpt2"], first, requests), _sampled(models["gpt2"], second, requests)
+    assert a != b
+    assert _sampled(models["gpt2"], first, requests, batch_size=1) == a
+    base = HFAdapter(str(models["gpt2"]), task="causal", device="cpu")
+    assert base.fingerprint(first) != base.fingerprint(second)  # the sample's seed
