@@ -370,3 +370,35 @@ def test_sample_units_of_a_bound_protocol_draw_different_answers(models: dict[st
     assert _sampled(models["gpt2"], first, requests, batch_size=1) == a
     base = HFAdapter(str(models["gpt2"]), task="causal", device="cpu")
     assert base.fingerprint(first) != base.fingerprint(second)  # the sample's seed
+
+
+def test_seeded_sampling_follows_the_model_distribution(models: dict[str, Path]) -> None:
+    """One sampled token per request: how often it is the most likely token's text matches the
+    probabilities a direct forward pass gives (within 4 standard deviations)."""
+    from bench.families.qa import QARequest
+
+    spec = find_task("qa-en").model_copy(
+        update={"generation": GenerationSpec(temperature=1.0, seed=11)}
+    )
+    requests = [
+        QARequest(id=str(i), language="en", question=f"What is {i}?", context=sentence)
+        for i, sentence in enumerate(tiny_hf.SENTENCES * 5)
+    ]
+    a = adapter(models["gpt2"], spec, max_new_tokens=1, stop="", batch_size=16)
+    responses = a.predict(requests)
+    tok = transformers.AutoTokenizer.from_pretrained(models["gpt2"])
+    model = transformers.AutoModelForCausalLM.from_pretrained(models["gpt2"]).eval()
+    texts = [tok.decode([k], skip_special_tokens=True) for k in range(model.config.vocab_size)]
+    hits, mean, var = 0, 0.0, 0.0
+    for req, resp in zip(requests, responses, strict=True):
+        with torch.no_grad():
+            logits = model(**tok(render(req, spec), return_tensors="pt")).logits[0, -1]
+        probs = logits.double().softmax(-1)
+        top = texts[int(probs.argmax())]
+        p = float(sum(probs[k] for k, t in enumerate(texts) if t == top))
+        assert resp.transcript is not None
+        hits += resp.transcript.completion == top
+        mean, var = mean + p, var + p * (1 - p)
+    # the check has power: greedy decoding (always the top token) would fail it
+    assert len(requests) - mean > 4 * var**0.5, (mean, var)
+    assert abs(hits - mean) < 4 * var**0.5, (hits, mean, var)
