@@ -402,3 +402,36 @@ def test_seeded_sampling_follows_the_model_distribution(models: dict[str, Path])
     # the check has power: greedy decoding (always the top token) would fail it
     assert len(requests) - mean > 4 * var**0.5, (mean, var)
     assert abs(hits - mean) < 4 * var**0.5, (hits, mean, var)
+
+
+def test_a_stop_string_never_straddles_the_prompt_end(models: dict[str, Path]) -> None:
+    """``generate(stop_strings=...)`` matches across the prompt's end (a chat template's
+    final newline and a first generated newline read as ``\\n\\n``); the adapter matches on
+    the generated tokens only."""
+    spec, requests = requests_for("qa-en", 12)
+    tok = transformers.AutoTokenizer.from_pretrained(models["gpt2"])
+    model = transformers.AutoModelForCausalLM.from_pretrained(models["gpt2"]).eval()
+    for req in requests:  # one whose first generated token is whole characters
+        prompt = render(req, spec)
+        ids = tok(prompt, return_tensors="pt")
+        start = ids["input_ids"].shape[1]
+        with torch.no_grad():
+            free = model.generate(**ids, max_new_tokens=12, do_sample=False, pad_token_id=2)
+        first = tok.decode(free[0, start : start + 1])
+        if first.strip() and "\ufffd" not in first:
+            break
+    else:
+        raise AssertionError("no request starts its answer with a whole character")
+    text = tok.decode(free[0, start:], skip_special_tokens=True)
+    stop = prompt[-1] + text[0]  # half in the prompt, half in the first generated token
+    with torch.no_grad():
+        straddled = model.generate(
+            **ids, max_new_tokens=12, do_sample=False, pad_token_id=2,
+            stop_strings=[stop], tokenizer=tok,
+        )  # fmt: skip
+    assert straddled.shape[1] == start + 1  # transformers' own option stops at once
+    a = adapter(models["gpt2"], spec, max_new_tokens=12, stop=stop.replace("\n", "\\n"))
+    (resp,) = a.predict([req])
+    assert resp.transcript is not None
+    assert resp.transcript.completion == text.split(stop)[0]
+    assert len(resp.transcript.completion) > len(first)
