@@ -435,3 +435,24 @@ def test_a_stop_string_never_straddles_the_prompt_end(models: dict[str, Path]) -
     assert resp.transcript is not None
     assert resp.transcript.completion == text.split(stop)[0]
     assert len(resp.transcript.completion) > len(first)
+
+
+@pytest.mark.parametrize(
+    ("model_id", "chat"),
+    [
+        ("Qwen/Qwen2.5-0.5B-Instruct", True),
+        ("meta-llama/Llama-2-7b-chat-hf", True),
+        ("google/gemma-2-2b-it", True),
+        ("THUDM/chatglm3-6b", True),
+        ("HuggingFaceH4/mistral-7b-sft-beta", True),
+        ("./runs/tiny-llama-Instruct/", True),
+        ("Qwen/Qwen2.5-0.5B", False),  # a base model, though its tokenizer has a template
+        ("gpt2", False),
+        ("dbmdz/bert-base-italian-cased", False),
+        ("./checkpoints/llama", False),
+    ],
+)
+def test_which_names_mark_an_instruct_model(model_id: str, chat: bool) -> None:
+    from bench.adapters.hf import _CHAT_NAME, _model_name
+
+    assert bool(_CHAT_NAME.search(_model_name(model_id))) is chat
