@@ -19,15 +19,49 @@ What each ``task=`` answers, and how:
   target language is forced as the first generated token (``forced_bos_token_id``); the codes
   come from ``src_lang=``/``tgt_lang=`` or are derived from the task's languages (``zh`` →
   ``zho_Hans``, ``zh_CN`` or ``__zh__``, whichever the vocabulary has).
-* ``causal``: every family through the task's prompt (:mod:`bench.adapters.prompting`), wrapped
-  in the tokenizer's chat template when it has one (``chat=false`` turns that off). Sentiment
-  compares the summed log-likelihood of each label's verbaliser after the prompt (no free text
-  is parsed) and returns the softmax over labels as probabilities; recommendation ranks the
-  candidates by the summed log-likelihood of each candidate id after the prompt (the prompt's
-  key/value cache is computed once and shared by all candidates); QA, translation and
-  summarization decode greedily and cut the answer at the first stop string (``stop=``,
-  ``|``-separated, ``\\n`` for a newline; default ``\\n`` for QA and translation, ``\\n\\n``
-  for summarization), then parse it like any generic model's answer.
+* ``causal``: every family through the task's prompt (:mod:`bench.adapters.prompting`,
+  in-context examples included), scored as the task's ``scoring.mode`` says (the family's
+  default when unset: ``loglik`` for sentiment and recommendation, else ``generate``):
+
+  - ``loglik``: each answer choice (a label's verbaliser, a candidate id) is scored by the
+    summed log-probability of its continuation (:func:`bench.adapters.loglik.continuation`)
+    after the prompt, normalised by ``scoring.normalization``
+    (:func:`bench.adapters.loglik.normalize`: ``none``, ``token``, ``char``, ``byte``;
+    ``pmi`` subtracts the same continuation's log-probability after the answer-only context,
+    the prompt's last line, in a user turn of the chat template when that applies). An empty
+    context is scored after the BOS token the tokenizer adds, else the tokenizer's BOS (or,
+    GPT-2 style, EOS) token. The family turns the scores into its answer (sentiment: softmax
+    over labels; recommendation: the ranking, candidates scored against the prompt's shared
+    key/value cache). Log-probabilities are taken in float64 after the forward pass.
+  - ``generate``: decode and cut the text at the first stop string, then parse it through
+    the family (``scoring.extract``, ``strip_reasoning``). Each setting is the model spec's
+    explicit value (``max_new_tokens=``, ``stop=`` ``|``-separated with ``\\n`` for a newline
+    and empty for none, ``temperature=``, ``top_p=``), else the task's ``generation:``, else
+    bench's default (greedy, 128 new tokens, the family's stop strings: ``\\n`` for QA and
+    translation, ``\\n\\n`` for summarization); the effective values are recorded in
+    ``model.info["generation"]`` and fingerprinted. Stop strings are matched by transformers'
+    own ``StopStringCriteria`` (what ``generate(stop_strings=...)`` builds) on the generated
+    tokens only, so a stop string never straddles the prompt's end and no batch is decoded
+    per step. With ``temperature > 0`` each request is sampled with its own generator, seeded
+    from the unit's ``generation.seed``, the spec's ``seed=`` and the request's content hash,
+    by the Gumbel-max trick (the argmax of the tempered, top-p filtered scores plus Gumbel
+    noise is a sample of their softmax): a request's answer is the same at any batch size and
+    position.
+
+  Every response carries a transcript: the prompt the model was given (after the chat
+  template) and the raw completion, or the normalised score of each choice.
+
+  The chat template is applied when ``chat=true`` (an error if the tokenizer has none); never
+  with ``chat=false``; otherwise only when the tokenizer has a template *and* the model's name
+  (the hub id's or the folder's last component) marks an instruct/chat model: it contains
+  ``instruct`` or ``chat``, or has ``it``, ``sft``, ``dpo`` or ``rlhf`` as a ``-``/``_``/``.``
+  separated part (``Qwen2.5-0.5B-Instruct``, ``Llama-2-7b-chat-hf``, ``gemma-2-2b-it``). A
+  base model's tokenizer may carry a template too; it is not applied. The decision and its
+  reason are recorded (``chat_template``, ``chat_rule``) and fingerprinted. The system prompt
+  is ``system=`` on the spec (empty drops the task's), else the prompt variant's ``system``:
+  a system turn under the chat template, else the text's first paragraph. With
+  ``fewshot.as_multiturn`` and a chat template the exemplars are user/assistant turns;
+  otherwise they are inline in one prompt.
 * ``classifier`` (``AutoModelForSequenceClassification``): sentiment. The model's
   ``id2label`` is mapped onto the task's labels case-insensitively (``neg``/``pos`` count as
   ``negative``/``positive``); ``label_map=`` gives the mapping explicitly, either as
@@ -48,7 +82,10 @@ is float32 on CPU and the checkpoint's dtype on CUDA. Inference runs under
 
 The fingerprint covers the code version, every parameter that changes answers, the resolved
 device type and dtype, the weights (a SHA-256 of a local folder's files, or the hub commit the
-revision resolves to) and, for causal models, the task's prompt.
+revision resolves to) and, for causal models, the task's prompt, the chat decision, the system
+prompt, the scoring and exemplar settings and the effective decoding settings.
+:meth:`HFAdapter.sort_key` gives the runner each request's prompt length in tokens, to sort a
+whole test set by before batching.
 """
 
 from __future__ import annotations
@@ -67,15 +104,22 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 from pydantic import ConfigDict, Field
 
 from bench.adapters.base import Adapter, Seed
-from bench.adapters.prompting import family_of, parse, render, system_prompt, template_for
+from bench.adapters.loglik import answer_only_context, continuation, normalize
+from bench.adapters.prompting import (
+    family_of,
+    messages,
+    parse,
+    render,
+    system_prompt,
+    template_for,
+)
 from bench.errors import AdapterError, MissingDependency, ModelSpecError, did_you_mean
-from bench.families.base import Failure, Request, Response
+from bench.families.base import Failure, Family, Request, Response, Transcript, family_class
 from bench.families.generation import TextResponse
 from bench.families.sentiment import SentimentResponse
 from bench.identity import short_hash
 
 if TYPE_CHECKING:
-    from bench.families.base import Family
     from bench.spec import TaskSpec
 
 __all__ = ["HFAdapter", "map_labels"]
@@ -97,6 +141,7 @@ _AUTO_CLASSES = {
 }
 _AUTO_BATCH_CUDA = 128
 _AUTO_BATCH_CPU = 16
+_DEFAULT_NEW_TOKENS = 128
 # Language codes of the multilingual seq2seq families, by ISO 639-1 code.
 _NLLB = {
     "en": "eng_Latn", "zh": "zho_Hans", "zh-hans": "zho_Hans", "zh-hant": "zho_Hant",
@@ -119,17 +164,6 @@ def _transformers() -> Any:
             "the hf adapter needs transformers", fix="pip install 'bench[hf]'"
         ) from exc
     return transformers
-
-
-def _is_cjk(char: str) -> bool:
-    return "\u2e80" <= char <= "\u9fff" or "\uf900" <= char <= "\uffef"
-
-
-def _joiner(prompt: str, word: str) -> str:
-    """The space between a prompt and a continuation word: none after whitespace or for CJK."""
-    if not prompt or not word or prompt[-1].isspace() or word[0].isspace():
-        return ""
-    return "" if _is_cjk(prompt[-1]) or _is_cjk(word[0]) else " "
 
 
 def _unescape(text: str) -> str:
@@ -237,6 +271,8 @@ class _Loaded:
     model: Any = None
     weights: dict[str, str] | None = None
     batch: int | None = None
+    light: Any = None  # the tokenizer alone, loaded before (or without) the model
+    chat: tuple[bool, str] | None = None  # whether the chat template applies, and why
 
 
 class HFAdapter(Adapter):
@@ -261,7 +297,10 @@ class HFAdapter(Adapter):
         device: str | None = None
         dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
         batch_size: int | Literal["auto"] = "auto"
-        max_new_tokens: int = Field(default=128, ge=1)
+        max_new_tokens: int | None = Field(default=None, ge=1)
+        temperature: float | None = Field(default=None, ge=0)
+        top_p: float | None = Field(default=None, gt=0, le=1)
+        system: str | None = None
         num_beams: int = Field(default=1, ge=1)
         revision: str | None = None
         trust_remote_code: bool = False
@@ -359,25 +398,60 @@ class HFAdapter(Adapter):
             )
         return bound
 
+    @property
+    def prompted(self) -> bool:
+        """``True`` for ``task=causal``: it answers through the task's prompt, exemplars,
+        scoring mode and generation settings."""
+        return self.params.task == "causal"
+
+    def protocol_support(self, task: TaskSpec) -> str | None:
+        """Why a causal model cannot honour ``task``'s protocol, or ``None``: it does
+        ``loglik`` for families with answer choices and ``generate`` for every family."""
+        if self.params.task != "causal":
+            return None
+        mode, _ = self._scoring(task, task.family)
+        cls = family_class(task.family)
+        if mode == "loglik" and cls is not None and cls.answer_choices is Family.answer_choices:
+            return (
+                f"hf causal models score log-likelihoods of answer choices, and {task.family} "
+                "answers have none (use scoring: {mode: generate})"
+            )
+        if self._decoding(task, task.family).temperature > 0 and self.params.num_beams > 1:
+            return "hf causal models do not sample with num_beams > 1"
+        return None
+
     def identity(self) -> dict[str, Any]:
         """Code version, answer-changing parameters (``dtype`` as asked, not as resolved on this
-        machine) and the weights' identity (content of a local folder, or hub commit)."""
+        machine) and the weights' identity (content of a local folder, or hub commit).
+
+        Parameters left unset (``temperature``, ``top_p``, ``system``) are left out, and an
+        unset ``max_new_tokens`` of a seq2seq model counts as its default 128, so the
+        fingerprints of specs written before those parameters existed are unchanged.
+        """
+        params = self.params.model_dump(mode="json", exclude={"device", "batch_size"})
+        for key in ("temperature", "top_p", "system"):
+            if params.get(key) is None:
+                params.pop(key, None)
+        if self.params.task != "causal" and params.get("max_new_tokens") is None:
+            params["max_new_tokens"] = _DEFAULT_NEW_TOKENS
         return {
             "adapter": self.name,
             "version": self.version,
             "weights": self.weights_id(),
-            "params": self.params.model_dump(mode="json", exclude={"device", "batch_size"}),
+            "params": params,
         }
 
     def fingerprint(self, task: TaskSpec | None = None) -> str:
-        """:meth:`identity` and, for causal models, ``task``'s prompt. Pure: the same before
-        and after loading, with or without a visible GPU."""
-        prompt: str | None = None
+        """:meth:`identity` and, for causal models, ``task``'s prompt, the chat-template
+        decision, the system prompt, scoring and exemplar settings and the effective decoding
+        settings. Pure: the same before and after loading, with or without a visible GPU."""
         if self.params.task == "causal" and task is not None:
             prompt = task.prompt_hash()
             if prompt is None:
                 prompt = "default:" + short_hash(template_for(task.family, None))
-        return short_hash({**self.identity(), "prompt": prompt})
+            causal = self._causal_identity(task)
+            return short_hash({**self.identity(), "prompt": prompt, "causal": causal})
+        return short_hash({**self.identity(), "prompt": None})
 
     def weights_id(self) -> dict[str, str]:
         """``{"sha256": ...}`` of a local folder's files, or ``{"commit": ...}`` on the hub.
@@ -417,11 +491,22 @@ class HFAdapter(Adapter):
             "trust_remote_code": self.params.trust_remote_code,
             "batch_size": self._batch or self.params.batch_size,
         }
-        if self.params.task in ("seq2seq", "causal"):
-            out["max_new_tokens"] = self.params.max_new_tokens
+        if self.params.task == "seq2seq":
+            out["max_new_tokens"] = self.params.max_new_tokens or _DEFAULT_NEW_TOKENS
             out["num_beams"] = self.params.num_beams
         if self.params.task == "causal":
-            out["chat_template"] = self._use_chat()
+            family = self._spec.family if self._spec is not None else None
+            decoding = self._decoding(self._spec, family)
+            out["max_new_tokens"] = decoding.max_new_tokens
+            out["num_beams"] = self.params.num_beams
+            out["generation"] = decoding.to_json()
+            if family is not None:
+                mode, normalization = self._scoring(self._spec, family)
+                out["scoring"] = {"mode": mode, "normalization": normalization}
+            chat, why = self._chat_decision()
+            out["chat_template"] = chat
+            out["chat_rule"] = why
+            out["system"] = self._system()
             out["truncated_prompts"] = self._truncated
         if self._labels is not None:
             out["label_map"] = {str(i): label for i, label in self._labels.items()}
@@ -770,7 +855,7 @@ class HFAdapter(Adapter):
         pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
         device = self._device()
         kwargs: dict[str, Any] = {
-            "max_new_tokens": self.params.max_new_tokens,
+            "max_new_tokens": self.params.max_new_tokens or _DEFAULT_NEW_TOKENS,
             "num_beams": self.params.num_beams,
             "do_sample": False,
         }
@@ -787,18 +872,45 @@ class HFAdapter(Adapter):
 
     # ------------------------------------------------------------------ causal LMs
 
-    def _use_chat(self) -> bool:
+    def _light_tokenizer(self) -> Any:
+        """The tokenizer alone (for prompts, sort keys and the chat rule before loading)."""
+        if self._tokenizer is not None:
+            return self._tokenizer
+        if self._shared.light is None:
+            self._shared.light = self._load_tokenizer_only()
+        return self._shared.light
+
+    def _chat_decision(self) -> tuple[bool, str]:
+        """Whether the chat template is applied, and why (see the module docstring)."""
+        if self._shared.chat is not None:
+            return self._shared.chat
+        has = bool(getattr(self._light_tokenizer(), "chat_template", None))
+        name = _model_name(self.model_id)
+        decision: tuple[bool, str]
         if self.params.chat is False:
-            return False
-        has = self._tokenizer is not None and bool(getattr(self._tokenizer, "chat_template", None))
-        if self._tokenizer is None:
-            has = bool(getattr(self._load_tokenizer_only(), "chat_template", None))
-        if self.params.chat and not has:
-            raise ModelSpecError(
-                f"hf:{self.model_id}: chat=true but the tokenizer has no chat template",
-                fix="drop chat=true, or save a tokenizer with a chat_template",
+            decision = (False, "chat=false")
+        elif self.params.chat:
+            if not has:
+                raise ModelSpecError(
+                    f"hf:{self.model_id}: chat=true but the tokenizer has no chat template",
+                    fix="drop chat=true, or save a tokenizer with a chat_template",
+                )
+            decision = (True, "chat=true")
+        elif not has:
+            decision = (False, "the tokenizer has no chat template")
+        elif _CHAT_NAME.search(name):
+            decision = (True, f"the model's name '{name}' marks an instruct/chat model")
+        else:
+            decision = (
+                False,
+                f"the model's name '{name}' does not mark an instruct/chat model "
+                "(chat=true applies the template)",
             )
-        return has
+        self._shared.chat = decision
+        return decision
+
+    def _use_chat(self) -> bool:
+        return self._chat_decision()[0]
 
     def _load_tokenizer_only(self) -> Any:
         try:
@@ -808,100 +920,221 @@ class HFAdapter(Adapter):
         except (OSError, ValueError) as exc:
             raise self._load_error(exc) from exc
 
+    def _system(self, task: TaskSpec | None = None) -> str | None:
+        """The system prompt: ``system=`` on the spec (``""`` drops the task's), else the
+        task's (its prompt variant's) ``system``; ``task`` defaults to the bound task."""
+        if self.params.system is not None:
+            return _unescape(self.params.system) or None
+        return system_prompt(task if task is not None else self._spec)
+
+    def _messages(self, request: Request) -> list[dict[str, str]]:
+        """The chat messages for ``request`` (exemplars as turns with ``as_multiturn``)."""
+        out = [m for m in messages(request, self._spec) if m["role"] != "system"]
+        system = self._system()
+        return [{"role": "system", "content": system}, *out] if system else out
+
     def prompt_text(self, request: Request) -> str:
-        """The text the causal model is given for ``request`` (chat template applied if any)."""
-        text = render(request, self._spec)
-        system = system_prompt(self._spec)
+        """The text the causal model is given for ``request``: its in-context examples and
+        prompt, after the chat template when it applies, else after the system prompt."""
         if self._use_chat():
-            messages = [{"role": "system", "content": system}] if system else []
-            messages.append({"role": "user", "content": text})
             return str(
-                self._tokenizer.apply_chat_template(
-                    messages, tokenize=False, add_generation_prompt=True
+                self._light_tokenizer().apply_chat_template(
+                    self._messages(request), tokenize=False, add_generation_prompt=True
                 )
             )
+        text = render(request, self._spec)
+        system = self._system()
         return f"{system}\n\n{text}" if system else text
 
+    def _answer_only_text(self, request: Request) -> str:
+        """PMI's answer-only context for ``request``: the last line of its prompt
+        (:func:`~bench.adapters.loglik.answer_only_context`), in a user turn of the chat
+        template when that applies; no system prompt, no exemplars."""
+        context = answer_only_context(render(request, self._spec))
+        if self._use_chat():
+            return str(
+                self._light_tokenizer().apply_chat_template(
+                    [{"role": "user", "content": context}],
+                    tokenize=False,
+                    add_generation_prompt=True,
+                )
+            )
+        return context
+
+    def sort_key(self, request: Request) -> int:
+        """How long ``request``'s input is, for the runner to sort the whole test set by:
+        causal models, the prompt's token count; other kinds, the characters of its text
+        fields (a cheap proxy)."""
+        if self.params.task == "causal":
+            tok = self._light_tokenizer()
+            return len(tok(self.prompt_text(request), add_special_tokens=False)["input_ids"])
+        return sum(len(v) for v in request.model_dump().values() if isinstance(v, str))
+
+    def _scoring(self, task: TaskSpec | None, family: str) -> tuple[str, str]:
+        """``(mode, normalization)``: the task's, else the family's default mode."""
+        scoring = task.scoring if task is not None else None
+        mode = scoring.mode if scoring is not None else None
+        if mode is None:
+            cls = family_class(family)
+            mode = cls.default_scoring if cls is not None else "generate"
+        return mode, scoring.normalization if scoring is not None else "none"
+
+    def _decoding(self, task: TaskSpec | None, family: str | None) -> _Decoding:
+        """The effective decoding settings: the model spec's explicit value, else the task's
+        ``generation:``, else bench's default (greedy, 128 new tokens, the family's stops)."""
+        gen = task.generation if task is not None else None
+        if self.params.stop is not None:
+            stop = self._stops()
+        elif gen is not None and gen.stop is not None:
+            stop = tuple(s for s in gen.stop if s)
+        else:
+            cls = family_class(family) if family else None
+            stop = tuple(cls.stop_sequences) if cls is not None else ()
+
+        def pick(own: Any, task_value: Any, default: Any) -> Any:
+            return own if own is not None else task_value if task_value is not None else default
+
+        return _Decoding(
+            max_new_tokens=int(
+                pick(
+                    self.params.max_new_tokens,
+                    gen.max_new_tokens if gen else None,
+                    _DEFAULT_NEW_TOKENS,
+                )
+            ),
+            stop=stop,
+            temperature=float(pick(self.params.temperature, gen.temperature if gen else None, 0)),
+            top_p=float(pick(self.params.top_p, gen.top_p if gen else None, 1)),
+            seed=gen.seed if gen is not None else 0,
+        )
+
+    def _causal_identity(self, task: TaskSpec) -> dict[str, Any]:
+        """What a causal model's answers depend on beyond its parameters and the prompt."""
+        mode, normalization = self._scoring(task, task.family)
+        scoring = task.scoring.model_dump(mode="json") if task.scoring is not None else None
+        return {
+            "chat": self._use_chat(),
+            "system": self._system(task),
+            "mode": mode,
+            "normalization": normalization,
+            "scoring": scoring,
+            "fewshot": task.fewshot.model_dump(mode="json") if task.fewshot else None,
+            "decoding": self._decoding(task, task.family).to_json(),
+        }
+
+    def _causal(self, requests: Sequence[Request]) -> list[Response]:
+        """Answer through the family: score its answer choices (``loglik``) or generate and
+        parse (``generate``), as the task's scoring mode says."""
+        family = family_of(requests[0])
+        mode, normalization = self._scoring(self._spec, requests[0].family)
+        prompts = [self.prompt_text(r) for r in requests]
+        if mode == "generate":
+            return self._generate(requests, prompts)
+        choices = [family.answer_choices(r, self._spec) for r in requests]
+        if any(c is None for c in choices):
+            raise AdapterError(
+                f"hf:{self.model_id}: {requests[0].family} requests have no answer choices to "
+                "score by log-likelihood",
+                fix="use scoring: {mode: generate} in the task",
+            )
+        words = [list(c or ()) for c in choices]
+        conts = [[continuation(p, w) for w in ws] for p, ws in zip(prompts, words, strict=True)]
+        shared = family.choices_share_prompt
+        scored = self._logliks(prompts, conts, shared)
+        unconditional: list[list[tuple[float, int]]] | None = None
+        if normalization == "pmi":
+            contexts = [self._answer_only_text(r) for r in requests]
+            unconditional = self._logliks(contexts, conts, shared)
+        out: list[Response] = []
+        for i, (req, prompt) in enumerate(zip(requests, prompts, strict=True)):
+            scores = [
+                normalize(
+                    logprob,
+                    tokens=n,
+                    text=conts[i][j],
+                    mode=normalization,
+                    unconditional=unconditional[i][j][0] if unconditional is not None else None,
+                )
+                for j, (logprob, n) in enumerate(scored[i])
+            ]
+            response = family.from_choice_scores(req, self._spec, scores)
+            transcript = Transcript(prompt=prompt, choices=dict(zip(words[i], scores, strict=True)))
+            out.append(response.model_copy(update={"transcript": transcript}))
+        return out
+
     def _encode_prompts(self, prompts: Sequence[str], reserve: int) -> list[list[int]]:
-        """Token ids of ``prompts``, left-truncated to leave ``reserve`` positions."""
+        """Token ids of ``prompts``, left-truncated to leave ``reserve`` positions.
+
+        An empty prompt (PMI's answer-only context when the prompt's last line is empty, on a
+        tokenizer that adds no BOS) becomes the BOS token, else the EOS token (GPT-2's
+        convention), so every continuation is scored after at least one token.
+        """
+        tok = self._tokenizer
         chat = self._use_chat()
-        ids = self._tokenizer(list(prompts), add_special_tokens=not chat)["input_ids"]
+        ids = tok(list(prompts), add_special_tokens=not chat)["input_ids"]
         limit = max(1, self._max_input() - reserve)
+        first = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
         out = []
         for row in ids:
             if len(row) > limit:
                 self._truncated += 1
                 row = row[-limit:]
-            out.append(list(row))
+            out.append(list(row) or [int(first)])
         return out
 
-    def _continuations(self, prompt: str, words: Sequence[str]) -> list[list[int]]:
-        """Token ids of each word as the continuation of ``prompt``.
+    def _continuations(self, prompt: str, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each continuation text (:func:`~bench.adapters.loglik.continuation`)
+        after ``prompt``.
 
         The prompt and continuation are encoded together and the prompt's tokens cut off, so
         the continuation is tokenized as it would appear after the prompt (lm-eval's rule); if
-        the boundary merges into one token, the word is encoded on its own instead.
+        the boundary merges into one token, the continuation is encoded on its own instead.
         """
         tok = self._tokenizer
         chat = self._use_chat()
-        texts = [prompt + _joiner(prompt, w) + w for w in words]
-        whole_ids = tok(texts, add_special_tokens=not chat)["input_ids"]
+        whole_ids = tok([prompt + t for t in texts], add_special_tokens=not chat)["input_ids"]
         alone = tok(prompt, add_special_tokens=not chat)["input_ids"]
         out = []
-        for word, whole in zip(words, whole_ids, strict=True):
+        for text, whole in zip(texts, whole_ids, strict=True):
             if list(whole[: len(alone)]) == list(alone) and len(whole) > len(alone):
                 cont = list(whole[len(alone) :])
             else:
-                cont = list(
-                    tok(_joiner(prompt, word) + word, add_special_tokens=False)["input_ids"]
-                )
+                cont = list(tok(text, add_special_tokens=False)["input_ids"])
             out.append(cont)
         return out
 
-    def _causal(self, requests: Sequence[Request]) -> list[Response]:
-        """Answer through the family: score its answer choices, or generate and parse."""
-        family = family_of(requests[0])
-        prompts = [self.prompt_text(r) for r in requests]
-        choices = [family.answer_choices(r, self._spec) for r in requests]
-        if any(c is None for c in choices):
-            return self._generate(requests, prompts, family.stop_sequences)
-        if family.choices_share_prompt:
-            scores = [
-                self._shared_choice_scores(p, c or ())
-                for p, c in zip(prompts, choices, strict=True)
-            ]
-        else:
-            scores = self._choice_scores(prompts, [c or () for c in choices])
-        return [
-            family.from_choice_scores(r, self._spec, s)
-            for r, s in zip(requests, scores, strict=True)
-        ]
+    def _logliks(
+        self, prompts: Sequence[str], conts: Sequence[Sequence[str]], shared: bool
+    ) -> list[list[tuple[float, int]]]:
+        """``(summed log-probability, token count)`` of each continuation after its prompt.
 
-    def _choice_scores(
-        self, prompts: list[str], choices: Sequence[Sequence[str]]
-    ) -> list[list[float]]:
-        """Log-likelihood of each choice after its prompt, all pairs batched together."""
-        conts = [self._continuations(p, list(w)) for p, w in zip(prompts, choices, strict=True)]
-        if not any(conts):
+        ``shared``: many continuations of each prompt (a catalogue), scored against the
+        prompt's key/value cache; otherwise every (prompt, continuation) pair is batched
+        together.
+        """
+        tokenized = [self._continuations(p, list(c)) for p, c in zip(prompts, conts, strict=True)]
+        if shared:
+            out: list[list[tuple[float, int]]] = []
+            for prompt, toks in zip(prompts, tokenized, strict=True):
+                if not toks:
+                    out.append([])
+                    continue
+                (ids,) = self._encode_prompts([prompt], reserve=max(len(t) for t in toks))
+                scores = self._score_shared_prompt(ids, toks)
+                out.append([(s, len(t)) for s, t in zip(scores, toks, strict=True)])
+            return out
+        if not any(tokenized):
             return [[] for _ in prompts]
-        longest = max(len(c) for cs in conts for c in cs)
+        longest = max(len(c) for cs in tokenized for c in cs)
         prompt_ids = self._encode_prompts(prompts, reserve=longest)
-        pairs = [(ids, c) for ids, cs in zip(prompt_ids, conts, strict=True) for c in cs]
+        pairs = [(ids, c) for ids, cs in zip(prompt_ids, tokenized, strict=True) for c in cs]
         flat = self._batched(pairs, lambda p: len(p[0]) + len(p[1]), self._score_pairs)
-        out: list[list[float]] = []
+        grouped: list[list[tuple[float, int]]] = []
         k = 0
-        for words in choices:
-            out.append(flat[k : k + len(words)])
-            k += len(words)
-        return out
-
-    def _shared_choice_scores(self, prompt: str, choices: Sequence[str]) -> list[float]:
-        """Log-likelihood of each of many choices of one prompt (the prompt runs once)."""
-        if not choices:
-            return []
-        conts = self._continuations(prompt, list(choices))
-        (ids,) = self._encode_prompts([prompt], reserve=max(len(c) for c in conts))
-        return self._score_shared_prompt(ids, conts)
+        for cs in tokenized:
+            grouped.append([(flat[k + j], len(c)) for j, c in enumerate(cs)])
+            k += len(cs)
+        return grouped
 
     def _score_pairs(self, batch: list[tuple[list[int], list[int]]]) -> list[float]:
         """Summed log-probability of each continuation after its prompt (one forward pass)."""
@@ -912,7 +1145,7 @@ class HFAdapter(Adapter):
         out = []
         for j, (p, c) in enumerate(batch):
             # logits at position t predict token t + 1
-            span = logits[j, len(p) - 1 : len(p) + len(c) - 1].float().log_softmax(-1)
+            span = logits[j, len(p) - 1 : len(p) + len(c) - 1].double().log_softmax(-1)
             target = torch.tensor(c, device=span.device)
             out.append(float(span.gather(1, target[:, None]).sum()))
         return out
@@ -928,7 +1161,7 @@ class HFAdapter(Adapter):
         device = self._device()
         first = self._model(input_ids=torch.tensor([prompt], device=device), use_cache=True)
         cache = getattr(first, "cache", None) or getattr(first, "past_key_values", None)
-        head = first.logits[0, -1].float().log_softmax(-1)
+        head = first.logits[0, -1].double().log_softmax(-1)
         if not all(hasattr(cache, m) for m in ("batch_repeat_interleave", "crop")):
             pairs = [(prompt, c) for c in conts]
             return self._batched(pairs, lambda p: len(p[1]), self._score_pairs)
@@ -961,56 +1194,138 @@ class HFAdapter(Adapter):
             ).logits
             for j, c in enumerate(batch):
                 if len(c) > 1:
-                    span = logits[j, : len(c) - 1].float().log_softmax(-1)
+                    span = logits[j, : len(c) - 1].double().log_softmax(-1)
                     target = torch.tensor(c[1:], device=span.device)
                     scores[j] += float(span.gather(1, target[:, None]).sum())
             return scores
 
         return self._batched(conts, len, run)
 
-    def _stops(self, default: tuple[str, ...]) -> tuple[str, ...]:
-        if self.params.stop is not None:
-            return tuple(s for s in (_unescape(x) for x in self.params.stop.split("|")) if s)
-        return default
+    def _stops(self) -> tuple[str, ...]:
+        """The spec's ``stop=`` (``|``-separated, ``\\n`` for a newline)."""
+        raw = self.params.stop or ""
+        return tuple(s for s in (_unescape(x) for x in raw.split("|")) if s)
 
-    def _generate(
-        self, requests: Sequence[Request], prompts: list[str], default_stops: tuple[str, ...]
-    ) -> list[Response]:
+    def _generate(self, requests: Sequence[Request], prompts: list[str]) -> list[Response]:
+        """Decode each prompt (greedy, or sampled with a per-request seed), cut the text at
+        the first stop string and parse it through the family."""
         torch, tr = _torch(), _transformers()
         tok = self._tokenizer
-        stops = self._stops(default_stops)
-        ids = self._encode_prompts(prompts, reserve=self.params.max_new_tokens)
-        rows = [{"input_ids": r, "attention_mask": [1] * len(r)} for r in ids]
+        dec = self._decoding(self._spec, requests[0].family)
+        sampling = dec.temperature > 0
+        if sampling and self.params.num_beams > 1:
+            raise ModelSpecError(
+                f"hf:{self.model_id}: sampling (temperature {dec.temperature}) with "
+                f"num_beams={self.params.num_beams}",
+                fix="drop num_beams= (beam search is greedy) or set temperature=0",
+            )
+        ids = self._encode_prompts(prompts, reserve=dec.max_new_tokens)
+        items = [
+            ({"input_ids": r, "attention_mask": [1] * len(r)}, _request_seed(dec.seed, self, q))
+            for r, q in zip(ids, requests, strict=True)
+        ]
         device = self._device()
+        # transformers' own stop-string matcher (what generate(stop_strings=...) builds), on
+        # the generated tokens only: a stop string may not straddle the prompt's end (a chat
+        # template's final "\n" and a first generated "\n" are not "\n\n").
+        stop_matcher: Any = (
+            tr.StopStringCriteria(tokenizer=tok, stop_strings=list(dec.stop)) if dec.stop else None
+        )
 
-        class StopOnStrings(tr.StoppingCriteria):  # type: ignore[name-defined]
-            """Done once the generated text holds a stop string."""
+        class GeneratedStop(tr.StoppingCriteria):  # type: ignore[name-defined]
+            """A stop string ends the generated text (checked on the last tokens only)."""
 
             def __init__(self, start: int) -> None:
                 self.start = start
 
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-                texts = tok.batch_decode(input_ids[:, self.start :], skip_special_tokens=True)
-                done = [any(s in t for s in stops) for t in texts]
-                return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+                return stop_matcher(input_ids[:, self.start :], scores)
 
-        def run(batch: list[dict[str, list[int]]]) -> list[str]:
-            inputs = _pad(batch, tok.pad_token_id, "left", torch, device)
+        class SeededSample(tr.LogitsProcessor):  # type: ignore[name-defined]
+            """Sampling by the Gumbel-max trick with one generator per row: the argmax of
+            (tempered, top-p filtered) scores plus Gumbel noise is a sample of their softmax,
+            and row ``i``'s noise at step ``t`` is the ``t``-th draw of its own generator,
+            whatever the batch it shares."""
+
+            def __init__(self, seeds: Sequence[int]) -> None:
+                self.gens = [torch.Generator().manual_seed(s) for s in seeds]
+
+            def __call__(self, input_ids: Any, scores: Any) -> Any:
+                size = scores.shape[-1]
+                noise = torch.stack(
+                    [torch.rand(size, generator=g, dtype=torch.float64) for g in self.gens]
+                )
+                gumbel = -torch.log(-torch.log(noise))
+                return scores + gumbel.to(device=scores.device, dtype=scores.dtype)
+
+        def run(batch: list[tuple[dict[str, list[int]], int]]) -> list[str]:
+            inputs = _pad([row for row, _ in batch], tok.pad_token_id, "left", torch, device)
             start = inputs["input_ids"].shape[1]
-            criteria = tr.StoppingCriteriaList([StopOnStrings(start)] if stops else [])
-            generated = self._model.generate(
-                **inputs,
-                max_new_tokens=self.params.max_new_tokens,
-                num_beams=self.params.num_beams,
-                do_sample=False,
-                pad_token_id=tok.pad_token_id,
-                stopping_criteria=criteria,
-            )
+            kwargs: dict[str, Any] = {
+                "max_new_tokens": dec.max_new_tokens,
+                "num_beams": self.params.num_beams,
+                "do_sample": False,
+                "pad_token_id": tok.pad_token_id,
+                "stopping_criteria": tr.StoppingCriteriaList(
+                    [GeneratedStop(start)] if stop_matcher is not None else []
+                ),
+            }
+            if sampling:
+                processors = [tr.TemperatureLogitsWarper(dec.temperature)]
+                if dec.top_p < 1:
+                    processors.append(tr.TopPLogitsWarper(dec.top_p))
+                processors.append(SeededSample([seed for _, seed in batch]))
+                kwargs["logits_processor"] = tr.LogitsProcessorList(processors)
+            generated = self._model.generate(**inputs, **kwargs)
             texts = tok.batch_decode(generated[:, start:], skip_special_tokens=True)
-            return [_cut(t, stops) for t in texts]
+            return [_cut(t, dec.stop) for t in texts]
 
-        texts = self._batched(rows, lambda r: len(r["input_ids"]), run)
-        return [parse(t, req, self._spec) for t, req in zip(texts, requests, strict=True)]
+        texts = self._batched(items, lambda item: len(item[0]["input_ids"]), run)
+        out: list[Response] = []
+        for text, req, prompt in zip(texts, requests, prompts, strict=True):
+            response = parse(text, req, self._spec)
+            if isinstance(response, Response):
+                transcript = Transcript(prompt=prompt, completion=text)
+                response = response.model_copy(update={"transcript": transcript})
+            out.append(response)
+        return out
+
+
+@dataclass(frozen=True)
+class _Decoding:
+    """A causal model's effective decoding settings (recorded and fingerprinted)."""
+
+    max_new_tokens: int
+    stop: tuple[str, ...]
+    temperature: float
+    top_p: float
+    seed: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "max_new_tokens": self.max_new_tokens,
+            "stop": list(self.stop),
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "seed": self.seed,
+        }
+
+
+# Names of instruct/chat models: "Qwen2.5-0.5B-Instruct", "Llama-2-7b-chat-hf", "chatglm3-6b",
+# "gemma-2-2b-it", "zephyr-7b-sft-full", "...-dpo"; not "gpt2", "Llama-3.2-1B", "bert-base".
+_CHAT_NAME = re.compile(r"(?i)(instruct|chat|(^|[-_.])(it|sft|dpo|rlhf)($|[-_.]))")
+
+
+def _model_name(model_id: str) -> str:
+    """The last component of a hub id or folder path (``Qwen2.5-0.5B-Instruct``)."""
+    return Path(model_id.rstrip("/\\")).name or model_id
+
+
+def _request_seed(seed: int, adapter: HFAdapter, request: Request) -> int:
+    """The sampling seed of ``request``: from the unit's ``generation.seed``, the model spec's
+    ``seed`` and the request's content hash (so not from its batch or position)."""
+    blob = f"{seed}:{adapter.params.seed}:{request.content_hash()}".encode()
+    return int(hashlib.sha256(blob).hexdigest()[:16], 16)
 
 
 def _cut(text: str, stops: Sequence[str]) -> str:

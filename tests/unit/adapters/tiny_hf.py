@@ -42,6 +42,7 @@ __all__ = [
     "causal_model",
     "classifier_model",
     "corpus",
+    "instruct_model",
     "nllb_tokenizer",
     "qa_model",
     "seq2seq_model",
@@ -193,6 +194,13 @@ def causal_model(
     else:
         raise ValueError(arch)
     return _save(model, tokenizer, path)
+
+
+def instruct_model(root: Path, *, name: str = "tiny-llama-Instruct", **kw: Any) -> Path:
+    """A tiny Llama saved as ``root/name`` with :data:`CHAT_TEMPLATE`: its folder name marks
+    an instruct model, so the ``hf:`` adapter applies the template without ``chat=true``
+    (the same call with another ``name`` gives the same weights under a base model's name)."""
+    return causal_model(root / name, chat_template=CHAT_TEMPLATE, **kw)
 
 
 def nllb_tokenizer() -> Any:
