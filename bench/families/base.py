@@ -257,6 +257,10 @@ class Family(ABC):
             prompt rather than as independent pairs.
         default_scoring: The scoring mode (``loglik`` or ``generate``) of a task that
             declares none in ``scoring.mode``.
+        correctness: How one answer is judged right or wrong, for ``pass@k`` and majority
+            votes over samples (:mod:`bench.metrics.sampling`): ``label`` (the predicted
+            label equals the reference), ``exact_match`` (the task's exact-match metric), or
+            ``None`` (the family defines no correctness).
         title: Display names by report language (``{"en": ..., "zh": ...}``).
         new_task_template: The commented task file ``bench new-task`` writes (``{name}`` is
             replaced by the task's name), or ``None``.
@@ -275,6 +279,7 @@ class Family(ABC):
     stop_sequences: ClassVar[tuple[str, ...]] = ()
     choices_share_prompt: ClassVar[bool] = False
     default_scoring: ClassVar[Literal["loglik", "generate"]] = "generate"
+    correctness: ClassVar[Literal["label", "exact_match"] | None] = None
     title: ClassVar[Mapping[str, str]] = {}
     new_task_template: ClassVar[str | None] = None
 

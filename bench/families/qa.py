@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from bench.families.base import Family, Request, Response
 from bench.families.generation import TextResponse, parse_text_answer, prediction_text
@@ -106,6 +106,7 @@ class QAFamily(Family):
     optional_fields: ClassVar[tuple[str, ...]] = ("id", "title")
     text_fields: ClassVar[tuple[str, ...]] = ("question", "context")
     default_metrics: ClassVar[tuple[str, ...]] = ("squad_em", "squad_f1")
+    correctness: ClassVar[Literal["label", "exact_match"] | None] = "exact_match"
     default_prompt: ClassVar[str | None] = (
         "Answer the question with a short span copied from the passage.\n\n"
         "Passage: {{ context }}\n\nQuestion: {{ question }}\n\nAnswer:"

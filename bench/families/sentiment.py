@@ -198,6 +198,7 @@ class SentimentFamily(Family):
         "ece",
     )
     default_scoring: ClassVar[Literal["loglik", "generate"]] = "loglik"
+    correctness: ClassVar[Literal["label", "exact_match"] | None] = "label"
     default_prompt: ClassVar[str | None] = (
         "Classify the sentiment of the text as one of: {{ labels }}.\n\nText: {{ text }}\n\n"
         "Sentiment:"

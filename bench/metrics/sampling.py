@@ -108,11 +108,16 @@ def _qa(scheme: str) -> Judge:
 
 
 def correctness(task: TaskSpec, metrics: Sequence[Metric]) -> tuple[Judge, str] | None:
-    """How the family of ``task`` judges one answer, and the rule's name for signatures
+    """How the family of ``task`` judges one answer (its
+    :attr:`~bench.families.base.Family.correctness`), and the rule's name for signatures
     (``None``: the family defines no correctness)."""
-    if task.family == "sentiment":
+    from bench.families.base import family_class
+
+    cls = family_class(task.family)
+    rule = cls.correctness if cls is not None else None
+    if rule == "label":
         return _sentiment, "label==reference"
-    if task.family == "qa":
+    if rule == "exact_match":
         for metric in metrics:
             scheme = getattr(metric, "scheme", None)
             if getattr(metric, "stat", None) == "em" and isinstance(scheme, str):
@@ -133,7 +138,7 @@ def sampling_metrics(
 ) -> dict[str, MetricValue]:
     """``mean@n``, ``pass@k`` and ``majority@n`` of ``units`` (``{}`` with one sample per
     example, or for a family without correctness). See the module docstring."""
-    from bench.metrics.units import example_counts, unit_draws
+    from bench.metrics.axes import example_counts, unit_draws
 
     samples = list(dict.fromkeys(u.unit.sample for u in units))
     judged = correctness(task, metrics)

@@ -39,7 +39,7 @@ Loaded = tuple[TaskSpec, Family, list[Request], Pool]
 
 
 def _load(name: str, tmp: Path) -> Loaded:
-    task = load_task(TASKS / f"{name}.yaml")
+    task = load_task(TASKS / f"{name}.yaml").bind_variant("default")
     prepared = prepare(
         task, RunConfig(results=tmp / "results", cache=tmp / "cache.sqlite"), want_train=True
     )
