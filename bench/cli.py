@@ -249,6 +249,16 @@ def run(
             "record.json under protocol.identity.num_fewshot.",
         ),
     ] = None,
+    variant: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--variant",
+            metavar="NAME",
+            help="Score language-model adapters on this prompt variant only (repeatable; "
+            "a task's variants are its prompts: names, `default` for a task with one prompt). "
+            "The variants scored are recorded under protocol.identity.variants.",
+        ),
+    ] = None,
     tasks_dir: TasksDir = None,
 ) -> None:
     """Run models on tasks, write one record per (model, task), optionally publish a leaderboard.
@@ -289,6 +299,7 @@ def run(
         if check_determinism
         else None,
         num_fewshot=num_fewshot,
+        variants=tuple(variant) if variant else None,
     )
     preflight(config)  # read-only or full disk: say so before any model is loaded or called
     check_plan(config.results, specs, selected)  # records that would overwrite each other

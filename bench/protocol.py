@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,19 +129,40 @@ class Protocol:
         }
 
 
-def resolve(task: TaskSpec, *, num_fewshot: int | None = None) -> Protocol:
+def resolve(
+    task: TaskSpec,
+    *,
+    num_fewshot: int | None = None,
+    variants: Sequence[str] | None = None,
+) -> Protocol:
     """The protocol of ``task`` for a prompted adapter.
 
     Args:
         task: The task.
         num_fewshot: ``--num-fewshot K``: overrides ``fewshot.k`` (a task without a
             ``fewshot:`` block gets ``first`` exemplars from its train split).
+        variants: ``--variant NAME``: score only these prompt variants (in the task file's
+            order); ``None``: every variant. A name the task does not have is ignored when
+            another task of the run has it, and an error when no selected variant is left.
 
     Raises:
-        TaskSpecError: ``num_fewshot`` > 0 on a task without the split exemplars come from.
+        TaskSpecError: ``num_fewshot`` > 0 on a task without the split exemplars come from;
+            none of ``variants`` is a variant of the task.
     """
-    from bench.errors import TaskSpecError
+    from bench.errors import TaskSpecError, did_you_mean
     from bench.families.base import family_class
+
+    names = tuple(name for name, _ in task.prompt_variants())
+    if variants is not None:
+        kept = tuple(n for n in names if n in set(variants))
+        if not kept:
+            asked = ", ".join(variants)
+            raise TaskSpecError(
+                f"task {task.name}: --variant {asked}: the task's prompt variants are "
+                f"{', '.join(names)}{did_you_mean(variants[0], names)}",
+                fix=f"pass --variant with one of: {', '.join(names)} (or drop it)",
+            )
+        names = kept
 
     cls = family_class(task.family)
     default_mode = cls.default_scoring if cls is not None else "generate"
@@ -159,7 +181,7 @@ def resolve(task: TaskSpec, *, num_fewshot: int | None = None) -> Protocol:
     if fewshot is not None and fewshot.k == 0:
         fewshot = None
     return Protocol(
-        variants=tuple(name for name, _ in task.prompt_variants()),
+        variants=names,
         fewshot=fewshot,
         scoring=scoring,
         generation=task.generation or GenerationSpec(),

@@ -217,7 +217,7 @@ def run_pair(
     reason = skip_reason(adapter, task)
     protocol = None
     if reason is None and adapter.prompted:
-        protocol = resolve(task, num_fewshot=config.num_fewshot)
+        protocol = resolve(task, num_fewshot=config.num_fewshot, variants=config.variants)
         reason = adapter.protocol_support(protocol.bind(task, protocol.units()[0]))
     if reason is not None:
         emit(Event("pair-skipped", name, task.name, message=reason))
@@ -423,7 +423,9 @@ def _run_units(
     family = get_family(task.family)
     emit(Event("pair-start", name, task.name))
     emit(Event("stage", name, task.name, stage="load"))
-    prepared = prepare(task, config, want_train=adapter.trainable, progress=emit, model=name)
+    prepared = prepare(
+        task, config, want_train=adapter.trainable, progress=emit, model=name, prompted=True
+    )
     adapter.check_ids([r.id for r in prepared.requests])
     load_s = time.perf_counter() - t0
     runs: list[_UnitRun] = []
@@ -480,7 +482,7 @@ def _finish_units(
         for key, label in r.predictions.failures.items():
             failures[f"{r.unit.key}:{key}" if several else key] = label
     n = len(prepared.requests)
-    check_failures(model, task, failures, n * len(runs), config)
+    check_failures(model, task, failures, n * len(runs), config, units=len(runs))
     emit(Event("stage", name, task.name, stage="score"))
     scored: list[Scores] = []
     for r in runs:
@@ -631,8 +633,11 @@ def rescore_units(
     assert record.protocol is not None
     name, started_at, t0 = model.display_name, now(), time.perf_counter()
     emit: Callback = lambda _e: None  # noqa: E731
-    protocol = resolve(task, num_fewshot=record.protocol.identity.get("num_fewshot"))
-    prepared = prepare(task, config, model=name)
+    identity = record.protocol.identity
+    protocol = resolve(
+        task, num_fewshot=identity.get("num_fewshot"), variants=identity.get("variants")
+    )
+    prepared = prepare(task, config, model=name, prompted=True)
     load_s = time.perf_counter() - t0
     lines = read_samples(samples_path, record)
     several = len(protocol.units()) > 1

@@ -142,6 +142,8 @@ class RunConfig:
         determinism: Check each pair's determinism before its record is written.
         num_fewshot: ``--num-fewshot K``: overrides the ``k`` of every task's ``fewshot:``
             block for prompted adapters (``None``: the task's own ``k``).
+        variants: ``--variant NAME``: the prompt variants prompted adapters are scored on
+            (``None``: every variant of each task).
     """
 
     results: Path
@@ -153,6 +155,7 @@ class RunConfig:
     max_failures: int | None = None
     determinism: DeterminismCheck | None = None
     num_fewshot: int | None = None
+    variants: tuple[str, ...] | None = None
 
 
 def now() -> str:
@@ -618,7 +621,13 @@ def failure_limit(model: ModelSpec, config: RunConfig) -> int | None:
 
 
 def check_failures(
-    model: ModelSpec, task: TaskSpec, failures: Mapping[str, str], n: int, config: RunConfig
+    model: ModelSpec,
+    task: TaskSpec,
+    failures: Mapping[str, str],
+    n: int,
+    config: RunConfig,
+    *,
+    units: int = 1,
 ) -> None:
     """Stop the pair when every example failed, or more than :func:`failure_limit` allows.
 
@@ -628,10 +637,16 @@ def check_failures(
     to ``n`` or more (the explicit way to record such a pair). Nothing computed is lost: no
     example succeeded, and the record of an earlier run of the pair is left as it was.
 
+    ``n`` counts answers: with several units (prompt variants × draws × samples of a
+    prompted run) every example is answered once per unit, and ``n`` is examples × ``units``.
+
     Raises:
         TooManyFailures: Naming the counts and the most common causes.
     """
     limit = failure_limit(model, config)
+    examples = n // units if units > 1 else n
+    across = f" in all {units} units ({n} answers)" if units > 1 else ""
+    answers = "answers" if units > 1 else "examples"
     everything = n > 0 and len(failures) >= n
     if not everything and (limit is None or len(failures) <= limit):
         return
@@ -641,14 +656,15 @@ def check_failures(
     most_common = "; ".join(f"{c} ×{k}" for c, k in causes)
     if everything and (limit is None or limit > 0):
         raise TooManyFailures(
-            f"{model.display_name} on {task.name}: all {n} examples failed (causes: "
+            f"{model.display_name} on {task.name}: all {examples} examples failed{across} "
+            "(causes: "
             f"{most_common}{'; ...' if len(set(failures.values())) > 3 else ''}); there is no "
             "score to record, so no record was written",
             fix="fix the cause (is the server reachable, the model answering this task?) and "
             f"re-run; to record such a pair anyway pass --max-failures {n}",
         )
     raise TooManyFailures(
-        f"{model.display_name} on {task.name}: {len(failures)} of {n} examples failed "
+        f"{model.display_name} on {task.name}: {len(failures)} of {n} {answers} failed "
         f"(most common: {most_common}); predictions that "
         f"succeeded are cached (--max-failures is {limit})",
         fix="fix the model or raise --max-failures, then re-run",

@@ -124,7 +124,7 @@ class ModelWorker:
             )
         family = get_family(task.family)
         adapter = self.adapter.for_task(task, family)
-        prepared = self._prepare(task, want_train=False)
+        prepared = self._prepare(task, want_train=False, prompted=adapter.prompted)
         n = len(prepared.requests)
         start, stop = n * shard // shards, n * (shard + 1) // shards
         got = predict(
@@ -160,7 +160,7 @@ class ModelWorker:
             )
         family = get_family(task.family)
         adapter = (self.adapter or make_adapter(self.model)).for_task(task, family)
-        prepared = self._prepare(task, want_train=adapter.trainable)
+        prepared = self._prepare(task, want_train=adapter.trainable, prompted=adapter.prompted)
 
         def fit() -> None:
             assert prepared.load_train is not None  # trains_on() said so
@@ -185,12 +185,15 @@ class ModelWorker:
         if self.cache is not None:
             self.cache.close()
 
-    def _prepare(self, task: TaskSpec, *, want_train: bool) -> Prepared:
-        # The run's own preparation, kept for the last task (its shards come in a row).
-        key = f"{task.name}|{want_train}"
+    def _prepare(self, task: TaskSpec, *, want_train: bool, prompted: bool) -> Prepared:
+        # The run's own preparation, kept for the last task (its shards come in a row);
+        # a prompted adapter's requests are the model view of the preprocessing.
+        key = f"{task.name}|{want_train}|{prompted}"
         if key not in self._prepared:
             self._prepared.clear()
-            self._prepared[key] = prepare(task, self.config, want_train=want_train)
+            self._prepared[key] = prepare(
+                task, self.config, want_train=want_train, prompted=prompted
+            )
         return self._prepared[key]
 
 
@@ -207,7 +210,7 @@ def _refuse_units(adapter: Adapter, task: TaskSpec, config: RunConfig, model: st
     """
     from bench.protocol import resolve
 
-    protocol = resolve(task, num_fewshot=config.num_fewshot)
+    protocol = resolve(task, num_fewshot=config.num_fewshot, variants=config.variants)
     units = protocol.units()
     reason = adapter.protocol_support(protocol.bind(task, units[0]))
     if reason is None and (len(units) > 1 or protocol.fewshot is not None):
@@ -533,7 +536,7 @@ class RayExecutor:
         from bench.runner import Event, RunOutcome
         from bench.stages import now
 
-        self._prepared: dict[int, tuple[Prepared, float]] = {}
+        self._prepared: dict[tuple[int, bool], tuple[Prepared, float]] = {}
         self._pairs: dict[tuple[int, int], _Pair] = {}
         want_train = any(p.trainable for p in plans)
         queue: list[_Job] = []
@@ -547,12 +550,15 @@ class RayExecutor:
                     outcomes[mi, ti] = RunOutcome(name, task.name, "skipped", reason=reason)
                     emit(Event("pair-skipped", name, task.name, message=reason))
                     continue
-                if ti not in self._prepared:
+                view = (ti, plan.adapter.prompted)  # prompted adapters read the model view
+                if view not in self._prepared:
                     tick = time.perf_counter()
-                    prepared = prepare(task, config, want_train=want_train)
-                    self._prepared[ti] = (prepared, time.perf_counter() - tick)
+                    prepared = prepare(
+                        task, config, want_train=want_train, prompted=plan.adapter.prompted
+                    )
+                    self._prepared[view] = (prepared, time.perf_counter() - tick)
                 bound = plan.adapter.for_task(task, get_family(task.family))
-                fingerprint = pair_fingerprint(bound, task, self._prepared[ti][0])
+                fingerprint = pair_fingerprint(bound, task, self._prepared[view][0])
                 self._pairs[mi, ti] = _Pair(fingerprint, now())
                 if config.cache is not None and not plan.trainable and plan.adapter.cacheable:
                     shards = self.shards or 2 * plan.replicas
@@ -612,7 +618,7 @@ class RayExecutor:
         result = pair.results[-1]
         if not isinstance(result, ShardStats):
             return result
-        prepared, load_s = self._prepared[job.task]
+        prepared, load_s = self._prepared[job.task, plan.adapter.prompted]
         adapter = make_adapter(plan.spec) if plan.trainable else plan.adapter
         return finish(
             plan.spec,

@@ -173,6 +173,19 @@ def label_suggestion(
     return did_you_mean(value, labels)
 
 
+def _suggestion(value: str, labels: Sequence[str], spec: TaskSpec | None) -> str:
+    """:func:`label_suggestion` through the verbalisers of every prompt variant of ``spec``
+    (a predictions file may hold any variant's word for a label)."""
+    plain = label_suggestion(value, labels)
+    if spec is None:
+        return plain
+    for name, _ in spec.prompt_variants():
+        hint = label_suggestion(value, labels, verbalizers(labels, spec.bind_variant(name)))
+        if hint and hint != plain:
+            return hint
+    return plain
+
+
 def verbalizers(labels: Sequence[str], spec: TaskSpec | None) -> dict[str, str]:
     """``{label: word}`` for every label (a label without a verbaliser is its own word)."""
     given = (
@@ -317,17 +330,16 @@ class SentimentFamily(Family):
         if not isinstance(response, SentimentResponse) or not labels:
             return None
         shown = "[" + ", ".join(labels) + "]"
-        words = verbalizers(labels, spec) if spec is not None else None
         label = response.label
         if label is not None and label not in labels:
-            hint = label_suggestion(label, labels, words)
+            hint = _suggestion(label, labels, spec)
             return f"label {label!r} is not one of the task's labels {shown}{hint}"
         probs = response.probabilities
         if probs is None:
             return None
         unknown = [k for k in probs if k not in labels]
         if unknown:
-            hint = label_suggestion(unknown[0], labels, words)
+            hint = _suggestion(unknown[0], labels, spec)
             named = ", ".join(map(repr, unknown[:5]))
             return f"probabilities are keyed by {named}, not by the task's labels {shown}{hint}"
         if label is not None and label not in probs:

@@ -199,14 +199,16 @@ class AllFailedCase:
 def _openai(params: str) -> Callable[[Any, Path], list[str]]:
     def args(server: Any, _tmp: Path) -> list[str]:
         spec = f"openai:m,base_url={server.base_url},api_key_env=BENCH_FAULTS_NO_KEY,{params}"
-        return ["run", "-m", spec, "-t", OPENAI_TASK, "--limit", "4", "--bootstrap", "0"]
+        return ["run", "-m", spec, "-t", OPENAI_TASK, "--variant", "default", "--limit", "4",
+                "--bootstrap", "0"]  # fmt: skip
 
     return args
 
 
 def _closed(_server: Any, _tmp: Path) -> list[str]:
     spec = f"openai:m,base_url=http://127.0.0.1:{closed_port()}/v1,max_retries=0"
-    return ["run", "-m", spec, "-t", OPENAI_TASK, "--limit", "4", "--bootstrap", "0"]
+    return ["run", "-m", spec, "-t", OPENAI_TASK, "--variant", "default", "--limit", "4",
+            "--bootstrap", "0"]  # fmt: skip
 
 
 def _plugin(*extra: str) -> Callable[[Any, Path], list[str]]:

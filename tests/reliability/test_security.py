@@ -166,7 +166,7 @@ def test_api_key_never_written_logged_or_shown(bench: Any, tmp_path: Path) -> No
             "max_retries=0,backoff=0,concurrency=2"
         )
         # qa-en: a chat endpoint cannot score sentiment's default mode (loglik)
-        args = ("run", "--model", spec, "--tasks", "qa-en", "--limit", "8")
+        args = ("run", "--model", spec, "--tasks", "qa-en", "--variant", "default", "--limit", "8")
         done = bench.run(*args, "--bootstrap", "0", "--publish", str(board), **env)
         outputs += [done.stdout, done.stderr]
         assert done.returncode == 0, done.stderr
@@ -184,6 +184,8 @@ def test_api_key_never_written_logged_or_shown(bench: Any, tmp_path: Path) -> No
         spec_gone,
         "--tasks",
         "qa-en",
+        "--variant",
+        "default",
         "--limit",
         "4",
         "--bootstrap",

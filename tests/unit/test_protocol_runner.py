@@ -116,10 +116,15 @@ def sentiment_answers() -> Any:
 SMOKE = BUILTIN_ROOT.parent.parent / "tasks/smoke/sentiment-en.yaml"
 
 
+def one_prompt() -> TaskSpec:
+    """The smoke sentiment task with its ``default`` prompt variant only."""
+    return load_task(SMOKE).bind_variant("default")
+
+
 def task_with(**blocks: Any) -> TaskSpec:
     """The smoke sentiment task with ``blocks`` (``prompts``, ``fewshot``, ...) replacing its
     own (``prompts`` replaces ``prompt``)."""
-    data = load_task(SMOKE).model_dump(mode="json", exclude_none=True)
+    data = one_prompt().model_dump(mode="json", exclude_none=True)
     if "prompts" in blocks:
         data.pop("prompt", None)
     data.update(blocks)
@@ -200,7 +205,7 @@ def test_units_give_per_unit_metrics_and_unit_major_samples(
 def test_one_unit_record_and_samples_match_the_non_prompted_path(
     adapter_module: Any, tmp_path: Path
 ) -> None:
-    task = load_task(SMOKE)
+    task = one_prompt()
     kw = {"bootstrap": BootstrapConfig(resamples=200, seed=3)}
     plain = run(tmp_path / "a", task, "prompted=false", **kw)
     prompted = run(tmp_path / "b", task, **kw)
@@ -256,7 +261,7 @@ def test_num_fewshot_is_validated_on_the_command_line(
 
 
 def test_protocol_support_reason_skips_the_pair(adapter_module: Any, tmp_path: Path) -> None:
-    out = run(tmp_path, load_task(SMOKE), "refuse=no log-likelihoods through this endpoint")
+    out = run(tmp_path, one_prompt(), "refuse=no log-likelihoods through this endpoint")
     assert out.status == "skipped"
     assert out.reason == "no log-likelihoods through this endpoint"
     assert not (tmp_path / "results").exists() or not list((tmp_path / "results").rglob("*.json"))
@@ -280,7 +285,7 @@ def test_sort_key_orders_requests_across_batch_size_chunks(
     from bench.families.base import get_family as family_of
     from bench.stages import predict, prepare
 
-    task = load_task(SMOKE)
+    task = one_prompt()
     prepared = prepare(task, cfg(tmp_path, limit=20))
     family = family_of("sentiment")
     adapter = make_adapter(parse_model_spec("plugin:prompted_test_adapter:Prompted,sort=true"))
@@ -352,7 +357,7 @@ def test_ray_executor_refuses_a_protocol_with_several_units(adapter_module: Any)
         _refuse_units(adapter, task_with(prompts=VARIANTS), config, "m")
     assert "--executor local" in str(exc.value)
     with pytest.raises(BenchError, match="in-context examples"):
-        _refuse_units(adapter, load_task(SMOKE), RunConfig(results=Path("u"), num_fewshot=2), "m")
-    assert _refuse_units(adapter, load_task(SMOKE), config, "m") is None
+        _refuse_units(adapter, one_prompt(), RunConfig(results=Path("u"), num_fewshot=2), "m")
+    assert _refuse_units(adapter, one_prompt(), config, "m") is None
     refusing = make_adapter(parse_model_spec("plugin:prompted_test_adapter:Prompted,refuse=no"))
     assert _refuse_units(refusing, task_with(prompts=VARIANTS), config, "m") == "no"

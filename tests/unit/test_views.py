@@ -20,7 +20,7 @@ from bench.errors import TaskSpecError
 from bench.preprocess import build_steps, map_fingerprint, model_view, steps_identity
 from bench.preprocess.text import CollapseWhitespace, Lowercase, UnicodeNFKC
 from bench.preprocess.zh import TraditionalToSimplified, ZhSegment
-from bench.spec import StepSpec, load_task
+from bench.spec import ScoringSpec, StepSpec, load_task
 from bench.stages import RunConfig, prepare
 
 REPO = Path(__file__).resolve().parents[2]
@@ -171,26 +171,28 @@ def test_a_prompted_adapter_run_reads_the_original_text(tmp_path: Path) -> None:
     from bench.metrics.base import BootstrapConfig
     from bench.runner import run_pair
 
-    class Prompted(OpenAIAdapter):
+    class Unprompted(OpenAIAdapter):
         @property
         def prompted(self) -> bool:
-            return True
+            return False
 
     inputs = {}
     with _openai_server()() as server:
         model = parse_model_spec(f"openai:test-model,base_url={server.base_url}")
-        for cls in (Prompted, OpenAIAdapter):
+        for cls in (OpenAIAdapter, Unprompted):
             adapter = cls(
                 "test-model", base_url=server.base_url, backoff=0.0, api_key_env="BENCH_NO_KEY"
             )
             config = RunConfig(
                 results=tmp_path / cls.__name__, limit=30, bootstrap=BootstrapConfig(resamples=0)
             )
-            outcome = run_pair(model, find_task("sentiment-zh"), config, adapter=adapter)
+            task = find_task("sentiment-zh").bind_variant("default")
+            task = task.model_copy(update={"scoring": ScoringSpec(mode="generate")})
+            outcome = run_pair(model, task, config, adapter=adapter)
             assert outcome.record_path is not None
             lines = (outcome.record_path.parent / "samples.jsonl").read_text("utf-8")
             inputs[cls] = [json.loads(line)["input"] for line in lines.splitlines()]
-    raw, normalised = inputs[Prompted], inputs[OpenAIAdapter]
+    raw, normalised = inputs[OpenAIAdapter], inputs[Unprompted]
     assert any(c in t for t in raw for c in FULL_WIDTH)
     assert normalised == [unicodedata.normalize("NFKC", t) for t in raw]
     assert raw != normalised

@@ -56,9 +56,11 @@ def _adapter(server: Any, **kw: Any) -> OpenAIAdapter:
 
 
 def _generating(task: str) -> TaskSpec:
-    """The catalogue task, answered by generating (sentiment's default is loglik, which a
+    """The catalogue task with its default prompt variant only (these tests are about HTTP,
+    one request per example), answered by generating (sentiment's default is loglik, which a
     chat endpoint cannot do)."""
     spec = find_task(task)
+    spec = spec.bind_variant(spec.prompt_variants()[0][0])
     return spec.model_copy(update={"scoring": ScoringSpec(mode="generate")})
 
 

@@ -64,7 +64,7 @@ def _bound(task: TaskSpec, sample: int = 0) -> TaskSpec:
 
 
 def _task(name: str, **update: Any) -> TaskSpec:
-    return find_task(name).model_copy(update=update)
+    return find_task(name).bind_variant("default").model_copy(update=update)
 
 
 def _sentiment(lang: str = "en") -> list[SentimentRequest]:
@@ -190,7 +190,8 @@ def test_loglik_end_to_end_records_transcripts(server: Any, tmp_path: Path) -> N
     config = RunConfig(
         results=tmp_path / "results", limit=6, bootstrap=BootstrapConfig(resamples=0)
     )
-    outcome = run_pair(model, find_task("sentiment-en"), config, adapter=adapter)
+    task = find_task("sentiment-en").bind_variant("default")
+    outcome = run_pair(model, task, config, adapter=adapter)
     assert outcome.status == "done" and outcome.record is not None
     assert outcome.record.failures.count == 0
     assert outcome.record.model.info["scoring"]["mode"] == "loglik"
@@ -322,7 +323,7 @@ def test_sampling_seeds_depend_on_the_request_not_the_batch(server: Any) -> None
 
 
 def test_chat_transcript_system_and_multiturn_shots(server: Any) -> None:
-    base = find_task("sentiment-en")
+    base = find_task("sentiment-en").bind_variant("default")
     assert base.prompt is not None
     prompt = base.prompt.model_copy(update={"system": "You label reviews."})
     fewshot = FewshotSpec(k=1, as_multiturn=True)
