@@ -117,6 +117,46 @@ class Protocol:
             update={"scoring": self.scoring, "generation": generation, "fewshot": self.fewshot}
         )
 
+    def tag(self) -> str:
+        """The protocol in a metric signature's words: scoring mode and its normalisation or
+        extraction, in-context examples, variants and sampling.
+
+        Example:
+            >>> from bench.spec import ScoringSpec, GenerationSpec
+            >>> Protocol(("a", "b"), None, ScoringSpec(mode="loglik"), GenerationSpec()).tag()
+            'lm:loglik|norm:none|shots:0|variants:2'
+        """
+        s = self.scoring
+        parts = [f"lm:{s.mode}"]
+        if s.mode == "loglik":
+            parts.append(f"norm:{s.normalization}")
+        else:
+            rule: str = s.extract.rule
+            if s.extract.pattern is not None:
+                rule += f"={s.extract.pattern}"
+            if s.extract.field is not None:
+                rule += f"={s.extract.field}"
+            parts.append(f"extract:{rule}")
+            if s.strip_reasoning:
+                parts.append("strip_reasoning")
+        f = self.fewshot
+        if f is None:
+            parts.append("shots:0")
+        else:
+            shots = f"shots:{f.k}/{f.selector}"
+            if f.selector in ("random", "balanced"):
+                shots += f"/seed{f.seed}"
+            if f.draws > 1:
+                shots += f"/draws{f.draws}"
+            if f.as_multiturn:
+                shots += "/multiturn"
+            parts.append(shots)
+        parts.append(f"variants:{len(self.variants)}")
+        g = self.generation
+        if g.n > 1:
+            parts.append(f"n:{g.n}/t{g.temperature}/seed{g.seed}")
+        return "|".join(parts)
+
     def identity(self) -> dict[str, Any]:
         """What the record stores and the fingerprint hashes: everything but the variants'
         texts (those are in the prompt hash)."""

@@ -520,6 +520,12 @@ def _finish_units(
     )
     if not several:
         headline = scored[0].values  # one unit: its own values and intervals, as ever
+    # The protocol is part of every headline value's signature: two numbers computed with
+    # another scoring mode, normalisation, extraction or exemplars never read as one.
+    tag = protocol.tag()
+    headline = {
+        k: v.model_copy(update={"signature": f"{v.signature}|{tag}"}) for k, v in headline.items()
+    }
     skipped: dict[str, str] = {}
     for s in scored:
         skipped.update({k: v for k, v in s.skipped.items() if k not in headline})
