@@ -21,6 +21,7 @@ unit and example, unit-major (a run with one unit writes exactly what a non-prom
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import shutil
@@ -38,7 +39,7 @@ from bench.families.base import Failure, Prepared, Request, Response, get_family
 from bench.identity import combine, file_digest, short_hash
 from bench.preprocess import build_steps, check_resources
 from bench.protocol import Protocol, Unit, resolve
-from bench.records import PredictionCounts, RunRecord, SampleLine, Timings
+from bench.records import PredictionCounts, ProtocolResult, RunRecord, SampleLine, Timings
 from bench.spec import TaskSpec
 from bench.stages import (
     Callback,
@@ -320,6 +321,9 @@ def finish_pair(
         report = check_determinism(
             model, task, config, prepared, predictions, scores, config.determinism
         )
+    protocol_result = None
+    if adapter.prompted:  # a prompted pair of one unit predicted elsewhere (a Ray cluster)
+        scores, protocol_result = _one_unit_protocol(task, config, prepared, predictions, scores)
     record = build_record(
         model=model,
         task=task,
@@ -343,6 +347,7 @@ def finish_pair(
         limit=config.limit,
         # Counted where this process read the cache itself (not when executors pass counts).
         cache_dropped=predictions.cache_dropped if counts is None and config.cache else None,
+        protocol=protocol_result,
     )
     family = get_family(task.family)
     samples = sample_lines(
@@ -354,6 +359,45 @@ def finish_pair(
     return RunOutcome(
         name, task.name, "done", path, record, adapter_calls=calls, determinism=report
     )
+
+
+def _one_unit_protocol(
+    task: TaskSpec,
+    config: RunConfig,
+    prepared: Prepared,
+    predictions: PredictionSet,
+    scores: Scores,
+) -> tuple[Scores, ProtocolResult]:
+    """A one-unit prompted pair's record parts, as the units path writes them: the protocol
+    tag on every headline signature and a :class:`~bench.records.ProtocolResult` of one unit,
+    so its leaderboard column is the one a local run of the pair lands in."""
+    from bench.metrics.units import UnitScores, aggregate
+
+    protocol = resolve(task, num_fewshot=config.num_fewshot, variants=config.variants)
+    unit = UnitScores(
+        unit=protocol.units()[0],
+        values=scores.values,
+        per_example=scores.per_example,
+        segments=scores.segments,
+        responses=list(predictions.responses),
+        failures=len(predictions.failures),
+    )
+    _, result = aggregate(
+        task,
+        task_metrics(task),
+        prepared.requests,
+        prepared.references,
+        [unit],
+        config.bootstrap,
+        identity=protocol.identity(),
+        fewshot_hash=None,
+    )
+    tag = protocol.tag()
+    values = {
+        k: v.model_copy(update={"signature": f"{v.signature}|{tag}"})
+        for k, v in scores.values.items()
+    }
+    return dataclasses.replace(scores, values=values), result
 
 
 # --------------------------------------------------------------------------- prompted runs

@@ -78,7 +78,11 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
         "translation-fixed",
         "translation-zh-en",
         {
-            "fewshot": {"k": 2, "selector": "fixed", "ids": ["zh-en-train-0003", "zh-en-train-0001"]},
+            "fewshot": {
+                "k": 2,
+                "selector": "fixed",
+                "ids": ["zh-en-train-0003", "zh-en-train-0001"],
+            },
             "scoring": {"mode": "generate", "extract": {"rule": "regex", "pattern": "(.+)"}},
             "generation": {"max_new_tokens": 8, "stop": ["\n"]},
         },

@@ -385,7 +385,11 @@ def _openai_server() -> Any:
 def test_api_models_share_one_concurrency_budget(ray_cluster: Any, tmp_path: Path) -> None:
     """Two API models against a real local server: at most --api-concurrency jobs at once."""
     # A chat endpoint cannot score sentiment's default mode (loglik): the task generates.
-    task = find_task("sentiment-en").model_copy(update={"scoring": ScoringSpec(mode="generate")})
+    task = (
+        find_task("sentiment-en")
+        .bind_variant("default")
+        .model_copy(update={"scoring": ScoringSpec(mode="generate")})
+    )
     with _openai_server() as server:
         common = f"base_url={server.base_url},api_key_env=BENCH_TEST_NO_SUCH_KEY,backoff=0"
         specs = [

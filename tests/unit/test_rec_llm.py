@@ -418,7 +418,9 @@ def test_a_chat_endpoints_ranked_titles_parse_back_to_the_shown_ids() -> None:
     from bench.adapters.openai import OpenAIAdapter
 
     server_module = _openai_server()
+    # a chat endpoint generates: the ranking is parsed back from text
     spec = find_task("recommendation-synthetic")
+    spec = spec.model_copy(update={"scoring": ScoringSpec(mode="generate")})
     requests = list(_prepare(spec, limit=3).requests)
     with server_module.OpenAIServer() as server:
         adapter = OpenAIAdapter(
@@ -426,6 +428,7 @@ def test_a_chat_endpoints_ranked_titles_parse_back_to_the_shown_ids() -> None:
             base_url=server.base_url,
             backoff=0.0,
             api_key_env="BENCH_TEST_NO_SUCH_KEY",
+            max_tokens=4096,  # the whole ranking (the default, 128 tokens, cuts it)
         )
         for name, _ in spec.prompt_variants():
             bound = spec.bind_variant(name)
