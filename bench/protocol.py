@@ -212,11 +212,14 @@ def resolve(
     fewshot = task.fewshot
     if num_fewshot is not None:
         fewshot = (fewshot or FewshotSpec()).model_copy(update={"k": num_fewshot})
-        if num_fewshot > 0 and fewshot.split not in task.source.splits:
+        roles = cls.exemplar_roles(task) if cls is not None else set(task.source.splits)
+        if num_fewshot > 0 and fewshot.split not in roles:
             raise TaskSpecError(
                 f"task {task.name}: --num-fewshot {num_fewshot} needs exemplars from split "
                 f"'{fewshot.split}', which the task does not have",
-                fix=f"add a fewshot: {{split: ...}} naming one of {sorted(task.source.splits)}",
+                fix=f"add a fewshot: {{split: ...}} naming one of {sorted(roles)}"
+                if roles
+                else "score this task zero-shot (it has no train or validation split)",
             )
     if fewshot is not None and fewshot.k == 0:
         fewshot = None

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench.adapters.base import Adapter, ModelSpec, as_adapter, make_adapter
 from bench.cache import PredictionCache
-from bench.errors import BenchError, ResultsError
+from bench.errors import BenchError, ResultsError, TaskSpecError
 from bench.families.base import Failure, Prepared, Request, Response, get_family
 from bench.identity import combine, file_digest, short_hash
 from bench.preprocess import build_steps, check_resources
@@ -218,8 +218,14 @@ def run_pair(
     reason = skip_reason(adapter, task)
     protocol = None
     if reason is None and adapter.prompted:
-        protocol = resolve(task, num_fewshot=config.num_fewshot, variants=config.variants)
-        reason = adapter.protocol_support(protocol.bind(task, protocol.units()[0]))
+        try:
+            protocol = resolve(task, num_fewshot=config.num_fewshot, variants=config.variants)
+        except TaskSpecError as exc:
+            # --num-fewshot on a task without exemplars, or --variant names none of the task's
+            # variants: this pair cannot run as asked; the others of the plan still can.
+            reason = exc.message
+        else:
+            reason = adapter.protocol_support(protocol.bind(task, protocol.units()[0]))
     if reason is not None:
         emit(Event("pair-skipped", name, task.name, message=reason))
         return RunOutcome(name, task.name, "skipped", reason=reason)

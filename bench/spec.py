@@ -491,18 +491,6 @@ class TaskSpec(_Closed):
                 raise ValueError(f"prompt variant '{twice}' is named twice")
         return value
 
-    @field_validator("fewshot")
-    @classmethod
-    def _fewshot_split(cls, value: FewshotSpec | None, info: ValidationInfo) -> FewshotSpec | None:
-        source = info.data.get("source")
-        if value is not None and value.k > 0 and source is not None:  # noqa: SIM102
-            if value.split not in source.splits:
-                raise ValueError(
-                    f"fewshot.split '{value.split}' is not one of the task's splits "
-                    f"{sorted(source.splits)}"
-                )
-        return value
-
     @model_validator(mode="after")
     def _one_prompt_form(self) -> TaskSpec:
         if self.prompt is not None and self.prompts is not None:

@@ -343,6 +343,16 @@ class Family(ABC):
             )
             exc.loc = ("fewshot",)  # type: ignore[attr-defined]
             raise exc
+        roles = cls.exemplar_roles(spec)
+        if fewshot.split not in roles:
+            exc = TaskSpecError(
+                f"fewshot.split '{fewshot.split}' is not one of the task's splits "
+                f"{sorted(roles) or '(none besides test)'}; exemplars never come from the test "
+                "split",
+                fix="add a train (or validation) split to source.splits, or remove 'fewshot:'",
+            )
+            exc.loc = ("fewshot", "split")  # type: ignore[attr-defined]
+            raise exc
         if fewshot.selector == "balanced" and not cls.labels(spec):
             exc = TaskSpecError(
                 f"'balanced' picks k exemplars per label, and {cls.name} tasks have no labels",
@@ -350,6 +360,13 @@ class Family(ABC):
             )
             exc.loc = ("fewshot", "selector")  # type: ignore[attr-defined]
             raise exc
+
+    @classmethod
+    def exemplar_roles(cls, spec: TaskSpec) -> set[str]:
+        """The roles in-context examples can come from (``fewshot.split``): the task's
+        ``train`` and ``validation`` splits. A family that builds its own train examples
+        (recommendation's held-out protocol) adds ``train``."""
+        return {r for r in spec.source.splits if r != "test"}
 
     @classmethod
     def check_spec(cls, spec: TaskSpec) -> None:

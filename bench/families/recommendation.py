@@ -694,6 +694,11 @@ class RecommendationFamily(Family):
     def has_train(self, spec: TaskSpec) -> bool:
         return True  # the protocol always leaves training history
 
+    @classmethod
+    def exemplar_roles(cls, spec: TaskSpec) -> set[str]:
+        """``train``: the protocol's training histories (each answered by its next item)."""
+        return {"train"}
+
     def check_row(self, row: Mapping[str, Any], spec: TaskSpec) -> str | None:
         for field in ("user", "item"):
             if row.get(field) is None:
