@@ -291,6 +291,17 @@ class _Fit:
         self.seconds = time.perf_counter() - tick
 
 
+def _timings(load_s: float, fit_s: float, predict_s: float, score_s: float, t0: float) -> Timings:
+    """The record's timings; ``predict_s`` counts the fit (it runs inside predict)."""
+    return Timings(
+        load_s=round(load_s, 4),
+        fit_s=round(fit_s, 4),
+        predict_s=round(predict_s - fit_s, 4),
+        score_s=round(score_s, 4),
+        total_s=round(time.perf_counter() - t0, 4),
+    )
+
+
 def finish_pair(
     model: ModelSpec,
     task: TaskSpec,
@@ -339,13 +350,7 @@ def finish_pair(
         scores=scores,
         predictions=counts or predictions.counts(),
         failures=predictions.failure_counts(),
-        timings=Timings(
-            load_s=round(load_s, 4),
-            fit_s=round(fit_s, 4),
-            predict_s=round(predictions.seconds - fit_s, 4),
-            score_s=round(scores.seconds, 4),
-            total_s=round(time.perf_counter() - t0, 4),
-        ),
+        timings=_timings(load_s, fit_s, predictions.seconds, scores.seconds, t0),
         bootstrap=config.bootstrap,
         started_at=started_at,
         info=info,
@@ -600,13 +605,7 @@ def _finish_units(
             failed=sum(c.failed for c in counts),
         ),
         failures=failure_counts(failures),
-        timings=Timings(
-            load_s=round(load_s, 4),
-            fit_s=round(fit_s, 4),
-            predict_s=round(predict_s - fit_s, 4),
-            score_s=round(score_s, 4),
-            total_s=round(time.perf_counter() - t0, 4),
-        ),
+        timings=_timings(load_s, fit_s, predict_s, score_s, t0),
         bootstrap=config.bootstrap,
         started_at=started_at,
         info=info,

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from bench.adapters.hf import HFAdapter  # noqa: E402
 from bench.catalog import find_task  # noqa: E402
 from bench.data import load_split  # noqa: E402
 from bench.families.base import get_family  # noqa: E402
+from tests.perf.workloads import best_of  # noqa: E402
 
 _TINY = Path(__file__).resolve().parents[1] / "unit" / "adapters" / "tiny_hf.py"
 if "tiny_hf" not in sys.modules:
@@ -51,17 +51,6 @@ tiny_hf = sys.modules["tiny_hf"]
 BATCH = 16
 NEW_TOKENS = 16
 STOPS = ("\n", ".")
-
-
-def _best_of(runs: int, *fns: Any) -> list[float]:
-    """The best of ``runs`` timings of each of ``fns``, timed in turn (f1, f2, f3, f1, ...)."""
-    times: list[list[float]] = [[] for _ in fns]
-    for _ in range(runs):
-        for k, fn in enumerate(fns):
-            start = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - start)
-    return [min(t) for t in times]
 
 
 def _cut(text: str) -> str:
@@ -108,7 +97,7 @@ def test_causal_generation_with_stop_strings_vs_bare_generate(tmp_path: Path, sc
 
     bare = loop(False)
     assert hf() == bare == loop(True)
-    plain_s, stops_s, hf_s = _best_of(3, lambda: loop(False), lambda: loop(True), hf)
+    plain_s, stops_s, hf_s = best_of(3, lambda: loop(False), lambda: loop(True), hf)
     n = len(requests)
     params = sum(p.numel() for p in model.parameters())
     print(

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ from bench.adapters.hf import HFAdapter  # noqa: E402
 from bench.catalog import find_task  # noqa: E402
 from bench.data import load_split  # noqa: E402
 from bench.families.base import get_family  # noqa: E402
+from tests.perf.workloads import best_of  # noqa: E402
 
 _TINY = Path(__file__).resolve().parents[1] / "unit" / "adapters" / "tiny_hf.py"
 _spec = importlib.util.spec_from_file_location("tiny_hf", _TINY)
@@ -60,19 +60,6 @@ def _requests(task: str, splits: tuple[str, ...]) -> tuple[Any, list[Any]]:
         ds = load_split(spec, family, split, data_override=None).dataset
         out.extend(family.build(row, spec)[0] for row in ds)
     return spec, out
-
-
-def _best_of(runs: int, *fns: Any) -> list[float]:
-    """The best of ``runs`` timings of each of ``fns``, timed in turn (f1, f2, f3, f1, ...):
-    load from other processes (another test worker) then falls on every variant alike,
-    instead of on whichever happened to run while it lasted."""
-    times: list[list[float]] = [[] for _ in fns]
-    for _ in range(runs):
-        for k, fn in enumerate(fns):
-            start = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - start)
-    return [min(t) for t in times]
 
 
 def _report(name: str, n: int, params: int, plain: float, by_length: float, hf: float) -> float:
@@ -115,7 +102,7 @@ def test_classifier_adapter_vs_plain_loop(tmp_path: Path, scale: Any) -> None:
     labels = {0: "negative", 1: "positive"}
     assert [labels[i] for i in loop()] == [r.label for r in adapter.predict(requests)]
     ordered = _by_length(tok, texts)
-    plain_s, sorted_s, hf_s = _best_of(
+    plain_s, sorted_s, hf_s = best_of(
         reps, loop, lambda: loop(ordered), lambda: adapter.predict(requests)
     )
     params = sum(p.numel() for p in model.parameters())
@@ -153,7 +140,7 @@ def test_seq2seq_adapter_vs_plain_generate_loop(tmp_path: Path, scale: Any) -> N
 
     loop()
     ordered = _by_length(tok, sources)
-    plain_s, sorted_s, hf_s = _best_of(
+    plain_s, sorted_s, hf_s = best_of(
         reps, loop, lambda: loop(ordered), lambda: adapter.predict(requests)
     )
     params = sum(p.numel() for p in model.parameters())
