@@ -578,6 +578,8 @@ def _finish_units(
     # The protocol is part of every headline value's signature: two numbers computed with
     # another scoring mode, normalisation, extraction or exemplars never read as one.
     tag = protocol.tag()
+    if result.fewshot_hash is not None:  # the exemplars themselves, not only how they were drawn
+        tag += f"|shots-sha:{result.fewshot_hash}"
     headline = {
         k: v.model_copy(update={"signature": f"{v.signature}|{tag}"}) for k, v in headline.items()
     }
