@@ -439,36 +439,32 @@ class Family(ABC):
         A family without prompt fields accepts no ``prompt:``. See
         :func:`~bench.families.prompts.check_template` for the rules.
         """
-        if spec.prompts is not None:
-            if not cls.prompt_example:
-                refused = TaskSpecError(
-                    f"{cls.name} tasks take no prompts (no generic adapter serves the family)",
-                    fix="remove 'prompts:'",
-                )
-                refused.loc = ("prompts",)  # type: ignore[attr-defined]
-                raise refused
-            for i, variant in enumerate(spec.prompts):
-                try:
-                    check_template(
-                        variant.template, cls.prompt_example, where=None, family=cls.name
-                    )
-                except TaskSpecError as bad:
-                    bad.loc = ("prompts", i, "template")  # type: ignore[attr-defined]
-                    raise
-            return
-        if spec.prompt is None:
+        if spec.prompts is None and spec.prompt is None:
             if cls.default_prompt is not None:
                 where = f"the {cls.name} family's default prompt"
                 check_template(cls.default_prompt, cls.prompt_example, where=where, family=cls.name)
             return
+        key = "prompts" if spec.prompts is not None else "prompt"
         if not cls.prompt_example:
             exc = TaskSpecError(
-                f"{cls.name} tasks take no prompt (no generic adapter serves the family)",
-                fix="remove 'prompt:'",
+                f"{cls.name} tasks take no {key} (no generic adapter serves the family)",
+                fix=f"remove '{key}:'",
             )
-            exc.loc = ("prompt",)  # type: ignore[attr-defined]
+            exc.loc = (key,)  # type: ignore[attr-defined]
             raise exc
-        check_template(spec.prompt.template, cls.prompt_example, where=None, family=cls.name)
+        # (where an error points, template): check_template points a lone prompt's itself.
+        templates: list[tuple[tuple[Any, ...] | None, str]] = (
+            [(("prompts", i, "template"), v.template) for i, v in enumerate(spec.prompts)]
+            if spec.prompts is not None
+            else [(None, spec.prompt.template)]  # type: ignore[union-attr]
+        )
+        for loc, template in templates:
+            try:
+                check_template(template, cls.prompt_example, where=None, family=cls.name)
+            except TaskSpecError as bad:
+                if loc is not None:
+                    bad.loc = loc  # type: ignore[attr-defined]
+                raise
 
     def prompt_values(self, request: Request, spec: TaskSpec | None) -> dict[str, PromptValue]:
         """The plain values a template sees for ``request`` (the keys of
