@@ -133,6 +133,82 @@ Bootstrap = Annotated[
     typer.Option(min=0, help="Bootstrap resamples per interval (0: none; else at least 100)."),
 ]
 BootstrapSeed = Annotated[int, _seed_option("Bootstrap seed")]
+ExtraMetrics = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--metrics",
+        metavar="+NAME[:KEY=VALUE,...]",
+        help="Also score this metric (repeatable): one of a task's optional metrics "
+        "(bertscore, comet, cometkiwi, judge; `bench tasks show TASK` lists them) or any "
+        "metric of the task's family, with parameters after a colon "
+        "(+bertscore:model=PATH,num_layers=4). Tasks the metric does not apply to are "
+        "scored as usual.",
+    ),
+]
+
+
+def _parse_metrics(values: list[str] | None) -> list[Any]:
+    """``--metrics +NAME[:K=V,...]`` options as :class:`~bench.spec.MetricSpec` s (values read
+    as YAML scalars: numbers, booleans)."""
+    import yaml
+
+    from bench.registry import registry
+    from bench.spec import MetricSpec
+
+    out = []
+    for raw in values or []:
+        text = raw.strip()
+        if not text.startswith("+"):
+            raise BenchError(
+                f"--metrics {raw}: write +NAME to add a metric to the tasks' own",
+                fix=f"--metrics +{text}",
+            )
+        name, _, rest = text[1:].partition(":")
+        name = name.strip()
+        registry.get("metric", name)  # unknown names: a clear error with did-you-mean
+        params: dict[str, Any] = {}
+        for item in filter(None, (p.strip() for p in rest.split(","))):
+            key, eq, value = item.partition("=")
+            if not eq or not key.strip():
+                raise BenchError(
+                    f"--metrics {raw}: '{item}' is not KEY=VALUE",
+                    fix=f"--metrics +{name}:key=value,...",
+                )
+            try:
+                params[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+            except yaml.YAMLError:
+                params[key.strip()] = value
+        out.append(MetricSpec(name=name, params=params))
+    return out
+
+
+def _with_metrics(selected: list[Any], extra: list[Any]) -> list[Any]:
+    """The tasks with ``extra`` metrics added where each applies (a task that declares it
+    optional, or whose family the metric scores); an extra metric no task takes is an error."""
+    if not extra:
+        return selected
+    from bench.registry import registry
+
+    out = []
+    used: set[str] = set()
+    for spec in selected:
+        fits = []
+        for m in extra:
+            families = getattr(registry.get("metric", m.name), "families", ())
+            declared = any(o.name == m.name for o in spec.optional_metrics)
+            if declared or not families or spec.family in families:
+                fits.append(m)
+                used.add(m.name)
+        out.append(spec.with_metrics(fits) if fits else spec)
+    unused = [m.name for m in extra if m.name not in used]
+    if unused:
+        raise BenchError(
+            f"--metrics: {', '.join('+' + u for u in unused)} applies to none of the selected "
+            "tasks",
+            fix="choose tasks of the metric's family (bench tasks show TASK lists its optional "
+            "metrics)",
+        )
+    return out
 
 
 # --------------------------------------------------------------------------- run
@@ -259,6 +335,7 @@ def run(
             "The variants scored are recorded under protocol.identity.variants.",
         ),
     ] = None,
+    metrics: ExtraMetrics = None,
     tasks_dir: TasksDir = None,
 ) -> None:
     """Run models on tasks, write one record per (model, task), optionally publish a leaderboard.
@@ -287,6 +364,7 @@ def run(
 
     specs = distinct_names([parse_model_spec(m) for m in (model or builtin_baselines())])
     selected = select_tasks(",".join(tasks) if tasks else "smoke", tasks_dir or [])
+    selected = _with_metrics(selected, _parse_metrics(metrics))
     config = RunConfig(
         results=results or _default_results(),
         cache=None if no_cache else (cache or _default_cache()),
@@ -467,6 +545,16 @@ class _Progress:
             )
         elif event.kind == "predict-progress":
             self.progress.update(self.bars[key], completed=event.done)
+        elif event.kind == "score-progress":
+            bar = self.bars.get(key)
+            if bar is None:
+                bar = self.bars[key] = self.progress.add_task(label, total=event.total)
+            self.progress.update(
+                bar,
+                description=f"{label}: score {event.stage}",
+                total=event.total,
+                completed=event.done,
+            )
         elif event.kind == "pair-done":
             if key in self.bars:
                 self.progress.update(self.bars[key], description=f"{label}: done")
@@ -598,6 +686,17 @@ def score(
             "the number of examples.",
         ),
     ] = None,
+    metrics: ExtraMetrics = None,
+    cache: Annotated[
+        Path | None,
+        typer.Option(
+            help="Cache file where model-based metrics keep each segment's scores (default: "
+            ".bench/cache.sqlite)."
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Do not read or write the segment cache.")
+    ] = False,
     tasks_dir: TasksDir = None,
 ) -> None:
     """Score a file of saved model outputs and write the same record a run would.
@@ -619,7 +718,7 @@ def score(
     from bench.records import load_record
     from bench.runner import RunConfig, run_pair
 
-    spec = find_task(task, tasks_dir or [])
+    spec = _with_metrics([find_task(task, tasks_dir or [])], _parse_metrics(metrics))[0]
     samples_file, record_file = resolve_predictions_path(predictions)
     recorded = load_record(record_file) if record_file is not None else None
     # A prompted run (a record with a protocol) is re-scored unit by unit, from its own lines.
@@ -638,7 +737,7 @@ def score(
     )
     config = RunConfig(
         results=results or _default_results(),
-        cache=None,
+        cache=None if no_cache else (cache or _default_cache()),
         limit=limit,
         bootstrap=BootstrapConfig(resamples=bootstrap, seed=seed),
         data=_parse_data(data, [spec], tasks_dir or []),

@@ -35,6 +35,7 @@ __all__ = [
     "RunRecord",
     "SampleLine",
     "SamplesMismatch",
+    "SegmentCounts",
     "Spread",
     "TaskInfo",
     "Timings",
@@ -54,15 +55,16 @@ __all__ = [
     "write_run",
 ]
 
-RECORD_SCHEMA_VERSION = 4
+RECORD_SCHEMA_VERSION = 5
 """Version 2: every ``samples.jsonl`` line carries its record's ``run_id``. Version 3 adds
 ``failures.by_kind``, ``task.limit``, ``task.train_overlap``, ``cache_dropped``, each metric's
 ``ci_reason`` and the determinism check's tolerance fields (all optional: older records read
 with their defaults). Version 4 adds ``protocol`` (a prompted run's units, per-variant and
 per-draw metrics and spread; ``None`` otherwise) and, in ``samples.jsonl``, ``unit`` (a run with
 several units has one line per unit and example, unit-major) and ``shots`` (exemplar ids); a
-response may hold a ``transcript``. Versions 1 to 3 read with ``protocol`` ``None``."""
-READABLE_SCHEMA_VERSIONS = (1, 2, 3, 4)
+response may hold a ``transcript``. Versions 1 to 3 read with ``protocol`` ``None``. Version 5
+adds ``segment_cache`` (model-based metrics' segment-cache counts; ``None`` before)."""
+READABLE_SCHEMA_VERSIONS = (1, 2, 3, 4, 5)
 """Versions :func:`load_record` reads. Version-1 records have the same fields as version 2;
 their samples carry no ``run_id``, so they cannot be checked against their record."""
 SAMPLES_FILE = "samples.jsonl"
@@ -293,6 +295,24 @@ class ProtocolResult(_Frozen):
     sampling: dict[str, MetricValue] = Field(default_factory=dict)
 
 
+class SegmentCounts(_Frozen):
+    """Where a model-based metric's segment scores came from.
+
+    Attributes:
+        segments: Segments scored (one per example, or per example and unit).
+        hits: Distinct segments read from the segment cache (keyed by source, hypothesis,
+            references and the metric's fingerprint).
+        computed: Distinct segments the metric model scored in this run.
+        failed: Segments the metric model could not score (an unparsable judgement), left out
+            of the means.
+    """
+
+    segments: int = 0
+    hits: int = 0
+    computed: int = 0
+    failed: int = 0
+
+
 class RunRecord(_Frozen):
     """The record of one (model, task) run. ``schema_version`` changes with the layout."""
 
@@ -324,6 +344,12 @@ class RunRecord(_Frozen):
         description="Damaged prediction-cache rows (not JSON, or not of the family's response "
         "shape) dropped and predicted again (None: not counted: no cache, a record written "
         "before bench counted them, or a cluster run, whose shards read the cache).",
+    )
+    segment_cache: dict[str, SegmentCounts] | None = Field(
+        default=None,
+        description="Model-based metrics (BERTScore, COMET, judges): per metric, how many "
+        "segments were read from the segment cache and how many were computed (None: the "
+        "task has no model-based metric, or the record is older).",
     )
     protocol: ProtocolResult | None = Field(
         default=None,

@@ -330,7 +330,15 @@ def finish_pair(
     name = model.display_name
     check_failures(model, task, predictions.failures, len(prepared.requests), config)
     emit(Event("stage", name, task.name, stage="score"))
-    scores = score(task, prepared, predictions.responses, config.bootstrap, model=name)
+    scores = score(
+        task,
+        prepared,
+        predictions.responses,
+        config.bootstrap,
+        model=name,
+        cache=config.cache,
+        progress=emit,
+    )
     report = None
     if config.determinism is not None:
         from bench.determinism import check_determinism
@@ -370,6 +378,17 @@ def finish_pair(
     return RunOutcome(
         name, task.name, "done", path, record, adapter_calls=calls, determinism=report
     )
+
+
+def _sum_counts(scored: Sequence[Scores]) -> dict[str, dict[str, int]]:
+    """The units' segment-cache counts, added up per metric."""
+    total: dict[str, dict[str, int]] = {}
+    for s in scored:
+        for metric, counts in s.segment_counts.items():
+            into = total.setdefault(metric, {})
+            for k, v in counts.items():
+                into[k] = into.get(k, 0) + v
+    return total
 
 
 def _one_unit_protocol(
@@ -542,7 +561,15 @@ def _finish_units(
     scored: list[Scores] = []
     for r in runs:
         scored.append(
-            score(r.bound, r.prepared, r.predictions.responses, config.bootstrap, model=name)
+            score(
+                r.bound,
+                r.prepared,
+                r.predictions.responses,
+                config.bootstrap,
+                model=name,
+                cache=config.cache,
+                progress=emit,
+            )
         )
     report = None
     if config.determinism is not None:  # one unit (several are refused before predicting)
@@ -599,7 +626,7 @@ def _finish_units(
         fingerprint=combine(
             *(r.fingerprint for r in runs), short_hash(protocol.identity()), result.fewshot_hash
         ),
-        scores=Scores(headline, skipped, [], {}, score_s),
+        scores=Scores(headline, skipped, [], {}, score_s, _sum_counts(scored)),
         predictions=PredictionCounts(
             total=sum(c.total for c in counts),
             cached=sum(c.cached for c in counts),

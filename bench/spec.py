@@ -9,6 +9,7 @@ and the field, with a did-you-mean for misspelt keys and registry names.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -17,6 +18,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -448,6 +450,12 @@ class TaskSpec(_Closed):
     scoring: ScoringSpec | None = None
     generation: GenerationSpec | None = None
     metrics: list[MetricSpec] = Field(min_length=1)
+    optional_metrics: list[MetricSpec] = Field(
+        default_factory=list,
+        exclude=True,  # scored only when asked for (--metrics +NAME): not part of the spec hash
+        description="Metrics scored only when asked for with `--metrics +NAME` (model-based "
+        "metrics that need a model download: bertscore, comet, judges), with their parameters.",
+    )
     primary_metric: str = Field(
         description="The metric (or one value of it, such as ndcg@10) that ranks models."
     )
@@ -463,6 +471,7 @@ class TaskSpec(_Closed):
     )
     path: Path | None = Field(default=None, exclude=True)
     suite: str | None = Field(default=None, exclude=True)
+    _added: tuple[str, ...] = PrivateAttr(default=())
 
     @field_validator("languages")
     @classmethod
@@ -564,8 +573,39 @@ class TaskSpec(_Closed):
         raise KeyError(name)
 
     def spec_hash(self) -> str:
-        """SHA-256 (16 hex) of the whole spec as validated."""
-        return short_hash(self.model_dump(mode="json"))
+        """SHA-256 (16 hex) of the whole spec as validated (metrics added with
+        :meth:`with_metrics` left out: they add numbers, and change none of the task's own)."""
+        data = self.model_dump(mode="json")
+        if self._added:
+            data["metrics"] = [m for m in data["metrics"] if m["name"] not in self._added]
+        return short_hash(data)
+
+    @property
+    def added_metrics(self) -> tuple[str, ...]:
+        """The names of the metrics :meth:`with_metrics` added."""
+        return self._added
+
+    def with_metrics(self, extra: Sequence[MetricSpec]) -> TaskSpec:
+        """This task with ``extra`` metrics scored too (``--metrics +NAME``).
+
+        A metric the task lists under ``optional_metrics`` takes its parameters from there,
+        updated by the ones given; one already among the task's metrics is left as it is.
+        """
+        declared = {m.name: m for m in self.optional_metrics}
+        own = {m.name for m in self.metrics}
+        added = [
+            MetricSpec(
+                name=m.name,
+                params={**(declared[m.name].params if m.name in declared else {}), **m.params},
+            )
+            for m in extra
+            if m.name not in own
+        ]
+        if not added:
+            return self
+        copy = self.model_copy(update={"metrics": [*self.metrics, *added]})
+        copy._added = (*self._added, *(m.name for m in added))
+        return copy
 
 
 def _first_repeat(values: list[str]) -> str | None:

@@ -96,7 +96,8 @@ __all__ = [
 @dataclass(frozen=True)
 class Event:
     """A progress report: ``kind`` is one of ``pair-start``, ``stage``, ``predict-start``,
-    ``predict-progress``, ``pair-done``, ``pair-skipped``, ``pair-failed``."""
+    ``predict-progress``, ``score-progress`` (a model-based metric scoring: ``stage`` is the
+    metric, ``done``/``total`` segments), ``pair-done``, ``pair-skipped``, ``pair-failed``."""
 
     kind: str
     model: str
@@ -684,6 +685,8 @@ class Scores:
         per_example: One ``{score: value}`` dict per example.
         segments: Per-segment sufficient statistics of corpus metrics, by metric name.
         seconds: Time spent.
+        segment_counts: Model-based metrics' segment-cache counts, by metric name
+            (``{segments, hits, computed, failed}``).
     """
 
     values: dict[str, MetricValue]
@@ -691,6 +694,7 @@ class Scores:
     per_example: Sequence[dict[str, Any]]
     segments: dict[str, list[Any]]
     seconds: float = 0.0
+    segment_counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def task_metrics(task: TaskSpec) -> list[Metric]:
@@ -707,17 +711,46 @@ def score(
     bootstrap: BootstrapConfig,
     *,
     model: str = "",
+    cache: Path | None = None,
+    progress: Callback | None = None,
 ) -> Scores:
     """Score ``responses`` (``None``: a failed example, scored as a miss) against the
     prepared references with every metric of the task.
+
+    ``cache`` is the prediction cache file, where model-based metrics read and write each
+    segment's scores; ``progress`` receives ``score-progress`` events while they score.
 
     Raises:
         BenchError: The task's primary metric could not be computed.
     """
     tick = time.perf_counter()
     metrics = task_metrics(task)
-    ctx = ScoringContext(task, prepared.requests, prepared.references, responses, bootstrap)
-    values, skipped, per_example = score_task(ctx, metrics)
+    emit = progress or _quiet
+
+    def report(metric: str, done: int, total: int) -> None:
+        emit(Event("score-progress", model, task.name, stage=metric, done=done, total=total))
+
+    from bench.metrics.model_based import ModelMetric
+
+    segment_cache = (
+        PredictionCache(cache)
+        if cache is not None and any(isinstance(m, ModelMetric) for m in metrics)
+        else None
+    )
+    ctx = ScoringContext(
+        task,
+        prepared.requests,
+        prepared.references,
+        responses,
+        bootstrap,
+        segment_cache=segment_cache,
+        progress=report,
+    )
+    try:
+        values, skipped, per_example = score_task(ctx, metrics)
+    finally:
+        if segment_cache is not None:
+            segment_cache.close()
     if task.primary_metric not in values:
         raise BenchError(
             f"task {task.name}: primary metric '{task.primary_metric}' could not be computed "
@@ -729,7 +762,9 @@ def score(
         rows = metric.segment_statistics(ctx)
         if rows is not None:
             segments[spec.name] = rows
-    return Scores(values, skipped, per_example, segments, time.perf_counter() - tick)
+    return Scores(
+        values, skipped, per_example, segments, time.perf_counter() - tick, ctx.segment_counts
+    )
 
 
 # --------------------------------------------------------------------------- record
@@ -838,7 +873,16 @@ def build_record(
         determinism=dict(determinism) if determinism is not None else None,
         cache_dropped=cache_dropped,
         protocol=protocol,
+        segment_cache=segment_cache_counts(scores.segment_counts),
     )
+
+
+def segment_cache_counts(counts: Mapping[str, Mapping[str, int]]) -> dict[str, Any] | None:
+    """The record's ``segment_cache`` from :attr:`Scores.segment_counts` (``None`` when no
+    model-based metric ran)."""
+    from bench.records import SegmentCounts
+
+    return {name: SegmentCounts(**c) for name, c in counts.items()} or None
 
 
 def sample_lines(

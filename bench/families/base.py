@@ -561,6 +561,12 @@ class Family(ABC):
     def check_row(self, row: Mapping[str, Any], spec: TaskSpec) -> str | None:
         """Return why ``row`` is unusable (naming the field), or ``None`` when it is fine."""
 
+    def metric_source(self, request: Request) -> str:
+        """The text a model-based metric reads as the segment's source (COMET's ``src``, a
+        judge's ``{{ source }}``): the source sentence, the document; ``""`` when the family
+        has none."""
+        return ""
+
     @abstractmethod
     def sample_input(self, request: Request) -> Any:
         """The part of the request shown in ``samples.jsonl`` and ``bench tasks show``."""

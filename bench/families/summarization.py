@@ -138,6 +138,10 @@ class SummarizationFamily(Family):
         )
         return request, row_references(row)
 
+    def metric_source(self, request: Request) -> str:
+        """The document (what a model-based metric reads as the source)."""
+        return str(getattr(request, "document", ""))
+
     def sample_input(self, request: Request) -> Any:
         return getattr(request, "document", None)
 

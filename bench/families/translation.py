@@ -142,6 +142,10 @@ class TranslationFamily(Family):
         )
         return request, row_references(row)
 
+    def metric_source(self, request: Request) -> str:
+        """The source segment (what a model-based metric reads as the source)."""
+        return str(getattr(request, "source", ""))
+
     def sample_input(self, request: Request) -> Any:
         return getattr(request, "source", None)
 

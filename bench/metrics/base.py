@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, overload
@@ -32,6 +32,7 @@ from bench.metrics.resampling import (
 from bench.spec import TaskSpec
 
 if TYPE_CHECKING:
+    from bench.cache import PredictionCache
     from bench.metrics.paired import PairedStatistics
 
 __all__ = [
@@ -108,7 +109,14 @@ class MetricValue(BaseModel):
 
 @dataclass
 class ScoringContext:
-    """Everything a metric may read. ``responses[i]`` is ``None`` when example ``i`` failed."""
+    """Everything a metric may read. ``responses[i]`` is ``None`` when example ``i`` failed.
+
+    Attributes beyond the data: ``segment_cache`` (the prediction cache, where model-based
+    metrics keep each segment's scores; ``None``: no cache), ``progress`` (called as
+    ``progress(metric, done, total)`` while a long metric scores) and ``segment_counts``
+    (filled by model-based metrics: ``{metric: {segments, hits, computed, failed}}``, recorded
+    as the record's ``segment_cache``).
+    """
 
     spec: TaskSpec
     requests: Sequence[Request]
@@ -116,6 +124,9 @@ class ScoringContext:
     responses: Sequence[Response | None]
     bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)
     memo: dict[str, Any] = field(default_factory=dict)
+    segment_cache: PredictionCache | None = None
+    progress: Callable[[str, int, int], None] | None = None
+    segment_counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
