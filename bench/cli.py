@@ -1017,7 +1017,8 @@ def tasks_show(
     data: Annotated[list[str] | None, typer.Option("--data", help="NAME=PATH, as for run.")] = None,
     tasks_dir: TasksDir = None,
 ) -> None:
-    """Show a task's spec and its first preprocessed test examples."""
+    """Show a task's spec (with its optional metrics, scored with --metrics +NAME) and its
+    first preprocessed test examples."""
     import json
 
     import yaml
@@ -1030,6 +1031,11 @@ def tasks_show(
     spec = find_task(name, tasks_dir or [])
     out.print(Text.assemble((spec.name, "bold"), f"  ({spec.path})"))
     dumped = spec.model_dump(mode="json", exclude_none=True)
+    if spec.optional_metrics:  # not part of the spec's identity, but the user's to choose
+        optional = [m.model_dump(mode="json") for m in spec.optional_metrics]
+        items = list(dumped.items())
+        at = next((i + 1 for i, (k, _) in enumerate(items) if k == "metrics"), len(items))
+        dumped = dict([*items[:at], ("optional_metrics", optional), *items[at:]])
     text = yaml.safe_dump(dumped, allow_unicode=True, sort_keys=False)
     out.print(text, markup=False, highlight=False, soft_wrap=True)
     family = get_family(spec.family)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 
-__all__ = ["Check", "checks"]
+__all__ = ["Check", "checks", "metric_model_checks"]
+
+MODEL_METRICS = ("bertscore", "comet", "cometkiwi")
+"""The model-based metrics whose default models ``bench doctor`` looks for."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ def checks() -> list[Check]:
         rows.append(
             Check(f"extra [{extra}]", found, module if found else f"pip install 'bench[{extra}]'")
         )
+    rows.extend(metric_model_checks())
     try:
         import torch
 
@@ -39,4 +43,23 @@ def checks() -> list[Check]:
         rows.append(Check("torch", True, f"{torch.__version__} ({device})"))
     except ImportError:
         rows.append(Check("torch", False, "pip install torch"))
+    return rows
+
+
+def metric_model_checks() -> list[Check]:
+    """One line per default model of a model-based metric (:data:`MODEL_METRICS`): found in
+    the local Hugging Face cache (with its commit), or the command that downloads it."""
+    from bench.metrics.model_based import hub_cache_snapshot
+    from bench.registry import registry
+
+    rows = []
+    for name in MODEL_METRICS:
+        try:
+            cls = registry.get("metric", name)
+        except Exception:  # a broken plugin or install must not stop the report
+            continue
+        for repo in getattr(cls, "default_models", ()):
+            snapshot = hub_cache_snapshot(repo)
+            detail = f"{snapshot.name[:12]} ({snapshot})" if snapshot else f"hf download {repo}"
+            rows.append(Check(f"metric model [{name}] {repo}", snapshot is not None, detail))
     return rows

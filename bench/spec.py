@@ -842,6 +842,28 @@ def _check_names(spec: TaskSpec, where: str, lines: dict[tuple[Any, ...], int]) 
             fail(("metrics", i, metric.name), _brief(exc, cls))
         except TypeError as exc:
             fail(("metrics", i, metric.name), str(exc))
+    own = {m.name for m in spec.metrics}
+    for i, metric in enumerate(spec.optional_metrics):
+        try:
+            cls = registry.get("metric", metric.name)
+        except UnknownName as exc:
+            fail(("optional_metrics", i), exc.message, exc.fix)
+        if metric.name in own:
+            fail(
+                ("optional_metrics", i),
+                f"metric '{metric.name}' is both in metrics and in optional_metrics",
+                "keep it in one of them",
+            )
+        # Only the names of the parameters are checked: an optional metric may leave a
+        # parameter to the user (a judge's model, given with --metrics +judge:model=...).
+        fields = getattr(cls, "model_fields", {})
+        for key in metric.params:
+            if key not in fields:
+                fail(
+                    ("optional_metrics", i, metric.name),
+                    f"unknown parameter '{key}'{did_you_mean(key, list(fields))}",
+                    f"the parameters of {metric.name} are: {', '.join(fields)}",
+                )
     try:
         family.validate(spec)  # options, prompt template, then the family's own checks
     except TaskSpecError as exc:

@@ -52,6 +52,7 @@ __all__ = [
     "SegmentScores",
     "env_device",
     "folder_sha256",
+    "hub_cache_snapshot",
     "is_out_of_memory",
     "local_model",
     "run_batches",
@@ -116,6 +117,8 @@ def is_out_of_memory(exc: BaseException) -> bool:
     Example:
         >>> is_out_of_memory(RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"))
         True
+        >>> is_out_of_memory(RuntimeError("DefaultCPUAllocator: can't allocate memory: ..."))
+        True
         >>> is_out_of_memory(ValueError("bad input"))
         False
     """
@@ -128,7 +131,10 @@ def is_out_of_memory(exc: BaseException) -> bool:
             return True
     except ImportError:  # pragma: no cover - torch is a core dependency
         pass
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and (
+        "out of memory" in text or "can't allocate memory" in text  # CUDA; torch's CPU allocator
+    )
 
 
 def _free_accelerator_memory() -> None:
@@ -280,6 +286,22 @@ def local_model(name: str, *, metric: str, install: str = "") -> LocalModel:
     )
 
 
+def hub_cache_snapshot(repo_id: str) -> Path | None:
+    """The newest cached snapshot folder of hub model ``repo_id``, found by reading the
+    Hugging Face cache folder (``HF_HUB_CACHE``, ``HF_HOME``/hub, ``~/.cache/huggingface/hub``)
+    without importing ``huggingface_hub``; ``None`` when it is not there."""
+    root = os.environ.get("HF_HUB_CACHE") or os.path.join(
+        os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface"),
+        "hub",
+    )
+    snapshots = Path(root) / f"models--{repo_id.replace('/', '--')}" / "snapshots"
+    try:
+        found = [p for p in snapshots.iterdir() if p.is_dir() and any(p.iterdir())]
+    except OSError:
+        return None
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+
+
 def _hub_snapshot(repo_id: str) -> Path | None:
     """The cached snapshot folder of hub model ``repo_id`` (its name is the commit), or
     ``None``; never touches the network."""
@@ -328,6 +350,9 @@ class ModelMetric(Metric):
     outputs: ClassVar[tuple[str, ...]] = ("score",)
     auto_batch_start: ClassVar[int] = 32
     needs_references: ClassVar[bool] = True
+    default_models: ClassVar[tuple[str, ...]] = ()
+    """Hub ids of the models the metric uses by default (``bench doctor`` says which of them
+    are in the local Hugging Face cache)."""
     range: ClassVar[tuple[float, float]] = (-math.inf, math.inf)
 
     batch_size: int | Literal["auto"] = Field(
