@@ -92,7 +92,7 @@ def _copy_outputs(prepared: Any) -> list[Any]:
 
 
 def test_segments_read_the_family_source_and_score_failures_as_empty(prepared: Any) -> None:
-    task, prep = prepared
+    _, prep = prepared
     responses: list[Any] = _copy_outputs(prepared)
     responses[0] = None
     segs = segments(_ctx(prepared, responses))
@@ -153,9 +153,7 @@ def test_segment_cache_second_scoring_computes_nothing(prepared: Any, tmp_path: 
 
 def test_batch_size_changes_no_cache_key(prepared: Any, tmp_path: Path) -> None:
     ctx = _ctx(prepared)
-    assert CharOverlap(batch_size=2).fingerprint(ctx) == CharOverlap(batch_size=64).fingerprint(
-        ctx
-    )
+    assert CharOverlap(batch_size=2).fingerprint(ctx) == CharOverlap(batch_size=64).fingerprint(ctx)
     assert CharOverlap(device="cpu").fingerprint(ctx) == CharOverlap().fingerprint(ctx)
     assert CharOverlap(salt=3).fingerprint(ctx) != CharOverlap().fingerprint(ctx)
 
