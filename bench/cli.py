@@ -365,6 +365,9 @@ def run(
     specs = distinct_names([parse_model_spec(m) for m in (model or builtin_baselines())])
     selected = select_tasks(",".join(tasks) if tasks else "smoke", tasks_dir or [])
     selected = _with_metrics(selected, _parse_metrics(metrics))
+    from bench.stages import check_metrics
+
+    check_metrics(selected)
     config = RunConfig(
         results=results or _default_results(),
         cache=None if no_cache else (cache or _default_cache()),
@@ -719,6 +722,9 @@ def score(
     from bench.runner import RunConfig, run_pair
 
     spec = _with_metrics([find_task(task, tasks_dir or [])], _parse_metrics(metrics))[0]
+    from bench.stages import check_metrics
+
+    check_metrics([spec])
     samples_file, record_file = resolve_predictions_path(predictions)
     recorded = load_record(record_file) if record_file is not None else None
     # A prompted run (a record with a protocol) is re-scored unit by unit, from its own lines.

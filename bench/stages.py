@@ -75,6 +75,7 @@ __all__ = [
     "Scores",
     "build_record",
     "check_failures",
+    "check_metrics",
     "exemplar_pool",
     "failure_counts",
     "failure_kind",
@@ -702,6 +703,39 @@ def task_metrics(task: TaskSpec) -> list[Metric]:
     from bench.registry import registry
 
     return [registry.get("metric", m.name)(**m.params) for m in task.metrics]
+
+
+def check_metrics(tasks: Sequence[TaskSpec]) -> None:
+    """Check, before any model is called, that every metric of ``tasks`` can run here: its
+    parameters are valid and (model-based metrics, :meth:`ModelMetric.check`) its package and
+    model are present, so a missing metric model never surfaces after an hour of predictions.
+
+    Raises:
+        BenchError: A metric's parameters are invalid (the task, metric and parameter are
+            named), or :class:`~bench.errors.MissingDependency` for a missing package or model.
+    """
+    from pydantic import ValidationError
+
+    from bench.metrics.model_based import ModelMetric
+    from bench.registry import registry
+
+    for task in tasks:
+        for spec in task.metrics:
+            cls = registry.get("metric", spec.name)
+            try:
+                metric = cls(**spec.params)
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc']) or 'params'}: {e['msg']}"
+                    for e in exc.errors()
+                )
+                raise BenchError(
+                    f"task {task.name}: metric '{spec.name}': {problems}",
+                    fix=f"set the metric's parameters (--metrics +{spec.name}:key=value,... or "
+                    "the task file)",
+                ) from None
+            if isinstance(metric, ModelMetric):
+                metric.check(task)
 
 
 def score(

@@ -45,6 +45,7 @@ from bench.errors import BenchError, MissingDependency
 from bench.identity import short_hash
 from bench.metrics.base import Metric, MetricValue, ScoringContext, percentile_ci
 from bench.metrics.paired import PerExampleMean
+from bench.spec import TaskSpec
 
 __all__ = [
     "ModelMetric",
@@ -385,6 +386,12 @@ class ModelMetric(Metric):
     ) -> list[dict[str, float] | None]:
         """Scores of a batch of segments: one ``{output: float}`` per segment, or ``None``
         for a segment the metric model could not score (never a placeholder number)."""
+
+    def check(self, spec: TaskSpec) -> None:
+        """Raise :class:`~bench.errors.MissingDependency` now when the metric cannot run on
+        task ``spec`` here (its package or model is missing); called before any model is
+        asked for a prediction (:func:`bench.stages.check_metrics`). Default: nothing."""
+        return None
 
     def prepare(self, ctx: ScoringContext, todo: Sequence[Segment]) -> None:
         """Called once before the first :meth:`compute` of a scoring pass, with the

@@ -129,11 +129,11 @@ def test_bertscore_run_rescore_compare_and_leaderboard(cli: Path, tmp_path: Path
     tests = json.loads(proc.stdout)
     for value in ("bertscore", "bertscore/precision", "bertscore/recall"):
         assert value in tests, tests.keys()
-        assert tests[value]["method"].startswith("paired permutation"), tests[value]
+        assert tests[value]["method"].startswith("paired-permutation"), tests[value]
         assert tests[value]["difference"] > 0
     board = tmp_path / "board"
     _ok(bench("leaderboard", "--out", str(board)))
-    table = (board / "leaderboard.md").read_text()
+    table = (board / "README.md").read_text()
     assert "bertscore" in table
 
 
