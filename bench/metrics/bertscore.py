@@ -52,7 +52,10 @@ bert-score (never bert-score itself) so the scores are bert-score's on transform
 * it encodes an empty sentence with ``tokenizer.build_inputs_with_special_tokens([])``, which
   transformers 5 tokenizers no longer have: bench gives its tokenizer that method for the empty
   sequence (the special tokens alone, ``tokenizer.encode("")``), so a failed example scores 0
-  instead of crashing the run.
+  instead of crashing the run;
+* it truncates to ``tokenizer.model_max_length``, which for a tokenizer saved without one is
+  transformers' 1e30 and overflows the Rust tokenizers transformers 5 always uses: bench caps
+  it at 2**31 - 1 (nothing is truncated, as on transformers 4).
 
 The signature names everything that changes a number: ``model:<hub id>@<commit>`` or
 ``model:local:<folder>@sha256:<12 hex>``, ``L:<layer>``, ``idf:yes|no``, ``rescale:yes|no``
@@ -368,10 +371,17 @@ class BERTScore(ModelMetric):
         ]
 
 
+_NO_LIMIT = 2**31 - 1
+"""The truncation length of a tokenizer that sets none (transformers' "very large integer",
+1e30, overflows the Rust tokenizer that bert-score's ``truncation=True`` reaches on
+transformers 5): as long as any text, so nothing is truncated, as on transformers 4."""
+
+
 def _fit_tokenizer(tokenizer: Any, path: Path) -> Any:
     """The tokenizer bert-score should see, on transformers 5 (see the module docstring):
-    RoBERTa and GPT-2 tokenizers loaded with ``add_prefix_space=True``, and a
-    ``build_inputs_with_special_tokens`` for the empty sequence where it is missing."""
+    RoBERTa and GPT-2 tokenizers loaded with ``add_prefix_space=True``; no truncation length
+    beyond :data:`_NO_LIMIT`; and a ``build_inputs_with_special_tokens`` for the empty
+    sequence where it is missing."""
     import transformers
     from transformers import AutoTokenizer, GPT2Tokenizer, RobertaTokenizer
 
@@ -382,6 +392,8 @@ def _fit_tokenizer(tokenizer: Any, path: Path) -> Any:
         and not getattr(tokenizer, "add_prefix_space", False)
     ):
         tokenizer = AutoTokenizer.from_pretrained(str(path), use_fast=False, add_prefix_space=True)
+    if tokenizer.model_max_length > _NO_LIMIT:
+        tokenizer.model_max_length = _NO_LIMIT
     if not hasattr(tokenizer, "build_inputs_with_special_tokens"):
         specials = list(tokenizer.encode("", add_special_tokens=True))
 
