@@ -97,9 +97,8 @@ INSTALL = "pip install 'bench[neural]'"
 def _bert_score() -> ModuleType:
     """The ``bert_score`` package (with transformers), or :class:`MissingDependency`."""
     try:
-        import transformers  # noqa: F401
-
         import bert_score
+        import transformers  # noqa: F401
     except ImportError as exc:
         raise MissingDependency(
             f"metric 'bertscore' needs the bert-score and transformers packages ({exc})",
@@ -259,7 +258,7 @@ class BERTScore(ModelMetric):
                 f"(by name), not for local folder '{name}'",
                 fix=fix,
             )
-        shipped = Path(bert_score.__file__).parent / "rescale_baseline"
+        shipped = Path(str(bert_score.__file__)).parent / "rescale_baseline"
         path = shipped / _lang_key(lang, {p.name for p in shipped.iterdir()}) / f"{hub_name}.tsv"
         if not path.is_file():
             raise BenchError(

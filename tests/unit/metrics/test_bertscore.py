@@ -15,11 +15,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import bert_score
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
-import bert_score
 from bench.cache import PredictionCache
 from bench.catalog import find_task
 from bench.errors import BenchError, DataError, MissingDependency
@@ -144,7 +144,9 @@ def test_equals_bert_score_with_idf(tiny: Path, task: str) -> None:
     check_equal(BERTScore(model=str(tiny), num_layers=1, idf=True), ctx, expected)
 
 
-@pytest.mark.parametrize(("task", "lang"), [("translation-zh-en", "en"), ("translation-en-zh", "zh")])
+@pytest.mark.parametrize(
+    ("task", "lang"), [("translation-zh-en", "en"), ("translation-en-zh", "zh")]
+)
 def test_equals_bert_score_rescaled(tiny: Path, tmp_path: Path, task: str, lang: str) -> None:
     baseline = write_baseline(tmp_path / "baseline.tsv")
     ctx = make_ctx(task)
@@ -286,9 +288,9 @@ def test_fingerprint_covers_what_changes_a_score(tiny: Path, tmp_path: Path) -> 
     base = BERTScore(model=str(tiny), num_layers=2)
     fp = base.fingerprint(ctx)
     # batch size and device change no score; another corpus without idf changes nothing
-    assert BERTScore(model=str(tiny), num_layers=2, batch_size=3, device="cpu").fingerprint(
-        ctx
-    ) == fp
+    assert (
+        BERTScore(model=str(tiny), num_layers=2, batch_size=3, device="cpu").fingerprint(ctx) == fp
+    )
     assert base.fingerprint(other) == fp
     assert BERTScore(model=str(tiny), num_layers=1).fingerprint(ctx) != fp
     with_idf = BERTScore(model=str(tiny), num_layers=2, idf=True)
@@ -444,7 +446,7 @@ def test_second_scoring_computes_no_segment(tiny: Path, tmp_path: Path) -> None:
             "segments": N, "hits": N, "computed": 0, "failed": 0
         }  # fmt: skip
         # another reference corpus: idf differs, so no cached segment is reused
-        spec, _, refs = smoke("translation-en-zh")
+        _, _, refs = smoke("translation-en-zh")
         fewer = make_ctx("translation-en-zh", refs=refs[: N // 2], cache=cache)
         metric.score(fewer)
         assert fewer.segment_counts["bertscore"]["computed"] == N // 2
