@@ -155,7 +155,7 @@ class Judge(ModelMetric):
     version: ClassVar[int] = 1
     families: ClassVar[tuple[str, ...]] = ("translation", "summarization")
     needs_references: ClassVar[bool] = False
-    auto_batch_start: ClassVar[int] = 32
+    auto_batch_start: ClassVar[int] = 128  # segments per predict call (one HTTP session)
 
     model: str = Field(description="The judge's model spec (no secrets: it is recorded).")
     template: str = Field(description="A built-in template name, or an inline jinja2 template.")
@@ -308,7 +308,11 @@ class Judge(ModelMetric):
                 "family": JUDGE_FAMILY,
                 "languages": ["en"],
                 "description": "The LLM judge's requests (internal).",
-                "source": {"kind": "hub", "location": "bench/llm-judge", "splits": {"test": "test"}},
+                "source": {
+                    "kind": "hub",
+                    "location": "bench/llm-judge",
+                    "splits": {"test": "test"},
+                },
                 "prompt": {"template": "{{ prompt }}"},
                 "scoring": {"mode": "generate"},
                 "generation": {
@@ -410,9 +414,7 @@ class Judge(ModelMetric):
             "target_language_name": language_name(target_language),
         }
 
-    def compute(
-        self, batch: Sequence[Segment], ctx: ScoringContext
-    ) -> list[dict[str, Any] | None]:
+    def compute(self, batch: Sequence[Segment], ctx: ScoringContext) -> list[dict[str, Any] | None]:
         """Ask the judge every (segment, aspect, repeat) of the batch in one ``predict``
         call, then parse each answer (see the module docstring)."""
         adapter = self.adapter()
@@ -440,9 +442,7 @@ class Judge(ModelMetric):
             )
         redact = Redactor(adapter.secrets())
         per = len(tpl.aspects) * self.repeats
-        return [
-            self._row(answers[i * per : (i + 1) * per], redact) for i in range(len(batch))
-        ]
+        return [self._row(answers[i * per : (i + 1) * per], redact) for i in range(len(batch))]
 
     def _row(self, answers: Sequence[Any], redact: Redactor) -> dict[str, Any] | None:
         """One segment's row from its answers (aspect-major, repeat-minor), or ``None`` when
@@ -477,10 +477,11 @@ class Judge(ModelMetric):
     def _repeat_score(self, row: dict[str, Any], r: int) -> float | None:
         """A segment's headline score on repeat ``r`` (the mean of its aspects' repeat-``r``
         scores), or ``None`` when one is missing."""
-        scores = [row["repeats"][a][r] for a in self.aspects()]
-        if any(s is None for s in scores):
+        scores: list[float | None] = [row["repeats"][a][r] for a in self.aspects()]
+        kept = [s for s in scores if s is not None]
+        if len(kept) < len(scores):
             return None
-        return math.fsum(scores) / len(scores)
+        return math.fsum(kept) / len(kept)
 
     def extra_values(self, ctx: ScoringContext, scores: Any) -> list[MetricValue]:
         """``judge/failed`` and ``judge/repeats-failed`` (counts), and with ``repeats`` > 1
@@ -498,7 +499,7 @@ class Judge(ModelMetric):
         grid = [[self._repeat_score(row, r) for r in range(self.repeats)] for row in answered]
         means = []
         for r in range(self.repeats):
-            column = [g[r] for g in grid if g[r] is not None]
+            column = [x for x in (g[r] for g in grid) if x is not None]
             if column:
                 means.append(math.fsum(column) / len(column))
         if len(means) >= 2:
