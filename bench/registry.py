@@ -126,6 +126,7 @@ _BUILTINS: dict[Kind, dict[str, str]] = {
         "summarization": "bench.families.summarization:SummarizationFamily",
         "qa": "bench.families.qa:QAFamily",
         "recommendation": "bench.families.recommendation:RecommendationFamily",
+        "judge": "bench.families.judge:JudgeFamily",
     },
     "step": {
         "unicode_nfkc": "bench.preprocess.text:UnicodeNFKC",

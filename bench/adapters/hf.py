@@ -129,7 +129,7 @@ R = TypeVar("R")
 
 _TASK_FAMILIES: dict[str, tuple[str, ...]] = {
     "seq2seq": ("translation", "summarization"),
-    "causal": ("sentiment", "translation", "summarization", "qa", "recommendation"),
+    "causal": ("sentiment", "translation", "summarization", "qa", "recommendation", "judge"),
     "classifier": ("sentiment",),
     "qa": ("qa",),
 }
@@ -286,6 +286,7 @@ class HFAdapter(Adapter):
         "summarization",
         "qa",
         "recommendation",
+        "judge",
     )
 
     class Params(Adapter.Params):

@@ -199,6 +199,7 @@ class OpenAIAdapter(Adapter):
         "summarization",
         "qa",
         "recommendation",
+        "judge",
     )
 
     class Params(Adapter.Params):

@@ -264,6 +264,9 @@ class Family(ABC):
         title: Display names by report language (``{"en": ..., "zh": ...}``).
         new_task_template: The commented task file ``bench new-task`` writes (``{name}`` is
             replaced by the task's name), or ``None``.
+        internal: A family bench uses inside itself (the LLM judge's requests,
+            :mod:`bench.families.judge`): no task file may use it and it has no task
+            template.
     """
 
     name: ClassVar[str]
@@ -282,6 +285,7 @@ class Family(ABC):
     correctness: ClassVar[Literal["label", "exact_match"] | None] = None
     title: ClassVar[Mapping[str, str]] = {}
     new_task_template: ClassVar[str | None] = None
+    internal: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ task checks
 

@@ -22,9 +22,11 @@ every such metric the same rigour as BLEU:
   over segments.
 
 A failed example (the model under test gave no answer) is scored as the empty output, as the
-text metrics score it. A segment the metric model itself could not score (an LLM judge's
-unparsable answer) is ``None``: it is left out of the mean and counted (``failed``), never
-scored as 0.
+text metrics score it. A segment the metric model itself could not score is left out of the
+mean and counted (``failed``), never scored as 0: either ``None`` (no answer at all, such as
+an LLM judge's failed request: not cached, so the next scoring asks again) or a row whose
+headline output is ``None`` (an answer that could not be read, kept in the cache with what
+the metric stores beside it).
 """
 
 from __future__ import annotations
@@ -442,7 +444,9 @@ class ModelMetric(Metric):
             rows = [(s.key(), r) for s, r in zip(batch, results, strict=True)]
             found.update(rows)
             if cache is not None:
-                cache.put_many(fp, rows)
+                # No answer at all (None: an LLM judge's request failed) is never cached, as
+                # the runner never caches a Failure: the next scoring asks again.
+                cache.put_many(fp, [(k, r) for k, r in rows if r is not None])
             done += len(batch)
             if report is not None:
                 report(self.name, done, total)
@@ -466,8 +470,9 @@ class ModelMetric(Metric):
         for i, k in enumerate(keys):
             row = found.get(k)
             rows.append(row)
+            if row is None or row.get(outputs[0]) is None:
+                failed += 1  # no answer, or an answer without a headline score (unparsable)
             if row is None:
-                failed += 1
                 continue
             for o in outputs:
                 v = row.get(o)

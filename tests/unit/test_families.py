@@ -326,7 +326,8 @@ def test_every_builtin_family_declares_its_protocol() -> None:
     for name in _BUILTINS["family"]:
         cls = family_class(name)
         assert cls is not None and issubclass(cls, Family)
-        assert cls.default_prompt and cls.prompt_example and cls.new_task_template
+        assert cls.default_prompt and cls.prompt_example
+        assert bool(cls.new_task_template) is not cls.internal  # internal: no task files
         assert {"en", "zh"} <= set(cls.title)
         assert cls.Options.model_config.get("extra") == "forbid"
 
