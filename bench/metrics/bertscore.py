@@ -88,6 +88,7 @@ from bench.identity import file_digest
 from bench.metrics.base import ScoringContext
 from bench.metrics.model_based import LocalModel, ModelMetric, Segment, env_device, local_model
 from bench.metrics.mt import target_language
+from bench.spec import TaskSpec
 
 __all__ = ["BERTScore", "default_model"]
 
@@ -105,6 +106,20 @@ def _bert_score() -> ModuleType:
             fix=INSTALL,
         ) from exc
     return bert_score
+
+
+def _require_packages() -> None:
+    """:class:`MissingDependency` unless bert-score and transformers are installed (found
+    without importing them: importing bert_score costs seconds, matplotlib included)."""
+    import importlib.util
+
+    for module in ("bert_score", "transformers"):
+        if importlib.util.find_spec(module) is None:
+            raise MissingDependency(
+                f"metric 'bertscore' needs the bert-score and transformers packages "
+                f"({module} is not installed)",
+                fix=INSTALL,
+            )
 
 
 def _version(dist: str) -> str:
@@ -161,6 +176,7 @@ class BERTScore(ModelMetric):
     name: ClassVar[str] = "bertscore"
     version: ClassVar[int] = 1
     outputs: ClassVar[tuple[str, ...]] = ("f1", "precision", "recall")
+    default_models: ClassVar[tuple[str, ...]] = ("roberta-large", "bert-base-chinese")
 
     model: str | None = Field(
         default=None,
@@ -206,7 +222,7 @@ class BERTScore(ModelMetric):
         if key in ctx.memo:
             cached: _Resolved = ctx.memo[key]
             return cached
-        bert_score = _bert_score()
+        _require_packages()  # bert_score itself is imported only where its tables are needed
         lang = (self.lang or target_language(ctx)).strip().lower()
         name = self.model or default_model(lang)
         found = local_model(name, metric=self.name, install=f" and `{INSTALL}`")
@@ -214,7 +230,7 @@ class BERTScore(ModelMetric):
         hub_name = None if is_folder else name
         num_layers = self.num_layers
         if num_layers is None:
-            layers = bert_score.utils.model2layers
+            layers = _bert_score().utils.model2layers
             if hub_name is None or hub_name not in layers:
                 what = f"local folder '{name}'" if hub_name is None else f"model '{name}'"
                 raise BenchError(
@@ -226,7 +242,7 @@ class BERTScore(ModelMetric):
             num_layers = int(layers[hub_name])
         baseline = baseline_sha = None
         if self.rescale_with_baseline:
-            baseline = self._baseline_file(bert_score, hub_name, name, lang)
+            baseline = self._baseline_file(_bert_score(), hub_name, name, lang)
             baseline_sha = file_digest(baseline)
         idf_sha = None
         if self.idf:
@@ -235,6 +251,11 @@ class BERTScore(ModelMetric):
         resolved = _Resolved(found, hub_name, lang, num_layers, baseline, baseline_sha, idf_sha)
         ctx.memo[key] = resolved
         return resolved
+
+    def check(self, spec: TaskSpec) -> None:
+        """Resolve the model, layer and baseline for ``spec`` now (a missing package, model or
+        layer is reported before any prediction)."""
+        self._resolve(ScoringContext(spec, [], [], []))
 
     def _baseline_file(
         self, bert_score: ModuleType, hub_name: str | None, name: str, lang: str

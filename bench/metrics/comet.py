@@ -64,6 +64,7 @@ from pydantic import Field
 from bench.errors import BenchError, MissingDependency
 from bench.metrics.base import ScoringContext
 from bench.metrics.model_based import LocalModel, ModelMetric, Segment, env_device, local_model
+from bench.spec import TaskSpec
 
 __all__ = ["COMET", "ESTIMATOR_VERSION", "CometKiwi", "CometModel", "load_comet", "sparsemax"]
 
@@ -514,6 +515,11 @@ class _CometBase(ModelMetric):
             "the metric's encoder to a local folder",
         )
 
+    def check(self, spec: TaskSpec) -> None:
+        """Find the checkpoint and its encoder now (a missing one is reported before any
+        prediction)."""
+        self._resolved()
+
     def _resolved(self) -> tuple[LocalModel, _Checkpoint, LocalModel]:
         found, ckpt = self._checkpoint()
         return found, ckpt, self._encoder(ckpt)
@@ -558,6 +564,10 @@ class COMET(_CometBase):
     name: ClassVar[str] = "comet"
     kind: ClassVar[str] = "regression"
     default_model: ClassVar[str] = "Unbabel/wmt22-comet-da"
+    default_models: ClassVar[tuple[str, ...]] = (
+        "Unbabel/wmt22-comet-da",
+        "FacebookAI/xlm-roberta-large",
+    )
     needs_references: ClassVar[bool] = True
 
     def compute(
@@ -594,6 +604,10 @@ class CometKiwi(_CometBase):
     name: ClassVar[str] = "cometkiwi"
     kind: ClassVar[str] = "unified"
     default_model: ClassVar[str] = "Unbabel/wmt22-cometkiwi-da"
+    default_models: ClassVar[tuple[str, ...]] = (
+        "Unbabel/wmt22-cometkiwi-da",
+        "FacebookAI/xlm-roberta-large",
+    )
     needs_references: ClassVar[bool] = False
 
     def compute(
