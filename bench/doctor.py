@@ -47,19 +47,23 @@ def checks() -> list[Check]:
 
 
 def metric_model_checks() -> list[Check]:
-    """One line per default model of a model-based metric (:data:`MODEL_METRICS`): found in
-    the local Hugging Face cache (with its commit), or the command that downloads it."""
+    """One line per default model of the model-based metrics (:data:`MODEL_METRICS`), naming
+    the metrics that use it: found in the local Hugging Face cache (with its commit), or the
+    command that downloads it."""
     from bench.metrics.model_based import hub_cache_snapshot
     from bench.registry import registry
 
-    rows = []
+    users: dict[str, list[str]] = {}
     for name in MODEL_METRICS:
         try:
             cls = registry.get("metric", name)
         except Exception:  # a broken plugin or install must not stop the report
             continue
         for repo in getattr(cls, "default_models", ()):
-            snapshot = hub_cache_snapshot(repo)
-            detail = f"{snapshot.name[:12]} ({snapshot})" if snapshot else f"hf download {repo}"
-            rows.append(Check(f"metric model [{name}] {repo}", snapshot is not None, detail))
+            users.setdefault(repo, []).append(name)
+    rows = []
+    for repo, names in users.items():
+        snapshot = hub_cache_snapshot(repo)
+        detail = f"{snapshot.name[:12]} ({snapshot})" if snapshot else f"hf download {repo}"
+        rows.append(Check(f"model {repo} ({', '.join(names)})", snapshot is not None, detail))
     return rows

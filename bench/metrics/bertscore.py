@@ -86,7 +86,14 @@ from pydantic import Field, model_validator
 from bench.errors import BenchError, DataError, MissingDependency
 from bench.identity import file_digest
 from bench.metrics.base import ScoringContext
-from bench.metrics.model_based import LocalModel, ModelMetric, Segment, env_device, local_model
+from bench.metrics.model_based import (
+    LocalModel,
+    ModelMetric,
+    Segment,
+    env_device,
+    local_model,
+    quiet_transformers,
+)
 from bench.metrics.mt import target_language
 from bench.spec import TaskSpec
 
@@ -338,6 +345,7 @@ class BERTScore(ModelMetric):
         if key in ctx.memo:
             return
         bert_score = _bert_score()
+        quiet_transformers()
         r = self._resolve(ctx)
         device = env_device(self.device)
         try:

@@ -63,7 +63,14 @@ from pydantic import Field
 
 from bench.errors import BenchError, MissingDependency
 from bench.metrics.base import ScoringContext
-from bench.metrics.model_based import LocalModel, ModelMetric, Segment, env_device, local_model
+from bench.metrics.model_based import (
+    LocalModel,
+    ModelMetric,
+    Segment,
+    env_device,
+    local_model,
+    quiet_transformers,
+)
 from bench.spec import TaskSpec
 
 __all__ = ["COMET", "ESTIMATOR_VERSION", "CometKiwi", "CometModel", "load_comet", "sparsemax"]
@@ -453,6 +460,7 @@ def load_comet(checkpoint: Path, encoder: Path, *, device: str, metric: str) -> 
     """The COMET checkpoint in folder ``checkpoint`` on encoder folder ``encoder``, loaded
     once per process (the last two kept)."""
     _require_transformers(metric)
+    quiet_transformers()
     key = (str(checkpoint.resolve()), str(encoder.resolve()), device)
     if key not in _LOADED:
         if len(_LOADED) >= 2:

@@ -58,6 +58,7 @@ __all__ = [
     "hub_cache_snapshot",
     "is_out_of_memory",
     "local_model",
+    "quiet_transformers",
     "run_batches",
     "segments",
 ]
@@ -537,6 +538,16 @@ class ModelMetric(Metric):
         """Every output is a mean of per-segment scores: the paired permutation test."""
         names = {self.value_name(o) for o in self.output_names()}
         return PerExampleMean(value) if value in names else None
+
+
+def quiet_transformers() -> None:
+    """Turn off transformers' own per-load progress bars (``Loading weights: ...``): bench
+    shows its own progress, and the bars would interleave with it (and fill CI logs)."""
+    try:
+        from transformers.utils import logging as tr_logging
+    except ImportError:  # the metric reports the missing package itself
+        return
+    tr_logging.disable_progress_bar()
 
 
 def env_device(device: str | None) -> str:
