@@ -52,7 +52,6 @@ encoder's folder as ``encoder``.
 from __future__ import annotations
 
 import json
-import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -233,7 +232,9 @@ class CometModel:
         ckpt_file = checkpoint.folder / "checkpoints" / "model.ckpt"
         try:
             raw = torch.load(ckpt_file, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as exc:
+        except Exception as exc:  # weights_only refusing an object: pickle's UnpicklingError
+            if type(exc).__name__ != "UnpicklingError":
+                raise
             raise BenchError(
                 f"metric '{metric}': {ckpt_file} holds objects beyond tensors and plain "
                 f"containers, and bench loads checkpoints with weights_only=True ({exc})",

@@ -199,7 +199,7 @@ def test_units_give_per_unit_metrics_and_unit_major_samples(
     assert protocol.identity["variants"] == ["plain", "ask"]
     assert protocol.fewshot_hash is not None
     assert out.record.predictions.total == 48
-    assert out.record.schema_version == records.RECORD_SCHEMA_VERSION == 4
+    assert out.record.schema_version == records.RECORD_SCHEMA_VERSION == 5
 
 
 def test_one_unit_record_and_samples_match_the_non_prompted_path(

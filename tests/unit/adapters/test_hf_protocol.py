@@ -193,10 +193,10 @@ def test_ranking_normalisations_equal_a_direct_forward_pass(
     want = {c: expected(norm, models["gpt2"], prompt, context, c, True) for c in candidates}
     assert resp.transcript is not None
     # The prompt's key/value cache, reused for every candidate, is float32 arithmetic in
-    # another order than one full forward pass: each summed log-likelihood moves by ~1e-6,
-    # and PMI subtracts two of them.
+    # another order than one full forward pass: each summed log-likelihood moves by a few
+    # 1e-6 (1.7e-6 seen on a loaded 2-core machine), and PMI subtracts two of them.
     assert resp.transcript.choices == pytest.approx(
-        want, abs=1e-5 if norm == "pmi" else 1e-6, rel=0
+        want, abs=1e-5 if norm == "pmi" else 5e-6, rel=0
     )
     assert list(resp.ranked) == sorted(candidates, key=lambda c: (-want[c], candidates.index(c)))
 
