@@ -39,6 +39,7 @@ __all__ = [
     "MIN_CI_N",
     "BootstrapConfig",
     "Metric",
+    "MetricUnavailable",
     "MetricValue",
     "PerExample",
     "ScoringContext",
@@ -48,6 +49,12 @@ __all__ = [
     "score_task",
     "withheld_interval",
 ]
+
+
+class MetricUnavailable(Exception):
+    """Raised by :meth:`Metric.score` when the metric turns out to have no value on these
+    inputs (a model-based metric that could score no segment): the metric is reported under
+    ``metrics_skipped`` with this message as the reason, never as a NaN or a 0."""
 
 
 class MetricValue(BaseModel):
@@ -229,7 +236,12 @@ def _score_task(
         if reason:
             skipped[metric.name] = reason
             continue
-        for value in metric.score(ctx):
+        try:
+            produced = metric.score(ctx)
+        except MetricUnavailable as exc:
+            skipped[metric.name] = str(exc)
+            continue
+        for value in produced:
             values[value.name] = withheld_interval(value)
         for key, column in metric.per_example(ctx).items():
             per_example.add(key, column)

@@ -472,6 +472,22 @@ class Judge(ModelMetric):
         row["failed_repeats"] = sum(p is None for ps in repeats.values() for p in ps)
         return row
 
+    def unscored_hint(self, scores: Any) -> str:
+        """The first answer the parsing rule found no score in, or that the requests failed."""
+        for row in scores.rows:
+            if row is None:
+                continue
+            for aspect, parsed in row.get("repeats", {}).items():
+                for k, value in enumerate(parsed):
+                    if value is None:
+                        text = row["answers"][aspect][k]
+                        shown = text if len(text) <= 60 else text[:57] + "..."
+                        return (
+                            f"e.g. the judge answered {shown!r}, which rule "
+                            f"'{self.rule}' finds no score in within {list(self.judge_scale)}"
+                        )
+        return "the judge's requests failed (the adapter gave up on them)"
+
     # ------------------------------------------------------------------ extra values
 
     def _repeat_score(self, row: dict[str, Any], r: int) -> float | None:

@@ -45,7 +45,13 @@ from pydantic import Field
 
 from bench.errors import BenchError, MissingDependency
 from bench.identity import short_hash
-from bench.metrics.base import Metric, MetricValue, ScoringContext, percentile_ci
+from bench.metrics.base import (
+    Metric,
+    MetricUnavailable,
+    MetricValue,
+    ScoringContext,
+    percentile_ci,
+)
 from bench.metrics.paired import PerExampleMean
 from bench.spec import TaskSpec
 
@@ -493,12 +499,25 @@ class ModelMetric(Metric):
         parts = [self.name, output, *self.signature_parts(ctx)]
         return "|".join([*parts, ctx.bootstrap.tag(), f"v:{self.version}"])
 
+    def unscored_hint(self, scores: SegmentScores) -> str:
+        """Why segments could not be scored, for the reason recorded when none was (a judge
+        quotes an answer it could not parse). Default: nothing."""
+        return ""
+
     def extra_values(self, ctx: ScoringContext, scores: SegmentScores) -> list[MetricValue]:
         """Further values a subclass reports (a judge's spread over repeats). Default: none."""
         return []
 
     def score(self, ctx: ScoringContext) -> list[MetricValue]:
         scores = self.segment_scores(ctx)
+        headline = scores.columns[self.output_names()[0]]
+        if ctx.n and bool(np.isnan(headline).all()):
+            hint = self.unscored_hint(scores)
+            raise MetricUnavailable(
+                f"no segment could be scored ({scores.failed} of {ctx.n} failed"
+                + (f"; {hint}" if hint else "")
+                + ")"
+            )
         out = []
         for output in self.output_names():
             column = scores.columns[output]

@@ -404,10 +404,15 @@ def test_an_hf_causal_model_judges(tmp_path: Path) -> None:
     path = causal_model(tmp_path / "tiny-gpt")
     metric = Judge(model=f"hf:{path},task=causal", template="gemba-da", max_new_tokens=4)
     ctx = context("translation-zh-en", 3)
-    got = values(ctx, metric)
+    got, skipped, _ = score_task(ctx, [metric])
     rows = metric.segment_scores(ctx).rows
     assert all(row is not None for row in rows)
     parsed = [p for row in rows if row for p in row["repeats"]["score"] if p is not None]
-    assert got["judge/failed"].value == 3 - len(parsed)
-    assert got["judge"].n == len(parsed)
+    if parsed:
+        assert got["judge/failed"].value == 3 - len(parsed)
+        assert got["judge"].n == len(parsed)
+    else:  # nothing parsed: the metric is skipped with the reason, never scored 0
+        assert "judge" not in got
+        assert skipped["judge"].startswith("no segment could be scored (3 of 3 failed")
+        assert "the judge answered" in skipped["judge"]
     assert metric.signature_parts(ctx)[0].startswith(f"judge:hf:{path}@")

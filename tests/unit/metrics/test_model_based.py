@@ -230,3 +230,13 @@ def test_optional_metrics_leave_the_spec_hash_alone() -> None:
     assert added.spec_hash() == task.spec_hash()
     assert added.bind_variant("default").added_metrics == ("bertscore",)
     assert added.metrics[-1].params == {"model": "/m"}
+
+
+def test_a_metric_that_scores_no_segment_is_skipped_with_the_reason(prepared: Any) -> None:
+    responses = [TextResponse(text="UNSCORABLE") for _ in _copy_outputs(prepared)]
+    ctx = _ctx(prepared, responses)
+    values, skipped, per_example = score_task(ctx, [CharOverlap(fail_on="UNSCORABLE")])
+    assert "char_overlap" not in values and "char_overlap/ratio" not in values
+    assert skipped["char_overlap"].startswith(f"no segment could be scored ({ctx.n} of {ctx.n}")
+    assert "char_overlap" not in per_example[0]
+    assert ctx.segment_counts["char_overlap"]["failed"] == ctx.n
