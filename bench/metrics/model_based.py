@@ -275,6 +275,10 @@ def local_model(name: str, *, metric: str, install: str = "") -> LocalModel:
         MissingDependency: ``name`` is neither a folder nor in the local hub cache; the fix
             names the download command.
     """
+    if not name or not name.strip():
+        raise BenchError(
+            f"metric '{metric}': the model is empty", fix="name a hub id or a local folder"
+        )
     folder = Path(name).expanduser()
     if folder.is_dir():
         stamp = max((p.stat().st_mtime for p in folder.rglob("*")), default=0.0)

@@ -17,8 +17,6 @@ judgements), and asserts only that every segment was judged and the cache sent n
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +27,9 @@ from bench.families.prompts import render_template
 from bench.metrics.base import BootstrapConfig, ScoringContext, score_task
 from bench.metrics.judge import Judge
 from bench.metrics.model_based import segments
+from tests.fixtures.openai_server import OpenAIServer
 from tests.perf.conftest import Scale
 from tests.perf.workloads import best_of, perturb, smoke_examples
-
-_FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "openai_server.py"
-if "openai_server" not in sys.modules:
-    _spec = importlib.util.spec_from_file_location("openai_server", _FIXTURE)
-    assert _spec is not None and _spec.loader is not None
-    _module = importlib.util.module_from_spec(_spec)
-    sys.modules["openai_server"] = _module
-    _spec.loader.exec_module(_module)
-OpenAIServer = sys.modules["openai_server"].OpenAIServer
 
 
 def _context(n: int, cache: PredictionCache | None = None) -> ScoringContext:

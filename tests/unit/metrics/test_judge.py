@@ -8,7 +8,6 @@ over HTTP on 127.0.0.1, and once through a tiny seeded ``hf:`` causal model.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import statistics
 import sys
@@ -30,15 +29,7 @@ from bench.metrics.judge_templates import TEMPLATES
 from bench.registry import registry
 from bench.spec import parse_task
 from bench.stages import RunConfig, prepare
-
-_FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "openai_server.py"
-if "openai_server" not in sys.modules:
-    _spec = importlib.util.spec_from_file_location("openai_server", _FIXTURE)
-    assert _spec is not None and _spec.loader is not None
-    _module = importlib.util.module_from_spec(_spec)
-    sys.modules["openai_server"] = _module
-    _spec.loader.exec_module(_module)
-OpenAIServer = sys.modules["openai_server"].OpenAIServer
+from tests.fixtures.openai_server import OpenAIServer
 
 SECRET = "sk-judge-secret-0123456789"
 

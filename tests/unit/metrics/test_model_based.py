@@ -240,3 +240,10 @@ def test_a_metric_that_scores_no_segment_is_skipped_with_the_reason(prepared: An
     assert skipped["char_overlap"].startswith(f"no segment could be scored ({ctx.n} of {ctx.n}")
     assert "char_overlap" not in per_example[0]
     assert ctx.segment_counts["char_overlap"]["failed"] == ctx.n
+
+
+def test_an_empty_model_name_is_refused_not_read_as_the_current_folder() -> None:
+    with pytest.raises(BenchError, match="empty"):
+        local_model("", metric="m")
+    with pytest.raises(BenchError, match="empty"):
+        local_model("  ", metric="m")
