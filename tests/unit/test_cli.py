@@ -217,6 +217,28 @@ def test_doctor_lists_nltk_resources(cli: Path, nltk_data: Path) -> None:
     assert " ok " in line_of("jieba")
 
 
+def test_doctor_reports_metric_models_in_the_local_hub_cache(cli: Path) -> None:
+    # A hub cache in the layout huggingface_hub writes: models--ORG--NAME/snapshots/COMMIT/.
+    hub = cli / "hub"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    snapshot = hub / "models--bert-base-chinese" / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")
+    env = {**os.environ, "HF_HUB_CACHE": str(hub), "COLUMNS": "250"}
+    proc = bench("doctor", env=env)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    found = next(x for x in lines if "model bert-base-chinese (bertscore)" in x)
+    assert " ok " in found and commit[:12] in found, found
+    for repo, users in (
+        ("roberta-large", "bertscore"),
+        ("Unbabel/wmt22-comet-da", "comet"),
+        ("FacebookAI/xlm-roberta-large", "comet, cometkiwi"),
+    ):
+        line = next(x for x in lines if f"model {repo} ({users})" in x)
+        assert "missing" in line and f"hf download {repo}" in line, line
+
+
 # --------------------------------------------------------------------------- bad input
 
 LOCAL_TASK = """\

@@ -181,3 +181,93 @@ def test_missing_metric_model_is_a_clear_error(cli: Path, tmp_path: Path) -> Non
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
     assert "hf download no-such-org/no-such-bert" in proc.stderr
+
+
+def _predictions(tmp_path: Path, name: str, pick: str, limit: int) -> Path:
+    """The first ``limit`` examples' first reference (``pick="reference"``) or source."""
+    from bench.catalog import find_task
+    from bench.stages import RunConfig, prepare
+
+    task = find_task(TASK, []).bind_variant("default")
+    prep = prepare(task, RunConfig(results=tmp_path / "unused", limit=limit))
+    out = tmp_path / f"{name}.jsonl"
+    out.write_text(
+        "".join(
+            json.dumps(
+                {"id": r.id, "prediction": ref[0] if pick == "reference" else r.source},
+                ensure_ascii=False,
+            )
+            + "\n"
+            for r, ref in zip(prep.requests, prep.references, strict=True)
+        )
+    )
+    return out
+
+
+@pytest.mark.slow
+def test_comet_cometkiwi_and_a_judge_get_paired_tests(cli: Path, tmp_path: Path) -> None:
+    from tests.fixtures.openai_server import OpenAIServer
+
+    golden = Path(__file__).resolve().parents[1] / "golden" / "comet"
+    limit = 12
+    with OpenAIServer() as server:
+        server.faults.script = {"Score:": ["90", "60", "75"]}
+        metrics = [
+            f"+comet:model={golden / 'comet-tiny'},encoder={golden / 'tiny-xlmr'}",
+            f"+cometkiwi:model={golden / 'kiwi-tiny'},encoder={golden / 'tiny-xlmr'}",
+            f"+judge:model=openai:judge,model.base_url={server.base_url},template=gemba-da",
+        ]
+        options = [arg for m in metrics for arg in ("--metrics", m)]
+        for name, pick in (("oracle", "reference"), ("copy", "source")):
+            file = _predictions(tmp_path, name, pick, limit)
+            _ok(
+                bench(
+                    "score",
+                    "--task",
+                    TASK,
+                    "--predictions",
+                    str(file),
+                    "--name",
+                    name,
+                    "--limit",
+                    str(limit),
+                    "--bootstrap",
+                    "200",
+                    *options,
+                )
+            )
+        asked = server.faults.script_calls["Score:"]
+        assert asked == 2 * limit  # one judgement per segment and system
+        record = _record(cli, "oracle")
+        for metric in ("comet", "cometkiwi", "judge"):
+            assert record["segment_cache"][metric]["computed"] == limit
+            assert record["metrics"][metric]["n"] == limit
+        assert "tpl:gemba-da@" in record["metrics"]["judge"]["signature"]
+        # Scored again: every segment from the cache, no judge request.
+        file = tmp_path / "oracle.jsonl"
+        _ok(
+            bench(
+                "score",
+                "--task",
+                TASK,
+                "--predictions",
+                str(file),
+                "--name",
+                "oracle-2",
+                "--limit",
+                str(limit),
+                "--bootstrap",
+                "200",
+                *options,
+            )
+        )
+        assert server.faults.script_calls["Score:"] == asked
+        again = _record(cli, "oracle-2")
+        for metric in ("comet", "cometkiwi", "judge"):
+            assert again["segment_cache"][metric]["hits"] == limit
+            assert again["segment_cache"][metric]["computed"] == 0
+            assert again["metrics"][metric]["value"] == record["metrics"][metric]["value"]
+    proc = _ok(bench("compare", "oracle", "copy", "--task", TASK, "--json", "--resamples", "200"))
+    tests = json.loads(proc.stdout)
+    for value in ("comet", "cometkiwi", "judge"):
+        assert tests[value]["method"].startswith("paired-permutation"), tests[value]
