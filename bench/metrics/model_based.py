@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import sys
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -287,7 +288,7 @@ def local_model(name: str, *, metric: str, install: str = "") -> LocalModel:
         _FOLDER_HASHES[key] = sha
         return LocalModel(folder, f"local:{folder.name}@sha256:{sha[:12]}", {"folder_sha256": sha})
     if not name.startswith((".", "/", "~")):
-        snapshot = _hub_snapshot(name)
+        snapshot = hub_cache_snapshot(name)
         if snapshot is not None:
             return LocalModel(
                 snapshot, f"{name}@{snapshot.name[:12]}", {"hub": name, "commit": snapshot.name}
@@ -301,33 +302,32 @@ def local_model(name: str, *, metric: str, install: str = "") -> LocalModel:
 
 
 def hub_cache_snapshot(repo_id: str) -> Path | None:
-    """The newest cached snapshot folder of hub model ``repo_id``, found by reading the
-    Hugging Face cache folder (``HF_HUB_CACHE``, ``HF_HOME``/hub, ``~/.cache/huggingface/hub``)
-    without importing ``huggingface_hub``; ``None`` when it is not there."""
-    root = os.environ.get("HF_HUB_CACHE") or os.path.join(
-        os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface"),
-        "hub",
+    """The cached snapshot folder of hub model ``repo_id`` (its name is the commit): the one
+    ``refs/main`` names, else the newest. Found by reading the Hugging Face cache folder
+    (``HF_HUB_CACHE``, ``HF_HOME``/hub, ``~/.cache/huggingface/hub``) without importing
+    ``huggingface_hub`` and never touching the network; ``None`` when it is not there."""
+    constants = sys.modules.get("huggingface_hub.constants")  # its resolution, once imported
+    root = getattr(constants, "HF_HUB_CACHE", None) or (
+        os.environ.get("HF_HUB_CACHE")
+        or os.path.join(
+            os.environ.get("HF_HOME")
+            or os.path.join(os.path.expanduser("~"), ".cache", "huggingface"),
+            "hub",
+        )
     )
-    snapshots = Path(root) / f"models--{repo_id.replace('/', '--')}" / "snapshots"
+    repo = Path(root) / f"models--{repo_id.replace('/', '--')}"
+    snapshots = repo / "snapshots"
+    try:
+        main = snapshots / (repo / "refs" / "main").read_text().strip()
+        if main.is_dir() and any(main.iterdir()):
+            return main
+    except (OSError, ValueError):
+        pass
     try:
         found = [p for p in snapshots.iterdir() if p.is_dir() and any(p.iterdir())]
     except OSError:
         return None
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
-
-
-def _hub_snapshot(repo_id: str) -> Path | None:
-    """The cached snapshot folder of hub model ``repo_id`` (its name is the commit), or
-    ``None``; never touches the network."""
-    try:
-        from huggingface_hub import snapshot_download
-    except ImportError:
-        return None
-    try:
-        path = snapshot_download(repo_id, local_files_only=True)
-    except Exception:  # not cached, or not a valid repo id: both mean "not here"
-        return None
-    return Path(path)
 
 
 @dataclass(frozen=True)

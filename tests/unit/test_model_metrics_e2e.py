@@ -53,6 +53,16 @@ def cli(bench_home: Path, nltk_data: Path, monkeypatch: pytest.MonkeyPatch) -> P
     return bench_home
 
 
+def _score(predictions: Path, name: str, *options: str) -> None:
+    """``bench score`` of ``predictions`` on the task as model ``name`` (200 resamples)."""
+    _ok(
+        bench(
+            "score", "--task", TASK, "--predictions", str(predictions), "--name", name,
+            "--bootstrap", "200", *options,
+        )
+    )  # fmt: skip
+
+
 def _record(home: Path, model: str, task: str = TASK) -> dict:
     return json.loads((home / "results" / model / task / "record.json").read_text())
 
@@ -80,21 +90,7 @@ def test_bertscore_run_rescore_compare_and_leaderboard(cli: Path, tmp_path: Path
     # bench score of the run folder, twice: the second computes no segment.
     run_dir = cli / "results" / "baseline-copy" / TASK
     for k in (1, 2):
-        _ok(
-            bench(
-                "score",
-                "--task",
-                TASK,
-                "--predictions",
-                str(run_dir),
-                "--metrics",
-                extra,
-                "--name",
-                f"rescored-{k}",
-                "--bootstrap",
-                "200",
-            )
-        )
+        _score(run_dir, f"rescored-{k}", "--metrics", extra)
     first, second = _record(cli, "rescored-1"), _record(cli, "rescored-2")
     assert first["segment_cache"]["bertscore"]["hits"] == n  # the run's segments, cached
     assert second["segment_cache"]["bertscore"] == {
@@ -107,22 +103,7 @@ def test_bertscore_run_rescore_compare_and_leaderboard(cli: Path, tmp_path: Path
 
     # A second model, then a paired test for each BERTScore value.
     _ok(bench("run", "-m", "baseline:majority", "-t", "sentiment-en"))  # other tasks untouched
-    refs = _references_file(tmp_path)
-    _ok(
-        bench(
-            "score",
-            "--task",
-            TASK,
-            "--predictions",
-            str(refs),
-            "--metrics",
-            extra,
-            "--name",
-            "oracle",
-            "--bootstrap",
-            "200",
-        )
-    )
+    _score(_predictions(tmp_path, "oracle", "reference"), "oracle", "--metrics", extra)
     proc = _ok(
         bench("compare", "oracle", "baseline-copy", "--task", TASK, "--json", "--resamples", "200")
     )
@@ -135,24 +116,6 @@ def test_bertscore_run_rescore_compare_and_leaderboard(cli: Path, tmp_path: Path
     _ok(bench("leaderboard", "--out", str(board)))
     table = (board / "README.md").read_text()
     assert "bertscore" in table
-
-
-def _references_file(tmp_path: Path) -> Path:
-    """A predictions file holding each example's first reference (a perfect system)."""
-    from bench.catalog import find_task
-    from bench.stages import RunConfig, prepare
-
-    out = tmp_path / "oracle.jsonl"
-    if not out.exists():
-        task = find_task(TASK, []).bind_variant("default")
-        prep = prepare(task, RunConfig(results=tmp_path / "unused"))
-        out.write_text(
-            "".join(
-                json.dumps({"id": r.id, "prediction": ref[0]}, ensure_ascii=False) + "\n"
-                for r, ref in zip(prep.requests, prep.references, strict=True)
-            )
-        )
-    return out
 
 
 def test_metrics_option_errors_are_one_line(cli: Path) -> None:
@@ -183,8 +146,9 @@ def test_missing_metric_model_is_a_clear_error(cli: Path, tmp_path: Path) -> Non
     assert "hf download no-such-org/no-such-bert" in proc.stderr
 
 
-def _predictions(tmp_path: Path, name: str, pick: str, limit: int) -> Path:
-    """The first ``limit`` examples' first reference (``pick="reference"``) or source."""
+def _predictions(tmp_path: Path, name: str, pick: str, limit: int | None = None) -> Path:
+    """A predictions file of the first ``limit`` examples (all without): each example's first
+    reference (``pick="reference"``: a perfect system) or its source."""
     from bench.catalog import find_task
     from bench.stages import RunConfig, prepare
 
@@ -220,22 +184,7 @@ def test_comet_cometkiwi_and_a_judge_get_paired_tests(cli: Path, tmp_path: Path)
         options = [arg for m in metrics for arg in ("--metrics", m)]
         for name, pick in (("oracle", "reference"), ("copy", "source")):
             file = _predictions(tmp_path, name, pick, limit)
-            _ok(
-                bench(
-                    "score",
-                    "--task",
-                    TASK,
-                    "--predictions",
-                    str(file),
-                    "--name",
-                    name,
-                    "--limit",
-                    str(limit),
-                    "--bootstrap",
-                    "200",
-                    *options,
-                )
-            )
+            _score(file, name, "--limit", str(limit), *options)
         asked = server.faults.script_calls["Score:"]
         assert asked == 2 * limit  # one judgement per segment and system
         record = _record(cli, "oracle")
@@ -245,22 +194,7 @@ def test_comet_cometkiwi_and_a_judge_get_paired_tests(cli: Path, tmp_path: Path)
         assert "tpl:gemba-da@" in record["metrics"]["judge"]["signature"]
         # Scored again: every segment from the cache, no judge request.
         file = tmp_path / "oracle.jsonl"
-        _ok(
-            bench(
-                "score",
-                "--task",
-                TASK,
-                "--predictions",
-                str(file),
-                "--name",
-                "oracle-2",
-                "--limit",
-                str(limit),
-                "--bootstrap",
-                "200",
-                *options,
-            )
-        )
+        _score(file, "oracle-2", "--limit", str(limit), *options)
         assert server.faults.script_calls["Score:"] == asked
         again = _record(cli, "oracle-2")
         for metric in ("comet", "cometkiwi", "judge"):
