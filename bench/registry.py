@@ -127,6 +127,8 @@ _BUILTINS: dict[Kind, dict[str, str]] = {
         "qa": "bench.families.qa:QAFamily",
         "recommendation": "bench.families.recommendation:RecommendationFamily",
         "judge": "bench.families.judge:JudgeFamily",
+        "word-similarity": "bench.families.wordvec:WordSimilarityFamily",
+        "word-analogy": "bench.families.wordvec:WordAnalogyFamily",
     },
     "step": {
         "unicode_nfkc": "bench.preprocess.text:UnicodeNFKC",
@@ -193,6 +195,12 @@ _BUILTINS: dict[Kind, dict[str, str]] = {
         "predictions": "bench.adapters.predictions:PredictionsAdapter",
         "openai": "bench.adapters.openai:OpenAIAdapter",
         "hf": "bench.adapters.hf:HFAdapter",
+        "vectors": "bench.adapters.vectors:VectorsAdapter",
+        "baseline:word2vec": "bench.adapters.word2vec:Word2VecBaseline",
+        "baseline:wordvec-logreg": "bench.adapters.neural:WordVecLogReg",
+        "baseline:bilstm": "bench.adapters.neural:BiLSTMBaseline",
+        "baseline:transformer-small": "bench.adapters.neural:TransformerSmall",
+        "finetune": "bench.adapters.finetune:FineTuneAdapter",
     },
 }
 
