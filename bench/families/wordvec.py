@@ -186,8 +186,8 @@ source:
   kind: local
   location: data/{name}
   format: word-pairs         # '#' comments, then word1<TAB>word2<TAB>score per line
-  files: {{test: pairs.txt}}
-  splits: {{test: test}}
+  files: {test: pairs.txt}
+  splits: {test: test}
   # delimiter: whitespace    # for files separated by spaces
   # drop_empty: [score]      # skip (and count) lines that are not word1, word2, score
 options:
@@ -214,8 +214,8 @@ source:
   kind: local
   location: data/{name}
   format: analogy            # ': category' lines, then 'a b c d' per line
-  files: {{test: questions.txt}}
-  splits: {{test: test}}
+  files: {test: questions.txt}
+  splits: {test: test}
 options:
   case_insensitive: true
   restrict_vocab: 300000     # search only the first N words of the vector file
