@@ -167,6 +167,37 @@ def _choose(
     return out
 
 
+NEAR_TIE = 4e-6
+"""Gap between two ranked candidates' scores (relative to the larger score, or absolute below
+1) within which float32 rounding (errors of about 1e-7 for unit-vector dot products) may
+order them: such questions are re-scored as gensim scores them (see :func:`solve_analogies`)."""
+
+
+def _near_ties(scores: np.ndarray, k: int) -> np.ndarray:
+    """Questions (columns of ``scores``) whose best ``k + 1`` scores hold two within
+    :data:`NEAR_TIE` of each other: there the order (or which word is ``k``-th) can depend on
+    how the products were rounded."""
+    top = _top_candidates(scores, k + 1)
+    values = np.take_along_axis(scores.T, top, axis=1).astype(np.float64)
+    gaps = np.abs(np.diff(values, axis=1))
+    scale = np.maximum(np.abs(values[:, 1:]), np.abs(values[:, :-1]))
+    out: np.ndarray = (gaps <= NEAR_TIE * np.maximum(scale, 1.0)).any(axis=1)
+    return out
+
+
+def _gensim_scores(
+    head: np.ndarray, head_norms: np.ndarray, mean: np.ndarray, units: tuple[np.ndarray, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """One question's 3CosAdd and 3CosMul scores computed as gensim computes them: one
+    matrix-vector product per vector (``most_similar``: ``dot(vectors, mean) / norms``;
+    ``most_similar_cosmul``: ``(1 + dot(vectors, u) / norms) / 2`` per word)."""
+    ua, ub, uc = units
+    add = np.dot(head, mean) / head_norms
+    pa, pb, pc = ((1 + np.dot(head, u) / head_norms) / 2 for u in (ua, ub, uc))
+    mul = np.prod([pb, pc], axis=0) / (np.prod([pa], axis=0) + COSMUL_EPSILON)
+    return add, mul
+
+
 def solve_analogies(
     vectors: np.ndarray,
     norms: np.ndarray,
@@ -176,6 +207,13 @@ def solve_analogies(
     batch_cells: int = BATCH_CELLS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The 3CosAdd and 3CosMul answers (rows; ``-1``: no candidate) of in-vocabulary questions.
+
+    Every cosine of a batch comes from one matrix product. A matrix product rounds its sums
+    in another order than gensim's matrix-vector products, which can swap two candidates
+    whose scores differ in the last float32 bit; a question whose best candidates lie within
+    :data:`NEAR_TIE` of each other is therefore re-scored as gensim does (its own
+    matrix-vector products), so every answer is gensim's. Such near ties are rare with trained
+    vectors (a few per thousand questions with badly under-trained ones).
 
     Args:
         vectors: The float32 vectors (all rows; only the first ``vocab.size`` are searched).
@@ -220,8 +258,14 @@ def solve_analogies(
         shifted = (1 + cos[:, m:]) / 2
         sa, sb, sc = shifted[:, :m], shifted[:, m : 2 * m], shifted[:, 2 * m :]
         mul_scores = (sb * sc) / (sa + COSMUL_EPSILON)
-        add[start : start + m] = _choose(_top_candidates(add_scores, k), rows, vocab)
-        mul[start : start + m] = _choose(_top_candidates(mul_scores, k), rows, vocab)
+        top_add = _top_candidates(add_scores, k)
+        top_mul = _top_candidates(mul_scores, k)
+        for j in np.flatnonzero(_near_ties(add_scores, k) | _near_ties(mul_scores, k)):
+            exact_add, exact_mul = _gensim_scores(head, head_norms, mean[j], (ua[j], ub[j], uc[j]))
+            top_add[j] = _top_candidates(exact_add[:, None], k)[0]
+            top_mul[j] = _top_candidates(exact_mul[:, None], k)[0]
+        add[start : start + m] = _choose(top_add, rows, vocab)
+        mul[start : start + m] = _choose(top_mul, rows, vocab)
     return add, mul
 
 

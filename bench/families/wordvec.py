@@ -25,6 +25,12 @@ whose expected word is outside the vocabulary is out of vocabulary (skipped, or 
 which only the model's vocabulary can tell. Vector models never use it to answer (they search
 the whole restricted vocabulary), and no prompt shows it.
 
+A language model (a generic adapter) is asked through the family's prompt: for a pair, a
+similarity from 0 to 10 (read back as the first number in its answer, divided by 10; a
+correlation does not change with the scale; no number in range is out of its vocabulary,
+``None``); for a question, one word (its 3CosAdd answer; it gives no 3CosMul answer). The
+analogy prompt never shows ``d``.
+
 Options (the task file's ``options:``):
 
 * similarity: ``case_insensitive`` (default ``true``), ``restrict_vocab`` (default 300000,
@@ -39,6 +45,7 @@ Options (the task file's ``options:``):
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
@@ -46,6 +53,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bench.errors import TaskSpecError
 from bench.families.base import Family, Request, Response
+from bench.families.extract import strip
+from bench.families.prompts import PromptValue
 from bench.spec import TaskSpec
 
 __all__ = [
@@ -62,6 +71,9 @@ __all__ = [
 
 DEFAULT_RESTRICT_VOCAB = 300_000
 """gensim's default ``restrict_vocab`` for both evaluations."""
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_PUNCTUATION = "\"'“”‘’「」《》.,;:!?。，；：！？()（）"
 
 SIMILARITY_TOLERANCE = 1e-4
 """How far outside [-1, 1] a cosine similarity may lie (float32 rounding) before a response is
@@ -265,6 +277,15 @@ class WordSimilarityFamily(_WordFamily):
     default_metrics: ClassVar[tuple[str, ...]] = ("spearman", "pearson", "pair_coverage")
     Options: ClassVar[type[BaseModel]] = SimilarityOptions
     coverage_metric: ClassVar[str] = "pair_coverage"
+    default_prompt: ClassVar[str | None] = (
+        'How similar in meaning are the words "{{ word1 }}" and "{{ word2 }}", on a scale from '
+        "0 (unrelated) to 10 (the same meaning)? Answer with one number.\n\nScore:"
+    )
+    prompt_example: ClassVar[Mapping[str, PromptValue]] = {
+        "word1": "car",
+        "word2": "automobile",
+        "language": "en",
+    }
     title: ClassVar[Mapping[str, str]] = {"en": "word similarity", "zh": "词语相似度"}
     new_task_template: ClassVar[str | None] = _SIMILARITY_TEMPLATE
 
@@ -308,6 +329,24 @@ class WordSimilarityFamily(_WordFamily):
     def sample_input(self, request: Request) -> Any:
         return [getattr(request, "word1", None), getattr(request, "word2", None)]
 
+    def prompt_values(self, request: Request, spec: TaskSpec | None) -> dict[str, PromptValue]:
+        """``word1``, ``word2``, ``language``."""
+        if not isinstance(request, WordSimilarityRequest):
+            raise TypeError(f"expected a word-similarity request, got {type(request).__name__}")
+        return {"word1": request.word1, "word2": request.word2, "language": request.language}
+
+    def parse_answer(self, text: str, request: Request, spec: TaskSpec | None) -> Response:
+        """The first number in ``text`` from 0 to 10, divided by 10; ``None`` without one.
+
+        Example:
+            >>> WordSimilarityFamily().parse_answer("About 7.5.", None, None).similarity
+            0.75
+        """
+        found = _NUMBER.search(strip(text, spec) or "")
+        value = float(found.group()) if found else math.nan
+        similarity = value / 10 if 0 <= value <= 10 else None
+        return WordSimilarityResponse(similarity=similarity)
+
     def sample_prediction(self, response: Response | None) -> Any:
         return None if response is None else getattr(response, "similarity", None)
 
@@ -343,6 +382,16 @@ class WordAnalogyFamily(_WordFamily):
     )
     Options: ClassVar[type[BaseModel]] = AnalogyOptions
     coverage_metric: ClassVar[str] = "analogy_coverage"
+    default_prompt: ClassVar[str | None] = (
+        'Complete the analogy: "{{ a }}" is to "{{ b }}" as "{{ c }}" is to what? Answer with '
+        "one word.\n\nAnswer:"
+    )
+    prompt_example: ClassVar[Mapping[str, PromptValue]] = {
+        "a": "man",
+        "b": "king",
+        "c": "woman",
+        "language": "en",
+    }
     title: ClassVar[Mapping[str, str]] = {"en": "word analogy", "zh": "词语类比"}
     new_task_template: ClassVar[str | None] = _ANALOGY_TEMPLATE
 
@@ -373,6 +422,24 @@ class WordAnalogyFamily(_WordFamily):
 
     def sample_input(self, request: Request) -> Any:
         return " ".join(str(getattr(request, k, "")) for k in ("a", "b", "c")) + " ?"
+
+    def prompt_values(self, request: Request, spec: TaskSpec | None) -> dict[str, PromptValue]:
+        """``a``, ``b``, ``c``, ``language`` (never the expected ``d``)."""
+        if not isinstance(request, WordAnalogyRequest):
+            raise TypeError(f"expected a word-analogy request, got {type(request).__name__}")
+        return {"a": request.a, "b": request.b, "c": request.c, "language": request.language}
+
+    def parse_answer(self, text: str, request: Request, spec: TaskSpec | None) -> Response:
+        """The first word of ``text`` (quotes and punctuation around it removed) as the 3CosAdd
+        answer; ``""`` when there is none.
+
+        Example:
+            >>> WordAnalogyFamily().parse_answer(' "queen".', None, None).cosadd
+            'queen'
+        """
+        words = (strip(text, spec) or "").split()
+        word = words[0].strip(_PUNCTUATION) if words else ""
+        return WordAnalogyResponse(cosadd=word, cosmul=None)
 
     def sample_prediction(self, response: Response | None) -> Any:
         return None if response is None else getattr(response, "cosadd", None)
