@@ -436,6 +436,45 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+_ROW_FIX = (
+    "every row is a word and exactly DIM numbers, separated by spaces: re-export the file, or "
+    "remove the row (and lower the COUNT of a 'COUNT DIM' header)"
+)
+
+
+def _first_bad_row(path: Path, fmt: str) -> str | None:
+    """Where a word2vec/GloVe text file breaks: the first row whose count of numbers differs
+    from the header's DIM (GloVe: the first row's), or whose numbers are not numbers, as
+    ``"FILE: line N: ..."``; ``None`` when every row looks right."""
+    dim: int | None = None
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            parts = line.rstrip("\n").split(" ")
+            while parts and parts[-1] == "":
+                parts.pop()
+            if line_no == 1 and fmt == "word2vec":
+                if len(parts) == 2 and all(p.isdigit() for p in parts):
+                    dim = int(parts[1])
+                    continue
+                return f"{path}: line 1: expected a 'COUNT DIM' header, got {line.strip()[:60]!r}"
+            if not parts:
+                return f"{path}: line {line_no}: an empty row"
+            values = parts[1:]
+            if dim is None:
+                dim = len(values)
+            if len(values) != dim:
+                return (
+                    f"{path}: line {line_no}: word {parts[0]!r} has {len(values)} numbers, "
+                    f"expected {dim}"
+                )
+            for value in values:
+                try:
+                    float(value)
+                except ValueError:
+                    return f"{path}: line {line_no}: {value[:30]!r} is not a number"
+    return None
+
+
 class VectorsAdapter(VectorModel):
     """``vectors:PATH[,format=word2vec|word2vec-binary|glove|fasttext]``: a vector file.
 
@@ -469,6 +508,13 @@ class VectorsAdapter(VectorModel):
             )
         self.path = Path(target).expanduser()
 
+    def identity(self) -> dict[str, Any]:
+        """As :meth:`VectorModel.identity`; the format counts once, resolved (a declared
+        format equal to the detected one is the same model)."""
+        ident = super().identity()
+        ident["params"] = {k: v for k, v in ident["params"].items() if k != "format"}
+        return ident
+
     def vector_format(self) -> VectorFormat:
         """The declared format, else the detected one."""
         return self.params.format or detect_format(self.path)
@@ -482,8 +528,20 @@ class VectorsAdapter(VectorModel):
         return ident
 
     def load_vectors(self) -> KeyedVectors:
-        """The file through :func:`~bench.adapters.vector_files.load_keyed_vectors`."""
-        return load_keyed_vectors(self.path, self.vector_format())
+        """The file through :func:`~bench.adapters.vector_files.load_keyed_vectors`.
+
+        Raises:
+            DataError: The file cannot be read; for a text file with a row of the wrong
+                length (gensim does not say which), the message names that line.
+        """
+        fmt = self.vector_format()
+        try:
+            return load_keyed_vectors(self.path, fmt)
+        except DataError as exc:
+            bad = _first_bad_row(self.path, fmt) if fmt in ("word2vec", "glove") else None
+            if bad is None:
+                raise
+            raise DataError(bad, fix=_ROW_FIX) from exc
 
     def info(self) -> dict[str, Any]:
         """As :meth:`VectorModel.info`, with the file's name."""

@@ -383,6 +383,7 @@ def _word_pairs(
                     "word1": word1,
                     "word2": word2,
                     "score": score,
+                    "raw_score": parts[2].strip() if len(parts) >= 3 else None,
                     "fields": len(parts),
                     "__row__": line_no - 1,
                 }
@@ -450,6 +451,7 @@ GENERATED: dict[str, tuple[Callable[..., Iterator[dict[str, Any]]], dict[str, st
             "word1": "str",
             "word2": "str",
             "score": "float",
+            "raw_score": "str",
             "fields": "int",
             "__row__": "int",
         },

@@ -272,7 +272,7 @@ class WordSimilarityFamily(_WordFamily):
     request_type = WordSimilarityRequest
     response_type = WordSimilarityResponse
     required_fields: ClassVar[tuple[str, ...]] = ("word1", "word2", "score")
-    optional_fields: ClassVar[tuple[str, ...]] = ("id", "fields")
+    optional_fields: ClassVar[tuple[str, ...]] = ("id", "fields", "raw_score")
     text_fields: ClassVar[tuple[str, ...]] = ("word1", "word2")
     default_metrics: ClassVar[tuple[str, ...]] = ("spearman", "pearson", "pair_coverage")
     Options: ClassVar[type[BaseModel]] = SimilarityOptions
@@ -304,9 +304,13 @@ class WordSimilarityFamily(_WordFamily):
             if isinstance(fields, int) and fields != 3:
                 return (
                     f"expected 3 fields (word1, word2, score), got {fields} "
-                    "(is the task's 'delimiter' right?)"
+                    "(is the task's 'delimiter' right? 'drop_empty: [score]' skips such lines)"
                 )
-            return "field 'score' is not a number"
+            return (
+                f"field 'score' is {row.get('raw_score')!r}, not a number (write the score "
+                "as e.g. 7.35, or declare 'drop_empty: [score]' to skip such lines as gensim "
+                "does)"
+            )
         if not math.isfinite(float(score)):
             return f"field 'score' is {score}, not a finite number"
         return None
