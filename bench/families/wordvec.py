@@ -290,29 +290,28 @@ class WordSimilarityFamily(_WordFamily):
     new_task_template: ClassVar[str | None] = _SIMILARITY_TEMPLATE
 
     def check_row(self, row: Mapping[str, Any], spec: TaskSpec) -> str | None:
+        fields = row.get("fields")
+        if isinstance(fields, int) and fields != 3:
+            return (
+                f"expected 3 fields (word1, word2, score), got {fields} "
+                "(is the task's 'delimiter' right? 'drop_empty: [score]' skips such lines)"
+            )
         for key in ("word1", "word2"):
             if not isinstance(row.get(key), str) or not row[key]:
-                fields = row.get("fields")
-                got = f", got {fields} field(s)" if isinstance(fields, int) else ""
-                return (
-                    f"field '{key}' is missing: expected word1, word2 and score separated by "
-                    f"the task's delimiter{got}"
-                )
+                return f"field '{key}' is missing or empty"
         score = row.get("score")
-        if score is None or (isinstance(score, float) and math.isnan(score)):
-            fields = row.get("fields")
-            if isinstance(fields, int) and fields != 3:
-                return (
-                    f"expected 3 fields (word1, word2, score), got {fields} "
-                    "(is the task's 'delimiter' right? 'drop_empty: [score]' skips such lines)"
-                )
+        raw = row.get("raw_score")
+        if score is None or not math.isfinite(float(score)):
+            try:
+                number = float(raw) if raw is not None else None
+            except ValueError:
+                number = None
+            if number is not None:
+                return f"field 'score' is {raw!r}, not a finite number"
             return (
-                f"field 'score' is {row.get('raw_score')!r}, not a number (write the score "
-                "as e.g. 7.35, or declare 'drop_empty: [score]' to skip such lines as gensim "
-                "does)"
+                f"field 'score' is {raw!r}, not a number (write the score as e.g. 7.35, or "
+                "declare 'drop_empty: [score]' to skip such lines as gensim does)"
             )
-        if not math.isfinite(float(score)):
-            return f"field 'score' is {score}, not a finite number"
         return None
 
     def build(

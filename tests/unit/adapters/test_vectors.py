@@ -177,11 +177,17 @@ def test_a_missing_file_is_refused_before_anything_runs(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- the CLI
 
 
-def _one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
-    assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
-    assert "Traceback" not in proc.stderr
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1, proc.stderr
+def _one_line_error(capsys: pytest.CaptureFixture[str], args: list[str], *needles: str) -> None:
+    """``bench ARGS`` in this process exits 2 with one ``error:`` line holding ``needles``."""
+    from bench.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    stderr = capsys.readouterr().err
+    assert info.value.code == 2, stderr[-2000:]
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, stderr
     assert all(n in errors[0] for n in needles), errors[0]
 
 
@@ -225,21 +231,27 @@ def test_cli_runs_smoke_and_standard_tasks_and_compares_two_vector_sets(
     ids=["bad-score", "no-section"],
 )
 def test_cli_bad_data_files_exit_2_naming_file_and_line(
-    bench_home: Path, tmp_path: Path, task: str, content: str, needles: list[str]
+    bench_home: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    task: str,
+    content: str,
+    needles: list[str],
 ) -> None:
     path = tmp_path / "bad.txt"
     path.write_text(content, encoding="utf-8")
     model = f"vectors:{datapath('lee_fasttext.vec')}"
-    proc = bench("run", "-m", model, "-t", task, "--data", f"{task}={path}")
-    _one_line_error(proc, str(path), *needles)
+    args = ["run", "-m", model, "-t", task, "--data", f"{task}={path}"]
+    _one_line_error(capsys, args, str(path), *needles)
 
 
-def test_cli_bad_vector_files_exit_2(bench_home: Path, tmp_path: Path) -> None:
+def test_cli_bad_vector_files_exit_2(
+    bench_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     empty = tmp_path / "empty.vec"
     empty.write_text("", encoding="utf-8")
     short = tmp_path / "short.vec"
     short.write_text("2 3\na 1 2 3\nb 1 2\n", encoding="utf-8")
-    _one_line_error(bench("run", "-m", f"vectors:{empty}", "-t", "wordsim-en"), "empty.vec", "empty")
-    _one_line_error(
-        bench("run", "-m", f"vectors:{short}", "-t", "wordsim-en"), "short.vec", "line 3"
-    )
+    _one_line_error(capsys, ["run", "-m", f"vectors:{empty}", "-t", "wordsim-en"], "empty.vec")
+    args = ["run", "-m", f"vectors:{short}", "-t", "wordsim-en"]
+    _one_line_error(capsys, args, "short.vec", "line 3", "has 2 numbers, expected 3")
