@@ -64,7 +64,7 @@ if TYPE_CHECKING:
 
     from bench.spec import TaskSpec
 
-__all__ = ["BATCH_CELLS", "Vocabulary", "VectorModel", "VectorsAdapter", "solve_analogies"]
+__all__ = ["BATCH_CELLS", "VectorModel", "VectorsAdapter", "Vocabulary", "solve_analogies"]
 
 BATCH_CELLS = 1 << 25
 """The most float32 cosines (vocabulary rows × question columns) one analogy batch computes at
@@ -94,7 +94,9 @@ class Vocabulary:
     folded_row: np.ndarray
 
     @classmethod
-    def build(cls, keys: Sequence[str], restrict_vocab: int | None, case_insensitive: bool) -> Vocabulary:
+    def build(
+        cls, keys: Sequence[str], restrict_vocab: int | None, case_insensitive: bool
+    ) -> Vocabulary:
         """gensim's ``ok_vocab`` of the first ``restrict_vocab`` of ``keys``."""
         size = len(keys) if restrict_vocab is None else min(restrict_vocab, len(keys))
         head = [str(k) for k in keys[:size]]
@@ -144,9 +146,7 @@ def _top_candidates(scores: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def _choose(
-    top: np.ndarray, questions: np.ndarray, vocab: Vocabulary
-) -> np.ndarray:
+def _choose(top: np.ndarray, questions: np.ndarray, vocab: Vocabulary) -> np.ndarray:
     """gensim's choice among the ranked candidates ``top`` (q × k) of questions whose rows are
     ``questions`` (q × 3: a, b, c): drop the question words' own rows, keep the first
     :data:`TOPN`, answer with the first whose folded word is none of a, b, c (else the last
@@ -181,7 +181,7 @@ def _near_ties(scores: np.ndarray, k: int) -> np.ndarray:
     values = np.take_along_axis(scores.T, top, axis=1).astype(np.float64)
     gaps = np.abs(np.diff(values, axis=1))
     scale = np.maximum(np.abs(values[:, 1:]), np.abs(values[:, :-1]))
-    out: np.ndarray = (gaps <= NEAR_TIE * np.maximum(scale, 1.0)).any(axis=1)
+    out: np.ndarray = np.asarray((gaps <= NEAR_TIE * np.maximum(scale, 1.0)).any(axis=1))
     return out
 
 
@@ -398,7 +398,7 @@ class VectorModel(Adapter):
             [vocab.rows([getattr(r, k) for r in requests], case) for k in ("a", "b", "c", "d")],
             axis=1,
         )
-        known = (rows >= 0).all(axis=1)
+        known: np.ndarray = np.asarray((rows >= 0).all(axis=1))
         add = np.full(len(requests), -1, dtype=np.int64)
         mul = np.full(len(requests), -1, dtype=np.int64)
         if known.any():
@@ -414,7 +414,7 @@ class VectorModel(Adapter):
             WordAnalogyResponse(cosadd=word(a), cosmul=word(m))
             if k
             else WordAnalogyResponse(cosadd=None, cosmul=None)
-            for a, m, k in zip(add.tolist(), mul.tolist(), known.tolist(), strict=True)
+            for a, m, k in zip(add.tolist(), mul.tolist(), list(known.tolist()), strict=True)
         ]
 
 

@@ -314,9 +314,7 @@ class WordSimilarityFamily(_WordFamily):
             )
         return None
 
-    def build(
-        self, row: Mapping[str, Any], spec: TaskSpec
-    ) -> tuple[WordSimilarityRequest, float]:
+    def build(self, row: Mapping[str, Any], spec: TaskSpec) -> tuple[WordSimilarityRequest, float]:
         options = self.options(spec)
         assert isinstance(options, SimilarityOptions)
         request = WordSimilarityRequest(

@@ -271,9 +271,7 @@ class _CorrelationMetric(Metric):
         value = _correlation(self.kind, h, y)
         low = high = None
         if ctx.bootstrap.resamples:
-            samples = _resampled_correlations(
-                self.kind, h, y, ctx.bootstrap.resample_indices(m)
-            )
+            samples = _resampled_correlations(self.kind, h, y, ctx.bootstrap.resample_indices(m))
             low, high = percentile_ci(samples, ctx.bootstrap.confidence)
         options = _similarity_options(ctx)
         oov = f"oov:{options.oov}"

@@ -132,7 +132,9 @@ def _check_pairs(spec: TaskSpec, data: str | Path, kv: Any, model: VectorModel) 
 
 
 @pytest.mark.parametrize("settings", PAIR_SETTINGS, ids=["default", "cased-800", "dummy"])
-@pytest.mark.parametrize("task,file", [("wordsim353", "wordsim353.tsv"), ("simlex999", "simlex999.txt")])
+@pytest.mark.parametrize(
+    "task,file", [("wordsim353", "wordsim353.tsv"), ("simlex999", "simlex999.txt")]
+)
 def test_word_pairs_equal_gensim_on_wheel_vectors(
     task: str, file: str, settings: dict[str, Any]
 ) -> None:
@@ -169,7 +171,9 @@ def test_word_pairs_equal_gensim_on_trained_vectors(lee_w2v: Any, settings: dict
 
 
 @pytest.mark.parametrize("settings", [{}, {"oov": "constant"}], ids=["skip", "dummy"])
-def test_wordsim_297_equals_gensim_on_chinese_vectors(zh_w2v: Any, settings: dict[str, Any]) -> None:
+def test_wordsim_297_equals_gensim_on_chinese_vectors(
+    zh_w2v: Any, settings: dict[str, Any]
+) -> None:
     data = WORD_VECTORS / "wordsim-297" / "wordsim-297.txt"
     values, _, _ = bench_values(_spec("wordsim-297", **settings), data, MemoryVectors(zh_w2v))
     assert values["pair_coverage"].value > 0.15  # the check is not vacuous (62 pairs)
@@ -265,7 +269,9 @@ def test_each_answer_equals_gensims_most_similar_and_cosmul(
     from gensim.models import KeyedVectors
 
     spec = _spec("google-analogy", case_insensitive=case, restrict_vocab=restrict)
-    _, requests, responses = bench_values(spec, datapath("questions-words.txt"), MemoryVectors(lee_w2v))
+    _, requests, responses = bench_values(
+        spec, datapath("questions-words.txt"), MemoryVectors(lee_w2v)
+    )
     # The restricted vocabulary as its own KeyedVectors: gensim's most_similar_cosmul ignores
     # restrict_vocab, so it is given only the first N words to search.
     n = restrict or len(lee_w2v)

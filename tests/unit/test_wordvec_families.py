@@ -23,9 +23,7 @@ from bench.spec import TaskSpec, load_task
 def _smoke(name: str, **source: Any) -> TaskSpec:
     spec = load_task(builtin_tasks_root() / "smoke" / f"{name}.yaml")
     if source:
-        spec = spec.model_copy(
-            update={"source": spec.source.model_copy(update=source)}
-        )
+        spec = spec.model_copy(update={"source": spec.source.model_copy(update=source)})
     return spec
 
 
@@ -79,14 +77,18 @@ def test_bad_pair_lines_are_refused_naming_file_and_line(
 
 def test_analogy_reader_sections_crlf_and_bad_lines(tmp_path: Path) -> None:
     data = tmp_path / "q.txt"
-    data.write_bytes(b": capital\r\nAthens Greece Oslo Norway\r\n\r\n: family\r\nboy girl man woman\r\n")
+    data.write_bytes(
+        b": capital\r\nAthens Greece Oslo Norway\r\n\r\n: family\r\nboy girl man woman\r\n"
+    )
     rows, _ = _rows(_smoke("analogy-en"), data)
     assert [(r["a"], r["d"], r["category"]) for r in rows] == [
         ("Athens", "Norway", "capital"),
         ("boy", "woman", "family"),
     ]
     data.write_text(": s\na b c\n", encoding="utf-8")
-    with pytest.raises(DataError, match=r"line 2 \(id '2'\): expected four words 'a b c d', got 'a b c'"):
+    with pytest.raises(
+        DataError, match=r"line 2 \(id '2'\): expected four words 'a b c d', got 'a b c'"
+    ):
         _rows(_smoke("analogy-en"), data)
     data.write_text("a b c d\n: s\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"q\.txt: line 1: .* before any ': category' line"):

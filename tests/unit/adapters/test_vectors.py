@@ -16,7 +16,7 @@ import pytest
 import bench.adapters.vectors as vectors_module
 from bench.adapters.base import make_adapter
 from bench.adapters.vector_files import Word2VecSettings, train_word2vec
-from bench.adapters.vectors import Vocabulary, VectorsAdapter, solve_analogies
+from bench.adapters.vectors import VectorsAdapter, Vocabulary, solve_analogies
 from bench.errors import BenchError, DataError
 from bench.families.wordvec import (
     WordAnalogyRequest,

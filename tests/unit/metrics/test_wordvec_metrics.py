@@ -133,15 +133,21 @@ def test_dependent_correlation_compares_on_pairs_scored_in_both() -> None:
     bad: list[float | None] = [h / 10 + rng.normal(0, 0.6) for h in human]
     good[0] = None
     cmp = DependentCorrelation("spearman").compare(
-        _Run(human, good), _Run(human, bad), "spearman", PairedOptions(resamples=200)  # type: ignore[arg-type]
+        _Run(human, good),
+        _Run(human, bad),
+        "spearman",
+        PairedOptions(resamples=200),  # type: ignore[arg-type]
     )
-    h, g, b = np.array(human[1:]), np.array(good[1:]), np.array(bad[1:])
+    h, g = np.array(human[1:]), np.array(good[1:])
     assert cmp.n == 99 and cmp.method == "williams"
     assert cmp.value_a == stats.spearmanr(h, g).statistic
     assert cmp.difference == cmp.value_a - cmp.value_b > 0
     assert cmp.p_value < 0.001 and cmp.ci_low > 0
     same = DependentCorrelation("pearson").compare(
-        _Run(human, good), _Run(human, good), "pearson", PairedOptions(resamples=200)  # type: ignore[arg-type]
+        _Run(human, good),
+        _Run(human, good),
+        "pearson",
+        PairedOptions(resamples=200),  # type: ignore[arg-type]
     )
     assert same.p_value == 1.0 and same.difference == 0.0
 
@@ -158,9 +164,7 @@ def _analogy_ctx(
                 id=str(i), language="en", a="a", b="b", c="c", d=d, category=category
             )
         )
-        responses.append(
-            None if add == "FAIL" else WordAnalogyResponse(cosadd=add, cosmul=mul)
-        )
+        responses.append(None if add == "FAIL" else WordAnalogyResponse(cosadd=add, cosmul=mul))
     return ScoringContext(
         spec=_spec("analogy-en", **options),
         requests=requests,
