@@ -163,7 +163,7 @@ def williams_test(r12: float, r13: float, r23: float, n: int) -> tuple[float, fl
     Example:
         >>> t, p = williams_test(0.6, 0.4, 0.5, 100)
         >>> round(t, 3), round(p, 4)
-        (2.679, 0.0087)
+        (2.449, 0.0161)
     """
     from scipy import stats
 
@@ -265,7 +265,8 @@ class _CorrelationMetric(Metric):
         m = int(keep.sum())
         if m < MIN_PAIRS:
             raise MetricUnavailable(
-                f"only {m} pairs inside the vocabulary (a correlation needs {MIN_PAIRS})"
+                f"only {m} of {ctx.n} pairs inside the vocabulary (a correlation needs "
+                f"{MIN_PAIRS}; are the vectors in the task's language, {ctx.spec.language}?)"
             )
         h, y = human[keep], model[keep]
         value = _correlation(self.kind, h, y)

@@ -210,4 +210,16 @@ def test_cosmul_is_unavailable_without_cosmul_answers() -> None:
 @pytest.mark.parametrize("metric", [Spearman(), Pearson()])
 def test_too_few_pairs_is_unavailable_not_nan(metric: Any) -> None:
     _, skipped, _ = score_task(_pairs_ctx([1.0, 2.0, 3.0], [0.1, None, None]), [metric])
-    assert "only 1 pairs" in skipped[metric.name]
+    assert "only 1 of 3 pairs" in skipped[metric.name]
+
+
+def test_the_docstring_examples_run() -> None:
+    import doctest
+
+    import bench.adapters.vectors
+    import bench.families.wordvec
+    import bench.metrics.wordvec
+
+    for module in (bench.metrics.wordvec, bench.families.wordvec, bench.adapters.vectors):
+        result = doctest.testmod(module)
+        assert result.attempted >= 2 and result.failed == 0, module.__name__
