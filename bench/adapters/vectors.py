@@ -66,9 +66,9 @@ if TYPE_CHECKING:
 
 __all__ = ["BATCH_CELLS", "VectorModel", "VectorsAdapter", "Vocabulary", "solve_analogies"]
 
-BATCH_CELLS = 1 << 25
+BATCH_CELLS = 1 << 24
 """The most float32 cosines (vocabulary rows × question columns) one analogy batch computes at
-once (128 MiB)."""
+once (64 MiB)."""
 
 TOPN = 5
 """How many candidates gensim's evaluation looks at (``most_similar(..., topn=5)``)."""
@@ -134,14 +134,14 @@ def _unitvec(matrix: np.ndarray) -> np.ndarray:
 
 
 def _top_candidates(scores: np.ndarray, k: int) -> np.ndarray:
-    """The ``k`` best rows of each column of ``scores`` (rows × questions), best first, as
-    ``matutils.argsort(..., reverse=True)`` orders them; shape (questions, min(k, rows))."""
-    cols = scores.T  # (q, N)
-    n = cols.shape[1]
+    """The ``k`` best columns of each row of ``scores`` (questions × vocabulary), best first,
+    as ``matutils.argsort(..., reverse=True)`` orders them; shape (questions, min(k, N))."""
+    n = scores.shape[1]
+    negated = -scores
     if k >= n:
-        return np.argsort(-cols, axis=1)[:, :k]
-    part = np.argpartition(-cols, k, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(cols, part, axis=1), axis=1)
+        return np.argsort(negated, axis=1)[:, :k]
+    part = np.argpartition(negated, k, axis=1)[:, :k]
+    order = np.argsort(np.take_along_axis(negated, part, axis=1), axis=1)
     out: np.ndarray = np.take_along_axis(part, order, axis=1)
     return out
 
@@ -173,12 +173,11 @@ NEAR_TIE = 4e-6
 order them: such questions are re-scored as gensim scores them (see :func:`solve_analogies`)."""
 
 
-def _near_ties(scores: np.ndarray, k: int) -> np.ndarray:
-    """Questions (columns of ``scores``) whose best ``k + 1`` scores hold two within
-    :data:`NEAR_TIE` of each other: there the order (or which word is ``k``-th) can depend on
-    how the products were rounded."""
-    top = _top_candidates(scores, k + 1)
-    values = np.take_along_axis(scores.T, top, axis=1).astype(np.float64)
+def _near_ties(scores: np.ndarray, top: np.ndarray) -> np.ndarray:
+    """Questions (rows of ``scores``) whose ranked best candidates ``top`` (the ``k + 1``
+    best) hold two within :data:`NEAR_TIE` of each other: there the order (or which word is
+    ``k``-th) can depend on how the products were rounded."""
+    values = np.take_along_axis(scores, top, axis=1).astype(np.float64)
     gaps = np.abs(np.diff(values, axis=1))
     scale = np.maximum(np.abs(values[:, 1:]), np.abs(values[:, :-1]))
     out: np.ndarray = np.asarray((gaps <= NEAR_TIE * np.maximum(scale, 1.0)).any(axis=1))
@@ -252,18 +251,22 @@ def solve_analogies(
         mean = _unitvec(((ub + uc) - ua).astype(np.float64) / 3.0)
         # The one matrix product of the batch: every searched word against the means and
         # the three question words.
-        cos = head @ np.concatenate([mean, ua, ub, uc]).T  # (N, 4m)
-        cos /= head_norms[:, None]
-        add_scores = cos[:, :m]
-        shifted = (1 + cos[:, m:]) / 2
-        sa, sb, sc = shifted[:, :m], shifted[:, m : 2 * m], shifted[:, 2 * m :]
+        cos = np.concatenate([mean, ua, ub, uc]) @ head.T  # (4m, N)
+        cos /= head_norms[None, :]
+        add_scores = cos[:m]
+        shifted = (1 + cos[m:]) / 2
+        sa, sb, sc = shifted[:m], shifted[m : 2 * m], shifted[2 * m :]
         mul_scores = (sb * sc) / (sa + COSMUL_EPSILON)
-        top_add = _top_candidates(add_scores, k)
-        top_mul = _top_candidates(mul_scores, k)
-        for j in np.flatnonzero(_near_ties(add_scores, k) | _near_ties(mul_scores, k)):
+        # The k + 1 best: the first k are ranked, the (k + 1)-th tells whether the k-th is
+        # a near tie.
+        ranked_add = _top_candidates(add_scores, k + 1)
+        ranked_mul = _top_candidates(mul_scores, k + 1)
+        ties = _near_ties(add_scores, ranked_add) | _near_ties(mul_scores, ranked_mul)
+        top_add, top_mul = ranked_add[:, :k].copy(), ranked_mul[:, :k].copy()
+        for j in np.flatnonzero(ties):
             exact_add, exact_mul = _gensim_scores(head, head_norms, mean[j], (ua[j], ub[j], uc[j]))
-            top_add[j] = _top_candidates(exact_add[:, None], k)[0]
-            top_mul[j] = _top_candidates(exact_mul[:, None], k)[0]
+            top_add[j] = _top_candidates(exact_add[None, :], k)[0]
+            top_mul[j] = _top_candidates(exact_mul[None, :], k)[0]
         add[start : start + m] = _choose(top_add, rows, vocab)
         mul[start : start + m] = _choose(top_mul, rows, vocab)
     return add, mul
