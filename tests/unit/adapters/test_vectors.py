@@ -217,9 +217,10 @@ def test_cli_runs_smoke_and_standard_tasks_and_compares_two_vector_sets(
     spearman = records[("fasttext", "wordsim353")]["metrics"]["spearman"]
     assert spearman["ci_low"] <= spearman["value"] <= spearman["ci_high"]
     assert records[("w2v", "analogy-en")]["metrics"]["analogy_coverage"]["value"] > 0
-    proc = bench("compare", "fasttext", "w2v", "--task", "wordsim353")
+    proc = bench("compare", "fasttext", "w2v")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "williams" in proc.stdout and "spearman" in proc.stdout
+    assert "mcnemar" in proc.stdout and "analogy_3cosadd" in proc.stdout
 
 
 @pytest.mark.parametrize(
