@@ -177,6 +177,12 @@ _BUILTINS: dict[Kind, dict[str, str]] = {
         "map": "bench.metrics.ranking:MAP",
         "coverage": "bench.metrics.ranking:Coverage",
         "popularity": "bench.metrics.ranking:Popularity",
+        "spearman": "bench.metrics.wordvec:Spearman",
+        "pearson": "bench.metrics.wordvec:Pearson",
+        "pair_coverage": "bench.metrics.wordvec:PairCoverage",
+        "analogy_3cosadd": "bench.metrics.wordvec:Analogy3CosAdd",
+        "analogy_3cosmul": "bench.metrics.wordvec:Analogy3CosMul",
+        "analogy_coverage": "bench.metrics.wordvec:AnalogyCoverage",
     },
     "adapter": {
         "baseline:majority": "bench.adapters.baselines:MajorityBaseline",

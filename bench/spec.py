@@ -67,9 +67,22 @@ FORMATS = (
     "aligned-text",
     "xsum",
     "squad",
+    "word-pairs",
+    "analogy",
 )
 Format = Literal[
-    "json", "jsonl", "csv", "tsv", "parquet", "text", "text-files", "aligned-text", "xsum", "squad"
+    "json",
+    "jsonl",
+    "csv",
+    "tsv",
+    "parquet",
+    "text",
+    "text-files",
+    "aligned-text",
+    "xsum",
+    "squad",
+    "word-pairs",
+    "analogy",
 ]
 FieldMap = dict[str, str | list[str]]
 FileMap = dict[str, str | list[str]]
@@ -350,7 +363,11 @@ class SourceSpec(FileLayout):
     ``text-files`` (one example per file, label = parent folder), ``aligned-text`` (one file
     per column, line-aligned, as WMT's plain-text releases; ``columns`` names them in the order
     the files are listed) and ``xsum`` (XSum's ``[XSUM]`` extract files: ``id``, ``url``,
-    ``summary``, ``document``).
+    ``summary``, ``document``), ``word-pairs`` (word-similarity files as gensim's
+    ``evaluate_word_pairs`` reads them: ``#`` comment lines, then ``word1 word2 score`` split on
+    ``delimiter``, a tab by default or ``whitespace``; columns ``id``, ``word1``, ``word2``,
+    ``score``) and ``analogy`` (the Google analogy format: ``: category`` lines, then
+    ``a b c d`` per line; columns ``id``, ``a``, ``b``, ``c``, ``d``, ``category``).
 
     ``fields`` maps each family field to a column, or to a list of columns (several
     references).

@@ -29,6 +29,8 @@ def row_name(fmt: str, row: int) -> str:
     where the format has lines (``row 3 (line 5, after the header)`` for CSV)."""
     if fmt == "jsonl":
         return f"row {row} (line {row + 1})"
+    if fmt in ("word-pairs", "analogy"):
+        return f"line {row + 1}"  # these readers number their rows by line
     if fmt in ("csv", "tsv"):
         return f"row {row} (line {row + 2}, after the header)"
     if fmt in ("text", "aligned-text"):

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GENERATED",
+    "WHITESPACE",
     "check_aligned",
     "check_utf8",
     "datasets_module",
@@ -92,7 +93,7 @@ def read_files(fmt: str, paths: list[Path], origin: str, layout: FileLayout) -> 
         if fmt == "aligned-text":
             return _read_aligned(paths, origin, layout.columns)
         if fmt in GENERATED:
-            return _read_generated(fmt, paths)
+            return _read_generated(fmt, paths, layout)
     except datasets.exceptions.DatasetGenerationError as exc:
         cause = exc.__cause__ or exc
         if isinstance(cause, DataError):
@@ -156,11 +157,12 @@ def _read_aligned(paths: list[Path], origin: str, columns: list[str] | None) -> 
     return datasets_module().Dataset.from_dict(table)
 
 
-def _read_generated(fmt: str, paths: list[Path]) -> Dataset:
+def _read_generated(fmt: str, paths: list[Path], layout: FileLayout) -> Dataset:
     """A format bench parses itself; ``from_generator`` caches it like any other.
 
     ``datasets`` keys a generator's cache by its code, features and arguments; the paths alone
     would let an edited file hit the old cache, so the files' content key is an argument too.
+    ``word-pairs`` also takes the layout's ``delimiter``.
     """
     datasets = datasets_module()
     generator, schema = GENERATED[fmt]
@@ -169,10 +171,15 @@ def _read_generated(fmt: str, paths: list[Path]) -> Dataset:
         "strs": datasets.Sequence(datasets.Value("string")),
         "ints": datasets.Sequence(datasets.Value("int64")),
         "bool": datasets.Value("bool"),
+        "float": datasets.Value("float64"),
+        "int": datasets.Value("int64"),
     }
+    gen_kwargs: dict[str, Any] = {"paths": [str(p) for p in paths], "content": content_key(paths)}
+    if fmt == "word-pairs":
+        gen_kwargs["delimiter"] = layout.delimiter
     return datasets.Dataset.from_generator(
         generator,
-        gen_kwargs={"paths": [str(p) for p in paths], "content": content_key(paths)},
+        gen_kwargs=gen_kwargs,
         features=datasets.Features({k: kinds[v] for k, v in schema.items()}),
     )
 
@@ -333,6 +340,95 @@ def _text_files(paths: list[str], content: str) -> Iterator[dict[str, str]]:
         }
 
 
+def _line_id(paths: list[str], path: str, line_no: int) -> str:
+    """A row's id: its line number (``file:line`` when a split has several files)."""
+    return str(line_no) if len(paths) == 1 else f"{Path(path).name}:{line_no}"
+
+
+WHITESPACE = "whitespace"
+"""The ``delimiter:`` of a ``word-pairs`` file whose fields are separated by any run of
+whitespace (gensim's ``delimiter=None``)."""
+
+
+def _word_pairs(
+    paths: list[str], content: str, delimiter: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """Word-similarity files as gensim's ``KeyedVectors.evaluate_word_pairs`` reads them.
+
+    Lines starting with ``#`` and blank lines are skipped; every other line is
+    ``word1<delimiter>word2<delimiter>score`` (``delimiter`` a tab by default; ``whitespace``
+    splits on runs of whitespace). The words are kept exactly as split (gensim does not strip
+    them). A line that does not split into three fields, or whose score is not a number, is
+    yielded with ``score`` null, so the family's row check names its line (or the task's
+    ``drop_empty: [score]`` drops and counts it, as gensim skips it).
+    """
+    sep = None if delimiter == WHITESPACE else (delimiter or "\t")
+    for p in paths:
+        with open(p, encoding="utf-8") as fh:
+            for line_no, raw in enumerate(fh, start=1):
+                line = raw.rstrip("\n")
+                if not line.strip() or line.startswith("#"):
+                    continue
+                parts = line.split(sep)
+                score: float | None = None
+                if len(parts) == 3:
+                    try:
+                        score = float(parts[2])
+                    except ValueError:
+                        score = None
+                word1 = parts[0] if parts else ""
+                word2 = parts[1] if len(parts) >= 2 else None
+                yield {
+                    "id": _line_id(paths, p, line_no),
+                    "word1": word1,
+                    "word2": word2,
+                    "score": score,
+                    "raw_score": parts[2].strip() if len(parts) >= 3 else None,
+                    "fields": len(parts),
+                    "__row__": line_no - 1,
+                }
+
+
+def _analogies(paths: list[str], content: str) -> Iterator[dict[str, Any]]:
+    """Analogy questions in the Google format, as gensim's ``evaluate_word_analogies`` reads
+    them: a ``: category`` line opens each section (its name is the line without the leading
+    ``:`` and spaces), then one ``a b c d`` question per line (split on whitespace). Blank lines
+    are skipped; a line that is not four words is yielded with ``d`` null (the row check names
+    it, or ``drop_empty: [d]`` drops and counts it, as gensim skips it).
+
+    Raises:
+        DataError: A question before the first ``: category`` line (gensim's "missing section
+            header"), naming the file and the line.
+    """
+    for p in paths:
+        category: str | None = None
+        with open(p, encoding="utf-8") as fh:
+            for line_no, line in enumerate(fh, start=1):
+                if line.startswith(": "):
+                    category = line.lstrip(": ").strip()
+                    continue
+                if not line.strip():
+                    continue
+                if category is None:
+                    raise DataError(
+                        f"{p}: line {line_no}: question {line.strip()!r} comes before any "
+                        "': category' line",
+                        fix="start the file (and every section) with a line such as "
+                        "': capital-common-countries'",
+                    )
+                words = line.split()
+                four = len(words) == 4
+                yield {
+                    "id": _line_id(paths, p, line_no),
+                    "a": words[0] if four else " ".join(words),
+                    "b": words[1] if four else None,
+                    "c": words[2] if four else None,
+                    "d": words[3] if four else None,
+                    "category": category,
+                    "__row__": line_no - 1,
+                }
+
+
 GENERATED: dict[str, tuple[Callable[..., Iterator[dict[str, Any]]], dict[str, str]]] = {
     "squad": (
         _squad_files,
@@ -348,6 +444,30 @@ GENERATED: dict[str, tuple[Callable[..., Iterator[dict[str, Any]]], dict[str, st
     ),
     "xsum": (_xsum_files, {"id": "str", "url": "str", "summary": "str", "document": "str"}),
     "text-files": (_text_files, {"id": "str", "text": "str", "label": "str", "path": "str"}),
+    "word-pairs": (
+        _word_pairs,
+        {
+            "id": "str",
+            "word1": "str",
+            "word2": "str",
+            "score": "float",
+            "raw_score": "str",
+            "fields": "int",
+            "__row__": "int",
+        },
+    ),
+    "analogy": (
+        _analogies,
+        {
+            "id": "str",
+            "a": "str",
+            "b": "str",
+            "c": "str",
+            "d": "str",
+            "category": "str",
+            "__row__": "int",
+        },
+    ),
 }
 """Formats parsed by bench's own generators, with their columns' kinds.
 

@@ -142,6 +142,13 @@ def test_builtin_data_loads(path: Path) -> None:
         assert prepared is not None and len(prepared.requests) >= 400
         assert prepared.info["users_excluded"] == 0
         texts = [r.user for r in prepared.requests]
+    elif spec.family == "word-similarity":
+        assert len(test) >= 40
+        assert all(0 <= score <= 10 for score in test["score"])
+        texts = [f"{a}\t{b}" for a, b in zip(test["word1"], test["word2"], strict=True)]
+    elif spec.family == "word-analogy":
+        assert len(test) >= 50 and len(set(test["category"])) >= 3
+        texts = [" ".join(q) for q in zip(test["a"], test["b"], test["c"], test["d"], strict=True)]
     else:  # pragma: no cover - a new family adds its own checks here
         pytest.fail(f"no conformance checks for family {spec.family}")
     assert len(set(texts)) == len(texts)

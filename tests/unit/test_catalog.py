@@ -49,6 +49,8 @@ def test_discover_finds_the_builtin_tasks_with_their_suites() -> None:
 
 
 SMOKE = [
+    "analogy-en",
+    "analogy-zh",
     "qa-en",
     "qa-zh",
     "recommendation-synthetic",
@@ -58,6 +60,8 @@ SMOKE = [
     "summarization-zh",
     "translation-en-zh",
     "translation-zh-en",
+    "wordsim-en",
+    "wordsim-zh",
 ]
 WMT = ["wmt21-en-de", "wmt21-en-zh", "wmt21-zh-en"]
 STANDARD = sorted(
@@ -75,6 +79,13 @@ STANDARD = sorted(
         "sst2",
         "xsum",
         *WMT,
+        "wordsim353",
+        "simlex999",
+        "google-analogy",
+        "wordsim-297",
+        "ca8-morphological",
+        "ca8-semantic",
+        "ca-translated",
     ]
 )
 
@@ -88,7 +99,18 @@ STANDARD = sorted(
         ("sentiment", ["chnsenticorp", "imdb", "sentiment-en", "sentiment-zh", "sst2"]),
         ("translation", ["translation-en-zh", "translation-zh-en", *WMT]),
         ("sentiment-*", ["sentiment-en", "sentiment-zh"]),
-        ("*-zh", ["qa-zh", "sentiment-zh", "summarization-zh", "translation-en-zh", "wmt21-en-zh"]),
+        (
+            "*-zh",
+            [
+                "analogy-zh",
+                "qa-zh",
+                "sentiment-zh",
+                "summarization-zh",
+                "translation-en-zh",
+                "wmt21-en-zh",
+                "wordsim-zh",
+            ],
+        ),
         ("s?t2", ["sst2"]),
         ("sst2,smoke", ["sst2", *SMOKE]),
         (" imdb , sst2 ,", ["imdb", "sst2"]),
