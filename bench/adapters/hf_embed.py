@@ -75,7 +75,7 @@ class HFEmbedAdapter(VectorModel):
         >>> from tests.fixtures.tiny_models import tiny_bert
         >>> folder = tiny_bert(pathlib.Path(tempfile.mkdtemp()) / "bert")
         >>> kv = HFEmbedAdapter(str(folder), task="embed").keyed_vectors()
-        >>> kv.vector_size, "paris" in kv.key_to_index, "##s" in kv.key_to_index
+        >>> kv.vector_size, "city" in kv.key_to_index, "##s" in kv.key_to_index
         (32, True, False)
     """
 

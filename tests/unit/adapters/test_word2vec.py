@@ -184,3 +184,10 @@ def test_errors_name_the_file_and_the_fix(tmp_path: Path) -> None:
         Word2VecBaseline()._for_language("fr").corpus_path()
     with pytest.raises(ModelSpecError, match="unknown parameter"):
         make_adapter("baseline:word2vec,dimension=5")
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    result = doctest.testmod(word2vec, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 3 and result.failed == 0
