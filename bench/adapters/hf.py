@@ -7,6 +7,11 @@
     hf:Qwen/Qwen2.5-0.5B-Instruct,task=causal,dtype=bfloat16
     hf:./my-bert-sst2,task=classifier,label_map=LABEL_0:negative|LABEL_1:positive
     hf:deepset/roberta-base-squad2,task=qa,no_answer=true
+    hf:./bert-base-uncased,task=embed,layer=6
+
+``task=embed`` is a vector model for the word-similarity and word-analogy families (static
+word vectors of the encoder), built by :mod:`bench.adapters.hf_embed`; the rest of this page is
+about the other tasks.
 
 ``PATH_OR_ID`` is a hub id or a local folder; both go through the same ``from_pretrained``
 call (with ``revision=`` and ``trust_remote_code=``, which is off unless the spec turns it on).
@@ -320,6 +325,15 @@ class HFAdapter(Adapter):
         seed: Seed = 0
 
     params: Params
+
+    def __new__(cls, target: str | None = None, **params: Any) -> Any:
+        """``task=embed`` builds :class:`~bench.adapters.hf_embed.HFEmbedAdapter` (static word
+        vectors, a vector model) instead; every other task builds this class."""
+        if cls is HFAdapter and params.get("task") == "embed":
+            from bench.adapters.hf_embed import HFEmbedAdapter
+
+            return HFEmbedAdapter(target, **params)
+        return super().__new__(cls)
 
     def __init__(self, target: str | None = None, **params: Any) -> None:
         super().__init__(target, **params)
