@@ -30,7 +30,8 @@ fold score wins (ties: the smaller rate), and the final model is trained on the 
 that rate as above. Every fold's score is recorded.
 
 Extractive QA (``task=qa``) encodes question and context as one pair truncated on the
-context, split into windows of ``max_length`` tokens overlapping by ``doc_stride``; a window's
+context, split into windows of ``max_length`` tokens overlapping by ``doc_stride`` (default: a
+third of ``max_length``, 128 at 384 as in BERT's SQuAD runs); a window's
 target is the answer's first and last token (the first occurrence of the first gold answer in
 the context, by the tokenizer's character offsets), or the ``[CLS]`` position when the answer
 is not inside the window. At prediction the best span over all windows maximises start + end
@@ -226,7 +227,9 @@ class FineTuneAdapter(Adapter):
         validation_fraction: float = Field(default=0.1, ge=0.0, lt=1.0)
         patience: int = Field(default=2, ge=1, description="epochs without improvement")
         max_grad_norm: float = Field(default=1.0, gt=0.0)
-        doc_stride: int = Field(default=128, ge=0, description="QA: window overlap in tokens")
+        doc_stride: int | None = Field(
+            default=None, ge=0, description="QA: window overlap in tokens (max_length // 3)"
+        )
         max_answer_length: int = Field(default=30, ge=1, description="QA: span tokens")
         threads: int = Field(default=2, ge=1, description="torch intra-op threads on CPU")
         device: str | None = None
@@ -252,9 +255,15 @@ class FineTuneAdapter(Adapter):
                 raise ValueError("cv=1 is not cross-validation; use 0 (off) or K >= 2 folds")
             return value
 
+        @property
+        def stride(self) -> int:
+            """The QA windows' overlap: ``doc_stride``, else a third of ``max_length`` (128
+            tokens at 384, the SQuAD setting of Devlin et al.)."""
+            return self.max_length // 3 if self.doc_stride is None else self.doc_stride
+
         @model_validator(mode="after")
         def _check_stride(self) -> FineTuneAdapter.Params:
-            if self.task == "qa" and self.doc_stride >= self.max_length // 2:
+            if self.task == "qa" and self.stride >= self.max_length // 2:
                 raise ValueError(
                     f"doc_stride={self.doc_stride} leaves too little new context per window "
                     f"of max_length={self.max_length}; use a doc_stride below half of it"
@@ -430,7 +439,8 @@ class FineTuneAdapter(Adapter):
         units = strategy.train_units(train_idx)
         per_epoch = math.ceil(len(units) / p.batch_size)
         total = per_epoch * p.epochs
-        decay, no_decay = [], []
+        decay: list[Any] = []
+        no_decay: list[Any] = []
         for name, param in model.named_parameters():
             if not param.requires_grad:
                 continue
@@ -804,7 +814,7 @@ class _ExtractiveQA(_Strategy):
             [getattr(r, "context", "") for r in self.requests],
             truncation="only_second",
             max_length=self.params.max_length,
-            stride=self.params.doc_stride,
+            stride=self.params.stride,
             return_overflowing_tokens=True,
             return_offsets_mapping=True,
         )

@@ -311,3 +311,22 @@ def test_device_follows_the_spec_then_the_environment(
     assert FineTuneAdapter(str(bert)).resources().num_gpus == 1.0
     assert FineTuneAdapter(str(bert), device="cpu").info()["device"] == "cpu"
     assert FineTuneAdapter(str(bert), device="cpu").resources().num_gpus == 0.0
+
+
+def test_bench_run_shows_epochs_and_steps_on_the_pair_bar() -> None:
+    from bench.cli import _Progress
+
+    shown = _Progress()
+    shown.on_event(Event("stage", "ft", "sentiment-en", stage="fit"))
+    shown.on_event(Event("fit-progress", "ft", "sentiment-en", stage="epoch 2/3", done=5, total=18))
+    (bar,) = shown.progress.tasks
+    assert bar.description == "ft · sentiment-en: fit epoch 2/3"
+    assert (bar.completed, bar.total) == (5, 18)
+    shown.stop()
+
+
+def test_qa_windows_default_to_a_third_of_max_length(bert: Path) -> None:
+    assert FineTuneAdapter(str(bert), task="qa").params.stride == 256 // 3
+    assert FineTuneAdapter(str(bert), task="qa", max_length=384).params.stride == 128
+    with pytest.raises(ModelSpecError, match="doc_stride=200"):
+        FineTuneAdapter(str(bert), task="qa", max_length=384, doc_stride=200)
