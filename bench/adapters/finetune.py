@@ -597,6 +597,7 @@ class _Strategy:
 
         y = self.strata()
         counts = np.bincount(y)
+        counts = counts[counts > 0]  # a task label absent from train has no fold to fill
         name = self.adapter.model_id
         if len(y) < k:
             raise AdapterError(

@@ -32,7 +32,7 @@ LABELS = ("negative", "positive")
 SMOKE = BUILTIN_ROOT / "smoke" / "sentiment-en"
 # Fast settings that still learn on the smoke split (a random tiny BERT sits at ln 2 for a
 # while before its loss drops).
-FAST = {"epochs": 3, "lr": 3e-3, "batch_size": 8, "max_length": 48}
+FAST = {"epochs": 3, "lr": 3e-3, "batch_size": 8, "max_length": 48, "threads": 1}
 
 Example = tuple[SentimentRequest, str]
 
@@ -110,7 +110,7 @@ def test_same_seed_same_answers_other_seed_other_answers(bert: Path) -> None:
 
 def test_cross_validation_picks_a_rate_and_records_every_fold(bert: Path) -> None:
     model = FineTuneAdapter(
-        str(bert), epochs=1, batch_size=8, max_length=32, cv=2, lr_grid="1e-4;3e-3"
+        str(bert), epochs=1, batch_size=8, max_length=32, cv=2, lr_grid="1e-4;3e-3", threads=1
     )
     model.fit(_examples("train")[::4])  # 80 examples, 40 per label
     info = model.info()
@@ -130,7 +130,7 @@ def test_cross_validation_picks_a_rate_and_records_every_fold(bert: Path) -> Non
 
 
 def test_fit_progress_reports_epochs_and_steps(bert: Path) -> None:
-    model = FineTuneAdapter(str(bert), epochs=2, batch_size=16, max_length=32)
+    model = FineTuneAdapter(str(bert), epochs=2, batch_size=16, max_length=32, threads=1)
     seen: list[tuple[str, int, int]] = []
     model.fit_progress = lambda what, done, total: seen.append((what, done, total))
     model.fit(_examples("train")[:64])  # 58 to train: 4 steps per epoch
@@ -199,7 +199,7 @@ def test_the_cache_key_covers_the_train_split(bert: Path, tmp_path: Path) -> Non
 
 def test_a_second_run_is_served_from_the_cache_without_training(bert: Path, tmp_path: Path) -> None:
     spec = parse_model_spec(
-        f"finetune:{bert},epochs=1,lr=3e-3,batch_size=16,max_length=32,name=ft-tiny"
+        f"finetune:{bert},epochs=1,lr=3e-3,batch_size=16,max_length=32,threads=1,name=ft-tiny"
     )
     task = find_task("sentiment-en")
     cfg = RunConfig(
@@ -228,13 +228,6 @@ def test_a_second_run_is_served_from_the_cache_without_training(bert: Path, tmp_
     assert second.record.model.fingerprint == first.record.model.fingerprint
     assert second.record.metrics["accuracy"].value == first.record.metrics["accuracy"].value
 
-    # Another hyper-parameter: another key, trained again.
-    other = parse_model_spec(f"finetune:{bert},epochs=1,lr=1e-3,batch_size=16,max_length=32")
-    with PredictionCache(cfg.cache) as cache:
-        third = run_pair(other, task, cfg, cache=cache)
-    assert third.record is not None and third.record.predictions.cached == 0
-    assert third.record.model.fingerprint != first.record.model.fingerprint
-
 
 # ---------------------------------------------------------------------------- QA
 
@@ -252,7 +245,14 @@ def test_extractive_qa_trains_on_spans_and_answers_from_the_context(bert: Path) 
         for r in rows
     ]
     model = FineTuneAdapter(
-        str(bert), task="qa", epochs=2, lr=3e-3, batch_size=8, max_length=96, doc_stride=32
+        str(bert),
+        task="qa",
+        epochs=2,
+        lr=3e-3,
+        batch_size=8,
+        max_length=96,
+        doc_stride=32,
+        threads=1,
     )
     assert model.supports("qa") and not model.supports("sentiment")
     model.fit(examples)
