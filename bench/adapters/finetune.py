@@ -39,9 +39,10 @@ logit with at most ``max_answer_length`` tokens (as ``hf:...,task=qa`` does).
 
 Training is seeded: the head's initialisation, dropout, the shuffling of every epoch and the
 held-out slice all follow ``seed``, with torch's deterministic kernels on
-(:func:`~bench.adapters.torch_utils.torch_settings`), so the same spec on the same machine
-gives the same predictions. The device is ``device=``, else the ``BENCH_DEVICE`` environment
-variable, else CUDA when available, else the CPU.
+(:func:`~bench.adapters.torch_utils.torch_settings`) and attention in transformers' ``eager``
+implementation (the fused SDPA kernels' backward passes are not deterministic on CUDA), so the
+same spec on the same machine gives the same predictions. The device is ``device=``, else the
+``BENCH_DEVICE`` environment variable, else CUDA when available, else the CPU.
 
 The fingerprint covers the base weights (a local folder's SHA-256, or the cached hub commit),
 every parameter but the device, the installed torch and transformers versions and the task's
@@ -385,7 +386,7 @@ class FineTuneAdapter(Adapter):
         if device.type == "cuda":
             # cuBLAS is deterministic only with a fixed workspace (torch's reproducibility notes).
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        with torch_context(torch, p.threads, p.seed):
+        with _torch_context(torch, p.threads, p.seed):
             tokenizer = tr.AutoTokenizer.from_pretrained(self.base.path)
             strategy.encode(tokenizer)
             n = len(examples)
@@ -529,7 +530,7 @@ class FineTuneAdapter(Adapter):
             return []
         strategy = self._strategy(list(requests), None)
         strategy.encode(self._tokenizer)
-        with torch_context(torch, self.params.threads, None), torch.inference_mode():
+        with _torch_context(torch, self.params.threads, None), torch.inference_mode():
             return strategy.answers(self._model, torch.device(self._device_name()), self)
 
     # ------------------------------------------------------------------ helpers
@@ -553,7 +554,7 @@ class FineTuneAdapter(Adapter):
         return _ExtractiveQA(self, requests, references)
 
 
-def torch_context(torch: Any, threads: int, seed: int | None) -> Any:
+def _torch_context(torch: Any, threads: int, seed: int | None) -> Any:
     """:func:`~bench.adapters.torch_utils.torch_settings` (threads, deterministic kernels, a
     forked and seeded RNG)."""
     from bench.adapters.torch_utils import torch_settings
@@ -712,6 +713,7 @@ class _Classification(_Strategy):
                 problem_type="single_label_classification",
                 ignore_mismatched_sizes=True,
                 dtype="float32",
+                attn_implementation="eager",
             )
         except (OSError, ValueError) as exc:
             raise _load_error(self.adapter, exc) from exc
@@ -848,7 +850,9 @@ class _ExtractiveQA(_Strategy):
         verbosity = tr.utils.logging.get_verbosity()
         tr.utils.logging.set_verbosity_error()
         try:
-            return tr.AutoModelForQuestionAnswering.from_pretrained(path, dtype="float32")
+            return tr.AutoModelForQuestionAnswering.from_pretrained(
+                path, dtype="float32", attn_implementation="eager"
+            )
         except (OSError, ValueError) as exc:
             raise _load_error(self.adapter, exc) from exc
         finally:

@@ -330,3 +330,12 @@ def test_qa_windows_default_to_a_third_of_max_length(bert: Path) -> None:
     assert FineTuneAdapter(str(bert), task="qa", max_length=384).params.stride == 128
     with pytest.raises(ModelSpecError, match="doc_stride=200"):
         FineTuneAdapter(str(bert), task="qa", max_length=384, doc_stride=200)
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import bench.adapters.finetune as module
+
+    result = doctest.testmod(module)
+    assert result.attempted >= 2 and result.failed == 0
