@@ -339,3 +339,28 @@ def test_docstring_examples_run() -> None:
 
     result = doctest.testmod(module)
     assert result.attempted >= 2 and result.failed == 0
+
+
+def test_a_hub_id_in_the_local_cache_is_its_snapshot_and_commit(
+    bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "hub"
+    repo = cache / "models--someone--tiny-bert"
+    commits = ["a" * 40, "b" * 40]
+    for commit in commits:
+        snapshot = repo / "snapshots" / commit
+        snapshot.mkdir(parents=True)
+        for f in bert.iterdir():
+            (snapshot / f.name).write_bytes(f.read_bytes())
+    (repo / "refs").mkdir()
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.delitem(sys.modules, "huggingface_hub.constants", raising=False)
+    prints = []
+    for commit in commits:
+        (repo / "refs" / "main").write_text(commit)
+        adapter = make_adapter("finetune:someone/tiny-bert")
+        assert isinstance(adapter, FineTuneAdapter)
+        assert adapter.base.identity == {"hub": "someone/tiny-bert", "commit": commit}
+        assert adapter.base.path == repo / "snapshots" / commit
+        prints.append(adapter.fingerprint(None))
+    assert prints[0] != prints[1]  # another commit, another model
