@@ -548,6 +548,16 @@ class _Progress:
             )
         elif event.kind == "predict-progress":
             self.progress.update(self.bars[key], completed=event.done)
+        elif event.kind == "fit-progress":
+            bar = self.bars.get(key)
+            if bar is None:
+                bar = self.bars[key] = self.progress.add_task(label, total=event.total)
+            self.progress.update(
+                bar,
+                description=f"{label}: fit {event.stage}",
+                total=event.total,
+                completed=event.done,
+            )
         elif event.kind == "score-progress":
             bar = self.bars.get(key)
             if bar is None:

@@ -287,7 +287,17 @@ class _Fit:
         assert self.prepared.load_train is not None  # trains_on() said so
         self.emit(Event("stage", self.name, self.task.name, stage="fit"))
         tick = time.perf_counter()
-        self.adapter.fit(self.prepared.load_train())
+
+        def report(what: str, done: int, total: int) -> None:
+            self.emit(
+                Event("fit-progress", self.name, self.task.name, stage=what, done=done, total=total)
+            )
+
+        self.adapter.fit_progress = report
+        try:
+            self.adapter.fit(self.prepared.load_train())
+        finally:
+            self.adapter.fit_progress = None
         self.seconds = time.perf_counter() - tick
 
 

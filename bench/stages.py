@@ -96,7 +96,9 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Event:
-    """A progress report: ``kind`` is one of ``pair-start``, ``stage``, ``predict-start``,
+    """A progress report: ``kind`` is one of ``pair-start``, ``stage``, ``fit-progress`` (an
+    adapter training: ``stage`` is the phase, such as ``epoch 2/3``, ``done``/``total`` its
+    steps; see :meth:`~bench.adapters.base.Adapter.report_fit`), ``predict-start``,
     ``predict-progress``, ``score-progress`` (a model-based metric scoring: ``stage`` is the
     metric, ``done``/``total`` segments), ``pair-done``, ``pair-skipped``, ``pair-failed``."""
 

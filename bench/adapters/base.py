@@ -27,7 +27,7 @@ fingerprint, so upgrading a plugin never serves its old cached answers.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol, runtime_checkable
 
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Adapter",
     "Baseline",
+    "FitProgress",
     "ModelAdapter",
     "ModelSpec",
     "PluginAdapter",
@@ -58,6 +59,13 @@ __all__ = [
     "make_adapter",
     "parse_model_spec",
 ]
+
+
+FitProgress = Callable[[str, int, int], None]
+"""A training-progress callback: ``(what, done, total)``, e.g. ``("epoch 2/3", 40, 60)``:
+``what`` names the phase (an epoch, a cross-validation fold), ``done`` of ``total`` its steps.
+The runner sets :attr:`Adapter.fit_progress` to one before :meth:`Adapter.fit` and the CLI
+shows it as the pair's bar."""
 
 
 @runtime_checkable
@@ -126,7 +134,8 @@ class Adapter:
       object or ``self``; it never mutates ``self``;
     * :meth:`fingerprint` — pure: parameters, code version, weights or remote model identity and
       the task; never call order or device visibility;
-    * :attr:`trainable` / :attr:`requires_training` / :meth:`fit` — training on the train split;
+    * :attr:`trainable` / :attr:`requires_training` / :meth:`fit` — training on the train split
+      (reporting its steps through :meth:`report_fit`);
     * :attr:`cacheable` — whether answers may be cached and shared between equal requests;
     * :meth:`check_ids` — a look at the test ids before anything is predicted;
     * :meth:`info` — facts for the record (``model.info``);
@@ -144,6 +153,9 @@ class Adapter:
     requests once. ``False`` for adapters that answer by id (a predictions file)."""
     requires_training: ClassVar[bool] = False
     """The adapter cannot predict untrained: a task without a train split is skipped."""
+    fit_progress: FitProgress | None = None
+    """Where :meth:`report_fit` sends training progress; the runner sets it for the duration
+    of :meth:`fit` (``None``: nobody listens)."""
 
     class Params(BaseModel):
         """No parameters."""
@@ -235,6 +247,21 @@ class Adapter:
         """Train on ``(request, reference)`` pairs; only adapters with :attr:`trainable` have
         one."""
         raise NotImplementedError(f"{self.name} is not trainable")
+
+    def report_fit(self, what: str, done: int, total: int) -> None:
+        """Report training progress from inside :meth:`fit`: ``done`` of ``total`` steps of
+        the phase ``what`` (``"epoch 2/3"``). A no-op unless :attr:`fit_progress` is set.
+
+        Example:
+            >>> seen = []
+            >>> adapter = Adapter()
+            >>> adapter.fit_progress = lambda what, done, total: seen.append((what, done, total))
+            >>> adapter.report_fit("epoch 1/2", 5, 10)
+            >>> seen
+            [('epoch 1/2', 5, 10)]
+        """
+        if self.fit_progress is not None:
+            self.fit_progress(what, done, total)
 
     def info(self) -> dict[str, Any]:
         """Facts about the model for the record's ``model.info`` (default: none)."""
