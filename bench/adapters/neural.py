@@ -14,6 +14,10 @@ The two torch models train like :class:`~bench.adapters.textcnn.TextCNNBaseline`
 torch_settings`), regularised by dropout and decoupled weight decay (AdamW), with early
 stopping on a stratified, seeded hold-out of the train split; the weights of the epoch with
 the best hold-out macro-F1 are kept, and every epoch's losses and scores go to ``info()``.
+Training batches hold texts of similar length (seeded shuffle, then length-sorted pools of 50
+batches, batches in seeded random order), so little padding is computed; padding never
+changes an answer (packed sequences for the RNN, a key padding mask for attention, masked
+pooling for both).
 
 Every vector file is read with :func:`~bench.adapters.vector_files.load_keyed_vectors` and
 word2vec is trained with :func:`~bench.adapters.vector_files.train_word2vec`; a fingerprint
@@ -232,6 +236,7 @@ class WordVecLogReg(Baseline):
         self._model: Any = None
         self._kv: Any = None
         self._idf: dict[str, float] = {}
+        self._idf_unseen = 0.0
         self._labels: tuple[str, ...] = ()
         self._info: dict[str, Any] = {}
         self._empty_predicted = 0
@@ -433,7 +438,7 @@ class _TorchTextClassifier(Baseline):
             default=64, ge=1, le=4096, description="the file's size when vectors are given"
         )
         dropout: float = Field(default=0.3, ge=0.0, lt=1.0)
-        max_len: int = Field(default=200, ge=1, description="tokens kept per text")
+        max_len: int = Field(default=128, ge=1, description="tokens kept per text")
         min_freq: int = Field(default=1, ge=1, description="train count for a vocabulary entry")
         max_vocab: int = Field(default=30000, ge=1, description="entries besides PAD and UNK")
         batch_size: int = Field(default=64, ge=1)
@@ -444,7 +449,10 @@ class _TorchTextClassifier(Baseline):
         validation_fraction: float = Field(
             default=0.1, ge=0.0, lt=1.0, description="0 = no hold-out, train max_epochs"
         )
-        threads: int = Field(default=2, ge=1, description="torch intra-op threads")
+        # One thread: these models' kernels are small and sequential (an RNN step, a 64-wide
+        # attention), and a second intra-op thread made a BiLSTM epoch over 320 texts 15 times
+        # slower on a busy 2-core machine (1.1 s against 16.7 s for two epochs).
+        threads: int = Field(default=1, ge=1, description="torch intra-op threads")
 
         @model_validator(mode="after")
         def _check_vectors(self) -> _TorchTextClassifier.Params:
@@ -558,10 +566,9 @@ class _TorchTextClassifier(Baseline):
             stale = 0
             for epoch in range(1, p.max_epochs + 1):
                 model.train()
-                order = torch.randperm(len(train_seqs), generator=generator).tolist()
+                batches = _bucketed_batches(torch, train_seqs, p.batch_size, generator)
                 total = 0.0
-                for start in range(0, len(order), p.batch_size):
-                    batch = order[start : start + p.batch_size]
+                for batch in batches:
                     ids, lengths = _pad(torch, [train_seqs[i] for i in batch])
                     optimiser.zero_grad(set_to_none=True)
                     loss = F.cross_entropy(model(ids, lengths), train_y[batch])
@@ -570,7 +577,7 @@ class _TorchTextClassifier(Baseline):
                     total += float(loss.item()) * len(batch)
                 record: dict[str, float | int | None] = {
                     "epoch": epoch,
-                    "train_loss": total / len(order),
+                    "train_loss": total / len(train_seqs),
                     "val_macro_f1": None,
                     "val_loss": None,
                 }
@@ -669,6 +676,27 @@ class _TorchTextClassifier(Baseline):
                 out[batch] = torch.softmax(logits, dim=1).numpy()
         out /= out.sum(axis=1, keepdims=True)
         return out
+
+
+# Texts are shuffled, cut into pools of this many batches, and sorted by length within a
+# pool before they are cut into batches, so a batch holds texts of similar length and little
+# padding is computed (the bucketing of torchtext's BucketIterator).
+_POOL_BATCHES = 50
+
+
+def _bucketed_batches(
+    torch: Any, seqs: list[list[int]], batch_size: int, generator: Any
+) -> list[list[int]]:
+    """One epoch's batches of indices into ``seqs``: seeded shuffle, length-sorted pools,
+    batches in a seeded random order."""
+    order = torch.randperm(len(seqs), generator=generator).tolist()
+    pool = batch_size * _POOL_BATCHES
+    batches: list[list[int]] = []
+    for start in range(0, len(order), pool):
+        chunk = sorted(order[start : start + pool], key=lambda i: len(seqs[i]))
+        batches += [chunk[k : k + batch_size] for k in range(0, len(chunk), batch_size)]
+    permutation = torch.randperm(len(batches), generator=generator).tolist()
+    return [batches[i] for i in permutation]
 
 
 def _pad(torch: Any, seqs: list[list[int]]) -> tuple[Any, Any]:
