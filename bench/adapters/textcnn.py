@@ -2,9 +2,11 @@
 
 The model of Kim (2014): token embeddings, parallel 1-D convolutions of several widths with
 ReLU, max-over-time pooling, dropout and a linear layer over the task's labels. Embeddings are
-learned from scratch (Kim's "CNN-rand"), so the baseline needs no download. Chinese is read
-character by character and other languages word by word
-(:func:`~bench.adapters.baselines.text_tokens`), unless ``units`` says otherwise.
+learned from scratch by default (Kim's "CNN-rand"), so the baseline needs no download; with
+``vectors=PATH`` they start from a word-vector file (Kim's "CNN-non-static", or "CNN-static"
+with ``freeze=true``). Chinese is read character by character and other languages word by word
+(:func:`~bench.adapters.baselines.text_tokens`), unless ``units`` says otherwise; with
+``vectors=PATH``, ``units=auto`` reads words in every language (the file holds words).
 
 Torch is imported only when the adapter trains or predicts, so importing this module stays
 cheap.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -26,6 +29,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from bench.adapters.base import Adapter, Baseline, Seed
 from bench.adapters.baselines import text_tokens
 from bench.adapters.torch_utils import torch_settings
+from bench.adapters.vector_files import VectorFormat
 from bench.errors import AdapterError
 from bench.families.base import Request, Response
 from bench.families.sentiment import SentimentRequest, SentimentResponse
@@ -53,6 +57,11 @@ class TextCNNBaseline(Baseline):
     weights of the epoch with the best validation macro-F1 (ties: lower validation loss) are
     kept, stopping after ``patience`` epochs without improvement.
 
+    With ``vectors=PATH`` the embedding rows of the train vocabulary's words that the file
+    holds are the file's vectors (looked up as they are, then lower-cased), the other rows
+    start seeded in U(-0.05, 0.05), the embedding size is the file's, and ``freeze=true`` keeps
+    the whole embedding fixed. The fingerprint holds the file's content SHA-256, not its path.
+
     Texts are padded per batch, and positions whose window reaches into the padding are masked
     before pooling, so a text's answer does not depend on the other texts in its batch.
 
@@ -61,7 +70,7 @@ class TextCNNBaseline(Baseline):
 
     Attributes:
         history: One dict per trained epoch: ``epoch``, ``train_loss``, ``val_macro_f1`` and
-            ``val_loss`` (both ``None`` when nothing was held out).
+            ``val_loss`` (both ``None`` when nothing was held out). Also in :meth:`info`.
         best_epoch: The epoch whose weights were kept (the last one when nothing was held out).
         vocabulary_size: Number of token ids, ``PAD`` and ``UNK`` included.
 
@@ -93,9 +102,15 @@ class TextCNNBaseline(Baseline):
         model_config = ConfigDict(extra="forbid", frozen=True)
         seed: Seed = 0
         units: Literal["auto", "char", "word"] = Field(
-            default="auto", description="auto: characters for Chinese, words otherwise"
+            default="auto",
+            description="auto: characters for Chinese, words otherwise (words with vectors=)",
         )
-        embedding_dim: int = Field(default=64, ge=1, le=4096)
+        vectors: str | None = Field(default=None, description="a vector file; None: scratch")
+        format: VectorFormat | None = Field(default=None, description="None: detect")
+        freeze: bool = Field(default=False, description="keep the embedding fixed")
+        embedding_dim: int = Field(
+            default=64, ge=1, le=4096, description="the file's size when vectors are given"
+        )
         filters: int = Field(default=64, ge=1, le=4096, description="filters per kernel size")
         kernel_sizes: tuple[int, ...] = (2, 3, 4)
         dropout: float = Field(default=0.5, ge=0.0, lt=1.0)
@@ -128,6 +143,8 @@ class TextCNNBaseline(Baseline):
 
         @model_validator(mode="after")
         def _check_max_len(self) -> TextCNNBaseline.Params:
+            if self.vectors is None and (self.freeze or self.format is not None):
+                raise ValueError("freeze and format apply to vectors=PATH only; give vectors=")
             if self.max_len < max(self.kernel_sizes):
                 raise ValueError(
                     f"max_len ({self.max_len}) is shorter than the widest kernel "
@@ -144,6 +161,45 @@ class TextCNNBaseline(Baseline):
         self._labels: tuple[str, ...] = ()
         self.history: list[dict[str, float | int | None]] = []
         self.best_epoch: int | None = None
+        self._embedding_info: dict[str, Any] = {}
+
+    def identity(self) -> dict[str, Any]:
+        """Name, version and parameters; a vector file by its content SHA-256 (not its path).
+
+        Without ``vectors`` the identity is what it was before vectors existed, so cached
+        answers of from-scratch models stay valid.
+
+        Raises:
+            DataError: The vector file does not exist.
+        """
+        ident = super().identity()
+        params = dict(ident["params"])
+        if self.params.vectors is None:
+            for key in ("vectors", "format", "freeze"):
+                params.pop(key, None)
+        else:
+            from bench.adapters.neural import vectors_identity
+
+            params["vectors"] = vectors_identity(self.params.vectors, self.params.format)
+        ident["params"] = params
+        return ident
+
+    def info(self) -> dict[str, Any]:
+        """The training curve, the epoch kept, the regularisers and the embeddings' origin."""
+        if self._model is None:
+            return {}
+        p = self.params
+        return {
+            "history": self.history,
+            "best_epoch": self.best_epoch,
+            "regularisation": {
+                "dropout": p.dropout,
+                "weight_decay": p.weight_decay,
+                "optimizer": "Adam",
+            },
+            "vocabulary_size": self.vocabulary_size,
+            "embedding": self._embedding_info,
+        }
 
     @property
     def vocabulary_size(self) -> int:
@@ -178,6 +234,19 @@ class TextCNNBaseline(Baseline):
         if len(set(refs)) < 2:
             raise AdapterError("textcnn: the train split has fewer than two labels")
         p = self.params
+        kv = None
+        dim = p.embedding_dim
+        if p.vectors is not None:
+            from bench.adapters.vector_files import load_keyed_vectors
+
+            kv = load_keyed_vectors(p.vectors, p.format)
+            if "embedding_dim" in p.model_fields_set and p.embedding_dim != kv.vector_size:
+                raise AdapterError(
+                    f"textcnn: embedding_dim={p.embedding_dim}, but {p.vectors} holds "
+                    f"{kv.vector_size}-dimensional vectors",
+                    fix="leave embedding_dim out when vectors= is given",
+                )
+            dim = int(kv.vector_size)
         y = np.array([index[ref] for ref in refs], dtype=np.int64)
         tokens = [self._units(r) for r in requests]
 
@@ -196,8 +265,26 @@ class TextCNNBaseline(Baseline):
 
         history: list[dict[str, float | int | None]] = []
         with torch_settings(torch, p.threads, p.seed):
-            model = _build_model(len(vocab) + 2, len(labels), p)
-            optimiser = torch.optim.Adam(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
+            model = _build_model(len(vocab) + 2, len(labels), p, dim)
+            embedding_info = {"source": "scratch", "dim": dim, "freeze": False}
+            if kv is not None:
+                from bench.adapters.neural import embedding_rows
+
+                ids, rows = embedding_rows(kv, vocab)
+                with torch.no_grad():
+                    if len(ids):
+                        model.embedding.weight[torch.from_numpy(ids)] = torch.from_numpy(rows)
+                if p.freeze:
+                    model.embedding.weight.requires_grad_(False)
+                embedding_info = {
+                    "source": Path(str(p.vectors)).name,
+                    "dim": dim,
+                    "freeze": p.freeze,
+                    "pretrained_rows": len(ids),
+                    "random_rows": len(vocab) - len(ids),
+                }
+            trainable = [q for q in model.parameters() if q.requires_grad]
+            optimiser = torch.optim.Adam(trainable, lr=p.lr, weight_decay=p.weight_decay)
             generator = torch.Generator().manual_seed(p.seed)
             best_key: tuple[float, float] | None = None
             best_state: dict[str, Any] | None = None
@@ -249,6 +336,7 @@ class TextCNNBaseline(Baseline):
         self._labels = labels
         self.history = history
         self.best_epoch = best_epoch
+        self._embedding_info = embedding_info
 
     def predict(self, requests: Sequence[Request]) -> list[Response]:
         """Label each request with the most probable label (ties: the one listed first).
@@ -295,7 +383,8 @@ class TextCNNBaseline(Baseline):
     def _units(self, request: SentimentRequest) -> list[str]:
         units = self.params.units
         if units == "auto":
-            units = "char" if request.language.lower().startswith("zh") else "word"
+            zh = request.language.lower().startswith("zh")
+            units = "char" if zh and self.params.vectors is None else "word"
         if units == "char":
             return [c for c in request.text.lower() if not c.isspace()]
         return text_tokens(request)
@@ -372,7 +461,7 @@ def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
 
 
-def _build_model(vocab_size: int, n_labels: int, p: TextCNNBaseline.Params) -> Any:
+def _build_model(vocab_size: int, n_labels: int, p: TextCNNBaseline.Params, dim: int) -> Any:
     """The Kim-2014 network, built with torch imported only now."""
     import torch
     from torch import nn
@@ -380,13 +469,11 @@ def _build_model(vocab_size: int, n_labels: int, p: TextCNNBaseline.Params) -> A
     class TextCNN(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.embedding = nn.Embedding(vocab_size, p.embedding_dim, padding_idx=PAD)
+            self.embedding = nn.Embedding(vocab_size, dim, padding_idx=PAD)
             with torch.no_grad():
                 self.embedding.weight.uniform_(-_EMBEDDING_INIT, _EMBEDDING_INIT)
                 self.embedding.weight[PAD].zero_()
-            self.convs = nn.ModuleList(
-                nn.Conv1d(p.embedding_dim, p.filters, k) for k in p.kernel_sizes
-            )
+            self.convs = nn.ModuleList(nn.Conv1d(dim, p.filters, k) for k in p.kernel_sizes)
             self.dropout = nn.Dropout(p.dropout)
             self.out = nn.Linear(p.filters * len(p.kernel_sizes), n_labels)
 
