@@ -23,6 +23,7 @@ __all__ = [
     "TaskNotFound",
     "TaskSpecError",
     "TooManyFailures",
+    "UnscoredPair",
     "UnknownName",
     "did_you_mean",
 ]
@@ -83,6 +84,12 @@ class AdapterError(BenchError):
 class TooManyFailures(AdapterError):
     """More examples failed than ``--max-failures`` allows; the predictions that succeeded are
     cached, so a re-run retries only the failures."""
+
+
+class UnscoredPair(AdapterError):
+    """A model's answers leave a task's primary metric without a value (word vectors in
+    another language cover none of the task's words): the pair is reported as skipped with
+    the reason, its predictions stay cached, and the other pairs of the run go on."""
 
 
 class PredictionsError(BenchError):

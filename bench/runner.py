@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench.adapters.base import Adapter, ModelSpec, as_adapter, make_adapter
 from bench.cache import PredictionCache
-from bench.errors import BenchError, ResultsError, TaskSpecError
+from bench.errors import BenchError, ResultsError, TaskSpecError, UnscoredPair
 from bench.families.base import Failure, Prepared, Request, Response, get_family
 from bench.identity import combine, file_digest, short_hash
 from bench.preprocess import build_steps, check_resources
@@ -114,7 +114,8 @@ def run_plan(
     """Run every (model, task) pair in order; skipped pairs are returned, not raised.
 
     A ``BenchError`` in one pair (bad data, a missing resource) stops the run: the same error
-    would hit every model on that task, and records already written stay on disk.
+    would hit every model on that task, and records already written stay on disk. A pair whose
+    own answers cannot be scored (:class:`~bench.errors.UnscoredPair`) is skipped instead.
 
     Every model spec (adapter name and parameters) and every task's preprocessing resources
     (NLTK data) are checked first, and so are the results folder and the cache (writable, with
@@ -332,6 +333,10 @@ def finish_pair(
 ) -> RunOutcome:
     """Score a predicted pair, check its determinism if asked, build and write its record.
 
+    A pair whose answers leave the task's primary metric without a value
+    (:class:`~bench.errors.UnscoredPair`: word vectors that cover none of the task's words) is
+    returned as skipped with the reason; its predictions stay cached and the run goes on.
+
     The second half of :func:`run_pair`, shared with executors that predict elsewhere: they
     pass the prediction ``counts`` and the model ``info`` their jobs gathered, and the record
     is written once, with them.
@@ -340,15 +345,21 @@ def finish_pair(
     name = model.display_name
     check_failures(model, task, predictions.failures, len(prepared.requests), config)
     emit(Event("stage", name, task.name, stage="score"))
-    scores = score(
-        task,
-        prepared,
-        predictions.responses,
-        config.bootstrap,
-        model=name,
-        cache=config.cache,
-        progress=emit,
-    )
+    try:
+        scores = score(
+            task,
+            prepared,
+            predictions.responses,
+            config.bootstrap,
+            model=name,
+            cache=config.cache,
+            progress=emit,
+        )
+    except UnscoredPair as exc:
+        # This model's answers cannot be scored on this task; other pairs still can.
+        reason = f"not scored: {exc.message}"
+        emit(Event("pair-skipped", name, task.name, message=reason))
+        return RunOutcome(name, task.name, "skipped", reason=reason)
     report = None
     if config.determinism is not None:
         from bench.determinism import check_determinism

@@ -32,7 +32,7 @@ from bench import __version__
 from bench.adapters.base import Adapter, ModelSpec
 from bench.cache import PredictionCache
 from bench.data import BUILTIN_ROOT, load_split
-from bench.errors import AdapterError, BenchError, TooManyFailures
+from bench.errors import AdapterError, BenchError, TooManyFailures, UnscoredPair
 from bench.families.base import Failure, Family, Prepared, Request, Response, get_family
 from bench.identity import combine, short_hash
 from bench.metrics.base import BootstrapConfig, Metric, MetricValue, ScoringContext, score_task
@@ -757,7 +757,7 @@ def score(
     segment's scores; ``progress`` receives ``score-progress`` events while they score.
 
     Raises:
-        BenchError: The task's primary metric could not be computed.
+        UnscoredPair: The task's primary metric could not be computed from these answers.
     """
     tick = time.perf_counter()
     metrics = task_metrics(task)
@@ -788,7 +788,7 @@ def score(
         if segment_cache is not None:
             segment_cache.close()
     if task.primary_metric not in values:
-        raise BenchError(
+        raise UnscoredPair(
             f"task {task.name}: primary metric '{task.primary_metric}' could not be computed "
             f"for {model}: {skipped.get(task.primary_metric, 'unknown reason')}",
             fix="choose a primary metric every adapter can be scored on",

@@ -147,15 +147,13 @@ class HFEmbedAdapter(VectorModel):
         return self._folder
 
     def identity(self) -> dict[str, Any]:
-        """Name, code version and the mode's parameters (not the path, the batch size, the
-        device or the threads: the weights' content is in :meth:`vectors_identity`)."""
-        return {
-            "adapter": self.name,
-            "version": self.version,
-            "params": self.params.model_dump(
-                mode="json", exclude={"batch_size", "device", "threads"}
-            ),
-        }
+        """:meth:`VectorModel.identity` with the mode's parameters (not the path, the batch
+        size, the device or the threads: the weights' content is in :meth:`vectors_identity`)."""
+        ident = super().identity()
+        ident["params"] = self.params.model_dump(
+            mode="json", exclude={"batch_size", "device", "threads"}
+        )
+        return ident
 
     def vectors_identity(self) -> dict[str, Any]:
         """The weights folder's SHA-256, the mode, the layer and transformers' version."""

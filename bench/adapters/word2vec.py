@@ -219,14 +219,11 @@ class Word2VecBaseline(VectorModel):
         )
 
     def identity(self) -> dict[str, Any]:
-        """Name, code version and the parameters that decide the vectors: not ``corpus`` (its
-        content is in :meth:`vectors_identity`) and not ``save`` (an output)."""
-        return {
-            "adapter": self.name,
-            "version": self.version,
-            "target": self.target,
-            "params": self.params.model_dump(mode="json", exclude={"corpus", "save"}),
-        }
+        """:meth:`VectorModel.identity` with the parameters that decide the vectors: not
+        ``corpus`` (its content is in :meth:`vectors_identity`) and not ``save`` (an output)."""
+        ident = super().identity()
+        ident["params"] = self.params.model_dump(mode="json", exclude={"corpus", "save"})
+        return ident
 
     def corpus_path(self) -> Path:
         """The corpus file: ``corpus=``, else the built-in corpus of the bound language.
