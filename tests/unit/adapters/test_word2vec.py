@@ -171,6 +171,13 @@ def test_builtin_english_corpus_trains_and_covers_common_words() -> None:
     assert {"king", "queen", "man", "woman", "paris", "france", "better"} <= set(kv.index_to_key)
 
 
+def test_the_builtin_corpora_are_what_their_script_generates(tmp_path: Path) -> None:
+    script = BUILTIN_CORPORA["en"].parent / "make_corpus.py"
+    subprocess.run([sys.executable, str(script), str(tmp_path)], check=True, timeout=60)
+    for language, path in BUILTIN_CORPORA.items():
+        assert (tmp_path / f"{language}.txt").read_bytes() == path.read_bytes(), language
+
+
 def test_errors_name_the_file_and_the_fix(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="does not exist"):
         Word2VecBaseline(corpus=str(tmp_path / "missing.txt")).keyed_vectors()
