@@ -466,9 +466,10 @@ def test_smoke_tasks_end_to_end(model: str, task: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("model", "floor"),
     [
-        ("baseline:wordvec-logreg", 0.80),
-        ("baseline:bilstm", 0.80),
-        ("baseline:transformer-small", 0.80),
+        # Measured (seed 0): 0.8841, 0.8731 and 0.8706 (tfidf-logreg 0.9034, textcnn 0.8686).
+        ("baseline:wordvec-logreg", 0.84),
+        ("baseline:bilstm", 0.84),
+        ("baseline:transformer-small", 0.84),
     ],
 )
 def test_chnsenticorp_accuracy(model: str, floor: float, tmp_path: Path) -> None:
