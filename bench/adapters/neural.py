@@ -445,7 +445,7 @@ class _TorchTextClassifier(Baseline):
         lr: float = Field(default=2e-3, gt=0.0, description="AdamW learning rate")
         weight_decay: float = Field(default=0.01, ge=0.0, description="AdamW (decoupled)")
         max_epochs: int = Field(default=10, ge=1)
-        patience: int = Field(default=2, ge=1, description="epochs without improvement")
+        patience: int = Field(default=3, ge=1, description="epochs without improvement")
         validation_fraction: float = Field(
             default=0.1, ge=0.0, lt=1.0, description="0 = no hold-out, train max_epochs"
         )
