@@ -23,8 +23,8 @@ __all__ = [
     "TaskNotFound",
     "TaskSpecError",
     "TooManyFailures",
-    "UnscoredPair",
     "UnknownName",
+    "UnscoredPair",
     "did_you_mean",
 ]
 

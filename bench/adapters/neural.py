@@ -33,7 +33,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import ConfigDict, Field, model_validator
@@ -49,20 +49,15 @@ from bench.adapters.textcnn import (
     _stratified_holdout,
 )
 from bench.adapters.torch_utils import torch_settings
-from bench.adapters.vector_files import VectorFormat
-from bench.errors import AdapterError, DataError
+from bench.adapters.vector_files import VectorFormat, embedding_rows, vector_file_identity
+from bench.errors import AdapterError
 from bench.families.base import Request, Response
 from bench.families.sentiment import SentimentRequest, SentimentResponse
-
-if TYPE_CHECKING:
-    from gensim.models import KeyedVectors
 
 __all__ = [
     "BiLSTMBaseline",
     "TransformerSmall",
     "WordVecLogReg",
-    "embedding_rows",
-    "vectors_identity",
 ]
 
 # Rows of words without a pretrained vector (and every row of an embedding learned from
@@ -71,52 +66,6 @@ _EMBEDDING_INIT = 0.05
 
 
 # ---------------------------------------------------------------------------- shared helpers
-
-
-def vectors_identity(path: str, format: VectorFormat | None) -> dict[str, Any]:
-    """What identifies a vector file in a fingerprint: its content SHA-256 and format.
-
-    The path is left out, so a copy of the file elsewhere shares cached answers and an edited
-    file at the same path does not.
-
-    Raises:
-        DataError: The file does not exist.
-    """
-    from bench.identity import file_digest
-
-    file = Path(path)
-    if not file.is_file():
-        raise DataError(
-            f"vector file {file} does not exist",
-            fix="give the path of a word2vec, GloVe or fastText file (vectors=PATH)",
-        )
-    return {"sha256": file_digest(file), "format": format}
-
-
-def embedding_rows(kv: KeyedVectors, vocab: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-    """The ids of ``vocab``'s tokens that ``kv`` holds, and their vectors (float32).
-
-    A token is looked up as it is, then lower-cased (vocabulary tokens are lower-cased by
-    :func:`~bench.adapters.baselines.text_tokens`; most English vector files are too).
-
-    Example:
-        >>> from gensim.models import KeyedVectors
-        >>> kv = KeyedVectors(2)
-        >>> kv.add_vectors(["good", "bad"], np.array([[1, 0], [0, 1]], dtype=np.float32))
-        >>> ids, rows = embedding_rows(kv, {"good": 2, "meh": 3, "bad": 4})
-        >>> ids.tolist(), rows.tolist()
-        ([2, 4], [[1.0, 0.0], [0.0, 1.0]])
-    """
-    ids: list[int] = []
-    rows: list[np.ndarray] = []
-    for token, i in sorted(vocab.items(), key=lambda item: item[1]):
-        key = token if token in kv.key_to_index else token.lower()
-        if key in kv.key_to_index:
-            ids.append(i)
-            rows.append(kv[key])
-    if not ids:
-        return np.zeros(0, dtype=np.int64), np.zeros((0, kv.vector_size), dtype=np.float32)
-    return np.asarray(ids, dtype=np.int64), np.stack(rows).astype(np.float32)
 
 
 def _check_examples(
@@ -272,7 +221,7 @@ class WordVecLogReg(Baseline):
                 "gensim": library_version("gensim"),
             }
         else:
-            params["vectors"] = vectors_identity(p.vectors, p.format)
+            params["vectors"] = vector_file_identity(p.vectors, p.format)
             for key in [k for k in params if k.startswith("w2v_")]:
                 del params[key]  # unused with a vector file
         ident["params"] = params
@@ -490,7 +439,8 @@ class _TorchTextClassifier(Baseline):
         ident = super().identity()
         p = self.params
         if p.vectors is not None:
-            ident["params"] = {**ident["params"], "vectors": vectors_identity(p.vectors, p.format)}
+            vectors = vector_file_identity(p.vectors, p.format)
+            ident["params"] = {**ident["params"], "vectors": vectors}
         return ident
 
     def _units(self, request: SentimentRequest) -> list[str]:

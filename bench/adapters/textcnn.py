@@ -178,9 +178,9 @@ class TextCNNBaseline(Baseline):
             for key in ("vectors", "format", "freeze"):
                 params.pop(key, None)
         else:
-            from bench.adapters.neural import vectors_identity
+            from bench.adapters.vector_files import vector_file_identity
 
-            params["vectors"] = vectors_identity(self.params.vectors, self.params.format)
+            params["vectors"] = vector_file_identity(self.params.vectors, self.params.format)
         ident["params"] = params
         return ident
 
@@ -268,7 +268,7 @@ class TextCNNBaseline(Baseline):
             model = _build_model(len(vocab) + 2, len(labels), p, dim)
             embedding_info = {"source": "scratch", "dim": dim, "freeze": False}
             if kv is not None:
-                from bench.adapters.neural import embedding_rows
+                from bench.adapters.vector_files import embedding_rows
 
                 ids, rows = embedding_rows(kv, vocab)
                 with torch.no_grad():

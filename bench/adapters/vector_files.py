@@ -11,7 +11,9 @@ and every classifier that takes ``vectors=PATH`` read the same formats the same 
 * :func:`train_word2vec` trains gensim's ``Word2Vec`` on tokenised sentences, seeded and on one
   worker thread, so the same corpus and settings give the same vectors bit for bit;
 * :func:`vectors_sha256` hashes a set of vectors (words in order, then the float32 matrix), the
-  identity of vectors trained in memory.
+  identity of vectors trained in memory; :func:`vector_file_identity` is a file's (its content
+  SHA-256 and format, never its path);
+* :func:`embedding_rows` picks the rows of a classifier's vocabulary that a vector set holds.
 
 gensim is imported only when a file is read or vectors are trained.
 """
@@ -23,6 +25,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
+
 from bench.errors import DataError
 
 if TYPE_CHECKING:
@@ -33,8 +37,10 @@ __all__ = [
     "VectorFormat",
     "Word2VecSettings",
     "detect_format",
+    "embedding_rows",
     "load_keyed_vectors",
     "train_word2vec",
+    "vector_file_identity",
     "vectors_sha256",
 ]
 
@@ -150,8 +156,6 @@ def load_keyed_vectors(path: str | Path, format: VectorFormat | None = None) -> 
 def vectors_sha256(kv: KeyedVectors) -> str:
     """SHA-256 of a set of vectors: every word in order (UTF-8, NUL-separated), then the
     vectors as little-endian float32. Equal hashes mean equal vectors, bit for bit."""
-    import numpy as np
-
     digest = hashlib.sha256()
     for word in kv.index_to_key:
         digest.update(str(word).encode("utf-8") + b"\0")
@@ -237,3 +241,49 @@ def train_word2vec(
         )
     model.train(corpus, total_examples=len(corpus), epochs=s.epochs)
     return model.wv
+
+
+def vector_file_identity(path: str, format: VectorFormat | None) -> dict[str, Any]:
+    """What identifies a vector file in a fingerprint: its content SHA-256 and format.
+
+    The path is left out, so a copy of the file elsewhere shares cached answers and an edited
+    file at the same path does not.
+
+    Raises:
+        DataError: The file does not exist.
+    """
+    from bench.identity import file_digest
+
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(
+            f"vector file {file} does not exist",
+            fix="give the path of a word2vec, GloVe or fastText file (vectors=PATH)",
+        )
+    return {"sha256": file_digest(file), "format": format}
+
+
+def embedding_rows(kv: KeyedVectors, vocab: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The ids of ``vocab``'s tokens that ``kv`` holds, and their vectors (float32).
+
+    A token is looked up as it is, then lower-cased (vocabulary tokens are lower-cased by
+    :func:`~bench.adapters.baselines.text_tokens`; most English vector files are too).
+
+    Example:
+        >>> from gensim.models import KeyedVectors
+        >>> kv = KeyedVectors(2)
+        >>> kv.add_vectors(["good", "bad"], np.array([[1, 0], [0, 1]], dtype=np.float32))
+        >>> ids, rows = embedding_rows(kv, {"good": 2, "meh": 3, "bad": 4})
+        >>> ids.tolist(), rows.tolist()
+        ([2, 4], [[1.0, 0.0], [0.0, 1.0]])
+    """
+    ids: list[int] = []
+    rows: list[np.ndarray] = []
+    for token, i in sorted(vocab.items(), key=lambda item: item[1]):
+        key = token if token in kv.key_to_index else token.lower()
+        if key in kv.key_to_index:
+            ids.append(i)
+            rows.append(kv[key])
+    if not ids:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, kv.vector_size), dtype=np.float32)
+    return np.asarray(ids, dtype=np.int64), np.stack(rows).astype(np.float32)
