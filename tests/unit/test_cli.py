@@ -63,9 +63,17 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str)
 SMOKE_PAIRS = [
     *(
         (m, t)
-        for m in ("majority", "textcnn", "tfidf-logreg")
+        for m in (
+            "bilstm",
+            "majority",
+            "textcnn",
+            "tfidf-logreg",
+            "transformer-small",
+            "wordvec-logreg",
+        )
         for t in ("sentiment-en", "sentiment-zh")
     ),
+    *(("word2vec", t) for t in ("analogy-en", "analogy-zh", "wordsim-en", "wordsim-zh")),
     *((m, t) for m in ("copy", "ibm1") for t in ("translation-en-zh", "translation-zh-en")),
     *((m, t) for m in ("lead-k", "textrank") for t in ("summarization-en", "summarization-zh")),
     *((m, t) for m in ("first-sentence", "sliding-window") for t in ("qa-en", "qa-zh")),
