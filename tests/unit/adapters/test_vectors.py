@@ -256,3 +256,20 @@ def test_cli_bad_vector_files_exit_2(
     _one_line_error(capsys, ["run", "-m", f"vectors:{empty}", "-t", "wordsim-en"], "empty.vec")
     args = ["run", "-m", f"vectors:{short}", "-t", "wordsim-en"]
     _one_line_error(capsys, args, "short.vec", "line 3", "has 2 numbers, expected 3")
+
+
+def test_vectors_that_cover_no_word_of_a_task_skip_that_pair_only(
+    bench_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # English vectors on a Chinese task: nothing to correlate, so that pair is reported as
+    # skipped with the reason; the English task is still scored and recorded.
+    monkeypatch.delenv("BENCH_TASKS_PATH", raising=False)
+    spec = f"vectors:{datapath('lee_fasttext.vec')},name=lee"
+    proc = bench("run", "-m", spec, "-t", "wordsim-zh", "-t", "wordsim-en")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    out = " ".join((proc.stdout + proc.stderr).split())
+    assert "lee: wordsim-zh (not scored:" in out
+    assert "only 0 of 50 pairs inside the vocabulary" in out
+    records = sorted(p.parent.name for p in (bench_home / "results").rglob("record.json"))
+    assert records == ["wordsim-en"]
