@@ -303,18 +303,24 @@ class VectorModel(Adapter):
             kv = self.load_vectors()
             kv.fill_norms()
             self._kv = kv
-            self._vocabularies: dict[tuple[int | None, bool], Vocabulary] = {}
         return kv
 
     def vocabulary(self, restrict_vocab: int | None, case_insensitive: bool) -> Vocabulary:
-        """The searched vocabulary of one setting (built once per setting)."""
+        """The searched vocabulary of one setting over the vectors :meth:`keyed_vectors`
+        serves now (built once per setting and vectors: the cache lives on the vectors
+        object, so a subclass that serves other vectors for some requests never gets the
+        vocabulary of the others)."""
         kv = self.keyed_vectors()
+        cache: dict[tuple[int | None, bool], Vocabulary] | None = getattr(
+            kv, "_bench_vocabularies", None
+        )
+        if cache is None:
+            cache = {}
+            kv._bench_vocabularies = cache
         key = (restrict_vocab, case_insensitive)
-        if key not in self._vocabularies:
-            self._vocabularies[key] = Vocabulary.build(
-                kv.index_to_key, restrict_vocab, case_insensitive
-            )
-        return self._vocabularies[key]
+        if key not in cache:
+            cache[key] = Vocabulary.build(kv.index_to_key, restrict_vocab, case_insensitive)
+        return cache[key]
 
     def identity(self) -> dict[str, Any]:
         """The adapter's name, code version, parameters and :meth:`vectors_identity` (not the
@@ -405,6 +411,7 @@ class VectorModel(Adapter):
         add = np.full(len(requests), -1, dtype=np.int64)
         mul = np.full(len(requests), -1, dtype=np.int64)
         if known.any():
+            kv.fill_norms()  # vectors a subclass built in memory may not have them yet
             add[known], mul[known] = solve_analogies(
                 kv.vectors, kv.norms, vocab, rows[known][:, :3]
             )

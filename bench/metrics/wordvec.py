@@ -443,6 +443,15 @@ class _AnalogyAccuracy(Metric):
     def score(self, ctx: ScoringContext) -> list[MetricValue]:
         options = _analogy_options(ctx)
         outcomes = self.outcomes(ctx)
+        if not np.isfinite(outcomes).any():
+            # Every question has a word outside the vocabulary: there is no accuracy to
+            # report (never a NaN in the record).
+            language = ctx.spec.languages[0] if ctx.spec.languages else "?"
+            raise MetricUnavailable(
+                f"none of the {ctx.n} questions has all four words inside the vocabulary "
+                f"(are the vectors in the task's language, {language}, and do they hold "
+                "whole words?)"
+            )
         base = [self.name, f"oov:{options.oov}", _vocab_tag(options)]
         tail = [ctx.bootstrap.tag(), f"v:{self.version}"]
         out = [self._value(ctx, outcomes, self.name, "|".join([*base, *tail]))]

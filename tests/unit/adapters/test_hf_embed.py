@@ -173,3 +173,31 @@ def test_each_request_sees_the_vocabulary_and_its_own_words_only(
     # alone, each request is answered against the same vectors as in the batch
     assert [by_input.predict([q])[0] for q in ask] == answers  # type: ignore[list-item]
     assert by_input.keyed_vectors().index_to_key == list(base)
+
+
+def test_real_predict_answers_a_requests_own_words_whatever_came_before(
+    by_input: HFEmbedAdapter,
+) -> None:
+    # Through VectorModel's real predict: a request answered first primes the vocabulary of
+    # the whole-word vectors; a later request's own word (appended vectors) must still be
+    # found, and an analogy over the appended vectors must be solved (their norms filled).
+    from bench.families.wordvec import WordAnalogyRequest, WordSimilarityRequest
+
+    def pair(w1: str, w2: str) -> WordSimilarityRequest:
+        return WordSimilarityRequest(
+            id=w1, language="en", word1=w1, word2=w2, case_insensitive=False, restrict_vocab=None
+        )
+
+    first = by_input.predict([pair("city", "movie")])[0]
+    assert first.similarity is not None  # type: ignore[union-attr]
+    got = by_input.predict([pair(LONG_WORD, "city")])[0]
+    extended = by_input.with_words([LONG_WORD])
+    u, v = extended[LONG_WORD], extended["city"]
+    expected = float(np.dot(u / np.linalg.norm(u), v / np.linalg.norm(v)))
+    assert got.similarity == pytest.approx(expected, abs=1e-6)  # type: ignore[union-attr]
+    question = WordAnalogyRequest(
+        id="q", language="en", a=LONG_WORD, b="city", c="movie", d="city", category="x",
+        case_insensitive=False, restrict_vocab=None,
+    )  # fmt: skip
+    answer = by_input.predict([question])[0]
+    assert answer.cosadd not in (None, "", LONG_WORD, "city", "movie")  # type: ignore[union-attr]

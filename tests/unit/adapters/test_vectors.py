@@ -273,3 +273,16 @@ def test_vectors_that_cover_no_word_of_a_task_skip_that_pair_only(
     assert "only 0 of 50 pairs inside the vocabulary" in out
     records = sorted(p.parent.name for p in (bench_home / "results").rglob("record.json"))
     assert records == ["wordsim-en"]
+
+
+def test_an_analogy_task_with_no_question_in_the_vocabulary_is_unscored_not_nan(
+    bench_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BENCH_TASKS_PATH", raising=False)
+    spec = f"vectors:{datapath('lee_fasttext.vec')},name=lee"
+    proc = bench("run", "-m", spec, "-t", "analogy-zh")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = " ".join((proc.stdout + proc.stderr).split())
+    assert "lee: analogy-zh (not scored:" in out
+    assert "none of the 80 questions has all four words inside the vocabulary" in out
+    assert not list((bench_home / "results").rglob("record.json"))
