@@ -95,6 +95,7 @@ MODELS = [
     "baseline:majority",  # sentiment: trainable, fitted once per pair
     "baseline:first-sentence",  # qa
     "baseline:most-popular",  # recommendation: trainable
+    "baseline:word2vec,dim=16,epochs=1",  # word similarity and analogy: vectors trained once
 ]
 
 
@@ -313,7 +314,7 @@ def test_ray_records_match_local_records_on_the_smoke_suite(
         next(t.family for t in tasks if t.name == o.task) for o in done
     }
     ours, theirs = _files(tmp_path / "local" / "results"), _files(tmp_path / "ray" / "results")
-    assert sorted(ours) == sorted(theirs) and len(ours) == len(done) == 9
+    assert sorted(ours) == sorted(theirs) and len(ours) == len(done) == 13
     for key in ours:
         assert theirs[key][0] == ours[key][0], key
         assert theirs[key][1] == ours[key][1], key
@@ -323,7 +324,7 @@ def test_ray_records_match_local_records_on_the_smoke_suite(
     # Sharded pairs report progress per shard; trainable pairs are one job each.
     shards = [e for e in events if e.kind == "predict-progress" and e.model == "baseline:lead-k"]
     assert {e.done for e in shards} >= {1, 2, 3}
-    assert [e.kind for e in events].count("pair-done") == 9
+    assert [e.kind for e in events].count("pair-done") == 13
 
 
 @pytest.mark.slow
