@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -45,10 +45,11 @@ from bench.adapters.textcnn import (
     UNK,
     _build_vocabulary,
     _macro_f1,
+    _mean_nll,
     _sentiment_requests,
     _stratified_holdout,
 )
-from bench.adapters.torch_utils import torch_settings
+from bench.adapters.torch_utils import torch_settings, train_with_early_stopping
 from bench.adapters.vector_files import VectorFormat, embedding_rows, vector_file_identity
 from bench.errors import AdapterError
 from bench.families.base import Request, Response
@@ -470,7 +471,6 @@ class _TorchTextClassifier(Baseline):
             DataError: The vector file cannot be read.
         """
         import torch
-        import torch.nn.functional as F
 
         p = self.params
         name = self.short_name
@@ -503,56 +503,33 @@ class _TorchTextClassifier(Baseline):
         val_seqs = [seqs[i] for i in val_idx]
         val_y = y[val_idx]
 
-        history: list[dict[str, float | int | None]] = []
         with torch_settings(torch, p.threads, p.seed):
             model = self._network(len(self._vocab) + 2, len(labels), dim)
             self._embedding_info = _init_embedding(torch, model.embedding, self._vocab, kv, p)
             params = [q for q in model.parameters() if q.requires_grad]
             optimiser = torch.optim.AdamW(params, lr=p.lr, weight_decay=p.weight_decay)
             generator = torch.Generator().manual_seed(p.seed)
-            best_key: tuple[float, float] | None = None
-            best_state: dict[str, Any] | None = None
-            best_epoch = 0
-            stale = 0
-            for epoch in range(1, p.max_epochs + 1):
-                model.train()
-                batches = _bucketed_batches(torch, train_seqs, p.batch_size, generator)
-                total = 0.0
-                for batch in batches:
+
+            def epoch_batches() -> Iterator[tuple[tuple[Any, ...], Any]]:
+                for batch in _bucketed_batches(torch, train_seqs, p.batch_size, generator):
                     ids, lengths = _pad(torch, [train_seqs[i] for i in batch])
-                    optimiser.zero_grad(set_to_none=True)
-                    loss = F.cross_entropy(model(ids, lengths), train_y[batch])
-                    loss.backward()
-                    optimiser.step()
-                    total += float(loss.item()) * len(batch)
-                record: dict[str, float | int | None] = {
-                    "epoch": epoch,
-                    "train_loss": total / len(train_seqs),
-                    "val_macro_f1": None,
-                    "val_loss": None,
-                }
-                history.append(record)
-                if not val_seqs:
-                    best_epoch = epoch
-                    continue
+                    yield (ids, lengths), train_y[batch]
+
+            def validate() -> tuple[float, float]:
                 probs = self._probabilities(torch, model, val_seqs)
-                val_f1 = _macro_f1(val_y, probs.argmax(axis=1))
-                val_loss = float(
-                    -np.mean(np.log(np.maximum(probs[np.arange(len(val_y)), val_y], 1e-12)))
-                )
-                record["val_macro_f1"] = val_f1
-                record["val_loss"] = val_loss
-                key = (val_f1, -val_loss)
-                if best_key is None or key > best_key:
-                    best_key, best_epoch, stale = key, epoch, 0
-                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                else:
-                    stale += 1
-                    if stale >= p.patience:
-                        break
-            if best_state is not None:
-                model.load_state_dict(best_state)
-            model.eval()
+                return _macro_f1(val_y, probs.argmax(axis=1)), _mean_nll(probs, val_y)
+
+            history, best_epoch = train_with_early_stopping(
+                torch,
+                model,
+                optimiser,
+                epoch_batches,
+                len(train_seqs),
+                validate if val_seqs else None,
+                max_epochs=p.max_epochs,
+                patience=p.patience,
+                progress=lambda done, total: self.report_fit("epoch", done, total),
+            )
 
         self._model = model
         self._labels = labels

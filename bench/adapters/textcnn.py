@@ -19,7 +19,7 @@ Reference:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -28,7 +28,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from bench.adapters.base import Adapter, Baseline, Seed
 from bench.adapters.baselines import text_tokens
-from bench.adapters.torch_utils import torch_settings
+from bench.adapters.torch_utils import torch_settings, train_with_early_stopping
 from bench.adapters.vector_files import VectorFormat
 from bench.errors import AdapterError
 from bench.families.base import Request, Response
@@ -217,7 +217,6 @@ class TextCNNBaseline(Baseline):
                 the task's labels, or holds a request that is not a sentiment request.
         """
         import torch
-        import torch.nn.functional as F
 
         if not examples:
             raise AdapterError("textcnn: the train split is empty")
@@ -263,7 +262,6 @@ class TextCNNBaseline(Baseline):
         val_seqs = [seqs[i] for i in val_idx]
         val_y = y[val_idx]
 
-        history: list[dict[str, float | int | None]] = []
         with torch_settings(torch, p.threads, p.seed):
             model = _build_model(len(vocab) + 2, len(labels), p, dim)
             embedding_info = {"source": "scratch", "dim": dim, "freeze": False}
@@ -286,50 +284,29 @@ class TextCNNBaseline(Baseline):
             trainable = [q for q in model.parameters() if q.requires_grad]
             optimiser = torch.optim.Adam(trainable, lr=p.lr, weight_decay=p.weight_decay)
             generator = torch.Generator().manual_seed(p.seed)
-            best_key: tuple[float, float] | None = None
-            best_state: dict[str, Any] | None = None
-            best_epoch = 0
-            stale = 0
-            for epoch in range(1, p.max_epochs + 1):
-                model.train()
+
+            def epoch_batches() -> Iterator[tuple[tuple[Any, ...], Any]]:
                 order = torch.randperm(len(train_seqs), generator=generator).tolist()
-                total = 0.0
                 for start in range(0, len(order), p.batch_size):
                     batch = order[start : start + p.batch_size]
                     ids, lengths = _pad(torch, [train_seqs[i] for i in batch], self._min_len)
-                    optimiser.zero_grad(set_to_none=True)
-                    loss = F.cross_entropy(model(ids, lengths), train_y[batch])
-                    loss.backward()
-                    optimiser.step()
-                    total += float(loss.item()) * len(batch)
-                record: dict[str, float | int | None] = {
-                    "epoch": epoch,
-                    "train_loss": total / len(order),
-                    "val_macro_f1": None,
-                    "val_loss": None,
-                }
-                history.append(record)
-                if not val_seqs:
-                    best_epoch = epoch
-                    continue
+                    yield (ids, lengths), train_y[batch]
+
+            def validate() -> tuple[float, float]:
                 probs = self._probabilities(torch, model, val_seqs)
-                val_f1 = _macro_f1(val_y, probs.argmax(axis=1))
-                val_loss = float(
-                    -np.mean(np.log(np.maximum(probs[np.arange(len(val_y)), val_y], 1e-12)))
-                )
-                record["val_macro_f1"] = val_f1
-                record["val_loss"] = val_loss
-                key = (val_f1, -val_loss)
-                if best_key is None or key > best_key:
-                    best_key, best_epoch, stale = key, epoch, 0
-                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                else:
-                    stale += 1
-                    if stale >= p.patience:
-                        break
-            if best_state is not None:
-                model.load_state_dict(best_state)
-            model.eval()
+                return _macro_f1(val_y, probs.argmax(axis=1)), _mean_nll(probs, val_y)
+
+            history, best_epoch = train_with_early_stopping(
+                torch,
+                model,
+                optimiser,
+                epoch_batches,
+                len(train_seqs),
+                validate if val_seqs else None,
+                max_epochs=p.max_epochs,
+                patience=p.patience,
+                progress=lambda done, total: self.report_fit("epoch", done, total),
+            )
 
         self._model = model
         self._vocab = vocab
@@ -452,6 +429,11 @@ def _pad(torch: Any, seqs: list[list[int]], min_len: int) -> tuple[Any, Any]:
     if ids.shape[1] < max(lengths):
         ids = torch.nn.functional.pad(ids, (0, max(lengths) - ids.shape[1]), value=PAD)
     return ids, torch.tensor(lengths, dtype=torch.long)
+
+
+def _mean_nll(probs: np.ndarray, y: np.ndarray) -> float:
+    """Mean negative log-likelihood of the true labels (probabilities floored at 1e-12)."""
+    return float(-np.mean(np.log(np.maximum(probs[np.arange(len(y)), y], 1e-12))))
 
 
 def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
