@@ -67,6 +67,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -565,7 +566,7 @@ def _torch_context(torch: Any, threads: int, seed: int | None) -> Any:
 # ---------------------------------------------------------------------- task strategies
 
 
-class _Strategy:
+class _Strategy(ABC):
     """What differs between classification and QA: encoding, loss, held-out score, answers."""
 
     def __init__(
@@ -577,11 +578,13 @@ class _Strategy:
         self.references = references
         self.tokenizer: Any = None
 
+    @abstractmethod
     def encode(self, tokenizer: Any) -> None:
-        raise NotImplementedError
+        """Tokenise :attr:`requests` (and references) once, keeping ``tokenizer``."""
 
+    @abstractmethod
     def load(self, tr: Any, path: Path) -> Any:
-        raise NotImplementedError
+        """The task's transformers model (``tr`` is the transformers module) from ``path``."""
 
     def strata(self) -> np.ndarray:
         """A class per example for stratified splits (one class: plain random splits)."""
@@ -621,16 +624,19 @@ class _Strategy:
         """What one training step batches (examples; QA: windows of the examples)."""
         return [int(i) for i in train_idx]
 
+    @abstractmethod
     def loss(self, model: Any, batch: list[Any], device: Any) -> Any:
-        raise NotImplementedError
+        """The training loss (a scalar tensor) of one batch of :meth:`train_units`."""
 
+    @abstractmethod
     def evaluate(
         self, model: Any, idx: np.ndarray, device: Any, adapter: FineTuneAdapter
     ) -> tuple[float, float]:
-        raise NotImplementedError
+        """``(score, loss)`` on the train examples ``idx`` (the held-out slice or a fold)."""
 
+    @abstractmethod
     def answers(self, model: Any, device: Any, adapter: FineTuneAdapter) -> list[Response]:
-        raise NotImplementedError
+        """One response per request, in order."""
 
     def _pad(self, rows: list[dict[str, list[int]]], device: Any) -> dict[str, Any]:
         import torch

@@ -30,6 +30,7 @@ torch, gensim and scikit-learn are imported only when a model trains or predicts
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -362,7 +363,7 @@ class WordVecLogReg(Baseline):
 # ---------------------------------------------------------------------------- torch models
 
 
-class _TorchTextClassifier(Baseline):
+class _TorchTextClassifier(Baseline, ABC):
     """Vocabulary, optional pretrained embeddings, the training loop with early stopping and
     batched prediction shared by :class:`BiLSTMBaseline` and :class:`TransformerSmall`.
 
@@ -455,9 +456,9 @@ class _TorchTextClassifier(Baseline):
         # position to pool over.
         return [self._vocab.get(t, UNK) for t in tokens] or [PAD]
 
+    @abstractmethod
     def _network(self, vocab_size: int, n_labels: int, embedding_dim: int) -> Any:
         """The torch module: ``forward(ids, lengths) -> logits``, with an ``embedding``."""
-        raise NotImplementedError
 
     def fit(self, examples: Sequence[tuple[Request, Any]]) -> None:
         """Build the vocabulary, train with early stopping, keep the best epoch's weights.

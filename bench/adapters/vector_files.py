@@ -53,6 +53,16 @@ binary, GloVe text (no header) and fastText's binary model (``.bin``, with subwo
 _FASTTEXT_MAGIC = (793712314).to_bytes(4, "little")
 
 
+def _require_file(path: Path) -> None:
+    """Raise :class:`DataError` unless ``path`` is an existing file."""
+    if not path.is_file():
+        raise DataError(
+            f"vector file {path} does not exist",
+            fix="give the path of a word2vec, GloVe or fastText file (vectors:PATH, or "
+            "vectors=PATH for a classifier)",
+        )
+
+
 def detect_format(path: Path) -> VectorFormat:
     """The format of the vector file ``path``, from its first bytes.
 
@@ -64,11 +74,7 @@ def detect_format(path: Path) -> VectorFormat:
     Raises:
         DataError: The file is missing, empty, or neither binary nor UTF-8 text.
     """
-    if not path.is_file():
-        raise DataError(
-            f"vector file {path} does not exist",
-            fix="give the path of a word2vec, GloVe or fastText file (vectors:PATH)",
-        )
+    _require_file(path)
     with path.open("rb") as fh:
         head = fh.read(4096)
     if not head:
@@ -120,11 +126,7 @@ def load_keyed_vectors(path: str | Path, format: VectorFormat | None = None) -> 
     """
     path = Path(path)
     fmt = format or detect_format(path)
-    if not path.is_file():
-        raise DataError(
-            f"vector file {path} does not exist",
-            fix="give the path of a word2vec, GloVe or fastText file (vectors:PATH)",
-        )
+    _require_file(path)
     from gensim.models import KeyedVectors
 
     try:
@@ -243,7 +245,7 @@ def train_word2vec(
     return model.wv
 
 
-def vector_file_identity(path: str, format: VectorFormat | None) -> dict[str, Any]:
+def vector_file_identity(path: str | Path, format: VectorFormat | None) -> dict[str, Any]:
     """What identifies a vector file in a fingerprint: its content SHA-256 and format.
 
     The path is left out, so a copy of the file elsewhere shares cached answers and an edited
@@ -255,11 +257,7 @@ def vector_file_identity(path: str, format: VectorFormat | None) -> dict[str, An
     from bench.identity import file_digest
 
     file = Path(path)
-    if not file.is_file():
-        raise DataError(
-            f"vector file {file} does not exist",
-            fix="give the path of a word2vec, GloVe or fastText file (vectors=PATH)",
-        )
+    _require_file(file)
     return {"sha256": file_digest(file), "format": format}
 
 

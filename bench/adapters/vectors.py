@@ -37,7 +37,6 @@ References:
 
 from __future__ import annotations
 
-import hashlib
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,7 +46,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from bench.adapters.base import Adapter, Resources
-from bench.adapters.vector_files import VectorFormat, detect_format, load_keyed_vectors
+from bench.adapters.vector_files import (
+    VectorFormat,
+    detect_format,
+    load_keyed_vectors,
+    vector_file_identity,
+)
 from bench.errors import DataError
 from bench.families.base import Failure, Request, Response
 from bench.families.wordvec import (
@@ -428,24 +432,6 @@ class VectorModel(Adapter):
         ]
 
 
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of ``path``'s bytes (streamed).
-
-    Raises:
-        DataError: The file does not exist.
-    """
-    if not path.is_file():
-        raise DataError(
-            f"vector file {path} does not exist",
-            fix="give the path of a word2vec, GloVe or fastText file (vectors:PATH)",
-        )
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 _ROW_FIX = (
     "every row is a word and exactly DIM numbers, separated by spaces: re-export the file, or "
     "remove the row (and lower the COUNT of a 'COUNT DIM' header)"
@@ -533,7 +519,7 @@ class VectorsAdapter(VectorModel):
         """``{sha256, format}`` of the file (memoised per adapter)."""
         ident = getattr(self, "_identity", None)
         if ident is None:
-            ident = {"sha256": file_sha256(self.path), "format": self.vector_format()}
+            ident = vector_file_identity(self.path, self.vector_format())
             self._identity: dict[str, Any] = ident
         return ident
 

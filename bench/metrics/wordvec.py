@@ -36,6 +36,7 @@ References:
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -327,8 +328,9 @@ class _CoverageMetric(Metric):
 
     column: ClassVar[str]
 
+    @abstractmethod
     def _covered(self, ctx: ScoringContext) -> np.ndarray:
-        raise NotImplementedError
+        """Whether each example lies inside the searched vocabulary (bools, one per example)."""
 
     def score(self, ctx: ScoringContext) -> list[MetricValue]:
         covered = self._covered(ctx).astype(np.float64)
