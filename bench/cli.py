@@ -26,8 +26,8 @@ app = typer.Typer(
     name="bench",
     help=(
         "Evaluate models on English and Chinese tasks (translation, summarization, sentiment, "
-        "extractive QA, recommendation) and publish leaderboards with confidence intervals "
-        "and signatures."
+        "extractive QA, recommendation, word similarity and analogy) and publish leaderboards "
+        "with confidence intervals and signatures."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -221,7 +221,9 @@ def run(
         typer.Option(
             "--model",
             "-m",
-            help="Model spec KIND:TARGET[,key=value...], repeatable. "
+            help="Model spec KIND:TARGET[,key=value...], repeatable: baseline:NAME, "
+            "hf:PATH_OR_ID, openai:MODEL, vectors:PATH, finetune:PATH_OR_ID, "
+            "predictions:FILE (the README lists every baseline and parameter). "
             "Default: every built-in baseline.",
         ),
     ] = None,
