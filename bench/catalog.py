@@ -14,10 +14,12 @@ several selectors are joined with commas.
 from __future__ import annotations
 
 import fnmatch
+import glob
 import importlib
+import json
 import os
 import types
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,9 @@ from bench.spec import TaskSpec, load_task
 
 __all__ = [
     "TaskRoot",
+    "TestCounts",
     "builtin_tasks_root",
+    "data_stamp",
     "discover",
     "find_task",
     "plugin_task_roots",
@@ -234,3 +238,95 @@ def select_tasks(selector: str, extra: Iterable[str | Path] = ()) -> list[TaskSp
         for t in sorted(matched, key=lambda t: t.name):
             chosen.setdefault(t.name, t)
     return list(chosen.values())
+
+
+_STAMP_FILE_LIMIT = 5000
+"""A source folder with more files than this is not stamped (its counts are never cached)."""
+
+
+def data_stamp(spec: TaskSpec) -> str | None:
+    """A cheap identity of a ``builtin`` or ``local`` task's data as it is on disk now: the
+    task spec's hash and, for every file under the source's folder, its path, size and
+    modification time (no file is read). ``None`` when the source is remote (hub, url,
+    sacrebleu), its folder is missing or holds more than 5,000 files.
+
+    It keys display-only figures (:class:`TestCounts`), never a score: a score's data
+    identity is the content fingerprint computed when the split is loaded.
+    """
+    from bench import __version__
+    from bench.identity import short_hash
+
+    source = spec.source
+    if source.kind not in ("builtin", "local") or not source.files:
+        return None
+    location = Path(source.location or "").expanduser()
+    if source.kind == "builtin":
+        root = Path(__file__).parent / "builtin" / location
+    elif not location.is_absolute() and spec.path is not None:
+        root = spec.path.parent / location
+    else:
+        root = location
+    if not root.is_dir():
+        return None
+    entries = []
+    for i, name in enumerate(sorted(glob.glob(str(root / "**" / "*"), recursive=True))):
+        if i >= _STAMP_FILE_LIMIT:
+            return None
+        try:
+            st = os.stat(name)
+        except OSError:
+            return None
+        if not os.path.isdir(name):
+            entries.append([os.path.relpath(name, root), st.st_size, st.st_mtime_ns])
+    return short_hash(
+        {"bench": __version__, "spec": spec.spec_hash(), "root": str(root), "files": entries}
+    )
+
+
+class TestCounts:
+    """What ``bench tasks list`` shows in its "n scored" column, cached by :func:`data_stamp`.
+
+    Counting a task's test examples means loading its data (and, for recommendation,
+    preparing it), which imports ``datasets`` and takes seconds; the counts are kept in a small
+    JSON file (``BENCH_HOME/task-counts.json``) keyed by each task's data stamp, so listing the
+    catalog again reads task files only. A file that cannot be read or written is ignored: the
+    counts are then computed each time.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+            self._counts: dict[str, str] = {
+                str(k): str(v) for k, v in loaded.items() if isinstance(v, str)
+            }
+        except (OSError, ValueError, AttributeError):
+            self._counts = {}
+        self._dirty = False
+
+    def get(self, spec: TaskSpec, compute: Callable[[TaskSpec], str]) -> str:
+        """The task's count: cached under its data stamp, else ``compute(spec)`` (kept when
+        the task has a stamp)."""
+        stamp = data_stamp(spec)
+        key = f"{spec.name}:{stamp}" if stamp else None
+        if key is not None and key in self._counts:
+            return self._counts[key]
+        value = compute(spec)
+        if key is not None:
+            self._counts[key] = value
+            self._dirty = True
+        return value
+
+    def save(self) -> None:
+        """Write the counts back when something was added (atomically; errors ignored)."""
+        if not self._dirty:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(self._counts, sort_keys=True, indent=0), encoding="utf-8")
+            os.replace(tmp, self.path)
+        except OSError:
+            pass

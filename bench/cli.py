@@ -985,9 +985,14 @@ def tasks_list(
 ) -> None:
     """Table of tasks: name, family, languages, suite, what a run scores where the data is local
     (test examples; users for recommendation), and origin (builtin, --tasks-dir,
-    BENCH_TASKS_PATH, or the plugin package that ships it)."""
-    from bench.catalog import select_tasks, task_origin
+    BENCH_TASKS_PATH, or the plugin package that ships it).
 
+    Counting loads a task's data once; the counts are then kept in BENCH_HOME/task-counts.json,
+    keyed by the task file and the size and time of each data file, so listing again reads
+    task files only."""
+    from bench.catalog import TestCounts, select_tasks, task_origin
+
+    counts = TestCounts(_home() / "task-counts.json")
     table = Table(show_lines=False)
     columns = ("name", "family", "languages", "suite", "source", "n scored", "primary metric")
     for col in (*columns, "origin"):
@@ -999,10 +1004,11 @@ def tasks_list(
             ",".join(spec.languages),
             spec.suite or "—",
             spec.source.kind,
-            _count(spec),
+            counts.get(spec, _count),
             spec.primary_metric,
             task_origin(spec, tasks_dir or []),
         )
+    counts.save()
     out.print(table)
 
 

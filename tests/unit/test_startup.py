@@ -1,0 +1,148 @@
+"""Start-up cost (issue 18): what ``import bench`` and ``bench --help`` import, and the task
+catalog's cached test counts (``bench tasks list`` reads task files, not data sets)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("datasets", "torch", "nltk", "jieba", "sklearn", "pandas", "transformers")
+
+
+def _imported(code: str, env: dict[str, str] | None = None) -> list[str]:
+    """The heavy top-level modules loaded by running ``code`` in a fresh interpreter."""
+    probe = (
+        f"{code}\nimport sys, json\n"
+        f"print(json.dumps(sorted(m for m in {list(HEAVY)!r} if m in sys.modules)))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env=env or dict(os.environ),
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return list(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def test_import_bench_loads_no_heavy_library() -> None:
+    assert _imported("import bench") == []
+
+
+def test_bench_help_loads_no_heavy_library() -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        from bench.cli import app
+        sys.argv = ["bench", "--help"]
+        try:
+            app()
+        except SystemExit as exc:
+            assert exc.code == 0, exc.code
+        """
+    )
+    assert _imported(code) == []
+
+
+def _list_code(tasks_dir: Path) -> str:
+    return textwrap.dedent(
+        f"""
+        import sys
+        from bench.cli import app
+        sys.argv = ["bench", "tasks", "list", "--tasks-dir", {str(tasks_dir)!r}]
+        try:
+            app()
+        except SystemExit as exc:
+            assert exc.code in (0, None), exc.code
+        """
+    )
+
+
+def _write_task(folder: Path, n: int) -> Path:
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    rows = [
+        {"id": f"r{i}", "text": f"review {i}", "label": "positive" if i % 2 else "negative"}
+        for i in range(n)
+    ]
+    (folder / "data" / "test.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8"
+    )
+    task = folder / "counted-task.yaml"
+    task.write_text(
+        textwrap.dedent(
+            """
+            name: counted-task
+            version: 1
+            family: sentiment
+            languages: [en]
+            description: A local task for the count cache test.
+            license: CC0-1.0
+            labels: [negative, positive]
+            source:
+              kind: local
+              location: data
+              format: jsonl
+              files: {test: test.jsonl}
+              splits: {test: test}
+              fields: {id: id, text: text, label: label}
+            metrics: [accuracy]
+            primary_metric: accuracy
+            """
+        ),
+        encoding="utf-8",
+    )
+    return task
+
+
+def _row(output: str, name: str) -> list[str]:
+    line = next(line for line in output.splitlines() if f" {name} " in line)
+    return [cell.strip() for cell in line.split("│") if cell.strip()]
+
+
+@pytest.mark.parametrize("n", [7])
+def test_tasks_list_counts_are_cached_by_data_stamp(
+    tmp_path: Path, bench_home: Path, monkeypatch: pytest.MonkeyPatch, n: int
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    tasks = tmp_path / "tasks"
+    _write_task(tasks, n)
+    env = dict(os.environ)
+
+    def listing() -> tuple[str, list[str]]:
+        code = _list_code(tasks) + (
+            "\nimport sys, json\nprint('@@' + json.dumps(sorted("
+            f"m for m in {list(HEAVY)!r} if m in sys.modules)))"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        out, _, mods = proc.stdout.rpartition("@@")
+        return out, json.loads(mods)
+
+    cold, cold_mods = listing()
+    assert "datasets" in cold_mods  # the first listing loads the data to count it
+    assert _row(cold, "counted-task")[5] == str(n)
+    assert (bench_home / "task-counts.json").is_file()
+
+    warm, warm_mods = listing()
+    assert warm == cold  # the same table
+    assert "datasets" not in warm_mods and "pandas" not in warm_mods
+
+    # The data changes: its stamp (size, time) changes, so the count is computed again.
+    _write_task(tasks, n + 3)
+    changed, _ = listing()
+    assert _row(changed, "counted-task")[5] == str(n + 3)
+
+    # A damaged count file is ignored, not fatal.
+    (bench_home / "task-counts.json").write_text("{not json", encoding="utf-8")
+    again, _ = listing()
+    assert _row(again, "counted-task")[5] == str(n + 3)
