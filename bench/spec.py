@@ -703,10 +703,17 @@ def _compose_and_load(text: str) -> tuple[Any, Any]:
     """The node graph (for line numbers) and the data of a task file, read with
     :data:`_FAST_LOADER`; a document it refuses is read again with PyYAML's own safe loader,
     so that the error raised (and shown) is always PyYAML's."""
-    try:
-        return yaml.compose(text, Loader=_FAST_LOADER), yaml.load(text, Loader=_FAST_LOADER)
-    except yaml.YAMLError:
-        return yaml.compose(text, Loader=yaml.SafeLoader), yaml.safe_load(text)
+    for loader_class in (_FAST_LOADER, yaml.SafeLoader):
+        loader = loader_class(text)
+        try:
+            node = loader.get_single_node()  # one parse gives the nodes and, from them, the data
+            return node, (loader.construct_document(node) if node is not None else None)
+        except yaml.YAMLError:
+            if loader_class is yaml.SafeLoader:
+                raise
+        finally:
+            loader.dispose()
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def parse_task(

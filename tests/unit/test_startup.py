@@ -15,22 +15,28 @@ import pytest
 HEAVY = ("datasets", "torch", "nltk", "jieba", "sklearn", "pandas", "transformers")
 
 
-def _imported(code: str, env: dict[str, str] | None = None) -> list[str]:
-    """The heavy top-level modules loaded by running ``code`` in a fresh interpreter."""
+def _run(code: str) -> tuple[str, list[str]]:
+    """What running ``code`` in a fresh interpreter prints, and the heavy top-level modules
+    it loaded."""
     probe = (
         f"{code}\nimport sys, json\n"
-        f"print(json.dumps(sorted(m for m in {list(HEAVY)!r} if m in sys.modules)))"
+        f"print('@@' + json.dumps(sorted(m for m in {list(HEAVY)!r} if m in sys.modules)))"
     )
     proc = subprocess.run(
         [sys.executable, "-c", probe],
         capture_output=True,
         text=True,
-        env=env or dict(os.environ),
-        timeout=120,
+        env=dict(os.environ),
+        timeout=300,
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    return list(json.loads(proc.stdout.strip().splitlines()[-1]))
+    out, _, mods = proc.stdout.rpartition("@@")
+    return out, list(json.loads(mods))
+
+
+def _imported(code: str) -> list[str]:
+    return _run(code)[1]
 
 
 def test_import_bench_loads_no_heavy_library() -> None:
@@ -114,19 +120,9 @@ def test_tasks_list_counts_are_cached_by_data_stamp(
     monkeypatch.setenv("COLUMNS", "250")
     tasks = tmp_path / "tasks"
     _write_task(tasks, n)
-    env = dict(os.environ)
 
     def listing() -> tuple[str, list[str]]:
-        code = _list_code(tasks) + (
-            "\nimport sys, json\nprint('@@' + json.dumps(sorted("
-            f"m for m in {list(HEAVY)!r} if m in sys.modules)))"
-        )
-        proc = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
-        )
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        out, _, mods = proc.stdout.rpartition("@@")
-        return out, json.loads(mods)
+        return _run(_list_code(tasks))
 
     cold, cold_mods = listing()
     assert "datasets" in cold_mods  # the first listing loads the data to count it
