@@ -9,7 +9,9 @@ A model spec::
 trains gensim's ``Word2Vec`` (Mikolov et al. 2013, "Distributed Representations of Words and
 Phrases and their Compositionality") through :func:`bench.adapters.vector_files.train_word2vec`
 (seeded, one worker thread, so the same corpus and settings give the same vectors bit for bit
-in any process) and answers the word-similarity and word-analogy families through
+in any process on one kind of CPU; gensim's float32 updates go through OpenBLAS, which picks
+its kernels per CPU, so an Intel and an AMD machine differ in the last bits, and after training
+by ~1e-4 in a similarity score) and answers the word-similarity and word-analogy families through
 :class:`~bench.adapters.vectors.VectorModel`.
 
 The corpus is ``corpus=PATH`` (plain UTF-8 text, one sentence per line) or, without it, the
