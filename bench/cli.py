@@ -337,13 +337,23 @@ def run(
             "The variants scored are recorded under protocol.identity.variants.",
         ),
     ] = None,
+    rescore: Annotated[
+        bool,
+        typer.Option(
+            "--rescore",
+            help="Score every pair again, even one whose record is up to date (made by this "
+            "bench version from the same task, data files, preprocessing, model, protocol, "
+            "bootstrap and packages); by default such a record is kept and nothing is loaded.",
+        ),
+    ] = False,
     metrics: ExtraMetrics = None,
     tasks_dir: TasksDir = None,
 ) -> None:
     """Run models on tasks, write one record per (model, task), optionally publish a leaderboard.
 
     With no --model, every built-in baseline runs; with no --tasks, the smoke suite. Predictions
-    are cached, so an interrupted run resumes where it stopped and a repeated run is instant.
+    are cached, so an interrupted run resumes where it stopped; a pair whose record is up to
+    date (the same inputs, identified before any data is read) is kept, not scored again.
     With --executor ray the same plan runs on a Ray cluster, with the same cache and records.
     """
     from bench.adapters.base import builtin_baselines, parse_model_spec
@@ -383,6 +393,7 @@ def run(
         else None,
         num_fewshot=num_fewshot,
         variants=tuple(variant) if variant else None,
+        rescore=rescore,
     )
     preflight(config)  # read-only or full disk: say so before any model is loaded or called
     check_plan(config.results, specs, selected)  # records that would overwrite each other
@@ -575,8 +586,10 @@ class _Progress:
                 self.progress.update(self.bars[key], description=f"{label}: done")
         elif event.kind == "pair-skipped" and not err.is_terminal:
             pass
-        if not err.is_terminal and event.kind in ("pair-start", "pair-done"):
-            err.print(f"{label}: {event.kind.removeprefix('pair-')}")
+        elif event.kind == "pair-up-to-date":
+            self.bars[key] = self.progress.add_task(f"{label}: up to date", total=1, completed=1)
+        if not err.is_terminal and event.kind in ("pair-start", "pair-done", "pair-up-to-date"):
+            err.print(f"{label}: {event.kind.removeprefix('pair-').replace('-', ' ')}")
 
 
 def _summary(outcomes: Sequence[Any]) -> None:
@@ -586,8 +599,10 @@ def _summary(outcomes: Sequence[Any]) -> None:
             col, justify="right" if col in ("value", "n", "failed", "cached") else "left"
         )
     skipped = []
+    kept = 0
     for o in outcomes:
-        if o.status != "done" or o.record is None:
+        kept += o.status == "up-to-date"
+        if o.status not in ("done", "up-to-date") or o.record is None:
             skipped.append(o)
             continue
         r = o.record
@@ -604,6 +619,11 @@ def _summary(outcomes: Sequence[Any]) -> None:
             f"{r.predictions.cached}/{r.predictions.total}",
         )
     out.print(table)
+    if kept:
+        out.print(
+            f"{kept} pair(s) up to date: their records were kept, nothing was loaded or scored "
+            "(--rescore scores them again)"
+        )
     if skipped:
         # One line per model and reason: "does not support the X family" repeats otherwise.
         groups: dict[tuple[str, str], list[str]] = {}

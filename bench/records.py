@@ -356,6 +356,15 @@ class RunRecord(_Frozen):
         description="A prompted (language-model) run's per-variant, per-draw and per-sample "
         "metrics and their spread (None: one unit, nothing to aggregate).",
     )
+    inputs_key: str | None = Field(
+        default=None,
+        description="The identity of everything that made this record, known before any data "
+        "is read (bench.stages.inputs_key: bench's version, the task as run, its data files' "
+        "contents or pinned revision, preprocessing, adapter, protocol, bootstrap, limit, "
+        "package versions). `bench run` keeps a record whose key is the pair's key now "
+        "instead of scoring it again (--rescore forces scoring). None: the data could not be "
+        "identified before reading it (an unpinned hub dataset), or an older record.",
+    )
 
     @property
     def primary(self) -> MetricValue:

@@ -50,9 +50,11 @@ from bench.stages import (
     Scores,
     build_record,
     check_failures,
+    current_record,
     exemplar_pool,
     failure_counts,
     failure_limit,
+    inputs_key,
     now,
     pair_fingerprint,
     predict,
@@ -91,7 +93,10 @@ MIN_FREE_MB = 50
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """What happened to one pair: ``status`` is ``done``, ``skipped`` or ``failed``.
+    """What happened to one pair: ``status`` is ``done`` (scored, record written),
+    ``up-to-date`` (its record on disk was made from the same inputs,
+    :func:`~bench.stages.current_record`: kept, with ``record`` and ``record_path`` set,
+    nothing read or scored), ``skipped`` or ``failed``.
 
     ``determinism`` is the ``--check-determinism`` report (also in the record)."""
 
@@ -230,8 +235,13 @@ def run_pair(
     if reason is not None:
         emit(Event("pair-skipped", name, task.name, message=reason))
         return RunOutcome(name, task.name, "skipped", reason=reason)
+    key = inputs_key(adapter, task, config, protocol.identity() if protocol is not None else None)
+    kept = current_record(config, model, task, key)
+    if kept is not None:  # nothing that makes the record changed: keep it, read no data
+        emit(Event("pair-up-to-date", name, task.name, message=str(kept[0])))
+        return RunOutcome(name, task.name, "up-to-date", kept[0], kept[1])
     if protocol is not None:
-        return _run_units(model, task, config, adapter, protocol, cache, emit, started_at, t0)
+        return _run_units(model, task, config, adapter, protocol, cache, emit, started_at, t0, key)
     bound = adapter.for_task(task, get_family(task.family))
     emit(Event("pair-start", name, task.name))
     emit(Event("stage", name, task.name, stage="load"))
@@ -266,6 +276,7 @@ def run_pair(
         load_s=load_s,
         fit_s=fit_s.seconds,
         progress=emit,
+        inputs_key=key,
     )
 
 
@@ -330,8 +341,10 @@ def finish_pair(
     info: dict[str, Any] | None = None,
     adapter_calls: int = 0,
     progress: Callback | None = None,
+    inputs_key: str | None = None,
 ) -> RunOutcome:
-    """Score a predicted pair, check its determinism if asked, build and write its record.
+    """Score a predicted pair, check its determinism if asked, build and write its record
+    (with ``inputs_key``, :func:`~bench.stages.inputs_key`, when the caller computed it).
 
     A pair whose answers leave the task's primary metric without a value
     (:class:`~bench.errors.UnscoredPair`: word vectors that cover none of the task's words) is
@@ -388,6 +401,7 @@ def finish_pair(
         # Counted where this process read the cache itself (not when executors pass counts).
         cache_dropped=predictions.cache_dropped if counts is None and config.cache else None,
         protocol=protocol_result,
+        inputs_key=inputs_key,
     )
     family = get_family(task.family)
     samples = sample_lines(
@@ -502,9 +516,11 @@ def _run_units(
     emit: Callback,
     started_at: str,
     t0: float,
+    key: str | None = None,
 ) -> RunOutcome:
     """:func:`run_pair` for a prompted adapter: every unit of ``protocol`` predicted through
-    the cache with its own fingerprint, scored, and aggregated into one record."""
+    the cache with its own fingerprint, scored, and aggregated into one record (``key``: the
+    pair's :func:`~bench.stages.inputs_key`)."""
     name = model.display_name
     units = protocol.units()
     if len(units) > 1 and config.determinism is not None:
@@ -545,7 +561,18 @@ def _run_units(
         fit_s += fit.seconds
         runs.append(_UnitRun(unit, bound, a, prepared_u, fingerprint, predictions))
     return _finish_units(
-        model, task, config, protocol, prepared, runs, started_at, t0, load_s, fit_s, emit
+        model,
+        task,
+        config,
+        protocol,
+        prepared,
+        runs,
+        started_at,
+        t0,
+        load_s,
+        fit_s,
+        emit,
+        inputs_key=key,
     )
 
 
@@ -563,6 +590,7 @@ def _finish_units(
     emit: Callback,
     *,
     info: dict[str, Any] | None = None,
+    inputs_key: str | None = None,
 ) -> RunOutcome:
     """Score every unit, aggregate (:func:`bench.metrics.units.aggregate`), build and write
     the record and the samples (unit-major; ``unit`` on each line when there are several)."""
@@ -663,6 +691,7 @@ def _finish_units(
         limit=config.limit,
         cache_dropped=sum(r.predictions.cache_dropped for r in runs) if config.cache else None,
         protocol=result,
+        inputs_key=inputs_key,
     )
 
     def samples() -> Iterator[SampleLine]:

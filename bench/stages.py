@@ -17,6 +17,8 @@ as prediction counts gathered by other processes, is passed to :func:`build_reco
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 import uuid
 from collections import Counter
@@ -76,11 +78,13 @@ __all__ = [
     "build_record",
     "check_failures",
     "check_metrics",
+    "current_record",
     "exemplar_pool",
     "failure_counts",
     "failure_kind",
     "failure_limit",
     "first_occurrence",
+    "inputs_key",
     "now",
     "pair_fingerprint",
     "predict",
@@ -100,7 +104,8 @@ class Event:
     adapter training: ``stage`` is the phase, such as ``epoch 2/3``, ``done``/``total`` its
     steps; see :meth:`~bench.adapters.base.Adapter.report_fit`), ``predict-start``,
     ``predict-progress``, ``score-progress`` (a model-based metric scoring: ``stage`` is the
-    metric, ``done``/``total`` segments), ``pair-done``, ``pair-skipped``, ``pair-failed``."""
+    metric, ``done``/``total`` segments), ``pair-done``, ``pair-up-to-date`` (the record on
+    disk is kept: ``message`` is its path), ``pair-skipped``, ``pair-failed``."""
 
     kind: str
     model: str
@@ -148,6 +153,8 @@ class RunConfig:
             block for prompted adapters (``None``: the task's own ``k``).
         variants: ``--variant NAME``: the prompt variants prompted adapters are scored on
             (``None``: every variant of each task).
+        rescore: ``--rescore``: score every pair, even one whose record is up to date
+            (:func:`current_record`); by default such a pair is kept as it is.
     """
 
     results: Path
@@ -160,6 +167,7 @@ class RunConfig:
     determinism: DeterminismCheck | None = None
     num_fewshot: int | None = None
     variants: tuple[str, ...] | None = None
+    rescore: bool = False
 
 
 def now() -> str:
@@ -260,6 +268,73 @@ def pair_fingerprint(adapter: Adapter, task: TaskSpec, prepared: Prepared) -> st
         steps = steps_identity(build_steps(task))
         fingerprint = combine(fingerprint, "train", prepared.train_fingerprint, steps)
     return fingerprint
+
+
+def inputs_key(
+    adapter: Adapter, task: TaskSpec, config: RunConfig, protocol_identity: Any = None
+) -> str | None:
+    """The identity of everything a pair's record is made from, computed before any data is
+    read: bench's version; the task as it runs (every field of the spec, added metrics
+    included); its data's :func:`~bench.data.overrides.source_identity` (``--data`` copies
+    included); the preprocessing steps' identity (their libraries and resources); the
+    adapter's fingerprint for the task; a prompted pair's protocol identity (shots, variants,
+    scoring, generation); the bootstrap settings; ``--limit`` and ``--max-failures``; Python
+    and the versions of the packages that can change a number.
+
+    Two runs with the same key compute the same record (timings and run id aside), so
+    :func:`current_record` may keep the one on disk. ``None`` when the data cannot be
+    identified before it is read (an unpinned hub dataset): such a pair is always scored.
+    """
+    from bench.data.overrides import source_identity
+    from bench.records import package_versions
+
+    data = source_identity(task, config.data.get(task.name))
+    if data is None:
+        return None
+    return combine(
+        "inputs",
+        __version__,
+        short_hash(task.model_dump(mode="json")),
+        data,
+        steps_identity(build_steps(task)),
+        adapter.fingerprint(task),
+        short_hash(protocol_identity),
+        short_hash(config.bootstrap.model_dump(mode="json")),
+        short_hash([config.limit, config.max_failures]),
+        short_hash([sys.version, package_versions()]),
+    )
+
+
+def current_record(
+    config: RunConfig, model: ModelSpec, task: TaskSpec, key: str | None
+) -> tuple[Path, RunRecord] | None:
+    """The record already on disk for this pair when it is up to date: written with the same
+    :func:`inputs_key` ``key``, beside its ``samples.jsonl`` of the same run, and with no
+    failed example (failures are never cached: a new run retries them). ``None`` when there
+    is none, when it is stale, damaged or of an older bench, when ``key`` is ``None``, and
+    always under ``--rescore`` or ``--check-determinism`` (both ask for a new run)."""
+    from bench.folders import run_folder
+    from bench.records import load_record
+
+    if key is None or config.rescore or config.determinism is not None:
+        return None
+    try:
+        folder = run_folder(Path(config.results), model.display_name, task.name, config.limit)
+        path = folder / "record.json"
+        if not path.is_file():
+            return None
+        record = load_record(path)
+        if record.inputs_key != key or record.model.name != model.display_name:
+            return None
+        if record.failures.count:
+            return None  # failed examples are never cached: a new run retries them
+        with open(folder / "samples.jsonl", encoding="utf-8") as fh:
+            first = fh.readline()
+        if first and json.loads(first).get("run_id") != record.run_id:
+            return None  # samples of another run: a write was cut off between the two files
+    except (BenchError, OSError, ValueError, AttributeError):
+        return None  # the run goes on and says what is wrong, or writes over it
+    return path, record
 
 
 def exemplar_pool(
@@ -838,6 +913,7 @@ def build_record(
     limit: int | None = None,
     cache_dropped: int | None = None,
     protocol: ProtocolResult | None = None,
+    inputs_key: str | None = None,
 ) -> RunRecord:
     """The typed record of one pair (a fresh ``run_id``).
 
@@ -860,6 +936,8 @@ def build_record(
             examples as the limit); with fewer, the whole split was scored: a full record.
         cache_dropped: Damaged cache rows the prediction dropped (``None``: not counted).
         protocol: A prompted run's per-unit results (:func:`bench.metrics.units.aggregate`).
+        inputs_key: The pair's :func:`inputs_key` (``None``: not known before the data was
+            read; the record is then never reused).
     """
     trained = trains_on(adapter, task, prepared)
     n = len(prepared.requests)
@@ -910,6 +988,7 @@ def build_record(
         cache_dropped=cache_dropped,
         protocol=protocol,
         segment_cache=segment_cache_counts(scores.segment_counts),
+        inputs_key=inputs_key,
     )
 
 

@@ -4,6 +4,7 @@ firewall."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from bench.errors import DataError, did_you_mean
 from bench.identity import canonical_json
 from bench.spec import OriginalRelease, SourceSpec, TaskSpec
 
-__all__ = ["check_overrides", "resolve_source"]
+__all__ = ["SOURCE_IDENTITY_FILE_LIMIT", "check_overrides", "resolve_source", "source_identity"]
 
 
 def check_overrides(
@@ -109,3 +110,70 @@ def _one_file(
         if pinned is not None:
             sha256 = {path.name: pinned}
     return {k: path.name for k in original.files}, sha256
+
+
+SOURCE_IDENTITY_FILE_LIMIT = 10_000
+"""A local source folder with more files than this has no :func:`source_identity` (its pairs
+are always scored again)."""
+
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
+def source_identity(spec: TaskSpec, data_override: str | Path | None = None) -> str | None:
+    """The identity of the data a pair of ``spec`` would read, known *before* reading it: what
+    lets ``bench run`` keep an up-to-date record without loading the data set again.
+
+    * ``builtin`` and ``local`` sources (a ``--data`` copy included): the SHA-256 of every file
+      under the source's folder (memoised per process on each file's full ``stat``), so an
+      edited, added or removed file changes it;
+    * ``url`` sources: their pinned SHA-256s (a download is only read when it matches them);
+    * ``sacrebleu`` test sets: the test set, language pair and sacrebleu's version (its
+      downloads are checked against the checksums it ships);
+    * ``hub`` sources: the dataset, configuration and revision when the revision is a commit
+      hash (40 hex digits); a branch or tag can move, so an unpinned hub source has none.
+
+    ``None`` means the data cannot be identified without reading it: the pair is scored again.
+    The task spec's own hash (splits, fields, preprocessing) is not part of this identity; the
+    caller combines the two.
+    """
+    import glob
+
+    from bench.data.files import base_dir
+    from bench.data.fingerprint import file_sha256
+    from bench.identity import short_hash
+
+    try:
+        source = resolve_source(spec, data_override)
+    except DataError:
+        return None  # the load will say what is wrong
+    if source.kind in ("builtin", "local"):
+        root = base_dir(spec, source)
+        if not root.is_dir():
+            return None
+        files = []
+        for i, name in enumerate(sorted(glob.glob(str(root / "**" / "*"), recursive=True))):
+            if i >= SOURCE_IDENTITY_FILE_LIMIT:
+                return None
+            path = Path(name)
+            if path.is_file():
+                try:
+                    files.append([path.relative_to(root).as_posix(), file_sha256(path)])
+                except OSError:
+                    return None
+        return short_hash({"kind": source.kind, "files": files})
+    if source.kind == "url":
+        return short_hash({"kind": "url", "location": source.location, "sha256": source.sha256})
+    if source.kind == "sacrebleu":
+        from importlib import metadata
+
+        try:
+            version = metadata.version("sacrebleu")
+        except metadata.PackageNotFoundError:
+            return None
+        parts = {"testset": source.testset, "langpair": source.langpair, "sacrebleu": version}
+        return short_hash({"kind": "sacrebleu", **parts})
+    if source.kind == "hub" and source.revision and _COMMIT.fullmatch(source.revision):
+        return short_hash(
+            {"kind": "hub", "id": source.location, "name": source.name, "rev": source.revision}
+        )
+    return None

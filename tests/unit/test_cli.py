@@ -105,8 +105,9 @@ def test_run_smoke_suite_with_every_baseline_and_publish(cli: Path) -> None:
     }
     assert "results" in proc.stdout  # the summary table
 
-    # The same command again: everything from the cache, the same published files.
-    again = bench("run", "--limit", "40", "--publish", "OUT2")
+    # The same command again, scored again (--rescore; without it the records are kept):
+    # everything from the cache, the same published files.
+    again = bench("run", "--limit", "40", "--publish", "OUT2", "--rescore")
     assert again.returncode == 0, again.stderr[-3000:]
     for path in results.rglob("record.json"):
         record = json.loads(path.read_text(encoding="utf-8"))
@@ -115,7 +116,7 @@ def test_run_smoke_suite_with_every_baseline_and_publish(cli: Path) -> None:
     assert "40/40" in again.stdout
     assert (cli / "OUT2" / "leaderboard.csv").read_text(encoding="utf-8") == table
     assert (cli / "OUT2" / "README.md").read_text(encoding="utf-8") == readme.replace(
-        "--publish OUT`", "--publish OUT2`"
+        "--publish OUT`", "--publish OUT2 --rescore`"
     )
 
 

@@ -8,6 +8,7 @@ raises on some examples.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import math
@@ -128,7 +129,8 @@ def metric_table(outcome: RunOutcome) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def smoke_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Majority and TF-IDF baselines on both smoke tasks, run twice on one cache."""
+    """Majority and TF-IDF baselines on both smoke tasks, run twice on one cache (the second
+    time with ``rescore``)."""
     tmp = tmp_path_factory.mktemp("smoke")
     models = [parse_model_spec("baseline:majority"), parse_model_spec("baseline:tfidf-logreg")]
     tasks = [find_task("sentiment-en"), find_task("sentiment-zh")]
@@ -138,7 +140,8 @@ def smoke_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     records_first = {
         (o.model, o.task): (o.record_path.read_bytes() if o.record_path else b"") for o in first
     }
-    second = run_plan(models, tasks, cfg)
+    # --rescore: the records are up to date; scored again, every prediction is the cache's.
+    second = run_plan(models, tasks, dataclasses.replace(cfg, rescore=True))
     return {
         "tmp": tmp,
         "first": first,
@@ -578,7 +581,7 @@ def test_trainable_fingerprint_covers_the_train_split(tmp_path: Path) -> None:
     def run(train_rows: list[str]) -> RunOutcome:
         task = _local_task(root, train_rows, test)
         with PredictionCache(cfg.cache) as cache:
-            return run_pair(spec, task, cfg, cache=cache)
+            return run_pair(spec, task, dataclasses.replace(cfg, rescore=True), cache=cache)
 
     first = run(train)
     same = run(train)
