@@ -7,6 +7,8 @@ It sits below both :mod:`bench.metrics.base` (metric intervals) and :mod:`bench.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 from typing import Any
 
@@ -16,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from bench.errors import BenchError
 
 __all__ = [
+    "COUNTS_CACHE_CELLS",
     "COUNTS_MAX_CELLS",
     "MIN_CI_N",
     "MIN_RESAMPLES",
@@ -137,12 +140,22 @@ COUNTS_MAX_CELLS = 20_000_000
 counts (160 MB of float64); larger test sets gather indices in blocks."""
 
 
+COUNTS_CACHE_CELLS = 2 * COUNTS_MAX_CELLS
+"""Most cells the cached count matrices hold together (320 MB of float64): a test set and one
+partition of it into subsets (SQuAD 2.0's HasAns and NoAns questions, each resampled on its
+own) stay cached at the largest size a matrix is kept for, so the metrics of every model
+scored on that test set reuse all of them instead of drawing each subset again."""
+
+
 _DRAW_BLOCK_CELLS = 1 << 19
 """Indices drawn per block when counting (2 MB of int32: the block stays in cache)."""
 
 
-@lru_cache(maxsize=1)
-def _resample_counts(n: int, resamples: int, seed: int) -> np.ndarray:
+_counts_cache: OrderedDict[tuple[int, int, int], np.ndarray] = OrderedDict()
+_counts_lock = threading.Lock()
+
+
+def _draw_counts(n: int, resamples: int, seed: int) -> np.ndarray:
     # The same draw as _resample_indices (one generator, consecutive blocks of rows continue
     # its stream), counted block by block as it is drawn: the (resamples, n) index matrix is
     # never written out, and each block is counted while it is still in cache.
@@ -157,13 +170,41 @@ def _resample_counts(n: int, resamples: int, seed: int) -> np.ndarray:
     return counts
 
 
+def _resample_counts(n: int, resamples: int, seed: int) -> np.ndarray:
+    """The counts of ``(n, resamples, seed)``, drawn once and kept while the matrices cached
+    hold at most :data:`COUNTS_CACHE_CELLS` cells (the least recently used go first).
+
+    Keyed by size, not by a single last entry: a task whose metrics resample subsets of
+    different sizes (the questions with and without an answer) would otherwise evict each
+    draw with the next and draw every subset again for every model.
+    """
+    key = (n, resamples, seed)
+    with _counts_lock:
+        counts = _counts_cache.get(key)
+        if counts is not None:
+            _counts_cache.move_to_end(key)
+            return counts
+    counts = _draw_counts(n, resamples, seed)
+    with _counts_lock:
+        _counts_cache[key] = counts
+        _counts_cache.move_to_end(key)
+        held = sum(c.size for c in _counts_cache.values())
+        while held > COUNTS_CACHE_CELLS and len(_counts_cache) > 1:
+            _, dropped = _counts_cache.popitem(last=False)
+            held -= dropped.size
+    return counts
+
+
 def _index_dtype(n: int) -> type[np.signedinteger[Any]]:
     return np.int32 if n < 2**31 else np.int64
 
 
 def resample_counts(n: int, bootstrap: BootstrapConfig) -> np.ndarray | None:
     """The cached ``(resamples, n)`` matrix of how often each example is drawn in each
-    resample of ``bootstrap.resample_indices(n)``, or ``None`` above :data:`COUNTS_MAX_CELLS`."""
+    resample of ``bootstrap.resample_indices(n)``, or ``None`` above :data:`COUNTS_MAX_CELLS`.
+
+    Drawn once per ``(n, resamples, seed)`` in a process and shared by every metric and every
+    model scored on a test set of that size (and by its subsets, each of its own size)."""
     if n * bootstrap.resamples > COUNTS_MAX_CELLS:
         return None
     return _resample_counts(n, bootstrap.resamples, bootstrap.seed)
@@ -197,5 +238,6 @@ def percentile_ci(samples: np.ndarray, confidence: float) -> tuple[float, float]
 
 def clear_caches() -> None:
     """Forget the cached resample draws (benchmarks time a first model's bootstrap with it)."""
-    _resample_counts.cache_clear()
+    with _counts_lock:
+        _counts_cache.clear()
     _resample_indices.cache_clear()
