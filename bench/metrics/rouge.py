@@ -50,14 +50,17 @@ platform); the numbers are identical to a single-process run.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from importlib import metadata
+from itertools import chain, pairwise
 from pathlib import Path
 from typing import Any, ClassVar, Literal, NamedTuple
 
@@ -98,7 +101,7 @@ _LETTERS_DIGITS = re.compile(r"[^\W_]+")
 
 
 # --------------------------------------------------------------------------------------------
-# Tokenizers for RougeScorer(tokenizer=...): picklable, the heavy parts built lazily per process
+# Tokenizers: picklable, the heavy parts built lazily per process
 
 
 _STEMMER: Any = None
@@ -113,10 +116,17 @@ def _porter() -> Any:
     return _STEMMER
 
 
+@functools.lru_cache(maxsize=1 << 18)
+def _stem(token: str) -> str:
+    """The Porter stem of ``token``: a pure function of the word, so cached per distinct word
+    (stemming is most of the cost of tokenizing English)."""
+    stem: str = _porter().stem(token)
+    return stem
+
+
 def _stem_ascii(tokens: list[str]) -> list[str]:
-    stemmer = _porter()
     # rouge-score stems only words longer than three characters; so do we, ASCII words only.
-    return [stemmer.stem(t) if len(t) > 3 and t.isascii() else t for t in tokens]
+    return [_stem(t) if len(t) > 3 and t.isascii() else t for t in tokens]
 
 
 class JiebaTokenizer:
@@ -215,37 +225,292 @@ class _Plan:
     jieba_user_dict: str | None = None
 
 
-_SCORERS: dict[_Plan, tuple[Any, Any, list[Any]]] = {}
+_ZERO = (0.0, 0.0, 0.0)
+_CACHED_TEXTS = 1 << 17  # a pass forgets the texts it has seen when it has seen this many
+_ASCII_WORD = re.compile(r"[a-z0-9]+")
+_VALID_TOKEN = re.compile(r"^[a-z0-9]+$")  # rouge-score's last check on every (stemmed) token
 
 
-def _tokenizer_object(plan: _Plan) -> Any:
-    if plan.tokenizer == "jieba":
-        return JiebaTokenizer(plan.stemmer, plan.jieba_dict, plan.jieba_user_dict)
-    if plan.tokenizer == "char":
-        return CharTokenizer(plan.stemmer)
-    return None  # rouge-score's DefaultTokenizer(use_stemmer)
+def _fmeasure(precision: float, recall: float) -> float:
+    # rouge-score's scoring.fmeasure, term for term, so that the floats are bit-identical.
+    if precision + recall > 0:
+        return 2 * precision * recall / (precision + recall)
+    return 0.0
 
 
-def _scorers(plan: _Plan) -> tuple[Any, Any, list[Any]]:
-    """``(whole-text scorer, rougeLsum scorer, splitters)`` for ``plan``, cached per process."""
-    cached = _SCORERS.get(plan)
-    if cached is not None:
-        return cached
-    from rouge_score.rouge_scorer import RougeScorer
+class _Vocab(dict[str, int]):
+    """Token → int id, numbering each new token on first sight: n-grams and LCS work on ints."""
 
+    def __missing__(self, token: str) -> int:
+        self[token] = number = len(self)
+        return number
+
+
+class _DefaultIds(dict[str, int]):
+    """rouge-score's default tokenizer, per distinct word: a run of ``a-z0-9`` → its token id,
+    stemmed when words longer than three characters are, ``-1`` when the stem is not a valid
+    token (rouge-score's final check drops it)."""
+
+    def __init__(self, vocab: _Vocab, stemmer: bool) -> None:
+        super().__init__()
+        self.vocab = vocab
+        self.stemmer = stemmer
+
+    def __missing__(self, word: str) -> int:
+        token = _stem(word) if self.stemmer and len(word) > 3 else word
+        self[word] = number = self.vocab[token] if _VALID_TOKEN.match(token) else -1
+        return number
+
+
+class _TextIds(dict[str, tuple[int, ...]]):
+    """Text → its token ids, each distinct text tokenized once per pass."""
+
+    def __init__(self, plan: _Plan, vocab: _Vocab) -> None:
+        super().__init__()
+        self.vocab = vocab
+        self.words = _DefaultIds(vocab, plan.stemmer)
+        tokenizer = _tokenizer_object(plan)
+        self.tokenize = tokenizer.tokenize if tokenizer is not None else None
+        self.blocks: dict[str, tuple[int, ...]] = {}
+        self.split_blocks = None
+        if plan.tokenizer == "jieba":
+            import jieba
+
+            # jieba.Tokenizer.cut splits the text at this pattern and segments every block on its
+            # own, so the words of a text are the words of its blocks, end to end: cached per
+            # block, which a text and its sentences (and near-duplicate texts) share.
+            self.split_blocks = jieba.re_han_default.split
+
+    def __missing__(self, text: str) -> tuple[int, ...]:
+        if len(self) >= _CACHED_TEXTS:
+            self.clear()
+            self.blocks.clear()
+        if self.tokenize is None:
+            # rouge-score's tokenize(): lower-case, non-[a-z0-9] runs to spaces, split, stem.
+            ids = tuple(map(self.words.__getitem__, _ASCII_WORD.findall(text.lower())))
+            if -1 in ids:
+                ids = tuple(i for i in ids if i >= 0)
+        elif self.split_blocks is not None:
+            pieces = []
+            for block in self.split_blocks(text):
+                if block:
+                    cached = self.blocks.get(block)
+                    if cached is None:
+                        cached = self.blocks[block] = self._ids(self.tokenize(block))
+                    pieces.append(cached)
+            ids = tuple(chain.from_iterable(pieces))
+        else:
+            ids = self._ids(self.tokenize(text))
+        self[text] = ids
+        return ids
+
+    def _ids(self, tokens: list[str]) -> tuple[int, ...]:
+        return tuple(map(self.vocab.__getitem__, tokens))
+
+
+# The cached profiles below are built of tuples and plain dicts of ints, which Python's garbage
+# collector stops tracking, so that a pass's caches do not make every full collection slower.
+
+
+class _Whole:
+    """A text's tokens for ROUGE-1, -2 and -L: ids, unigram and bigram counts."""
+
+    __slots__ = ("bigrams", "ids", "unigrams")
+
+    def __init__(self, ids: tuple[int, ...], bigrams: bool) -> None:
+        self.ids = ids
+        self.unigrams = dict(Counter(ids))
+        self.bigrams = dict(Counter(pairwise(ids))) if bigrams else {}
+
+
+_Candidate = tuple[dict[int, int], tuple[tuple[int, int, int], ...], int]
+
+
+class _Summary:
+    """A text's sentences for ROUGE-Lsum: token ids per non-empty line, their total and counts,
+    and (built when the text is a prediction) its sentences laid end to end in one bit-vector."""
+
+    __slots__ = ("_candidate", "counts", "sentences", "size")
+
+    def __init__(self, sentences: tuple[tuple[int, ...], ...]) -> None:
+        self.sentences = sentences
+        self.size = sum(map(len, sentences))
+        self.counts = dict(Counter(chain.from_iterable(sentences)))
+        self._candidate: _Candidate | None = None
+
+    def candidate(self) -> _Candidate:
+        """``(masks, segments, keep)``: per token id the bits of its positions; per non-empty
+        sentence ``(offset, length, its bits)``; and all sentence bits. One zero guard bit
+        follows every sentence, so that carries never cross from one sentence to the next."""
+        if self._candidate is None:
+            masks: dict[int, int] = {}
+            segments = []
+            keep = offset = 0
+            for sentence in self.sentences:
+                if sentence:
+                    bit = 1 << offset
+                    for token in sentence:
+                        masks[token] = masks.get(token, 0) | bit
+                        bit <<= 1
+                    bits = ((1 << len(sentence)) - 1) << offset
+                    segments.append((offset, len(sentence), bits))
+                    keep |= bits
+                offset += len(sentence) + 1
+            self._candidate = masks, tuple(segments), keep
+        return self._candidate
+
+
+def _ngram_prf(
+    target: dict[Any, int], target_total: int, prediction: dict[Any, int], prediction_total: int
+) -> tuple[float, float, float]:
+    # rouge-score's _score_ngrams: the overlap is Σ min(count in target, count in prediction).
+    common = target.keys() & prediction.keys()
+    overlap = sum(map(min, map(target.__getitem__, common), map(prediction.__getitem__, common)))
+    precision = overlap / max(prediction_total, 1)
+    recall = overlap / max(target_total, 1)
+    return precision, recall, _fmeasure(precision, recall)
+
+
+def _union_lcs(
+    reference: tuple[int, ...],
+    masks: dict[int, int],
+    segments: tuple[tuple[int, int, int], ...],
+    keep: int,
+) -> set[int]:
+    """The positions in ``reference`` of the union of one LCS of ``reference`` with each
+    candidate sentence: the LCS that rouge-score's ``_lcs_table`` + ``_backtrack_norec`` read out.
+
+    The LCS table is computed bit-parallel (Hyyrö 2004), one row per reference token over all
+    candidate sentences at once (a zero guard bit between sentences stops the carries): ``v``
+    has a 0 where the row steps up. ``d`` marks the columns where a row is one above the row
+    before. rouge-score's read-out from the bottom-right corner (a match goes diagonally; else
+    up when the cell above is as large, else left) then takes one step per row: a match in the
+    current column, else up if ``d`` is 0 there, else left to the nearest match in the row (the
+    cells passed are all as large, and none is a match). Rows of tokens that no candidate
+    sentence has are always passed upwards, so they are left out.
+    """
+    get = masks.get
+    v = keep
+    rows = []
+    for i, token in enumerate(reference):
+        m = get(token)
+        if m is not None:
+            u = v & m
+            s = v + u
+            rows.append((i, m, v & (u | (s ^ v ^ u))))  # s ^ v ^ u: the carry into each bit
+            v = (s | (v - u)) & keep
+    rows.reverse()
+    steps = keep ^ v  # the last row's steps: per sentence, as many as its LCS is long
+    union = set()
+    for offset, length, bits in segments:
+        left = (steps & bits).bit_count()
+        if left:
+            p = offset + length - 1
+            for i, m, d in rows:
+                if m >> p & 1:
+                    p -= 1
+                elif d >> p & 1:
+                    p = (m & ((1 << p) - 1)).bit_length() - 2
+                else:
+                    continue
+                union.add(i)
+                left -= 1
+                if not left:
+                    break
+    return union
+
+
+def _lsum_prf(reference: _Summary, prediction: _Summary) -> tuple[float, float, float]:
+    # rouge-score's _summary_level_lcs: hits over the union LCSs, each token used at most as
+    # often as it occurs in both texts (the order of a union's tokens cannot change the hits).
+    if not reference.size or not prediction.size:
+        return _ZERO
+    masks, segments, keep = prediction.candidate()
+    left_p = dict(prediction.counts)
+    left_r = dict(reference.counts)
+    hits = 0
+    for sentence in reference.sentences:
+        if masks.keys().isdisjoint(sentence):
+            continue
+        for i in _union_lcs(sentence, masks, segments, keep):
+            token = sentence[i]
+            if left_p[token] > 0 and left_r[token] > 0:
+                hits += 1
+                left_p[token] -= 1
+                left_r[token] -= 1
+    recall = hits / reference.size
+    precision = hits / prediction.size
+    return precision, recall, _fmeasure(precision, recall)
+
+
+class _Pass:
+    """One scoring pass's caches: every distinct text (and sentence) tokenized once, every
+    distinct word stemmed once, whatever the number of pairs it occurs in."""
+
+    def __init__(self, plan: _Plan) -> None:
+        from rapidfuzz.distance import LCSseq
+
+        self.lcs_length = LCSseq.similarity
+        self.plan = plan
+        self.ids = _TextIds(plan, _Vocab())
+        self.bigrams = "rouge2" in plan.types
+        self.wholes: dict[str, _Whole] = {}
+        self.splitters = _splitters(plan)
+        self.summaries: list[dict[str, _Summary]] = [{} for _ in self.splitters]
+
+    def whole(self, text: str, keep: bool = True) -> _Whole:
+        """``text``'s tokens and counts, cached if ``keep`` (references: they recur, across a
+        reference tuple and across systems; a prediction is used for one example)."""
+        found = self.wholes.get(text)
+        if found is None:
+            found = _Whole(self.ids[text], self.bigrams)
+            if keep:
+                if len(self.wholes) >= _CACHED_TEXTS:
+                    self.wholes.clear()
+                self.wholes[text] = found
+        return found
+
+    def summary(self, k: int, text: str, keep: bool = True) -> _Summary:
+        """``text``'s sentences by splitter ``k``, cached if ``keep``."""
+        cache = self.summaries[k]
+        found = cache.get(text)
+        if found is None:
+            # bench's sentences, one a line; rouge-score reads the lines and drops empty ones.
+            lines = "\n".join(self.splitters[k](text)).split("\n")
+            found = _Summary(tuple([self.ids[line] for line in lines if line]))
+            if keep:
+                if len(cache) >= _CACHED_TEXTS:
+                    cache.clear()
+                cache[text] = found
+        return found
+
+    def rouge_l(self, target: _Whole, prediction: _Whole) -> tuple[float, float, float]:
+        # rouge-score's _score_lcs, with the LCS length from rapidfuzz.
+        if not target.ids or not prediction.ids:
+            return _ZERO
+        lcs = self.lcs_length(target.ids, prediction.ids)
+        precision = lcs / len(prediction.ids)
+        recall = lcs / len(target.ids)
+        return precision, recall, _fmeasure(precision, recall)
+
+
+def _rouge1(target: _Whole, prediction: _Whole) -> tuple[float, float, float]:
+    return _ngram_prf(target.unigrams, len(target.ids), prediction.unigrams, len(prediction.ids))
+
+
+def _rouge2(target: _Whole, prediction: _Whole) -> tuple[float, float, float]:
+    return _ngram_prf(
+        target.bigrams,
+        max(len(target.ids) - 1, 0),
+        prediction.bigrams,
+        max(len(prediction.ids) - 1, 0),
+    )
+
+
+def _splitters(plan: _Plan) -> list[Callable[[str], list[str]]]:
+    """The sentence splitters of ``plan``, checked to be the ones the parent process named."""
     from bench.preprocess.sentences import sentence_splitter
 
-    tokenizer = _tokenizer_object(plan)
-    whole = (
-        RougeScorer(list(plan.types), use_stemmer=plan.stemmer, tokenizer=tokenizer)
-        if plan.types
-        else None
-    )
-    lsum = (
-        RougeScorer(["rougeLsum"], use_stemmer=plan.stemmer, tokenizer=tokenizer)
-        if plan.splitters
-        else None
-    )
     splitters = []
     for name in plan.splitters:
         if name.startswith("punkt") and plan.nltk_path:
@@ -258,30 +523,53 @@ def _scorers(plan: _Plan) -> tuple[Any, Any, list[Any]]:
         if splitter.name != name:
             raise RuntimeError(f"worker got sentence splitter '{splitter.name}', not '{name}'")
         splitters.append(splitter.split)
-    cached = (whole, lsum, splitters)
-    _SCORERS[plan] = cached
-    return cached
+    return splitters
+
+
+def _tokenizer_object(plan: _Plan) -> Any:
+    if plan.tokenizer == "jieba":
+        return JiebaTokenizer(plan.stemmer, plan.jieba_dict, plan.jieba_user_dict)
+    if plan.tokenizer == "char":
+        return CharTokenizer(plan.stemmer)
+    return None  # rouge-score's DefaultTokenizer(use_stemmer), reproduced by _TextIds
 
 
 def _score_chunk(plan: _Plan, pairs: Sequence[tuple[str, tuple[str, ...]]]) -> np.ndarray:
     """Score ``(prediction, references)`` pairs: ``(len(pairs), columns, 3)`` of P, R, F.
 
+    rouge-score's ``RougeScorer.score_multi`` per pair, computed from cached tokens: per type,
+    the reference with the highest F-measure (the first on a tie, as ``np.argmax`` picks).
     Module level (and its arguments plain data) so that spawned worker processes can run it.
     """
-    whole, lsum, splitters = _scorers(plan)
+    scoring = _Pass(plan)
+    scorers = [
+        {"rouge1": _rouge1, "rouge2": _rouge2, "rougeL": scoring.rouge_l}[t] for t in plan.types
+    ]
+    splitters = range(len(plan.splitters))
+    rows = []
+    for prediction, references in pairs:
+        row = []
+        if scorers:
+            whole = scoring.whole(prediction, keep=False)
+            targets = [scoring.whole(r) for r in references]
+            for score in scorers:
+                best = score(targets[0], whole)
+                for target in targets[1:]:
+                    prf = score(target, whole)
+                    if prf[2] > best[2]:
+                        best = prf
+                row.append(best)
+        for k in splitters:
+            summary = scoring.summary(k, prediction, keep=False)
+            best = _lsum_prf(scoring.summary(k, references[0]), summary)
+            for reference in references[1:]:
+                prf = _lsum_prf(scoring.summary(k, reference), summary)
+                if prf[2] > best[2]:
+                    best = prf
+            row.append(best)
+        rows.append(row)
     columns = len(plan.types) + len(plan.splitters)
-    out = np.zeros((len(pairs), columns, 3), dtype=np.float64)
-    for i, (prediction, references) in enumerate(pairs):
-        row = out[i]
-        if whole is not None:
-            best = whole.score_multi(list(references), prediction)
-            for j, rouge_type in enumerate(plan.types):
-                row[j] = best[rouge_type]
-        for k, split in enumerate(splitters):
-            lines = ["\n".join(split(ref)) for ref in references]
-            best = lsum.score_multi(lines, "\n".join(split(prediction)))
-            row[len(plan.types) + k] = best["rougeLsum"]
-    return out
+    return np.array(rows, dtype=np.float64).reshape(len(pairs), columns, 3)
 
 
 def _available_cpus() -> int:
