@@ -159,12 +159,21 @@ class JiebaTokenizer:
 
     def tokenize(self, text: str) -> list[str]:
         """Tokens of ``text``."""
+        return self._tokens(self._segmenter(), text)
+
+    def bound(self) -> Callable[[str], list[str]]:
+        """:meth:`tokenize` with the jieba tokenizer looked up once, for a scoring pass (each
+        lookup checks the dictionaries' files)."""
+        return functools.partial(self._tokens, self._segmenter())
+
+    def _segmenter(self) -> Any:
+        return jieba_tokenizer(self.dictionary, self.user_dict, who="ROUGE")
+
+    def _tokens(self, segmenter: Any, text: str) -> list[str]:
         # Lower-case after segmenting: jieba's dictionary has mixed-case words (T恤, B超).
         tokens = [
             piece
-            for word in jieba_tokenizer(self.dictionary, self.user_dict, who="ROUGE").cut(
-                text, HMM=True
-            )
+            for word in segmenter.cut(text, HMM=True)
             for piece in _LETTERS_DIGITS.findall(word.lower())
         ]
         return _stem_ascii(tokens) if self.use_stemmer else tokens
@@ -270,7 +279,11 @@ class _TextIds(dict[str, tuple[int, ...]]):
         self.vocab = vocab
         self.words = _DefaultIds(vocab, plan.stemmer)
         tokenizer = _tokenizer_object(plan)
-        self.tokenize = tokenizer.tokenize if tokenizer is not None else None
+        self.tokenize: Callable[[str], list[str]] | None = None
+        if isinstance(tokenizer, JiebaTokenizer):
+            self.tokenize = tokenizer.bound()
+        elif tokenizer is not None:
+            self.tokenize = tokenizer.tokenize
         self.blocks: dict[str, tuple[int, ...]] = {}
         self.split_blocks = None
         if plan.tokenizer == "jieba":
