@@ -13,6 +13,11 @@ are 10,000 (``BENCH_PERF_PAIRS`` changes the count). "Plain rouge-score" is how 
 called: ``RougeScorer([...four types...], use_stemmer=True, split_summaries=True).score`` in one
 Python loop. bench scores the same four types through its metrics (one shared pass, NLTK Punkt
 sentences for ROUGE-Lsum, a 1,000-resample bootstrap per type), in one process and in two.
+
+bench scores ROUGE itself, about ten times as fast as rouge-score in one process (see
+``test_rouge_speed.py``), so at this size a second process does not pay for itself: each worker
+is a fresh interpreter that imports bench and NLTK and fills its own caches, which costs
+seconds. ``processes=None`` therefore starts workers only from 50,000 examples on.
 """
 
 from __future__ import annotations
