@@ -317,7 +317,7 @@ class _TextIds(dict[str, tuple[int, ...]]):
             self.split_blocks = jieba_block_splitter()
 
     def __missing__(self, text: str) -> tuple[int, ...]:
-        if len(self) >= _CACHED_TEXTS:
+        if len(self) >= _CACHED_TEXTS or len(self.blocks) >= _CACHED_TEXTS:
             self.clear()
             self.blocks.clear()
         if self.tokenize is None:
