@@ -83,6 +83,7 @@ _PACKAGES = (
     "scikit-learn",
     "sacrebleu",
     "rouge-score",
+    "rapidfuzz",
     "jieba",
     "nltk",
     "pandas",

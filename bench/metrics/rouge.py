@@ -1,4 +1,5 @@
-"""ROUGE-1, ROUGE-2, ROUGE-L and ROUGE-Lsum through rouge-score, with language-aware tokenizers.
+"""ROUGE-1, ROUGE-2, ROUGE-L and ROUGE-Lsum, computed as rouge-score computes them (only faster),
+with language-aware tokenizers.
 
 ROUGE (Lin, 2004) compares a system summary with one or more reference summaries by their
 overlapping units:
@@ -13,13 +14,34 @@ overlapping units:
 
 Each reports F = 2PR / (P + R), on rouge-score's 0–1 scale (not multiplied by 100). A task's
 score is the mean of the per-example F-measures, with a percentile bootstrap interval over
-examples. The numbers are rouge-score's own: this module only chooses what rouge-score is given.
+examples.
+
+**rouge-score is the reference.** The numbers are rouge-score's (``RougeScorer.score_multi``,
+given what bench chooses below): the same floats, to the last bit, on every pair of the real
+summaries in the test data and on 100,000 generated pairs (``tests/unit/metrics/
+test_rouge_exact.py``). bench computes them itself, in the same order of operations, because
+rouge-score spends its time re-tokenizing and filling Python LCS tables:
+
+* tokens: every distinct word is stemmed once (cached), every distinct text (and sentence)
+  tokenized once per scoring pass, and tokens numbered; jieba segments each of the blocks it
+  splits a text into once, since it segments them independently anyway;
+* ROUGE-N: n-gram overlaps of count tables, Σ min(count in reference, count in prediction);
+* ROUGE-L: the LCS length from rapidfuzz (``LCSseq.similarity``, compiled);
+* ROUGE-Lsum: the union LCS needs the very LCS rouge-score's table read-out picks (its
+  tie-breaks decide which tokens count), so it is computed bit-parallel over all predicted
+  sentences at once (Hyyrö 2004), with rouge-score's read-out done one step per row, and
+  ROUGE-1.5.5's cap of each token's hits at its counts, as rouge-score applies it.
+
+On 10,000 CNN/DailyMail pairs (Porter stemmer) one process is over ten times as fast as a
+rouge-score loop; on Chinese, jieba's segmentation, needed once per distinct block, takes most
+of the time, and the gain is smaller (``tests/perf/test_rouge_speed.py`` measures both).
 
 Choices stated once here, and named in every signature:
 
 * **Tokenizer** (``tokenizer``). ``auto``: jieba for Chinese, one token per character for
   Japanese and Korean, rouge-score's default for everything else. ``default`` is rouge-score's
-  tokenizer (lower-case, every character other than ``a-z0-9`` becomes a space) with the Porter
+  tokenizer (lower-case, every character other than ``a-z0-9`` becomes a space; reproduced by
+  bench, and checked against rouge-score's ``DefaultTokenizer`` in the tests) with the Porter
   stemmer for English; it deletes every non-ASCII character, so it would score any Chinese
   summary 0, and bench refuses it for Chinese, Japanese and Korean tasks. ``jieba`` segments
   with a private ``jieba.Tokenizer`` (jieba's stock dictionary, HMM on), lower-cases, and splits
@@ -43,21 +65,24 @@ Choices stated once here, and named in every signature:
 * **A failed example** (no response) is scored as an empty summary: 0 for every type.
 
 All four types are computed in one pass over the examples and shared through
-``ScoringContext.memo``, so a task that lists all four scores each example once. From 2,000
+``ScoringContext.memo``, so a task that lists all four scores each example once. From 50,000
 examples on, the pass runs in two worker processes (spawned, so safe with threads and on every
 platform); the numbers are identical to a single-process run.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from importlib import metadata
+from itertools import chain, pairwise
 from pathlib import Path
 from typing import Any, ClassVar, Literal, NamedTuple
 
@@ -67,7 +92,7 @@ from pydantic import Field, ValidationError
 from bench.errors import BenchError, DataError, MissingResource, TaskSpecError
 from bench.metrics.base import Metric, MetricValue, ScoringContext, percentile_ci
 from bench.metrics.paired import PerExampleMean
-from bench.preprocess.segmenter import jieba_tokenizer
+from bench.preprocess.segmenter import jieba_block_splitter, jieba_tokenizer
 
 __all__ = [
     "PRF",
@@ -81,8 +106,10 @@ __all__ = [
 ]
 
 ROUGE_TYPES: tuple[str, ...] = ("rouge1", "rouge2", "rougeL", "rougeLsum")
-PARALLEL_MIN_PAIRS = 2000
-"""From this many examples on, ``processes=None`` scores in (up to) two processes."""
+PARALLEL_MIN_PAIRS = 50_000
+"""From this many examples on, ``processes=None`` scores in (up to) two processes: one process
+scores a few thousand pairs a second, and starting a worker (a fresh interpreter importing bench,
+NLTK, jieba) costs seconds, so below this size two processes would be slower than one."""
 
 TokenizerName = Literal["auto", "default", "jieba", "char"]
 _Group = tuple[str, bool, tuple[str | None, str | None]]
@@ -98,7 +125,7 @@ _LETTERS_DIGITS = re.compile(r"[^\W_]+")
 
 
 # --------------------------------------------------------------------------------------------
-# Tokenizers for RougeScorer(tokenizer=...): picklable, the heavy parts built lazily per process
+# Tokenizers: picklable, the heavy parts built lazily per process
 
 
 _STEMMER: Any = None
@@ -113,14 +140,21 @@ def _porter() -> Any:
     return _STEMMER
 
 
+@functools.lru_cache(maxsize=1 << 18)
+def _stem(token: str) -> str:
+    """The Porter stem of ``token``: a pure function of the word, so cached per distinct word
+    (stemming is most of the cost of tokenizing English)."""
+    stem: str = _porter().stem(token)
+    return stem
+
+
 def _stem_ascii(tokens: list[str]) -> list[str]:
-    stemmer = _porter()
     # rouge-score stems only words longer than three characters; so do we, ASCII words only.
-    return [stemmer.stem(t) if len(t) > 3 and t.isascii() else t for t in tokens]
+    return [_stem(t) if len(t) > 3 and t.isascii() else t for t in tokens]
 
 
 class JiebaTokenizer:
-    """Chinese words for rouge-score: jieba segmentation, lower-cased, letters and digits only.
+    """Chinese words for ROUGE: jieba segmentation, lower-cased, letters and digits only.
 
     Every jieba word is split at characters that are neither letters nor digits (of any script),
     which are dropped, as rouge-score's default tokenizer does with everything outside
@@ -149,12 +183,21 @@ class JiebaTokenizer:
 
     def tokenize(self, text: str) -> list[str]:
         """Tokens of ``text``."""
+        return self._tokens(self._segmenter(), text)
+
+    def bound(self) -> Callable[[str], list[str]]:
+        """:meth:`tokenize` with the jieba tokenizer looked up once, for a scoring pass (each
+        lookup checks the dictionaries' files)."""
+        return functools.partial(self._tokens, self._segmenter())
+
+    def _segmenter(self) -> Any:
+        return jieba_tokenizer(self.dictionary, self.user_dict, who="ROUGE")
+
+    def _tokens(self, segmenter: Any, text: str) -> list[str]:
         # Lower-case after segmenting: jieba's dictionary has mixed-case words (T恤, B超).
         tokens = [
             piece
-            for word in jieba_tokenizer(self.dictionary, self.user_dict, who="ROUGE").cut(
-                text, HMM=True
-            )
+            for word in segmenter.cut(text, HMM=True)
             for piece in _LETTERS_DIGITS.findall(word.lower())
         ]
         return _stem_ascii(tokens) if self.use_stemmer else tokens
@@ -215,37 +258,294 @@ class _Plan:
     jieba_user_dict: str | None = None
 
 
-_SCORERS: dict[_Plan, tuple[Any, Any, list[Any]]] = {}
+_ZERO = (0.0, 0.0, 0.0)
+_CACHED_TEXTS = 1 << 17  # a pass forgets the texts it has seen when it has seen this many
+_ASCII_WORD = re.compile(r"[a-z0-9]+")
+_VALID_TOKEN = re.compile(r"^[a-z0-9]+$")  # rouge-score's last check on every (stemmed) token
 
 
-def _tokenizer_object(plan: _Plan) -> Any:
-    if plan.tokenizer == "jieba":
-        return JiebaTokenizer(plan.stemmer, plan.jieba_dict, plan.jieba_user_dict)
-    if plan.tokenizer == "char":
-        return CharTokenizer(plan.stemmer)
-    return None  # rouge-score's DefaultTokenizer(use_stemmer)
+def _fmeasure(precision: float, recall: float) -> float:
+    # rouge-score's scoring.fmeasure, term for term, so that the floats are bit-identical.
+    if precision + recall > 0:
+        return 2 * precision * recall / (precision + recall)
+    return 0.0
 
 
-def _scorers(plan: _Plan) -> tuple[Any, Any, list[Any]]:
-    """``(whole-text scorer, rougeLsum scorer, splitters)`` for ``plan``, cached per process."""
-    cached = _SCORERS.get(plan)
-    if cached is not None:
-        return cached
-    from rouge_score.rouge_scorer import RougeScorer
+class _Vocab(dict[str, int]):
+    """Token → int id, numbering each new token on first sight: n-grams and LCS work on ints."""
 
+    def __missing__(self, token: str) -> int:
+        self[token] = number = len(self)
+        return number
+
+
+class _DefaultIds(dict[str, int]):
+    """rouge-score's default tokenizer, per distinct word: a run of ``a-z0-9`` → its token id,
+    stemmed when words longer than three characters are, ``-1`` when the stem is not a valid
+    token (rouge-score's final check drops it)."""
+
+    def __init__(self, vocab: _Vocab, stemmer: bool) -> None:
+        super().__init__()
+        self.vocab = vocab
+        self.stemmer = stemmer
+
+    def __missing__(self, word: str) -> int:
+        token = _stem(word) if self.stemmer and len(word) > 3 else word
+        self[word] = number = self.vocab[token] if _VALID_TOKEN.match(token) else -1
+        return number
+
+
+class _TextIds(dict[str, tuple[int, ...]]):
+    """Text → its token ids, each distinct text tokenized once per pass."""
+
+    def __init__(self, plan: _Plan, vocab: _Vocab) -> None:
+        super().__init__()
+        self.vocab = vocab
+        self.words = _DefaultIds(vocab, plan.stemmer)
+        tokenizer = _tokenizer_object(plan)
+        self.tokenize: Callable[[str], list[str]] | None = None
+        if isinstance(tokenizer, JiebaTokenizer):
+            self.tokenize = tokenizer.bound()
+        elif tokenizer is not None:
+            self.tokenize = tokenizer.tokenize
+        self.blocks: dict[str, tuple[int, ...]] = {}
+        self.split_blocks = None
+        if plan.tokenizer == "jieba":
+            # jieba segments every block of a text on its own, so the words of a text are the
+            # words of its blocks, end to end: cached per block, which a text and its sentences
+            # (and near-duplicate texts) share.
+            self.split_blocks = jieba_block_splitter()
+
+    def __missing__(self, text: str) -> tuple[int, ...]:
+        if len(self) >= _CACHED_TEXTS or len(self.blocks) >= _CACHED_TEXTS:
+            self.clear()
+            self.blocks.clear()
+        if self.tokenize is None:
+            # rouge-score's tokenize(): lower-case, non-[a-z0-9] runs to spaces, split, stem.
+            ids = tuple(map(self.words.__getitem__, _ASCII_WORD.findall(text.lower())))
+            if -1 in ids:
+                ids = tuple(i for i in ids if i >= 0)
+        elif self.split_blocks is not None:
+            pieces = []
+            for block in self.split_blocks(text):
+                if block:
+                    cached = self.blocks.get(block)
+                    if cached is None:
+                        cached = self.blocks[block] = self._ids(self.tokenize(block))
+                    pieces.append(cached)
+            ids = tuple(chain.from_iterable(pieces))
+        else:
+            ids = self._ids(self.tokenize(text))
+        self[text] = ids
+        return ids
+
+    def _ids(self, tokens: list[str]) -> tuple[int, ...]:
+        return tuple(map(self.vocab.__getitem__, tokens))
+
+
+# The cached profiles below are built of tuples and plain dicts of ints, which Python's garbage
+# collector stops tracking, so that a pass's caches do not make every full collection slower.
+
+
+class _Whole:
+    """A text's tokens for ROUGE-1, -2 and -L: ids, unigram and bigram counts."""
+
+    __slots__ = ("bigrams", "ids", "unigrams")
+
+    def __init__(self, ids: tuple[int, ...], bigrams: bool) -> None:
+        self.ids = ids
+        self.unigrams = dict(Counter(ids))
+        self.bigrams = dict(Counter(pairwise(ids))) if bigrams else {}
+
+
+_Candidate = tuple[dict[int, int], tuple[tuple[int, int, int], ...], int]
+
+
+class _Summary:
+    """A text's sentences for ROUGE-Lsum: token ids per non-empty line, their total and counts,
+    and (built when the text is a prediction) its sentences laid end to end in one bit-vector."""
+
+    __slots__ = ("_candidate", "counts", "sentences", "size")
+
+    def __init__(self, sentences: tuple[tuple[int, ...], ...]) -> None:
+        self.sentences = sentences
+        self.size = sum(map(len, sentences))
+        self.counts = dict(Counter(chain.from_iterable(sentences)))
+        self._candidate: _Candidate | None = None
+
+    def candidate(self) -> _Candidate:
+        """``(masks, segments, keep)``: per token id the bits of its positions; per non-empty
+        sentence ``(offset, length, its bits)``; and all sentence bits. One zero guard bit
+        follows every sentence, so that carries never cross from one sentence to the next."""
+        if self._candidate is None:
+            masks: dict[int, int] = {}
+            segments = []
+            keep = offset = 0
+            for sentence in self.sentences:
+                if sentence:
+                    bit = 1 << offset
+                    for token in sentence:
+                        masks[token] = masks.get(token, 0) | bit
+                        bit <<= 1
+                    bits = ((1 << len(sentence)) - 1) << offset
+                    segments.append((offset, len(sentence), bits))
+                    keep |= bits
+                offset += len(sentence) + 1
+            self._candidate = masks, tuple(segments), keep
+        return self._candidate
+
+
+def _ngram_prf(
+    target: dict[Any, int], target_total: int, prediction: dict[Any, int], prediction_total: int
+) -> tuple[float, float, float]:
+    # rouge-score's _score_ngrams: the overlap is Σ min(count in target, count in prediction).
+    common = target.keys() & prediction.keys()
+    overlap = sum(map(min, map(target.__getitem__, common), map(prediction.__getitem__, common)))
+    precision = overlap / max(prediction_total, 1)
+    recall = overlap / max(target_total, 1)
+    return precision, recall, _fmeasure(precision, recall)
+
+
+def _union_lcs(
+    reference: tuple[int, ...],
+    masks: dict[int, int],
+    segments: tuple[tuple[int, int, int], ...],
+    keep: int,
+) -> set[int]:
+    """The positions in ``reference`` of the union of one LCS of ``reference`` with each
+    candidate sentence: the LCS that rouge-score's ``_lcs_table`` + ``_backtrack_norec`` read out.
+
+    The LCS table is computed bit-parallel (Hyyrö 2004), one row per reference token over all
+    candidate sentences at once (a zero guard bit between sentences stops the carries): ``v``
+    has a 0 where the row steps up. ``d`` marks the columns where a row is one above the row
+    before. rouge-score's read-out from the bottom-right corner (a match goes diagonally; else
+    up when the cell above is as large, else left) then takes one step per row: a match in the
+    current column, else up if ``d`` is 0 there, else left to the nearest match in the row (the
+    cells passed are all as large, and none is a match). Rows of tokens that no candidate
+    sentence has are always passed upwards, so they are left out.
+    """
+    get = masks.get
+    v = keep
+    rows = []
+    for i, token in enumerate(reference):
+        m = get(token)
+        if m is not None:
+            u = v & m
+            s = v + u
+            rows.append((i, m, v & (u | (s ^ v ^ u))))  # s ^ v ^ u: the carry into each bit
+            v = (s | (v - u)) & keep
+    rows.reverse()
+    steps = keep ^ v  # the last row's steps: per sentence, as many as its LCS is long
+    union = set()
+    for offset, length, bits in segments:
+        left = (steps & bits).bit_count()
+        if left:
+            p = offset + length - 1
+            for i, m, d in rows:
+                if m >> p & 1:
+                    p -= 1
+                elif d >> p & 1:
+                    p = (m & ((1 << p) - 1)).bit_length() - 2
+                else:
+                    continue
+                union.add(i)
+                left -= 1
+                if not left:
+                    break
+    return union
+
+
+def _lsum_prf(reference: _Summary, prediction: _Summary) -> tuple[float, float, float]:
+    # rouge-score's _summary_level_lcs: hits over the union LCSs, each token used at most as
+    # often as it occurs in both texts (the order of a union's tokens cannot change the hits).
+    if not reference.size or not prediction.size:
+        return _ZERO
+    masks, segments, keep = prediction.candidate()
+    left_p = dict(prediction.counts)
+    left_r = dict(reference.counts)
+    hits = 0
+    for sentence in reference.sentences:
+        if masks.keys().isdisjoint(sentence):
+            continue
+        for i in _union_lcs(sentence, masks, segments, keep):
+            token = sentence[i]
+            if left_p[token] > 0 and left_r[token] > 0:
+                hits += 1
+                left_p[token] -= 1
+                left_r[token] -= 1
+    recall = hits / reference.size
+    precision = hits / prediction.size
+    return precision, recall, _fmeasure(precision, recall)
+
+
+class _Pass:
+    """One scoring pass's caches: every distinct text (and sentence) tokenized once, every
+    distinct word stemmed once, whatever the number of pairs it occurs in."""
+
+    def __init__(self, plan: _Plan) -> None:
+        from rapidfuzz.distance import LCSseq
+
+        self.lcs_length = LCSseq.similarity
+        self.plan = plan
+        self.ids = _TextIds(plan, _Vocab())
+        self.bigrams = "rouge2" in plan.types
+        self.wholes: dict[str, _Whole] = {}
+        self.splitters = _splitters(plan)
+        self.summaries: list[dict[str, _Summary]] = [{} for _ in self.splitters]
+
+    def whole(self, text: str, keep: bool = True) -> _Whole:
+        """``text``'s tokens and counts, cached if ``keep`` (references: they recur, across a
+        reference tuple and across systems; a prediction is used for one example)."""
+        found = self.wholes.get(text)
+        if found is None:
+            found = _Whole(self.ids[text], self.bigrams)
+            if keep:
+                if len(self.wholes) >= _CACHED_TEXTS:
+                    self.wholes.clear()
+                self.wholes[text] = found
+        return found
+
+    def summary(self, k: int, text: str, keep: bool = True) -> _Summary:
+        """``text``'s sentences by splitter ``k``, cached if ``keep``."""
+        cache = self.summaries[k]
+        found = cache.get(text)
+        if found is None:
+            # bench's sentences, one a line; rouge-score reads the lines and drops empty ones.
+            lines = "\n".join(self.splitters[k](text)).split("\n")
+            found = _Summary(tuple([self.ids[line] for line in lines if line]))
+            if keep:
+                if len(cache) >= _CACHED_TEXTS:
+                    cache.clear()
+                cache[text] = found
+        return found
+
+    def rouge_l(self, target: _Whole, prediction: _Whole) -> tuple[float, float, float]:
+        # rouge-score's _score_lcs, with the LCS length from rapidfuzz.
+        if not target.ids or not prediction.ids:
+            return _ZERO
+        lcs = self.lcs_length(target.ids, prediction.ids)
+        precision = lcs / len(prediction.ids)
+        recall = lcs / len(target.ids)
+        return precision, recall, _fmeasure(precision, recall)
+
+
+def _rouge1(target: _Whole, prediction: _Whole) -> tuple[float, float, float]:
+    return _ngram_prf(target.unigrams, len(target.ids), prediction.unigrams, len(prediction.ids))
+
+
+def _rouge2(target: _Whole, prediction: _Whole) -> tuple[float, float, float]:
+    return _ngram_prf(
+        target.bigrams,
+        max(len(target.ids) - 1, 0),
+        prediction.bigrams,
+        max(len(prediction.ids) - 1, 0),
+    )
+
+
+def _splitters(plan: _Plan) -> list[Callable[[str], list[str]]]:
+    """The sentence splitters of ``plan``, checked to be the ones the parent process named."""
     from bench.preprocess.sentences import sentence_splitter
 
-    tokenizer = _tokenizer_object(plan)
-    whole = (
-        RougeScorer(list(plan.types), use_stemmer=plan.stemmer, tokenizer=tokenizer)
-        if plan.types
-        else None
-    )
-    lsum = (
-        RougeScorer(["rougeLsum"], use_stemmer=plan.stemmer, tokenizer=tokenizer)
-        if plan.splitters
-        else None
-    )
     splitters = []
     for name in plan.splitters:
         if name.startswith("punkt") and plan.nltk_path:
@@ -258,30 +558,53 @@ def _scorers(plan: _Plan) -> tuple[Any, Any, list[Any]]:
         if splitter.name != name:
             raise RuntimeError(f"worker got sentence splitter '{splitter.name}', not '{name}'")
         splitters.append(splitter.split)
-    cached = (whole, lsum, splitters)
-    _SCORERS[plan] = cached
-    return cached
+    return splitters
+
+
+def _tokenizer_object(plan: _Plan) -> Any:
+    if plan.tokenizer == "jieba":
+        return JiebaTokenizer(plan.stemmer, plan.jieba_dict, plan.jieba_user_dict)
+    if plan.tokenizer == "char":
+        return CharTokenizer(plan.stemmer)
+    return None  # rouge-score's DefaultTokenizer(use_stemmer), reproduced by _TextIds
 
 
 def _score_chunk(plan: _Plan, pairs: Sequence[tuple[str, tuple[str, ...]]]) -> np.ndarray:
     """Score ``(prediction, references)`` pairs: ``(len(pairs), columns, 3)`` of P, R, F.
 
+    rouge-score's ``RougeScorer.score_multi`` per pair, computed from cached tokens: per type,
+    the reference with the highest F-measure (the first on a tie, as ``np.argmax`` picks).
     Module level (and its arguments plain data) so that spawned worker processes can run it.
     """
-    whole, lsum, splitters = _scorers(plan)
+    scoring = _Pass(plan)
+    scorers = [
+        {"rouge1": _rouge1, "rouge2": _rouge2, "rougeL": scoring.rouge_l}[t] for t in plan.types
+    ]
+    splitters = range(len(plan.splitters))
+    rows = []
+    for prediction, references in pairs:
+        row = []
+        if scorers:
+            whole = scoring.whole(prediction, keep=False)
+            targets = [scoring.whole(r) for r in references]
+            for score in scorers:
+                best = score(targets[0], whole)
+                for target in targets[1:]:
+                    prf = score(target, whole)
+                    if prf[2] > best[2]:
+                        best = prf
+                row.append(best)
+        for k in splitters:
+            summary = scoring.summary(k, prediction, keep=False)
+            best = _lsum_prf(scoring.summary(k, references[0]), summary)
+            for reference in references[1:]:
+                prf = _lsum_prf(scoring.summary(k, reference), summary)
+                if prf[2] > best[2]:
+                    best = prf
+            row.append(best)
+        rows.append(row)
     columns = len(plan.types) + len(plan.splitters)
-    out = np.zeros((len(pairs), columns, 3), dtype=np.float64)
-    for i, (prediction, references) in enumerate(pairs):
-        row = out[i]
-        if whole is not None:
-            best = whole.score_multi(list(references), prediction)
-            for j, rouge_type in enumerate(plan.types):
-                row[j] = best[rouge_type]
-        for k, split in enumerate(splitters):
-            lines = ["\n".join(split(ref)) for ref in references]
-            best = lsum.score_multi(lines, "\n".join(split(prediction)))
-            row[len(plan.types) + k] = best["rougeLsum"]
-    return out
+    return np.array(rows, dtype=np.float64).reshape(len(pairs), columns, 3)
 
 
 def _available_cpus() -> int:
@@ -312,8 +635,9 @@ def _run(plan: _Plan, pairs: list[tuple[str, tuple[str, ...]]], processes: int) 
         return _score_chunk(plan, pairs)
     import multiprocessing
 
-    # A few chunks per process balance uneven documents; order is kept by map().
-    size = math.ceil(len(pairs) / (processes * 4))
+    # Two chunks per process balance uneven documents, and keep most of each worker's caches
+    # (every chunk is a pass of its own); order is kept by map().
+    size = math.ceil(len(pairs) / (processes * 2))
     chunks = [pairs[i : i + size] for i in range(0, len(pairs), size)]
     try:
         with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as ex:
@@ -388,7 +712,8 @@ def rouge_scores(
     splitter: SplitterName = "auto",
     processes: int | None = 1,
 ) -> dict[str, PRF]:
-    """Per-example ROUGE of ``predictions`` against their ``references``, by rouge-score.
+    """Per-example ROUGE of ``predictions`` against their ``references``, as rouge-score's
+    ``RougeScorer.score_multi`` computes it.
 
     Args:
         predictions: One text per example; ``None`` (a failed example) scores as empty.
@@ -399,7 +724,7 @@ def rouge_scores(
         tokenizer: ``auto``, ``default`` (rouge-score's), ``jieba`` or ``char``.
         stemmer: Porter stemming; ``None`` means on for English only.
         splitter: The sentence splitter for ``rougeLsum``: ``auto``, ``punkt`` or ``rule``.
-        processes: Worker processes; ``None`` picks two from 2,000 examples on.
+        processes: Worker processes; ``None`` picks two from 50,000 examples on.
 
     Returns:
         For each type, the per-example precision, recall and F-measure (0–1).
@@ -674,7 +999,8 @@ class Rouge1(_Rouge):
 
     P = matching unigrams / prediction unigrams and R = matching unigrams / reference unigrams
     (each unigram matched at most as often as it occurs in both); F = 2PR / (P + R). Computed
-    by rouge-score; see the module docstring for tokenizers, stemming and several references.
+    as rouge-score does; see the module docstring for tokenizers, stemming and several
+    references.
 
     Lin, Chin-Yew. 2004. ROUGE: A Package for Automatic Evaluation of Summaries. In Text
     Summarization Branches Out, pp. 74–81. https://aclanthology.org/W04-1013/
@@ -686,7 +1012,7 @@ class Rouge1(_Rouge):
             Chinese, Japanese and Korean: it deletes their characters and scores 0.
         report: ``f`` for the F-measure only; ``prf`` adds ``rouge1/precision`` and
             ``rouge1/recall`` (values and per-example columns).
-        processes: Worker processes for the scoring pass; ``None``: two from 2,000 examples on
+        processes: Worker processes for the scoring pass; ``None``: two from 50,000 examples on
             (when two CPUs are available), else one. Never changes the numbers.
 
     Example:
@@ -712,7 +1038,7 @@ class Rouge2(_Rouge):
         stemmer: Porter stemming (rouge-score's ``use_stemmer``); ``None``: on for English only.
         tokenizer: ``auto``, ``default``, ``jieba`` or ``char``, as for :class:`Rouge1`.
         report: ``f`` or ``prf`` (adds ``rouge2/precision`` and ``rouge2/recall``).
-        processes: Worker processes; ``None``: two from 2,000 examples on, else one.
+        processes: Worker processes; ``None``: two from 50,000 examples on, else one.
 
     Example:
         >>> s = rouge_scores(["the cat sat"], [("the cat sat down",)], "en", types=("rouge2",))
@@ -727,7 +1053,7 @@ class RougeL(_Rouge):
     """ROUGE-L: longest-common-subsequence F-measure (Lin, 2004), the mean over examples, 0–1.
 
     P = |LCS| / |prediction| and R = |LCS| / |reference| over the tokens of the whole texts
-    (sentence boundaries ignored); F = 2PR / (P + R). Computed by rouge-score.
+    (sentence boundaries ignored); F = 2PR / (P + R). Computed as rouge-score does.
 
     Lin, Chin-Yew. 2004. ROUGE: A Package for Automatic Evaluation of Summaries. In Text
     Summarization Branches Out, pp. 74–81. https://aclanthology.org/W04-1013/
@@ -736,7 +1062,7 @@ class RougeL(_Rouge):
         stemmer: Porter stemming (rouge-score's ``use_stemmer``); ``None``: on for English only.
         tokenizer: ``auto``, ``default``, ``jieba`` or ``char``, as for :class:`Rouge1`.
         report: ``f`` or ``prf`` (adds ``rougeL/precision`` and ``rougeL/recall``).
-        processes: Worker processes; ``None``: two from 2,000 examples on, else one.
+        processes: Worker processes; ``None``: two from 50,000 examples on, else one.
 
     Example:
         >>> s = rouge_scores(["sat the cat"], [("the cat sat",)], "en", types=("rougeL",))
@@ -751,9 +1077,10 @@ class RougeLsum(_Rouge):
     """ROUGE-Lsum: summary-level LCS F-measure (Lin, 2004, §3.2), the mean over examples, 0–1.
 
     The prediction and every reference are split into sentences by the language's splitter and
-    given to rouge-score one sentence per line. Hits = Σ over reference sentences of the union
-    of their LCSs with every predicted sentence (each token counted at most as often as it
-    occurs, as ROUGE-1.5.5 does); P = hits / prediction tokens, R = hits / reference tokens.
+    scored as rouge-score scores them given one sentence per line. Hits = Σ over reference
+    sentences of the union of their LCSs with every predicted sentence (each token counted at
+    most as often as it occurs, as ROUGE-1.5.5 does); P = hits / prediction tokens, R = hits /
+    reference tokens.
 
     Lin, Chin-Yew. 2004. ROUGE: A Package for Automatic Evaluation of Summaries. In Text
     Summarization Branches Out, pp. 74–81. https://aclanthology.org/W04-1013/
@@ -765,7 +1092,7 @@ class RougeLsum(_Rouge):
             rules; punctuation for Chinese), ``punkt`` (required) or ``rule``. The splitter
             that ran is named in the signature.
         report: ``f`` or ``prf`` (adds ``rougeLsum/precision`` and ``rougeLsum/recall``).
-        processes: Worker processes; ``None``: two from 2,000 examples on, else one.
+        processes: Worker processes; ``None``: two from 50,000 examples on, else one.
 
     Example:
         >>> s = rouge_scores(["The cat sat. It purred."], [("It purred. The cat sat.",)],

@@ -13,11 +13,15 @@ are 10,000 (``BENCH_PERF_PAIRS`` changes the count). "Plain rouge-score" is how 
 called: ``RougeScorer([...four types...], use_stemmer=True, split_summaries=True).score`` in one
 Python loop. bench scores the same four types through its metrics (one shared pass, NLTK Punkt
 sentences for ROUGE-Lsum, a 1,000-resample bootstrap per type), in one process and in two.
+
+bench scores ROUGE itself, about ten times as fast as rouge-score in one process (see
+``test_rouge_speed.py``), so at this size a second process does not pay for itself: each worker
+is a fresh interpreter that imports bench and NLTK and fills its own caches, which costs
+seconds. ``processes=None`` therefore starts workers only from 50,000 examples on.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -31,10 +35,8 @@ from bench.families.summarization import SummarizationRequest
 from bench.metrics.base import BootstrapConfig, ScoringContext, score_task
 from bench.metrics.rouge import Rouge1, Rouge2, RougeL, RougeLsum
 from bench.spec import parse_task
+from tests.perf.workloads import frank_pairs
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-FRANK = DATA / "cnn-dailymail" / "frank-test-subset" / "cnndm_test_frank_subset.jsonl"
-SYSTEMS = ["bart", "bart_cased", "bert_sum", "bus", "pgn", "s2s"]
 TYPES = ["rouge1", "rouge2", "rougeL", "rougeLsum"]
 
 _TASK = """\
@@ -55,25 +57,6 @@ primary_metric: rouge1
 """
 
 
-def build_pairs(n: int) -> tuple[list[str], list[str]]:
-    rows = [json.loads(line) for line in FRANK.read_text(encoding="utf-8").splitlines()]
-    base = [(r[s], r["bart_reference"]) for r in rows for s in SYSTEMS if r.get(s)]
-    preds, refs = [], []
-    copy = 0
-    while len(preds) < n:
-        for pred, ref in base:
-            if copy:  # perturb each further copy: drop one word, a different one each time
-                words = pred.split()
-                del words[(copy * 7) % len(words)]
-                pred = " ".join(words)
-            preds.append(pred)
-            refs.append(ref)
-            if len(preds) == n:
-                break
-        copy += 1
-    return preds, refs
-
-
 def bench_run(preds: list[str], refs: list[str], processes: int) -> tuple[float, list[dict]]:
     ctx = ScoringContext(
         spec=parse_task(_TASK),
@@ -92,7 +75,7 @@ def bench_run(preds: list[str], refs: list[str], processes: int) -> tuple[float,
 
 def test_rouge_10k_pairs_plain_serial_parallel(nltk_data: Path, scale: Any) -> None:
     n = scale.pick(10_000, 500, "BENCH_PERF_PAIRS")
-    preds, refs = build_pairs(n)
+    preds, refs = frank_pairs(n)
 
     scorer = RougeScorer(TYPES, use_stemmer=True, split_summaries=True)
     start = time.perf_counter()

@@ -1,8 +1,11 @@
-"""Workloads shared by the metric benchmarks: smoke-task examples repeated to a size, and
-hypotheses made by dropping a word."""
+"""Workloads shared by the metric benchmarks: smoke-task examples repeated to a size,
+hypotheses made by dropping a word, and real summaries (CNN/DailyMail FRANK, CSL) repeated
+with small edits for the ROUGE benchmarks."""
 
 from __future__ import annotations
 
+import csv
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,3 +46,61 @@ def best_of(runs: int, *fns: Callable[[], Any]) -> list[float]:
             fn()
             times[k].append(time.perf_counter() - start)
     return [min(t) for t in times]
+
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+FRANK = DATA / "cnn-dailymail" / "frank-test-subset" / "cnndm_test_frank_subset.jsonl"
+CSL = DATA / "csl-title-summarization" / "ts"
+FRANK_SYSTEMS = ("bart", "bart_cased", "bert_sum", "bus", "pgn", "s2s")
+
+
+def _repeat(base: list[tuple[str, str]], n: int, drop: Callable[[str, int], str]):
+    """``base`` repeated until there are ``n`` pairs, copy ``k`` of each prediction passed
+    through ``drop(prediction, k)`` (copy 0 unchanged)."""
+    preds, refs = [], []
+    copy = 0
+    while len(preds) < n:
+        for pred, ref in base:
+            preds.append(drop(pred, copy) if copy else pred)
+            refs.append(ref)
+            if len(preds) == n:
+                break
+        copy += 1
+    return preds, refs
+
+
+def _drop_word(text: str, copy: int) -> str:
+    words = text.split()
+    del words[(copy * 7) % len(words)]
+    return " ".join(words)
+
+
+def _drop_char(text: str, copy: int) -> str:
+    if len(text) < 2:
+        return text
+    k = (copy * 7) % len(text)
+    return text[:k] + text[k + 1 :]
+
+
+def frank_pairs(n: int) -> tuple[list[str], list[str]]:
+    """English (prediction, reference) pairs: the FRANK subset of CNN/DailyMail, every system's
+    summary against the reference highlights, repeated with one word dropped per further copy
+    (a different word each copy) until there are ``n``."""
+    rows = [json.loads(line) for line in FRANK.read_text(encoding="utf-8").splitlines()]
+    base = [(r[s], r["bart_reference"]) for r in rows for s in FRANK_SYSTEMS if r.get(s)]
+    return _repeat(base, n, _drop_word)
+
+
+def csl_pairs(n: int) -> tuple[list[str], list[str]]:
+    """Chinese (prediction, reference) pairs: CSL dev and test (2,000 abstracts and titles),
+    the abstract's first two sentences (bench's Chinese sentence splitter: a lead-2 summary)
+    against the title, repeated with one character dropped per further copy until ``n``."""
+    from bench.preprocess.sentences import sentence_splitter
+
+    split = sentence_splitter("zh").split
+    base = []
+    for name in ("dev.tsv", "test.tsv"):
+        with (CSL / name).open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
+        base += [("".join(split(abstract)[:2]), title) for _, abstract, title in rows]
+    return _repeat(base, n, _drop_char)

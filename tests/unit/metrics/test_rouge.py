@@ -433,13 +433,14 @@ def test_parallel_through_the_metric_with_punkt(frank, nltk_data) -> None:
 
 def test_auto_processes_threshold(monkeypatch) -> None:
     monkeypatch.setattr(rouge_module, "_available_cpus", lambda: 8)
-    assert rouge_module._auto_processes(1999) == 1
-    assert rouge_module._auto_processes(2000) == 2
+    assert rouge_module.PARALLEL_MIN_PAIRS == 50_000
+    assert rouge_module._auto_processes(49_999) == 1
+    assert rouge_module._auto_processes(50_000) == 2
     monkeypatch.setattr(rouge_module, "_available_cpus", lambda: 1)
-    assert rouge_module._auto_processes(10_000) == 1
+    assert rouge_module._auto_processes(100_000) == 1
     monkeypatch.setattr(rouge_module, "_available_cpus", lambda: 8)
     monkeypatch.setattr(rouge_module, "_in_daemon", lambda: True)
-    assert rouge_module._auto_processes(10_000) == 1
+    assert rouge_module._auto_processes(100_000) == 1
 
 
 # --------------------------------------------------------------------------- signatures
