@@ -85,12 +85,12 @@ def _compare(name: str, folder: Path, layers: int, n: int, runs: int) -> None:
 
 
 def test_bertscore_tiny_model(scale: Any, tmp_path: Path) -> None:
-    n = scale.pick(2048, 256, "BENCH_PERF_SEGMENTS")
+    n = scale.pick(2048, 64, "BENCH_PERF_SEGMENTS")
     _compare("tiny BERT (hidden 32, 2 layers)", tiny_bert(tmp_path / "tiny-bert"), 2, n, 3)
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_bertscore_base_sized_model(scale: Any, tmp_path: Path) -> None:
-    n = scale.pick(512, 64, "BENCH_PERF_SEGMENTS")
+    n = scale.pick(512, 16, "BENCH_PERF_SEGMENTS")
     folder = _base_sized(tmp_path / "base-sized-bert")
     _compare("BERT-base-sized random encoder (768 hidden, layer 9 of 12)", folder, 9, n, 1)

@@ -40,8 +40,10 @@ from bench.metrics.resampling import clear_caches, resample_counts
 from bench.registry import registry
 from tests.perf.workloads import perturb, smoke_examples
 
-REPS = int(os.environ.get("BENCH_PERF_REPS", "3"))
-"""Interleaved repetitions per family (``BENCH_PERF_REPS``); the figures are medians."""
+_FULL = os.environ.get("BENCH_PERF_SCALE", "").lower() == "full"
+REPS = int(os.environ.get("BENCH_PERF_REPS", "3" if _FULL else "1"))
+"""Interleaved repetitions per family (``BENCH_PERF_REPS``; 3 at full scale, 1 reduced); the
+figures are medians."""
 
 
 GOAL = 1.10
@@ -143,7 +145,7 @@ def _measure(
 
 
 def _n(scale: Any) -> int:
-    return int(scale.pick(10_000, 2_000, "BENCH_PERF_EXAMPLES"))
+    return int(scale.pick(10_000, 500, "BENCH_PERF_EXAMPLES"))
 
 
 @pytest.mark.slow

@@ -117,7 +117,7 @@ def _rate(metric: COMET, n: int) -> float:
 
 
 def test_comet_segments_per_second(scale: Scale, tmp_path: Path) -> None:
-    n = scale.pick(256, 16, "BENCH_PERF_COMET")
+    n = scale.pick(256, 8, "BENCH_PERF_COMET")
     threads = torch.get_num_threads()
     tiny = _rate(
         COMET(model=str(GOLDEN / "comet-tiny"), encoder=str(GOLDEN / "tiny-xlmr"), device="cpu"),

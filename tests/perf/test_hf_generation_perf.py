@@ -64,7 +64,7 @@ def test_causal_generation_with_stop_strings_vs_bare_generate(tmp_path: Path, sc
     spec = find_task("qa-en")
     family = get_family("qa")
     ds = load_split(spec, family, "test", data_override=None).dataset
-    requests = [family.build(row, spec)[0] for row in ds][: scale.pick(128, 32)]
+    requests = [family.build(row, spec)[0] for row in ds][: scale.pick(128, 8)]
     stop = "|".join(s.replace("\n", "\\n") for s in STOPS)
     adapter = HFAdapter(
         str(path), task="causal", device="cpu", batch_size=BATCH, max_new_tokens=NEW_TOKENS,

@@ -83,7 +83,7 @@ def _by_length(tok: Any, texts: list[str]) -> list[str]:
 def test_classifier_adapter_vs_plain_loop(tmp_path: Path, scale: Any) -> None:
     path = tiny_hf.classifier_model(tmp_path / "cls", hidden=256, layers=2)
     spec, requests = _requests("sentiment-en", ("test",))
-    requests = requests[: scale.pick(160, 64)]
+    requests = requests[: scale.pick(160, 16)]
     reps = 5  # best of five: one timing of a few milliseconds is noise
     texts = [r.text for r in requests]
     adapter = HFAdapter(str(path), task="classifier", device="cpu", batch_size=BATCH)
@@ -113,7 +113,7 @@ def test_classifier_adapter_vs_plain_loop(tmp_path: Path, scale: Any) -> None:
 def test_seq2seq_adapter_vs_plain_generate_loop(tmp_path: Path, scale: Any) -> None:
     path = tiny_hf.seq2seq_model(tmp_path / "s2s", hidden=128, layers=2)
     spec, requests = _requests("translation-zh-en", ("test",))
-    requests = requests[: scale.pick(64, 32)]
+    requests = requests[: scale.pick(64, 8)]
     reps = 5  # best of five: one timing of a few milliseconds is noise
     adapter = HFAdapter(
         str(path), task="seq2seq", device="cpu", batch_size=BATCH, max_new_tokens=NEW_TOKENS

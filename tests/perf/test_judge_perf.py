@@ -46,7 +46,7 @@ def _context(n: int, cache: PredictionCache | None = None) -> ScoringContext:
 
 
 def test_judge_throughput(scale: Scale, tmp_path: Path) -> None:
-    n = scale.pick(2000, 300, "BENCH_JUDGE_SEGMENTS")
+    n = scale.pick(2000, 100, "BENCH_JUDGE_SEGMENTS")
     with OpenAIServer() as server:
         server.faults.script = {"Score:": ["85"]}
         model = f"openai:judge,base_url={server.base_url},concurrency=4"

@@ -117,7 +117,7 @@ def _measure(folder: Path, n: int) -> dict[str, Any]:
 
 
 def test_peak_memory_small_vs_ten_times_larger(scale: Any, tmp_path: Path) -> None:
-    small_n = scale.pick(100_000, 5_000, "BENCH_PERF_MEMORY_N")
+    small_n = scale.pick(100_000, 2_000, "BENCH_PERF_MEMORY_N")
     small = _measure(tmp_path / "small", small_n)
     large = _measure(tmp_path / "large", 10 * small_n)
     print(f"\npeak RSS of a run (baseline:majority, sentiment, no cache), scale {scale.name}")

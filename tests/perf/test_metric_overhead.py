@@ -70,7 +70,7 @@ def _bench(spec: Any, requests: list, references: list, responses: list, names: 
 def test_translation_bleu_chrf_ter_vs_sacrebleu(scale: Any) -> None:
     import sacrebleu
 
-    n = scale.pick(10_000, 1_000, "BENCH_PERF_EXAMPLES")
+    n = scale.pick(10_000, 300, "BENCH_PERF_EXAMPLES")
     spec, requests, references = smoke_examples("translation-zh-en", n)
     m = len({r.id for r in requests})
     hyps = [perturb(refs[0], i // m) for i, refs in enumerate(references)]
@@ -97,7 +97,7 @@ def test_summarization_rouge_vs_rouge_score(scale: Any, nltk_data: Any) -> None:
     (``split_summaries=True``: NLTK sentences for ROUGE-Lsum, as bench splits English)."""
     from rouge_score.rouge_scorer import RougeScorer
 
-    n = scale.pick(10_000, 1_000, "BENCH_PERF_EXAMPLES")
+    n = scale.pick(10_000, 300, "BENCH_PERF_EXAMPLES")
     spec, requests, references = smoke_examples("summarization-en", n)
     m = len({r.id for r in requests})
     preds = [perturb(refs[0], 1 + i // m) for i, refs in enumerate(references)]
@@ -123,7 +123,7 @@ def test_summarization_rouge_vs_rouge_score(scale: Any, nltk_data: Any) -> None:
 def test_sentiment_accuracy_macro_f1_vs_sklearn(scale: Any) -> None:
     from sklearn.metrics import accuracy_score, f1_score
 
-    n = scale.pick(10_000, 1_000, "BENCH_PERF_EXAMPLES")
+    n = scale.pick(10_000, 300, "BENCH_PERF_EXAMPLES")
     spec, requests, references = smoke_examples("sentiment-en", n)
     labels = list(requests[0].labels)
     rng = np.random.default_rng(3)
@@ -166,7 +166,7 @@ def _squad_direct(preds: list[str], golds: list[tuple[str, ...]]) -> dict[str, f
 
 
 def test_qa_squad_em_f1_vs_the_official_definitions(scale: Any) -> None:
-    n = scale.pick(10_000, 1_000, "BENCH_PERF_EXAMPLES")
+    n = scale.pick(10_000, 300, "BENCH_PERF_EXAMPLES")
     spec, requests, references = smoke_examples("qa-en", n)
     m = len({r.id for r in requests})
     preds = [perturb(refs[0], i // m) for i, refs in enumerate(references)]
@@ -180,7 +180,7 @@ def test_qa_squad_em_f1_vs_the_official_definitions(scale: Any) -> None:
 
 def test_recommendation_ranking_vs_ranx(scale: Any) -> None:
     ranx = pytest.importorskip("ranx")
-    n = scale.pick(10_000, 1_000, "BENCH_PERF_EXAMPLES")
+    n = scale.pick(10_000, 300, "BENCH_PERF_EXAMPLES")
     spec, requests, references = smoke_examples("recommendation-synthetic", n)
     rng = np.random.default_rng(5)
     responses, qrels, run = [], {}, {}

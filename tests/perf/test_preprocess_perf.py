@@ -50,7 +50,7 @@ def test_jieba_segmentation_cold_vs_datasets_cached(
     import datasets
     import jieba
 
-    n = scale.pick(100_000, 5_000, "BENCH_PERF_SENTENCES")
+    n = scale.pick(100_000, 1_000, "BENCH_PERF_SENTENCES")
     smoke = BUILTIN_ROOT / "smoke" / "sentiment-zh"
     rows = [
         json.loads(line)

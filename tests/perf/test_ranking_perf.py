@@ -116,7 +116,7 @@ def bench_scores(
 
 
 def test_ranking_metrics_100k_users_bench_vs_ranx(scale: Any) -> None:
-    n_users = scale.pick(100_000, 5_000, "BENCH_PERF_USERS")
+    n_users = scale.pick(100_000, 1_000, "BENCH_PERF_USERS")
     requests, references, responses, qrels, run = build(n_users)
 
     # Warm-up: compile ranx's kernels (>= 10 users, or ranx pins numba to one thread).

@@ -74,7 +74,7 @@ def bench_run(preds: list[str], refs: list[str], processes: int) -> tuple[float,
 
 
 def test_rouge_10k_pairs_plain_serial_parallel(nltk_data: Path, scale: Any) -> None:
-    n = scale.pick(10_000, 500, "BENCH_PERF_PAIRS")
+    n = scale.pick(10_000, 200, "BENCH_PERF_PAIRS")
     preds, refs = frank_pairs(n)
 
     scorer = RougeScorer(TYPES, use_stemmer=True, split_summaries=True)

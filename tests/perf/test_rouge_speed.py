@@ -68,8 +68,8 @@ def _assert_identical(ours: dict[str, Any], plain: list[dict[str, Any]]) -> None
 
 
 def test_english_rouge_vs_rouge_score(nltk_data: Path, scale: Any) -> None:
-    n = scale.pick(10_000, 1_000, "BENCH_PERF_PAIRS")
-    runs = scale.pick(1, 2, "BENCH_PERF_RUNS")
+    n = scale.pick(10_000, 300, "BENCH_PERF_PAIRS")
+    runs = scale.pick(1, 1, "BENCH_PERF_RUNS")
     preds, refs = frank_pairs(n)
     scorer = RougeScorer(TYPES, use_stemmer=True, split_summaries=True)
     out: dict[str, Any] = {}
@@ -92,8 +92,8 @@ def test_chinese_rouge_vs_rouge_score(scale: Any) -> None:
     status = jieba_status()
     if not status.present:
         pytest.skip(f"jieba is not usable: {status.detail}")
-    n = scale.pick(10_000, 1_000, "BENCH_PERF_PAIRS")
-    runs = scale.pick(1, 2, "BENCH_PERF_RUNS")
+    n = scale.pick(10_000, 300, "BENCH_PERF_PAIRS")
+    runs = scale.pick(1, 1, "BENCH_PERF_RUNS")
     preds, refs = csl_pairs(n)
     tokenizer = JiebaTokenizer()
     whole = RougeScorer(TYPES[:3], tokenizer=tokenizer)
