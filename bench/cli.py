@@ -426,7 +426,7 @@ def run(
             for o in outcomes
             if o.record is not None and o.record_path is not None
         ]
-        _publish(runs, publish, title)
+        _publish(runs, publish, title, stamps=_home() / "published.json")
     if unstable:
         raise typer.Exit(1)
 
@@ -645,22 +645,45 @@ def _command_line() -> str:
 
 
 def _publish(
-    runs: Sequence[Any], dest: Path, title: str, *, formats: str = "", lang: str = "en"
+    runs: Sequence[Any],
+    dest: Path,
+    title: str,
+    *,
+    formats: str = "",
+    lang: str = "en",
+    stamps: Path | None = None,
 ) -> Any:
     """Build the leaderboard of ``runs`` (records, or (record, run folder) pairs) into ``dest``;
-    shared by ``bench run --publish`` and ``bench leaderboard``. Returns the leaderboard."""
+    shared by ``bench run --publish`` and ``bench leaderboard``. Returns the leaderboard, or
+    ``None`` when ``stamps`` (a :class:`~bench.leaderboard.stamps.PublishStamps` file) says
+    ``dest`` already holds exactly what this build would write (nothing is rebuilt)."""
     from bench.leaderboard import FORMATS, build_leaderboard, write_leaderboard
     from bench.leaderboard.render import parse_formats
+    from bench.leaderboard.stamps import PublishStamps, publish_stamp
 
     wanted = parse_formats(formats) if formats else list(FORMATS)
+    command = _command_line()
+    known = PublishStamps(stamps) if stamps is not None else None
+    stamp = publish_stamp(runs, title=title, formats=wanted, lang=lang, command=command)
+    kept = known.current(dest, stamp) if known is not None else None
+    if kept is not None:
+        for warning in kept:
+            err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+        err.print(
+            f"{dest}: up to date (the same records, title and command as when it was written)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        return None
     board = build_leaderboard(runs)
     for warning in board.warnings:
         err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
-    paths = write_leaderboard(
-        board, dest, formats=wanted, title=title, command=_command_line(), lang=lang
-    )
+    paths = write_leaderboard(board, dest, formats=wanted, title=title, command=command, lang=lang)
     for p in paths:
         err.print(f"wrote {p}", markup=False, highlight=False, soft_wrap=True)
+    if known is not None:
+        known.remember(dest, stamp, paths, board.warnings)
     return board
 
 

@@ -86,8 +86,10 @@ def file_digest(path: str | Path, algorithm: str = "sha256", *, length: int | No
 
 
 @cache
+@cache
 def library_version(distribution: str) -> str | None:
-    """The installed version of ``distribution`` (``None`` when it is not installed)."""
+    """The installed version of ``distribution`` (``None`` when it is not installed); read
+    once per process (each lookup parses the package's metadata)."""
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:

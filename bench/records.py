@@ -9,6 +9,7 @@ like keys or tokens are masked before they reach a record.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -504,14 +505,20 @@ def record_json_schema() -> dict[str, Any]:
 
 
 def package_versions() -> dict[str, str]:
-    """Installed versions of the packages that can change a number."""
-    out = {}
+    """Installed versions of the packages that can change a number (read once per process:
+    each lookup parses a package's metadata file)."""
+    return dict(_package_versions())
+
+
+@functools.cache
+def _package_versions() -> tuple[tuple[str, str], ...]:
+    out = []
     for name in _PACKAGES:
         try:
-            out[name] = metadata.version(name)
+            out.append((name, metadata.version(name)))
         except metadata.PackageNotFoundError:
             continue
-    return out
+    return tuple(out)
 
 
 def _option_seed(task: Any) -> int | None:

@@ -53,7 +53,7 @@ from bench.adapters.base import Adapter, Resources, Seed
 from bench.adapters.vector_files import Word2VecSettings, train_word2vec, vectors_sha256
 from bench.adapters.vectors import VectorModel
 from bench.errors import AdapterError, DataError, ModelSpecError
-from bench.identity import short_hash
+from bench.identity import library_version, short_hash
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
@@ -275,15 +275,14 @@ class Word2VecBaseline(VectorModel):
 
     def vectors_identity(self) -> dict[str, Any]:
         """The corpus's content hash, the language and its tokenisation, every training
-        setting and gensim's version."""
-        import gensim
-
+        setting and gensim's version (read from its metadata: importing gensim costs a
+        second)."""
         return {
             "corpus_sha256": self._corpus_sha256(),
             "language": self.language,
             "tokenisation": _tokenisation_identity(self.language),
             "settings": self.settings().as_dict(),
-            "gensim": gensim.__version__,
+            "gensim": library_version("gensim"),
         }
 
     # ------------------------------------------------------------------ training

@@ -249,13 +249,9 @@ class _RunTokenizer:
 
 
 def _punkt_installed() -> bool:
-    import nltk
+    from bench.preprocess.resources import nltk_find
 
-    try:
-        nltk.data.find("tokenizers/punkt_tab/english/")
-    except LookupError:
-        return False
-    return True
+    return nltk_find("tokenizers/punkt_tab/english/") is not None
 
 
 def _run_tokenizer(sentences: SentenceMode) -> _RunTokenizer:
@@ -263,9 +259,9 @@ def _run_tokenizer(sentences: SentenceMode) -> _RunTokenizer:
     if sentences == "line" or (sentences == "auto" and not _punkt_installed()):
         return _RunTokenizer("line")
     if sentences == "punkt":
-        from bench.preprocess.resources import require_nltk
+        from bench.preprocess.resources import check_nltk
 
-        require_nltk("tokenizers/punkt_tab/english/", "punkt_tab", "the CMRC2018 metrics")
+        check_nltk("tokenizers/punkt_tab/english/", "punkt_tab", "the CMRC2018 metrics")
     return _RunTokenizer("punkt")
 
 

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from bench.errors import MissingResource
 from bench.preprocess.base import Batch, Step, TokenStep, pos_column, tokens_column
-from bench.preprocess.resources import nltk_identity, nltk_location, require_nltk
+from bench.preprocess.resources import check_nltk, nltk_identity, nltk_location, require_nltk
 from bench.preprocess.text import require_column
 
 __all__ = ["EnPOS", "EnSentences", "EnTokenize", "sentences_column"]
@@ -65,7 +65,7 @@ class EnTokenize(TokenStep):
 
     def check_resources(self) -> None:
         if self.sentence_split:
-            require_nltk(_punkt_resource("english"), "punkt_tab", self.name)
+            check_nltk(_punkt_resource("english"), "punkt_tab", self.name)
 
     def data_dependencies(self) -> dict[str, Any]:
         if not self.sentence_split:
@@ -110,7 +110,7 @@ class EnSentences(Step):
     language: str = Field(default="english", pattern=r"^[a-z_]+$")
 
     def check_resources(self) -> None:
-        require_nltk(_punkt_resource(self.language), "punkt_tab", self.name)
+        check_nltk(_punkt_resource(self.language), "punkt_tab", self.name)
 
     def data_dependencies(self) -> dict[str, Any]:
         return {"punkt_tab": nltk_identity(_punkt_resource(self.language))}

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -32,8 +34,10 @@ __all__ = [
     "OPENCC_CONFIGS",
     "NltkPackage",
     "ResourceStatus",
+    "check_nltk",
     "file_sha256_16",
     "jieba_status",
+    "nltk_find",
     "nltk_identity",
     "nltk_location",
     "nltk_resources",
@@ -122,6 +126,58 @@ def nltk_location(pointer: Any) -> str:
     return str(getattr(pointer, "path", pointer))
 
 
+def _nltk_default_path() -> list[str] | None:
+    """``nltk.data.path`` as NLTK builds it when first imported, on POSIX (``None`` on Windows,
+    or when ``nltk`` is imported already: then its own list, which a caller may have edited,
+    is the truth)."""
+    if "nltk" in sys.modules or os.name == "nt":
+        return None
+    path = [os.path.expanduser(d) for d in os.environ.get("NLTK_DATA", "").split(os.pathsep) if d]
+    if "APPENGINE_RUNTIME" not in os.environ and os.path.expanduser("~/") != "~/":
+        path.append(os.path.expanduser("~/nltk_data"))
+    prefix = sys.prefix
+    path += [
+        os.path.join(prefix, "nltk_data"),
+        os.path.join(prefix, "share", "nltk_data"),
+        os.path.join(prefix, "lib", "nltk_data"),
+        "/usr/share/nltk_data",
+        "/usr/local/share/nltk_data",
+        "/usr/lib/nltk_data",
+        "/usr/local/lib/nltk_data",
+    ]
+    return path
+
+
+def nltk_find(resource_path: str) -> str | None:
+    """Where ``nltk.data.find(resource_path)`` finds a resource (:func:`nltk_location` of its
+    pointer), or ``None`` when it is not installed — without importing NLTK (about 2.5 s)
+    when the resource is a plain file or folder in one of NLTK's search folders.
+
+    ``nltk.data.find`` looks for plain files and folders in every folder of its path, in
+    order, before it looks into zip files; so the first folder of NLTK's own default path that
+    holds the resource is what it would return. Anything else (not found there, a zipped
+    package, NLTK already imported, Windows) is asked of NLTK itself.
+
+    Example:
+        >>> nltk_find("corpora/no-such-resource") is None  # doctest: +SKIP
+        True
+    """
+    default = _nltk_default_path()
+    if default is not None:
+        parts = resource_path.rstrip("/").split("/")
+        for base in default:
+            candidate = os.path.join(base, *parts)
+            folder = resource_path.endswith("/")
+            if os.path.isdir(candidate) if folder else os.path.exists(candidate):
+                return candidate
+    import nltk
+
+    try:
+        return nltk_location(nltk.data.find(resource_path))
+    except LookupError:
+        return None
+
+
 def _searched() -> str:
     import nltk
 
@@ -160,6 +216,13 @@ def require_nltk(resource_path: str, package: str, used_by: str) -> Any:
             fix=f"run `python -m nltk.downloader {package}` or set NLTK_DATA to a folder that "
             "has it",
         ) from None
+
+
+def check_nltk(resource_path: str, package: str, used_by: str) -> None:
+    """:func:`require_nltk` for a check alone: NLTK is imported only when the resource is not
+    a plain file or folder of its default path (:func:`nltk_find`)."""
+    if nltk_find(resource_path) is None:
+        require_nltk(resource_path, package, used_by)
 
 
 def nltk_resources() -> list[ResourceStatus]:
@@ -241,18 +304,18 @@ def nltk_identity(resource_path: str) -> str | None:
         >>> len(nltk_identity("corpora/stopwords/english") or "")  # doctest: +SKIP
         16
     """
-    import nltk
-
-    try:
-        pointer = nltk.data.find(resource_path)
-    except LookupError:
+    found = nltk_find(resource_path)
+    if found is None:
         return None
-    zipped = getattr(pointer, "zipfile", None)
-    if zipped is not None:
+    path = Path(found)
+    if not path.exists():  # archive.zip/entry: NLTK reads the zipped package in place
+        import nltk
+
+        pointer = nltk.data.find(resource_path)
+        zipped = pointer.zipfile
         archive = Path(zipped.filename)
         st = archive.stat()
         return _zip_entry_hash(str(archive), st.st_mtime_ns, st.st_size, str(pointer.entry))
-    path = Path(str(getattr(pointer, "path", pointer)))
     return _folder_hash(path) if path.is_dir() else file_sha256_16(path)
 
 

@@ -72,13 +72,9 @@ def _split_keep(flat: str) -> list[str]:
 
 
 def _punkt_available(language: str) -> bool:
-    try:
-        import nltk
+    from bench.preprocess.resources import nltk_find
 
-        nltk.data.find(f"tokenizers/punkt_tab/{language}/")
-        return True
-    except LookupError:
-        return False
+    return nltk_find(f"tokenizers/punkt_tab/{language}/") is not None
 
 
 def _punkt_split(text: str) -> list[str]:
@@ -97,9 +93,9 @@ def _cached(language: str, prefer: str, punkt: bool) -> SentenceSplitter:
     if language.startswith(("zh", "ja")):
         return SentenceSplitter("zh-punct", _zh_split)
     if prefer == "punkt" or (prefer == "auto" and punkt):
-        from bench.preprocess.resources import require_nltk
+        from bench.preprocess.resources import check_nltk
 
-        require_nltk("tokenizers/punkt_tab/english/", "punkt_tab", "sentence splitting")
+        check_nltk("tokenizers/punkt_tab/english/", "punkt_tab", "sentence splitting")
         return SentenceSplitter("punkt_tab", _punkt_split)
     return SentenceSplitter("rule", _en_rule_split)
 

@@ -23,7 +23,12 @@ from typing import Any, ClassVar, Literal
 from bench.errors import MissingResource
 from bench.preprocess.base import Batch, Step, TextStep, TokenStep, View, pos_column, tokens_column
 from bench.preprocess.resources import opencc_identity, require_opencc
-from bench.preprocess.segmenter import jieba_identity, jieba_pos_tokenizer, jieba_tokenizer
+from bench.preprocess.segmenter import (
+    jieba_identity,
+    jieba_pos_tokenizer,
+    jieba_tokenizer,
+    stock_dictionary_present,
+)
 
 __all__ = ["TraditionalToSimplified", "ZhPOS", "ZhSegment"]
 
@@ -107,6 +112,8 @@ class ZhSegment(TokenStep):
     user_dict: str | None = None
 
     def check_resources(self) -> None:
+        if self.user_dict is None and stock_dictionary_present():
+            return  # the stock dictionary is there; loading it waits for the first text
         jieba_tokenizer(None, self.user_dict, who=_who(self.name))
 
     def data_dependencies(self) -> dict[str, Any]:

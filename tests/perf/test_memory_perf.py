@@ -14,6 +14,9 @@ peaks:
 
 N is 100,000 and 1,000,000 at full scale, 5,000 and 50,000 reduced.
 
+It also prints the harness overhead per example (issue 18, goal 3): the difference of the two
+runs' times outside the metric stage, over the difference of their sizes.
+
 The figures are reported as they are, never asserted. Requests and references are built from the
 Arrow dataset chunk by chunk and responses kept as interned JSON (:mod:`bench.streaming`), so the
 heap grows only by a few numpy columns per example (content hashes, response indices, scores);
@@ -85,7 +88,7 @@ peak_anon[0] = max(peak_anon[0], anon_kib())
 peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 record = out.record
 print(json.dumps({"peak_mib": peak_kib / 1024, "anon_mib": peak_anon[0] / 1024,
-                  "seconds": seconds,
+                  "seconds": seconds, "score_s": record.timings.score_s,
                   "n": record.task.n_examples, "accuracy": record.metrics["accuracy"].value}))
 """
 
@@ -131,5 +134,13 @@ def test_peak_memory_small_vs_ten_times_larger(scale: Any, tmp_path: Path) -> No
     if small["anon_mib"] > 0:
         anon = large["anon_mib"] / small["anon_mib"]
         print(f"  peak anonymous memory ratio 10x examples / 1x: x{anon:.2f}")
+    # Harness overhead: what each further example costs beyond the metric stage, from the
+    # difference of the two runs (fixed costs such as imports and the model's fit cancel).
+    extra = (large["seconds"] - large["score_s"]) - (small["seconds"] - small["score_s"])
+    per_example_us = 1e6 * extra / (large["n"] - small["n"])
+    print(
+        f"  harness overhead (null model, beyond the metric stage): {per_example_us:.1f} µs per "
+        f"example, from {small_n} to {10 * small_n} examples (goal <= 5 µs)"
+    )
     assert (small["n"], large["n"]) == (small_n, 10 * small_n)
     assert small["accuracy"] == large["accuracy"] == 0.7  # the majority label's share

@@ -270,3 +270,38 @@ def test_bench_run_reports_kept_pairs_and_rescore_scores_them(
     kept = bench_run()
     assert "1 pair(s) up to date" in kept and "--rescore" in kept
     assert "up to date" not in bench_run("--rescore")
+
+
+def test_an_up_to_date_leaderboard_is_not_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``bench run --publish`` keeps a published folder that holds exactly what the build
+    would write (same records, title and command); a file edited by hand, or a record scored
+    again, rebuilds it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BENCH_HOME", str(tmp_path / "home"))
+    _task(tmp_path / "tasks")
+    argv = ["run", "-m", "baseline:majority", "-t", "local-sent", "--tasks-dir", "tasks"]
+    argv += ["--results", "res", "--bootstrap", "100", "--publish", "board"]
+
+    def bench_run(*extra: str) -> str:
+        with pytest.raises(SystemExit) as info:
+            main([*argv, *extra])
+        assert info.value.code in (0, None)
+        return capsys.readouterr().err
+
+    assert "wrote board/README.md" in bench_run()
+    readme = tmp_path / "board" / "README.md"
+    first = readme.read_bytes()
+    kept = bench_run()
+    assert "board: up to date" in kept and "wrote" not in kept
+    assert readme.read_bytes() == first
+    readme.write_text("edited by hand\n", encoding="utf-8")
+    assert "wrote board/README.md" in bench_run()
+    assert readme.read_bytes() == first  # rebuilt as it was
+    (tmp_path / "board" / "index.html").unlink()
+    assert "wrote board/index.html" in bench_run()
+    # Scored again: a new run id in the record, so a new report (its dates, its footnotes).
+    assert "wrote board/README.md" in bench_run("--rescore")
+    # Another title is another report.
+    assert "wrote board/README.md" in bench_run("--title", "another")
