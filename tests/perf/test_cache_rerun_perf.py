@@ -11,8 +11,9 @@ side (issue 18, goal 1: a warm re-run ≥ 20× faster than cold):
   from the cache (what a re-run cost before records were kept).
 
 At full scale (``BENCH_PERF_SCALE=full``) every built-in baseline runs on the whole smoke
-suite (the README's main command); reduced, two cheap baselines on two of its tasks. The test asserts that the warm
-run kept every record (no new run id) and the rescored run reproduced every metric exactly.
+suite (the README's main command); reduced, two cheap baselines on two of its tasks. The test
+asserts that the warm run kept every record (no new run id) and the rescored run reproduced
+every metric exactly.
 """
 
 from __future__ import annotations
