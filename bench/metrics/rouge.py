@@ -54,20 +54,20 @@ import math
 import os
 import re
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
-import numpy as np
 from pydantic import Field, ValidationError
 
 from bench.errors import BenchError, DataError, MissingResource, TaskSpecError
 from bench.metrics.base import Metric, MetricValue, ScoringContext, percentile_ci
 from bench.metrics.paired import PerExampleMean
 from bench.preprocess.segmenter import jieba_tokenizer
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "PRF",
@@ -268,6 +268,8 @@ def _score_chunk(plan: _Plan, pairs: Sequence[tuple[str, tuple[str, ...]]]) -> n
 
     Module level (and its arguments plain data) so that spawned worker processes can run it.
     """
+    import numpy as np
+
     whole, lsum, splitters = _scorers(plan)
     columns = len(plan.types) + len(plan.splitters)
     out = np.zeros((len(pairs), columns, 3), dtype=np.float64)
@@ -304,6 +306,8 @@ def _auto_processes(n: int) -> int:
 
 
 def _run(plan: _Plan, pairs: list[tuple[str, tuple[str, ...]]], processes: int) -> np.ndarray:
+    import numpy as np
+
     columns = len(plan.types) + len(plan.splitters)
     if not pairs:
         return np.zeros((0, columns, 3), dtype=np.float64)
@@ -311,6 +315,8 @@ def _run(plan: _Plan, pairs: list[tuple[str, tuple[str, ...]]], processes: int) 
     if processes == 1:
         return _score_chunk(plan, pairs)
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     # A few chunks per process balance uneven documents; order is kept by map().
     size = math.ceil(len(pairs) / (processes * 4))
