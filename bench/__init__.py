@@ -6,11 +6,21 @@ entry points are :func:`bench.runner.run_plan`, :func:`bench.spec.load_task` and
 :func:`bench.catalog.select_tasks`.
 """
 
-from importlib import metadata
-
-try:
-    __version__ = metadata.version("bench")
-except metadata.PackageNotFoundError:  # running from a source tree without installing
-    __version__ = "0.0.0+unknown"
+from typing import Any
 
 __all__ = ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    # The version is read from the installed metadata on first use: importlib.metadata costs
+    # ~50 ms to import, which `bench --help` need not pay.
+    if name == "__version__":
+        from importlib import metadata
+
+        try:
+            version = metadata.version("bench")
+        except metadata.PackageNotFoundError:  # running from a source tree without installing
+            version = "0.0.0+unknown"
+        globals()["__version__"] = version
+        return version
+    raise AttributeError(f"module 'bench' has no attribute '{name}'")

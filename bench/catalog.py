@@ -247,8 +247,11 @@ _STAMP_FILE_LIMIT = 5000
 def data_stamp(spec: TaskSpec) -> str | None:
     """A cheap identity of a ``builtin`` or ``local`` task's data as it is on disk now: the
     task spec's hash and, for every file under the source's folder, its path, size and
-    modification time (no file is read). ``None`` when the source is remote (hub, url,
-    sacrebleu), its folder is missing or holds more than 5,000 files.
+    modification time (no file is read). A folder that does not exist is stamped as missing
+    when every file name is inside it (its data cannot load, and the stamp changes once the
+    folder appears). ``None`` when the source is remote (hub, url, sacrebleu), its folder is
+    not a folder, is missing while a file name reaches outside it, or holds more than 5,000
+    files.
 
     It keys display-only figures (:class:`TestCounts`), never a score: a score's data
     identity is the content fingerprint computed when the split is loaded.
@@ -266,6 +269,10 @@ def data_stamp(spec: TaskSpec) -> str | None:
         root = spec.path.parent / location
     else:
         root = location
+    if not root.exists() and all(_inside(name) for name in _file_names(source.files)):
+        return short_hash(
+            {"bench": __version__, "spec": spec.spec_hash(), "root": str(root), "files": None}
+        )
     if not root.is_dir():
         return None
     entries = []
@@ -281,6 +288,16 @@ def data_stamp(spec: TaskSpec) -> str | None:
     return short_hash(
         {"bench": __version__, "spec": spec.spec_hash(), "root": str(root), "files": entries}
     )
+
+
+def _file_names(files: dict[str, str | list[str]]) -> list[str]:
+    return [n for names in files.values() for n in ([names] if isinstance(names, str) else names)]
+
+
+def _inside(name: str) -> bool:
+    """Whether a file name (or glob) of a source stays inside the source's folder."""
+    path = Path(name).expanduser()
+    return not path.is_absolute() and ".." not in path.parts
 
 
 class TestCounts:

@@ -211,6 +211,15 @@ _BUILTINS: dict[Kind, dict[str, str]] = {
 }
 
 
+_NEED_PARAMS: Final[frozenset[tuple[Kind, str]]] = frozenset(
+    {("step", "remove_stopwords"), ("step", "truncate"), ("metric", "judge")}
+)
+"""The built-ins that cannot be built without parameters (a required or exactly-one-of
+parameter). Every other built-in step and metric builds with none, so a task file that names
+one without parameters is checked against the name table alone, never imported
+(tests/unit/test_registry.py keeps this set equal to what the classes refuse)."""
+
+
 class Registry:
     """Maps ``(kind, name)`` to lazily imported objects.
 
@@ -222,6 +231,9 @@ class Registry:
 
     def __init__(self, builtins: dict[Kind, dict[str, str]] | None = None) -> None:
         self._targets: dict[Kind, dict[str, str | Any]] = {
+            kind: dict((builtins or {}).get(kind, {})) for kind in KINDS
+        }
+        self._builtins: dict[Kind, dict[str, str]] = {
             kind: dict((builtins or {}).get(kind, {})) for kind in KINDS
         }
         self._loaded: dict[tuple[Kind, str], Any] = {}
@@ -271,21 +283,42 @@ class Registry:
         self._scan_plugins()
         return name in self._targets.get(kind, {})
 
-    def get(self, kind: Kind, name: str) -> Any:
-        """Resolve ``name``; an unknown name raises ``UnknownName`` with a did-you-mean."""
+    def check_name(self, kind: Kind, name: str) -> None:
+        """Raise what :meth:`get` raises for an unknown ``name``, importing nothing.
+
+        Raises:
+            UnknownName: ``name`` is not registered (with a did-you-mean), or it is the name of
+                an installed entry point bench cannot use (:class:`PluginProblem`).
+        """
         self._check_kind(kind)
         self._scan_plugins()
+        if name in self._targets[kind]:
+            return
+        for problem in self._problems:
+            if name in (problem.name, problem.entry_point):
+                raise problem.error()
+        raise UnknownName(
+            f"unknown {kind} '{name}'{did_you_mean(name, self._targets[kind])}",
+            fix=f"use one of: {', '.join(sorted(self._targets[kind]))}",
+        )
+
+    def builds_without_params(self, kind: Kind, name: str) -> bool:
+        """Whether ``name`` is a built-in, still registered as shipped, whose class builds
+        with no parameters: then naming it without parameters needs no check beyond its name,
+        and its module is not imported until it is used (see :data:`_NEED_PARAMS`)."""
+        builtin = self._builtins.get(kind, {}).get(name)
+        return (
+            builtin is not None
+            and self._targets[kind].get(name) == builtin
+            and (kind, name) not in _NEED_PARAMS
+        )
+
+    def get(self, kind: Kind, name: str) -> Any:
+        """Resolve ``name``; an unknown name raises ``UnknownName`` with a did-you-mean."""
         key = (kind, name)
         if key in self._loaded:
             return self._loaded[key]
-        if name not in self._targets[kind]:
-            for problem in self._problems:
-                if name in (problem.name, problem.entry_point):
-                    raise problem.error()
-            raise UnknownName(
-                f"unknown {kind} '{name}'{did_you_mean(name, self._targets[kind])}",
-                fix=f"use one of: {', '.join(sorted(self._targets[kind]))}",
-            )
+        self.check_name(kind, name)
         target = self._targets[kind][name]
         try:
             obj = _import(target) if isinstance(target, str) else target

@@ -857,11 +857,17 @@ def _check_names(spec: TaskSpec, where: str, lines: dict[tuple[Any, ...], int]) 
         family = registry.get("family", spec.family)
     except UnknownName as exc:
         fail(("family",), exc.message, exc.fix)
+    # Names are checked against the registry's name table; a step or metric is imported only
+    # to check parameters its class might refuse (bench tasks list imports no metric module
+    # for a task that names its metrics bare).
     for i, step in enumerate(spec.preprocess):
         try:
-            cls = registry.get("step", step.name)
+            registry.check_name("step", step.name)
         except UnknownName as exc:
             fail(("preprocess", i), exc.message, exc.fix)
+        if not step.params and registry.builds_without_params("step", step.name):
+            continue
+        cls = registry.get("step", step.name)
         try:
             cls(**step.params)
         except ValidationError as exc:
@@ -874,9 +880,12 @@ def _check_names(spec: TaskSpec, where: str, lines: dict[tuple[Any, ...], int]) 
             fail(("preprocess", i, step.name), str(exc))
     for i, metric in enumerate(spec.metrics):
         try:
-            cls = registry.get("metric", metric.name)
+            registry.check_name("metric", metric.name)
         except UnknownName as exc:
             fail(("metrics", i), exc.message, exc.fix)
+        if not metric.params and registry.builds_without_params("metric", metric.name):
+            continue
+        cls = registry.get("metric", metric.name)
         try:
             cls(**metric.params)
         except ValidationError as exc:
@@ -886,7 +895,7 @@ def _check_names(spec: TaskSpec, where: str, lines: dict[tuple[Any, ...], int]) 
     own = {m.name for m in spec.metrics}
     for i, metric in enumerate(spec.optional_metrics):
         try:
-            cls = registry.get("metric", metric.name)
+            registry.check_name("metric", metric.name)
         except UnknownName as exc:
             fail(("optional_metrics", i), exc.message, exc.fix)
         if metric.name in own:
@@ -897,7 +906,9 @@ def _check_names(spec: TaskSpec, where: str, lines: dict[tuple[Any, ...], int]) 
             )
         # Only the names of the parameters are checked: an optional metric may leave a
         # parameter to the user (a judge's model, given with --metrics +judge:model=...).
-        fields = getattr(cls, "model_fields", {})
+        if not metric.params:
+            continue
+        fields = getattr(registry.get("metric", metric.name), "model_fields", {})
         for key in metric.params:
             if key not in fields:
                 fail(

@@ -51,9 +51,8 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import numpy as np
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -68,6 +67,9 @@ from bench.families.base import Failure, Family, Prepared, Request, Response
 from bench.families.prompts import PromptValue, check_template, render_template
 from bench.identity import SHORT, bytes_hash, combine, short_hash
 from bench.spec import TaskSpec
+
+if TYPE_CHECKING:
+    pass
 
 __all__ = [
     "DEFAULT_PROMPT",
@@ -815,6 +817,8 @@ class RecommendationFamily(Family):
         self, spec: TaskSpec, *, data_override: str | Path | None, limit: int | None
     ) -> Prepared:
         """Read the log, split it by the protocol, freeze the candidates, build requests."""
+        import numpy as np
+
         from bench.data import load_split, load_table
 
         opts = self.options(spec)

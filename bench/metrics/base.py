@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, overload
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from bench.families.base import Request, Response
@@ -304,6 +303,8 @@ class PerExample(Sequence[dict[str, Any]]):
 
     def add(self, key: str, column: Sequence[Any]) -> None:
         """Set score ``key`` of every example (one value per example)."""
+        import numpy as np
+
         if isinstance(column, np.ndarray) and column.dtype.kind == "f" and column.ndim == 1:
             if column.shape[0] != self.n:
                 raise ValueError(

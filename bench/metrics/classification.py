@@ -21,9 +21,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import numpy as np
 from pydantic import Field
 
 from bench.metrics.base import Metric, MetricValue, ScoringContext, percentile_ci
@@ -36,6 +35,9 @@ from bench.metrics.paired import (
     SufficientStatistics,
     Untestable,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "ECE",
@@ -62,6 +64,8 @@ def _labels(ctx: ScoringContext) -> list[str]:
 
 def _encoded(ctx: ScoringContext) -> tuple[np.ndarray, np.ndarray, int]:
     """Gold and predicted label indices; index ``K`` is ``(none)``."""
+    import numpy as np
+
     if "cls.encoded" not in ctx.memo:
         labels = _labels(ctx)
         index = {label: i for i, label in enumerate(labels)}
@@ -88,6 +92,8 @@ def _string_labels(ctx: ScoringContext) -> tuple[list[str], list[str]]:
 
 def _boot_confusions(ctx: ScoringContext) -> np.ndarray | None:
     """``(B, K+1, K+1)`` confusion matrices of the bootstrap resamples (rows gold, cols pred)."""
+    import numpy as np
+
     if ctx.bootstrap.resamples == 0 or ctx.n == 0:
         return None
     if "cls.boot" not in ctx.memo:
@@ -112,6 +118,8 @@ def _ci(ctx: ScoringContext, samples: np.ndarray | None) -> tuple[float | None, 
 
 def _prf_from_confusion(conf: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-class precision, recall, F1 (zero_division=0) from ``(..., K+1, K+1)`` matrices."""
+    import numpy as np
+
     tp = np.diagonal(conf, axis1=-2, axis2=-1)[..., :k]
     pred_k = conf.sum(axis=-2)[..., :k]
     gold_k = conf.sum(axis=-1)[..., :k]
@@ -125,6 +133,8 @@ def _prf_from_confusion(conf: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarra
 
 def _mcc_from_confusion(conf: np.ndarray) -> np.ndarray:
     """Multiclass MCC (Gorodkin's R_K, as scikit-learn computes it); 0 when undefined."""
+    import numpy as np
+
     t = conf.sum(axis=-1)
     p = conf.sum(axis=-2)
     c = np.trace(conf, axis1=-2, axis2=-1)
@@ -138,14 +148,20 @@ def _mcc_from_confusion(conf: np.ndarray) -> np.ndarray:
 
 
 def _macro_f1(conf: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+    import numpy as np
+
     return np.asarray(_prf_from_confusion(conf, len(labels))[2].mean(axis=-1))
 
 
 def _mcc(conf: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+    import numpy as np
+
     return np.asarray(_mcc_from_confusion(conf))
 
 
 def _class_score(conf: np.ndarray, labels: Sequence[str], *, which: int, label: str) -> np.ndarray:
+    import numpy as np
+
     return np.asarray(_prf_from_confusion(conf, len(labels))[which][:, list(labels).index(label)])
 
 
@@ -197,6 +213,7 @@ class ConfusionPaired(SufficientStatistics):
 
     def encoded(self, run: Examples) -> tuple[np.ndarray, np.ndarray]:
         """Gold and predicted label indices of ``run`` (``K``: no or an unknown label)."""
+        import numpy as np
 
         def make() -> tuple[np.ndarray, np.ndarray]:
             index = {label: i for i, label in enumerate(self.labels)}
@@ -220,6 +237,8 @@ class ConfusionPaired(SufficientStatistics):
         return pairs
 
     def rows(self, run: Examples) -> np.ndarray:
+        import numpy as np
+
         gold, pred = self.encoded(run)
         size = len(self.labels) + 1
         cells = np.zeros((gold.size, size * size), dtype=np.float64)
@@ -227,6 +246,8 @@ class ConfusionPaired(SufficientStatistics):
         return cells
 
     def check_pair(self, a: Examples, b: Examples) -> None:
+        import numpy as np
+
         if not np.array_equal(self.encoded(a)[0], self.encoded(b)[0]):
             raise ComparisonError(
                 f"task '{a.record.task.name}': '{a.record.model.name}' and "
@@ -263,6 +284,7 @@ class Accuracy(_ClassificationMetric):
     name: ClassVar[str] = "accuracy"
 
     def score(self, ctx: ScoringContext) -> list[MetricValue]:
+        import numpy as np
         from sklearn.metrics import accuracy_score
 
         gold, pred, _ = _encoded(ctx)  # label indices: the same value as the label strings
@@ -284,6 +306,8 @@ class Accuracy(_ClassificationMetric):
         ]
 
     def per_example(self, ctx: ScoringContext) -> dict[str, Any]:
+        import numpy as np
+
         gold, pred, _ = _encoded(ctx)
         return {"correct": (gold == pred).astype(np.float64)}  # 1.0 or 0.0, as a column
 
@@ -466,6 +490,8 @@ class ECE(_ClassificationMetric):
         return None
 
     def _stats(self, ctx: ScoringContext) -> tuple[np.ndarray, np.ndarray]:
+        import numpy as np
+
         gold, pred, _ = _encoded(ctx)
         labels = _labels(ctx)
         conf, correct = [], []
@@ -480,9 +506,13 @@ class ECE(_ClassificationMetric):
 
     def _bin_of(self, conf: np.ndarray) -> np.ndarray:
         # Bins (0, 1/B], (1/B, 2/B], ...; a confidence of exactly 0 goes to the first bin.
+        import numpy as np
+
         return np.clip(np.ceil(conf * self.bins).astype(np.int64) - 1, 0, self.bins - 1)
 
     def score(self, ctx: ScoringContext) -> list[MetricValue]:
+        import numpy as np
+
         conf, correct = self._stats(ctx)
         m = conf.size
         gap = correct - conf

@@ -39,9 +39,8 @@ from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import numpy as np
 from pydantic import Field
 
 from bench.errors import BenchError, MissingDependency
@@ -55,6 +54,9 @@ from bench.metrics.base import (
 )
 from bench.metrics.paired import PerExampleMean
 from bench.spec import TaskSpec
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "ModelMetric",
@@ -435,6 +437,8 @@ class ModelMetric(Metric):
     def segment_scores(self, ctx: ScoringContext) -> SegmentScores:
         """Every segment's scores: from the cache where present, computed (in batches, with
         progress, each batch cached as it finishes) otherwise. Memoised on ``ctx``."""
+        import numpy as np
+
         key = self._memo_key()
         if key in ctx.memo:
             cached: SegmentScores = ctx.memo[key]
@@ -513,6 +517,8 @@ class ModelMetric(Metric):
         return []
 
     def score(self, ctx: ScoringContext) -> list[MetricValue]:
+        import numpy as np
+
         scores = self.segment_scores(ctx)
         headline = scores.columns[self.output_names()[0]]
         if ctx.n and bool(np.isnan(headline).all()):

@@ -63,12 +63,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
 
-import numpy as np
-
 from bench.errors import BenchError
 from bench.metrics.resampling import BootstrapConfig, percentile_ci, resample_counts
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from bench.records import RunRecord
 
 __all__ = [
@@ -244,6 +244,8 @@ def resample_indices(n: int, resamples: int, seed: int) -> np.ndarray:
 
     Cached (read-only) per ``(n, resamples, seed)``: every comparison on a test set shares them.
     """
+    import numpy as np
+
     idx = np.random.default_rng(seed).choice(n, size=(resamples, n), replace=True)
     idx.setflags(write=False)
     return idx
@@ -252,6 +254,8 @@ def resample_indices(n: int, resamples: int, seed: int) -> np.ndarray:
 def count_blocks(indices: np.ndarray) -> Iterator[np.ndarray]:
     """How often each example occurs in each resample of ``(B, n)`` ``indices``, as float
     ``(b, n)`` blocks of at most :data:`BLOCK_CELLS` cells, in row order."""
+    import numpy as np
+
     b, n = indices.shape
     step = max(1, BLOCK_CELLS // max(n, 1))
     for start in range(0, b, step):
@@ -274,6 +278,8 @@ def _shared_counts(n: int, resamples: int, seed: int) -> tuple[np.ndarray, ...]:
 
 def _sacrebleu_p(sample_stats: np.ndarray, observed: float) -> float:
     """sacrebleu's ``_compute_p_value``: ``(#{stat > observed} + 1) / (len + 1)``."""
+    import numpy as np
+
     count = int(np.count_nonzero(sample_stats > observed))
     return (count + 1) / (sample_stats.size + 1)
 
@@ -309,6 +315,8 @@ def paired_bootstrap(
     Returns:
         ``(p_value, ci_low, ci_high)`` with the percentile interval of ``A − B``.
     """
+    import numpy as np
+
     idx = resample_indices(n, resamples, seed)
     sa, sb = score_a(idx), score_b(idx)
     low, high = percentile_ci(sa - sb, confidence) if want_ci else (math.nan, math.nan)
@@ -343,6 +351,8 @@ def approximate_randomization(
     Returns:
         The p-value; ``1.0`` when the two systems' statistics are equal on every example.
     """
+    import numpy as np
+
     if np.array_equal(rows_a, rows_b):
         return 1.0
     n = rows_a.shape[0]
@@ -389,6 +399,8 @@ def paired_randomization(
         >>> paired_randomization(a, a[::-1], lambda s: s[:, 0], trials=100)
         1.0
     """
+    import numpy as np
+
     a = np.asarray(rows_a, dtype=np.float64)
     b = np.asarray(rows_b, dtype=np.float64)
     if np.array_equal(a, b):
@@ -432,6 +444,8 @@ def mcnemar(a_correct: np.ndarray, b_correct: np.ndarray) -> tuple[float, str, s
         >>> mcnemar(a, b)  # b=3, c=0: exact, 2 * 0.5**3
         (0.25, 'mcnemar-exact', 'b=3, c=0')
     """
+    import numpy as np
+
     a = np.asarray(a_correct, dtype=bool)
     b = np.asarray(b_correct, dtype=bool)
     only_a = int(np.count_nonzero(a & ~b))
@@ -466,6 +480,8 @@ def paired_permutation(
         >>> paired_permutation(np.array([1.0, 2.0, 3.0]), np.array([0.0, 0.0, 0.0]))
         (0.25, 'paired-permutation-exact')
     """
+    import numpy as np
+
     d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
     nonzero = d[d != 0]
     m = nonzero.size
@@ -495,6 +511,8 @@ def _sign_blocks(m: int, resamples: int, seed: int) -> tuple[tuple[int, np.ndarr
     (read-only) per ``(m, resamples, seed)``: the tests of one task's models against the best
     share them.
     """
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     block = max(1, (1 << 22) // m)
     out = []
@@ -508,6 +526,8 @@ def _sign_blocks(m: int, resamples: int, seed: int) -> tuple[tuple[int, np.ndarr
 
 def _boot_mean(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """The mean of ``values`` in each resample of ``(B, n)`` ``idx``, block by block."""
+    import numpy as np
+
     out = np.empty(idx.shape[0], dtype=np.float64)
     block = max(1, (1 << 22) // max(idx.shape[1], 1))
     for start in range(0, idx.shape[0], block):
@@ -551,6 +571,8 @@ class PerExampleMean(PairedStatistics):
         return None
 
     def compare(self, a: Examples, b: Examples, value: str, options: PairedOptions) -> Comparison:
+        import numpy as np
+
         col_a, col_b = a.scores(self.column), b.scores(self.column)
         keep = ~(np.isnan(col_a) | np.isnan(col_b))
         xa, xb = col_a[keep], col_b[keep]
@@ -587,6 +609,8 @@ class McNemar(PerExampleMean):
     def test(
         self, xa: np.ndarray, xb: np.ndarray, options: PairedOptions
     ) -> tuple[float, str, str]:
+        import numpy as np
+
         top = max(float(np.max(xa)), float(np.max(xb)), 1.0)
         if set(np.unique(np.concatenate([xa, xb])).tolist()) <= {0.0, top}:
             return mcnemar(xa == top, xb == top)
@@ -648,6 +672,8 @@ class SufficientStatistics(PairedStatistics):
 
     def resample_sums(self, matrix: np.ndarray, indices: np.ndarray) -> np.ndarray:
         """Column sums ``(B, S)`` of the rows picked by ``(B, n)`` resample ``indices``."""
+        import numpy as np
+
         return np.concatenate([counts @ matrix for counts in count_blocks(indices)])
 
     def interval(
@@ -666,11 +692,15 @@ class SufficientStatistics(PairedStatistics):
         return percentile_ci(samples, bootstrap.confidence)
 
     def _resample_scores(self, system: System, options: PairedOptions) -> np.ndarray:
+        import numpy as np
+
         n = int(system.matrix.shape[0])
         counts = _shared_counts(n, options.resamples, options.seed)
         return self.score(np.concatenate([c @ system.matrix for c in counts]))
 
     def compare(self, a: Examples, b: Examples, value: str, options: PairedOptions) -> Comparison:
+        import numpy as np
+
         self.check_pair(a, b)
         sa, sb = self.system(a, value), self.system(b, value)
         n = int(sa.matrix.shape[0])

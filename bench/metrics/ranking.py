@@ -75,15 +75,17 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import chain
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-import numpy as np
 from pydantic import AfterValidator, Field, PositiveInt, ValidationError
 
 from bench.errors import DataError
 from bench.identity import bytes_hash
 from bench.metrics.base import Metric, MetricValue, ScoringContext, percentile_ci
 from bench.metrics.paired import PairedStatistics, PerExampleMean, Untestable
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "MAP",
@@ -143,6 +145,8 @@ class _Table:
 
     def relevance(self, depth: int) -> np.ndarray:
         """``(n, depth)`` boolean matrix: is the item at rank ``j`` (0-based) relevant."""
+        import numpy as np
+
         if self._relevance is None or self._relevance.shape[1] < depth:
             matrix = np.zeros((self.n, depth), dtype=bool)
             inside = self.hit_rank < depth
@@ -164,6 +168,8 @@ def _build_table(
         candidates: Per user, the candidate ids; ranked ids outside them are dropped. ``None``
             takes every ranked id as a candidate.
     """
+    import numpy as np
+
     n_total = len(references)
     if len(rankings) != n_total or (candidates is not None and len(candidates) != n_total):
         raise DataError(
@@ -284,6 +290,8 @@ class _Inputs:
     @cached_property
     def popularity(self) -> np.ndarray:
         """The interaction count of every catalogue item, in catalogue order."""
+        import numpy as np
+
         counts = self.interactions
         return np.fromiter(
             (counts.get(item, 0) for item in self.catalogue),
@@ -293,6 +301,8 @@ class _Inputs:
 
     def top(self, depth: int) -> np.ndarray:
         """``(n, depth)`` catalogue numbers of each kept user's top items, -1 past the list."""
+        import numpy as np
+
         if self._top is None or self._top.shape[1] < depth:
             table, index = self.table, self.catalogue
             top = np.full((table.n, depth), -1, dtype=np.int64)
@@ -310,11 +320,15 @@ class _Inputs:
         return self._per_user[key]
 
     def coverage(self, k: int) -> float:
+        import numpy as np
+
         listed = self.top(k)
         return np.unique(listed[listed >= 0]).size / len(self.catalogue)
 
     def mean_popularity(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """``(listed, arp)``: which kept users rank anything, and their mean popularity@k."""
+        import numpy as np
+
         top = self.top(k)
         listed = top >= 0
         count = listed.sum(axis=1)
@@ -380,6 +394,8 @@ def _accuracy_boot_means(
     all scored anyway), so the counts are read once for all of them; the means are kept in
     ``ctx.memo``. Each column is the same as resampling it alone, up to float rounding.
     """
+    import numpy as np
+
     if ctx.bootstrap.resamples == 0 or inputs.table.n == 0:
         return None
     memo: dict[tuple[str, int | None, str], np.ndarray] = ctx.memo.setdefault(_BOOT, {})
@@ -418,6 +434,8 @@ def _task_accuracy_metrics(ctx: ScoringContext) -> list[_AccuracyMetric]:
 
 def _discounts(depth: int) -> np.ndarray:
     """``1 / log2(i + 1)`` for ranks ``i = 1..depth``."""
+    import numpy as np
+
     return 1.0 / np.log2(np.arange(2, depth + 2, dtype=np.float64))
 
 
@@ -426,6 +444,8 @@ def _discounts(depth: int) -> np.ndarray:
 
 def _per_user(table: _Table, metric: str, k: int | None, denominator: str) -> np.ndarray:
     """Per-user scores ``(n,)`` of one accuracy metric at one cut-off (``None``: no cut-off)."""
+    import numpy as np
+
     if metric == "mrr":
         first = table.first
         found = first >= 0 if k is None else (first >= 0) & (first < k)
@@ -584,6 +604,8 @@ class _AccuracyMetric(_RankingMetric):
         return None
 
     def per_example(self, ctx: ScoringContext) -> dict[str, list[float | None]]:
+        import numpy as np
+
         inputs = _Inputs.of(ctx)
         kept = np.flatnonzero(inputs.table.kept)
         out: dict[str, list[float | None]] = {}
@@ -886,6 +908,8 @@ class Popularity(_RankingMetric):
         return out
 
     def per_example(self, ctx: ScoringContext) -> dict[str, list[float | None]]:
+        import numpy as np
+
         inputs = _Inputs.of(ctx)
         kept = np.flatnonzero(inputs.table.kept)
         out: dict[str, list[float | None]] = {}

@@ -10,12 +10,14 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bench.errors import BenchError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "COUNTS_CACHE_CELLS",
@@ -121,6 +123,8 @@ class BootstrapConfig(BaseModel):
         ``(resamples, n)`` matrix of counts, so the means cost one matrix product;
         above :data:`COUNTS_MAX_CELLS` cells the indices are gathered block by block instead.
         """
+        import numpy as np
+
         values = np.asarray(values, dtype=np.float64)
         n = int(values.shape[0])
         counts = resample_counts(n, self)
@@ -159,6 +163,8 @@ def _draw_counts(n: int, resamples: int, seed: int) -> np.ndarray:
     # The same draw as _resample_indices (one generator, consecutive blocks of rows continue
     # its stream), counted block by block as it is drawn: the (resamples, n) index matrix is
     # never written out, and each block is counted while it is still in cache.
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     counts = np.empty((resamples, n), dtype=np.float64)
     rows = max(1, _DRAW_BLOCK_CELLS // max(n, 1))
@@ -196,6 +202,8 @@ def _resample_counts(n: int, resamples: int, seed: int) -> np.ndarray:
 
 
 def _index_dtype(n: int) -> type[np.signedinteger[Any]]:
+    import numpy as np
+
     return np.int32 if n < 2**31 else np.int64
 
 
@@ -212,6 +220,8 @@ def resample_counts(n: int, bootstrap: BootstrapConfig) -> np.ndarray | None:
 
 @lru_cache(maxsize=2)
 def _resample_indices(n: int, resamples: int, seed: int) -> np.ndarray:
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, n, size=(resamples, n), dtype=_index_dtype(n))
     idx.setflags(write=False)
@@ -228,6 +238,8 @@ def percentile_ci(samples: np.ndarray, confidence: float) -> tuple[float, float]
         >>> percentile_ci(np.array([1.0, 2.0, 3.0, np.nan]), 0.5)
         (1.5, 2.5)
     """
+    import numpy as np
+
     finite = samples[np.isfinite(samples)]
     if finite.size == 0:
         return float("nan"), float("nan")

@@ -188,6 +188,46 @@ def test_every_builtin_resolves_to_a_class_of_that_name(kind: str, name: str) ->
             assert callable(getattr(obj, method))
 
 
+PARAM_NAMES = [(kind, name) for kind in ("step", "metric") for name in _BUILTINS[kind]]
+
+
+@pytest.mark.parametrize(("kind", "name"), PARAM_NAMES, ids=[f"{k}:{n}" for k, n in PARAM_NAMES])
+def test_builds_without_params_is_what_the_class_does(kind: str, name: str) -> None:
+    # The task loader skips importing a bare-named built-in on this answer, so it must be
+    # exactly whether the class builds with no parameters.
+    from pydantic import ValidationError
+
+    cls = registry.get(kind, name)  # type: ignore[arg-type]
+    try:
+        cls()
+        builds = True
+    except (ValidationError, TypeError):
+        builds = False
+    assert registry.builds_without_params(kind, name) is builds  # type: ignore[arg-type]
+
+
+def test_check_name_imports_nothing_and_fails_like_get(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_module(tmp_path, "bench_check_probe", "class Thing:\n    name = 'thing'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "bench_check_probe", raising=False)
+    reg = Registry(_BUILTINS)
+    reg.register("metric", "thing", "bench_check_probe:Thing")
+    reg.check_name("metric", "thing")
+    assert "bench_check_probe" not in sys.modules
+    with pytest.raises(UnknownName) as checked:
+        reg.check_name("metric", "acuracy")
+    with pytest.raises(UnknownName) as got:
+        reg.get("metric", "acuracy")
+    assert (checked.value.message, checked.value.fix) == (got.value.message, got.value.fix)
+    # Only a built-in still registered as shipped is known to build without parameters.
+    assert not reg.builds_without_params("metric", "thing")
+    assert reg.builds_without_params("metric", "accuracy")
+    reg.register("metric", "accuracy", "bench_check_probe:Thing")
+    assert not reg.builds_without_params("metric", "accuracy")
+
+
 # --------------------------------------------------------------------------- plugins
 
 

@@ -108,6 +108,61 @@ def _write_task(folder: Path, n: int) -> Path:
     return task
 
 
+NUMERIC = ("numpy", "scipy")
+
+_IMPORTERS = textwrap.dedent(
+    """
+    import sys
+
+    IMPORTERS = {}
+
+    class _Who:
+        # Notes the module whose import statement first asks for numpy or scipy.
+        def find_spec(self, name, path=None, target=None):
+            if name in ("numpy", "scipy") and name not in IMPORTERS:
+                frame = sys._getframe(1)
+                while frame is not None and frame.f_globals.get("__name__", "").startswith(
+                    ("importlib", "_frozen_importlib")
+                ):
+                    frame = frame.f_back
+                IMPORTERS[name] = frame.f_globals.get("__name__", "?") if frame else "?"
+            return None
+
+    sys.meta_path.insert(0, _Who())
+    """
+)
+
+
+def test_warm_tasks_list_imports_no_numpy_or_scipy(
+    tmp_path: Path, bench_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warm listing reads task files and checks their names against the registry's name
+    table: no metric implementation, so neither numpy nor scipy, is imported by bench.
+
+    An installed plugin's modules are imported to check the names they register (the example
+    plugin's metric module imports numpy itself); those imports are not bench's."""
+    monkeypatch.setenv("COLUMNS", "250")
+    tasks = tmp_path / "tasks"
+    _write_task(tasks, 5)
+    code = (
+        _IMPORTERS
+        + _list_code(tasks)
+        + textwrap.dedent(
+            """
+        import json
+        print("@@@" + json.dumps(IMPORTERS))
+        """
+        )
+    )
+    _run(code)  # cold: counts the test examples once
+    out, _ = _run(code)
+    importers = json.loads(out.rpartition("@@@")[2])
+    by_bench = {m: who for m, who in importers.items() if who.partition(".")[0] == "bench"}
+    assert by_bench == {}, by_bench
+    assert set(importers) <= set(NUMERIC)
+    assert all(who != "?" for who in importers.values()), importers
+
+
 def _row(output: str, name: str) -> list[str]:
     line = next(line for line in output.splitlines() if f" {name} " in line)
     return [cell.strip() for cell in line.split("│") if cell.strip()]
