@@ -84,15 +84,17 @@ from dataclasses import dataclass
 from importlib import metadata
 from itertools import chain, pairwise
 from pathlib import Path
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
-import numpy as np
 from pydantic import Field, ValidationError
 
 from bench.errors import BenchError, DataError, MissingResource, TaskSpecError
 from bench.metrics.base import Metric, MetricValue, ScoringContext, percentile_ci
 from bench.metrics.paired import PerExampleMean
 from bench.preprocess.segmenter import jieba_block_splitter, jieba_tokenizer
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "PRF",
@@ -604,6 +606,8 @@ def _score_chunk(plan: _Plan, pairs: Sequence[tuple[str, tuple[str, ...]]]) -> n
             row.append(best)
         rows.append(row)
     columns = len(plan.types) + len(plan.splitters)
+    import numpy as np
+
     return np.array(rows, dtype=np.float64).reshape(len(pairs), columns, 3)
 
 
@@ -627,6 +631,8 @@ def _auto_processes(n: int) -> int:
 
 
 def _run(plan: _Plan, pairs: list[tuple[str, tuple[str, ...]]], processes: int) -> np.ndarray:
+    import numpy as np
+
     columns = len(plan.types) + len(plan.splitters)
     if not pairs:
         return np.zeros((0, columns, 3), dtype=np.float64)
