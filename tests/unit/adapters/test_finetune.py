@@ -4,6 +4,7 @@ re-runs from the cache without training."""
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -219,8 +220,10 @@ def test_a_second_run_is_served_from_the_cache_without_training(bert: Path, tmp_
     assert fits and fits[-1].stage == "epoch 1/1" and fits[-1].done == fits[-1].total == 18
     assert [e.done for e in fits] == list(range(1, 19))
 
+    # The record is up to date (kept as it is); scored again, every prediction is the cache's.
+    assert run_pair(spec, task, cfg).status == "up-to-date"
     with PredictionCache(cfg.cache) as cache:
-        second = run_pair(spec, task, cfg, cache=cache)
+        second = run_pair(spec, task, dataclasses.replace(cfg, rescore=True), cache=cache)
     assert second.record is not None
     assert second.adapter_calls == 0 and second.record.predictions.cached == 40
     assert second.record.timings.fit_s == 0.0  # nothing to predict: no training either

@@ -145,7 +145,8 @@ def test_second_run_hits_the_cache_and_still_describes_the_model(
 ) -> None:
     spec = f"hf:{models['cls']},task=classifier,device=cpu"
     first = bench_run(home, spec, "sentiment-en", 5)
-    second = bench_run(home, spec, "sentiment-en", 5)
+    # --rescore: the record is up to date; scored again, every prediction is the cache's.
+    second = bench_run(home, spec, "sentiment-en", 5, "--rescore")
     assert second["predictions"]["cached"] == 5 and second["predictions"]["computed"] == 0
     assert second["model"]["fingerprint"] == first["model"]["fingerprint"]
     for key in ("model_class", "parameters", "weights_sha256", "label_map"):
