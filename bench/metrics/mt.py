@@ -36,13 +36,14 @@ References:
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from abc import abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, overload
 
 import numpy as np
 from pydantic import Field, field_validator
@@ -57,6 +58,7 @@ from bench.metrics.paired import (
     System,
     count_blocks,
 )
+from bench.streaming import CHUNK, chunks
 
 __all__ = [
     "BLEU",
@@ -183,11 +185,19 @@ def _construct(factory: Callable[[], Any], tokenizer: str, language: str) -> Any
 # --------------------------------------------------------------------------- statistics
 
 
-def _texts(ctx: ScoringContext) -> tuple[list[str], list[list[str]]]:
-    """Hypotheses (a failed example is ``""``) and K reference streams of N segments."""
-    if "mt.texts" not in ctx.memo:
+def _text_chunks(ctx: ScoringContext) -> Iterator[tuple[list[str], list[list[str]]]]:
+    """Hypotheses (a failed example is ``""``) and K reference streams, :data:`CHUNK` examples
+    at a time, so that no list of every text is built while scoring."""
+    if len(ctx.references) != len(ctx.responses):
+        raise DataError(
+            f"{len(ctx.references)} examples have references but there are "
+            f"{len(ctx.responses)} hypotheses",
+            fix="give one tuple of references per example, in the hypotheses' order",
+        )
+    width: int | None = None
+    for start, responses in chunks(ctx.responses, CHUNK):
         hyps = []
-        for i, resp in enumerate(ctx.responses):
+        for i, resp in enumerate(responses, start):
             if resp is None:
                 hyps.append("")
                 continue
@@ -199,13 +209,22 @@ def _texts(ctx: ScoringContext) -> tuple[list[str], list[list[str]]]:
                     fix="the adapter must answer translation requests with TextResponse",
                 )
             hyps.append(text)
-        ctx.memo["mt.texts"] = (hyps, _streams(ctx.references, len(hyps)))
-    texts: tuple[list[str], list[list[str]]] = ctx.memo["mt.texts"]
-    return texts
+        refs = ctx.references[start : start + len(hyps)]
+        streams = _streams(refs, len(hyps), offset=start)
+        if width is None:
+            width = len(streams)
+        elif len(streams) != width:
+            raise DataError(
+                f"examples have different numbers of references ({sorted({width, len(streams)})}"
+                f", from example {start})",
+                fix="give every example the same number of references",
+            )
+        yield hyps, streams
 
 
-def _streams(references: Sequence[Any], n: int) -> list[list[str]]:
-    """Check per-example references against ``n`` hypotheses and transpose them into streams."""
+def _streams(references: Sequence[Any], n: int, *, offset: int = 0) -> list[list[str]]:
+    """Check per-example references against ``n`` hypotheses and transpose them into streams
+    (``offset``: the first example's number, for messages)."""
     streams = reference_streams(list(references))
     if len(references) != n:
         raise DataError(
@@ -217,7 +236,7 @@ def _streams(references: Sequence[Any], n: int) -> list[list[str]]:
         for i, ref in enumerate(stream):
             if not isinstance(ref, str):
                 raise DataError(
-                    f"example {i}: reference {k} is {type(ref).__name__}, not a string",
+                    f"example {offset + i}: reference {k} is {type(ref).__name__}, not a string",
                     fix="every reference is a string",
                 )
     if not streams and n:
@@ -233,33 +252,49 @@ class CorpusStats:
 
     Attributes:
         scorer: The configured sacrebleu metric object (its signature knows ``nrefs``).
-        rows: One list of statistics per segment, as sacrebleu returns them (exact values).
-        matrix: The same rows as a float array ``(N, S)``.
+        matrix: One row of statistics per segment, as a float array ``(N, S)``.
         vector_score: Scores ``(B, S)`` sums of rows in one vectorised pass, returning ``(B,)``.
+        exact: The rows as sacrebleu returned them, kept only where they are not all integers
+            (TER's average reference lengths), so that their sum rounds as sacrebleu's does;
+            ``None`` for BLEU and chrF, whose integer statistics the float matrix holds exactly.
 
     Example:
         >>> # A perfect three-word corpus has no 4-grams, so its (unsmoothed-order) BLEU is 0.
         >>> stats = corpus_stats("bleu", ["the cat sat"], [("the cat sat",)], language="en")
-        >>> stats.score()
-        0.0
+        >>> stats.score(), stats.rows[0]
+        (0.0, [3, 3, 3, 2, 1, 0, 3, 2, 1, 0])
         >>> stats = corpus_stats("chrf", ["the cat sat"], [("the cat sat",)], language="en")
         >>> stats.score()
         100.0
     """
 
     scorer: Any
-    rows: list[list[Any]]
     matrix: np.ndarray
     vector_score: Callable[[np.ndarray], np.ndarray]
+    exact: list[list[Any]] | None = None
+
+    @property
+    def rows(self) -> Sequence[list[Any]]:
+        """One list of statistics per segment, with sacrebleu's types (read lazily off the
+        matrix for integer statistics)."""
+        if self.exact is not None:
+            return self.exact
+        return _IntegerRows(self.matrix)
+
+    def total(self) -> list[Any]:
+        """The column sums ``corpus_score`` computes its score from, with sacrebleu's types."""
+        if self.exact is not None:
+            from sacrebleu.utils import sum_of_lists
+
+            # sum_of_lists is what corpus_score sums with: Python order, so float stats (TER's
+            # average reference lengths) round exactly as sacrebleu's do.
+            return list(sum_of_lists([list(row) for row in self.exact]))
+        # Integers below 2**53 add exactly in float64, in any order.
+        return [int(v) for v in self.matrix.sum(axis=0)]
 
     def score(self) -> float:
         """The corpus score, bit for bit ``scorer.corpus_score(hyps, refs).score``."""
-        from sacrebleu.utils import sum_of_lists
-
-        # sum_of_lists is what corpus_score sums with: Python order, so float stats (TER's
-        # average reference lengths) round exactly as sacrebleu's do.
-        total = sum_of_lists([list(row) for row in self.rows])
-        return float(self.scorer._compute_score_from_stats(list(total)).score)
+        return float(self.scorer._compute_score_from_stats(self.total()).score)
 
     def signature(self) -> str:
         """sacrebleu's signature (``nrefs:…|…|version:…``)."""
@@ -274,13 +309,90 @@ class CorpusStats:
         return self.vector_score(self.resample_sums(indices))
 
 
-def _stats(scorer: Any, hyps: list[str], streams: list[list[str]], vector: Any) -> CorpusStats:
-    return _stats_of_rows(scorer, scorer._extract_corpus_statistics(hyps, streams), vector)
+class _IntegerRows(Sequence[list[int]]):
+    """The rows of an integer statistics matrix as lists of ints, built when read."""
+
+    def __init__(self, matrix: np.ndarray) -> None:
+        self._matrix = matrix
+
+    def __len__(self) -> int:
+        return int(self._matrix.shape[0])
+
+    @overload
+    def __getitem__(self, i: int) -> list[int]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[list[int]]: ...
+
+    def __getitem__(self, i: int | slice) -> Any:
+        if isinstance(i, slice):
+            return [[int(v) for v in row] for row in self._matrix[i].tolist()]
+        return [int(v) for v in self._matrix[i].tolist()]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for start in range(0, len(self), CHUNK):
+            yield from self[start : start + CHUNK]
 
 
-def _stats_of_rows(scorer: Any, rows: list[list[Any]], vector: Any) -> CorpusStats:
+def _extract(
+    scorer: Any,
+    parts: Iterable[tuple[list[str], list[list[str]]]],
+    n: int,
+    vector: Callable[[np.ndarray], np.ndarray],
+    *,
+    integral: bool,
+) -> CorpusStats:
+    """Statistics of ``n`` segments given as chunks of (hypotheses, K reference streams).
+
+    sacrebleu tokenises and caches every reference of the corpus before it scores a segment
+    (BLEU keeps each reference's n-gram counts); chunk by chunk, only one chunk's references
+    are held. The result is the same: each segment's statistics depend on its own hypothesis
+    and references only, ``nrefs`` is decided over the whole corpus (as sacrebleu decides it),
+    and the "looks tokenized" check counts the whole corpus once.
+    """
+    matrix: np.ndarray | None = None
+    exact: list[list[Any]] | None = None if integral else []
+    nrefs: set[int] = set()
+    tokenized = 0
+    force = scorer._force
+    scorer._force = True  # counted here over the whole corpus, not per chunk
+    start = 0
+    try:
+        for hyps, streams in parts:
+            if not force:
+                tokenized += sum(h.endswith(" .") for h in hyps)
+            rows = scorer._extract_corpus_statistics(hyps, streams)
+            nrefs.add(scorer.num_refs)
+            block = np.asarray(rows, dtype=np.float64).reshape(len(rows), -1)
+            if matrix is None:
+                matrix = np.empty((n, block.shape[1]), dtype=np.float64)
+            matrix[start : start + len(rows)] = block
+            start += len(rows)
+            if exact is not None:
+                exact.extend(rows)
+    finally:
+        scorer._force = force
+    if matrix is None or start != n:
+        raise DataError(
+            f"{start} segments were scored of {n}", fix="pass one hypothesis per example"
+        )
+    scorer.num_refs = nrefs.pop() if len(nrefs) == 1 else -1
+    if tokenized >= 100:
+        logging.getLogger("sacrebleu").warning(
+            "%d hypotheses end in a tokenized period (' .'): detokenize the output, or set "
+            "the metric's force: true if it is meant to be tokenized",
+            tokenized,
+        )
+    return CorpusStats(scorer=scorer, matrix=matrix, vector_score=vector, exact=exact)
+
+
+def _stats_of_rows(
+    scorer: Any, rows: list[list[Any]], vector: Any, *, integral: bool
+) -> CorpusStats:
     matrix = np.asarray(rows, dtype=np.float64).reshape(len(rows), -1)
-    return CorpusStats(scorer=scorer, rows=rows, matrix=matrix, vector_score=vector)
+    return CorpusStats(
+        scorer=scorer, matrix=matrix, vector_score=vector, exact=None if integral else rows
+    )
 
 
 # --------------------------------------------------------------------------- vectorised scores
@@ -388,6 +500,9 @@ class _SacreMetric(Metric):
 
     families: ClassVar[tuple[str, ...]] = ("translation",)
     sentence_key: ClassVar[str]
+    integral: ClassVar[bool] = True
+    """Whether every sufficient statistic is an integer (BLEU's and chrF's counts; not TER's
+    average reference lengths)."""
 
     @abstractmethod
     def scorer(self, language: str, references: Sequence[Sequence[str]] | None = None) -> Any:
@@ -426,13 +541,26 @@ class _SacreMetric(Metric):
                 )
         if any(not isinstance(h, str) for h in hyps):
             raise DataError("every hypothesis must be a string", fix="score a failure as ''")
-        return _stats(self.scorer(language), hyps, [list(s) for s in streams], self.vector_score)
+        parts = (
+            (hyps[i : i + CHUNK], [list(s[i : i + CHUNK]) for s in streams])
+            for i in range(0, len(hyps), CHUNK)
+        )
+        return _extract(
+            self.scorer(language), parts, len(hyps), self.vector_score, integral=self.integral
+        )
 
     def _corpus(self, ctx: ScoringContext) -> CorpusStats:
         key = f"mt.stats.{self.name}.{self.model_dump_json()}"
         if key not in ctx.memo:
-            hyps, streams = _texts(ctx)
-            ctx.memo[key] = self.statistics(hyps, streams, target_language(ctx))
+            if ctx.n == 0 or not len(ctx.responses):
+                raise DataError(
+                    f"{self.name}: nothing to score ({len(ctx.responses)} hypotheses)",
+                    fix="pass at least one hypothesis and one reference stream",
+                )
+            scorer = self.scorer(target_language(ctx))
+            ctx.memo[key] = _extract(
+                scorer, _text_chunks(ctx), ctx.n, self.vector_score, integral=self.integral
+            )
         stats: CorpusStats = ctx.memo[key]
         return stats
 
@@ -668,6 +796,7 @@ class TER(_SacreMetric):
     name: ClassVar[str] = "ter"
     sentence_key: ClassVar[str] = "sentence_ter"
     higher_is_better: ClassVar[bool] = False
+    integral: ClassVar[bool] = False
     range: ClassVar[tuple[float, float]] = (0.0, math.inf)
     """Edits per reference word, ×100: a hypothesis longer than its reference exceeds 100."""
 
@@ -832,7 +961,7 @@ class CorpusPaired(SufficientStatistics):
                 hyps.append(text if isinstance(text, str) else "")  # a failure scored as ""
             scorer = _scorer_with_references(metric, language, _streams(references, len(hyps)))
             rows = scorer._extract_corpus_statistics(hyps, None)
-        stats = _stats_of_rows(scorer, rows, metric.vector_score)
+        stats = _stats_of_rows(scorer, rows, metric.vector_score, integral=metric.integral)
         recorded = record.metrics[metric.name]
         where = run.samples_path.parent
         if not math.isclose(stats.score(), float(recorded.value), rel_tol=1e-9, abs_tol=1e-9):

@@ -518,3 +518,55 @@ def test_statistics_refuses_an_empty_corpus() -> None:
         BLEU().statistics([], [], "en")
     with pytest.raises(DataError, match="nothing to score"):
         TER().statistics(["a"], [], "en")
+
+
+# --------------------------------------------------------------------------- chunked statistics
+
+
+def test_chunked_statistics_equal_sacrebleu_across_chunks(shared_data: Path) -> None:
+    # The 1,002 WMT21 en-de segments and 298 of them again with the references swapped: 1,300
+    # segments cross a chunk boundary (bench.streaming.CHUNK = 1024). Every value, signature and
+    # sentence score is sacrebleu's on the whole corpus. Some second references are '' in the
+    # last chunk only (sacrebleu matches against what is left).
+    ref_a = lines(shared_data, "newstest2021.en-de.ref.A.de", 2000)
+    ref_b = lines(shared_data, "newstest2021.en-de.ref.C.de", 2000)
+    a, b = ref_a + ref_b[:298], ref_b + ref_a[:298]
+    n = len(a)
+    assert n > mt.CHUNK
+    b2 = [("" if i > mt.CHUNK and i % 7 == 0 else r) for i, r in enumerate(b)]
+    hyps: list[str | None] = [drop_words(x, 3) for x in b]
+    hyps[5] = None
+    texts = ["" if h is None else h for h in hyps]
+    ctx = make_ctx(hyps, list(zip(a, b2, strict=True)), tgt="de")
+    for metric, sacre in ((BLEU(), SacreBLEU()), (CHRF(word_order=2), SacreCHRF(word_order=2))):
+        got = value(ctx, metric)
+        want = sacre.corpus_score(texts, [a, b2])
+        assert got.value == want.score, metric.name
+        assert f"|{sacre.get_signature().format()}|" in got.signature
+    _, _, rows = score_task(ctx, [BLEU()])
+    sentence = SacreBLEU(effective_order=True)
+    for i in (0, 5, mt.CHUNK - 1, mt.CHUNK, n - 1):
+        refs = [r for r in (a[i], b2[i]) if r]
+        assert rows[i]["sentence_bleu"] == sentence.sentence_score(texts[i], refs).score
+    # TER (float statistics, summed in sacrebleu's order) on the first five words of each
+    # segment: tercom's shift search is too slow for whole WMT sentences in a unit test.
+    short = [" ".join(t.split()[:5]) for t in texts]
+    ref_short = [" ".join(t.split()[:5]) for t in a]
+    ter = value(make_ctx(short, [(r,) for r in ref_short], tgt="de"), TER())
+    assert ter.value == SacreTER().corpus_score(short, [ref_short]).score
+
+
+def test_tokenized_period_warning_counts_the_whole_corpus(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # 150 tokenized lines, fewer than 100 in any one chunk: warned once, as sacrebleu would.
+    hyps = [f"line {i} ." if i % 10 == 0 else f"line {i}" for i in range(1500)]
+    refs = [(f"line {i}.",) for i in range(1500)]
+    with caplog.at_level("WARNING", logger="sacrebleu"):
+        value(make_ctx(hyps, refs, tgt="en"), BLEU())
+    warned = [r for r in caplog.records if "tokenized period" in r.getMessage()]
+    assert len(warned) == 1 and "150 hypotheses" in warned[0].getMessage()
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="sacrebleu"):
+        value(make_ctx(hyps, refs, tgt="en"), BLEU(force=True))
+    assert not [r for r in caplog.records if "tokenized" in r.getMessage()]
