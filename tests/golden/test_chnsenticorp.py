@@ -8,7 +8,7 @@ release. The record's accuracy and macro-F1 are recomputed with scikit-learn fro
 The other trainable baselines' figures on the same split are held by their own tests, through
 the same task and ``--data`` path (``tests/unit/adapters/test_neural.py``:
 ``test_chnsenticorp_accuracy``) or on the same 80/20 cut of the release
-(``tests/unit/adapters/test_textcnn.py``: ``test_full_chnsenticorp_split_with_defaults``);
+(``tests/unit/adapters/test_textcnn.py``: ``test_full_chnsenticorp_split``);
 TextCNN is not trained a second time here (it was the suite's slowest test, 4 to 9 minutes).
 """
 

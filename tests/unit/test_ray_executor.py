@@ -298,9 +298,20 @@ def test_placement_comes_from_declared_resources() -> None:
 def test_ray_records_match_local_records_on_the_smoke_suite(
     ray_cluster: Any, tmp_path: Path, nltk_data: Path
 ) -> None:
-    """Every family of the smoke suite: same metrics and samples, byte for byte."""
+    """Every family of the smoke suite (one task each, both languages among them): same
+    metrics and samples, byte for byte. The other language of each family runs the same code."""
     specs = [parse_model_spec(m) for m in MODELS]
-    tasks = select_tasks("smoke", [])
+    one_each = {
+        "analogy-zh",
+        "qa-en",
+        "recommendation-synthetic",
+        "sentiment-zh",
+        "summarization-en",
+        "translation-en-zh",
+        "wordsim-en",
+    }
+    tasks = [t for t in select_tasks("smoke", []) if t.name in one_each]
+    assert len({t.family for t in select_tasks("smoke", [])}) == len(tasks) == 7
     local = LocalExecutor().run(specs, tasks, _config(tmp_path / "local"))
     events: list[Any] = []
     remote = get_executor("ray", shards=3).run(
@@ -314,7 +325,7 @@ def test_ray_records_match_local_records_on_the_smoke_suite(
         next(t.family for t in tasks if t.name == o.task) for o in done
     }
     ours, theirs = _files(tmp_path / "local" / "results"), _files(tmp_path / "ray" / "results")
-    assert sorted(ours) == sorted(theirs) and len(ours) == len(done) == 13
+    assert sorted(ours) == sorted(theirs) and len(ours) == len(done) == 7
     for key in ours:
         assert theirs[key][0] == ours[key][0], key
         assert theirs[key][1] == ours[key][1], key
@@ -324,7 +335,7 @@ def test_ray_records_match_local_records_on_the_smoke_suite(
     # Sharded pairs report progress per shard; trainable pairs are one job each.
     shards = [e for e in events if e.kind == "predict-progress" and e.model == "baseline:lead-k"]
     assert {e.done for e in shards} >= {1, 2, 3}
-    assert [e.kind for e in events].count("pair-done") == 13
+    assert [e.kind for e in events].count("pair-done") == 7
 
 
 @pytest.mark.slow

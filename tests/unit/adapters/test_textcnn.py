@@ -91,7 +91,9 @@ def small_model(chnsenticorp: list[Example]) -> TextCNNBaseline:
 def test_learns_chinese_hotel_reviews(chnsenticorp: list[Example]) -> None:
     train, test = chnsenticorp[:1500], chnsenticorp[1500:2000]
     majority = max(np.mean([g == lab for _, g in test]) for lab in LABELS)
-    model = TextCNNBaseline(max_epochs=5)
+    # A smaller network than the defaults (32 filters per width, 96 characters kept): 0.832 in
+    # a third of the time (the defaults: 0.840); the full split with defaults is a slow test.
+    model = TextCNNBaseline(max_epochs=5, filters=32, max_len=96)
     model.fit(train)
     accuracy = _accuracy(model, test)
     assert accuracy >= 0.75, f"accuracy {accuracy:.3f} (majority rate {majority:.3f})"
@@ -334,10 +336,12 @@ def test_import_does_not_import_torch() -> None:
 
 
 @pytest.mark.slow
-def test_full_chnsenticorp_split_with_defaults(chnsenticorp: list[Example]) -> None:
+def test_full_chnsenticorp_split(chnsenticorp: list[Example]) -> None:
+    # The default network, stopped one epoch after its best (patience=1): 0.8628 in 40 s, best
+    # epoch 2 of 3; the default patience of 3 reaches 0.8686 in about three times as long.
     cut = int(0.8 * len(chnsenticorp))
     train, test = chnsenticorp[:cut], chnsenticorp[cut:]
-    model = TextCNNBaseline()
+    model = TextCNNBaseline(patience=1)
     start = time.perf_counter()
     model.fit(train)
     fit_seconds = time.perf_counter() - start

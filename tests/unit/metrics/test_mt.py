@@ -254,8 +254,13 @@ def test_multi_reference(en_zh: dict[str, list[str]]) -> None:
     assert bleu.value == SacreBLEU(tokenize="zh").corpus_score(hyps, streams).score
     assert bleu.signature.startswith("bleu|nrefs:2|case:mixed|eff:no|tok:zh|smooth:exp|version:")
     assert value(ctx, CHRF()).value == SacreCHRF().corpus_score(hyps, streams).score
-    ter = SacreTER(normalized=True, asian_support=True).corpus_score(hyps, streams).score
-    assert value(ctx, TER()).value == ter
+    # TER on the first 40 lines: tercom's shift search over Chinese characters is slow.
+    head = make_ctx(hyps[:40], refs[:40], tgt="zh")
+    sacre_ter = SacreTER(normalized=True, asian_support=True)
+    assert (
+        value(head, TER()).value
+        == sacre_ter.corpus_score(hyps[:40], [s[:40] for s in streams]).score
+    )
     single = make_ctx(hyps, [(a,) for a in en_zh["A"]], tgt="zh")
     assert bleu.value > value(single, BLEU()).value
     assert "nrefs:1|" in value(single, BLEU()).signature
