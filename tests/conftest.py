@@ -16,6 +16,11 @@ SHARED = REPO.parent / "shared"
 DATA = SHARED / "data"
 NLTK_DATA = SHARED / "nltk_data"
 
+SLOW_TESTS = Path(__file__).with_name("slow_tests.txt")
+"""Tests marked ``slow`` by measurement rather than by a decorator: each took 2 s or more in the
+fast subset on 2 cores (``pytest -m "not slow" --durations=0``). ``pytest -m "not slow"`` leaves
+them out; the full suite (CI) runs them."""
+
 # Never reach for the network: the hub and NLTK's downloader are unreachable here.
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -46,3 +51,16 @@ def bench_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("BENCH_HOME", str(home))
     monkeypatch.chdir(tmp_path)
     return home
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests listed in ``tests/slow_tests.txt`` as ``slow`` (the fast subset,
+    ``pytest -m "not slow"``, leaves them out)."""
+    listed = {
+        line.strip()
+        for line in SLOW_TESTS.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    for item in items:
+        if item.nodeid in listed:
+            item.add_marker(pytest.mark.slow)
