@@ -5,6 +5,9 @@ statistics: the sacrebleu metric object's ``_extract_corpus_statistics(hyps, ref
 gives one row of statistics per example (the same machinery sacrebleu's own paired bootstrap
 uses) and ``_compute_score_from_stats`` turns their sum into the score. The point value is
 therefore exactly ``metric.corpus_score(hyps, ref_streams).score``, on sacrebleu's 0–100 scale.
+The statistics are extracted :data:`~bench.streaming.CHUNK` segments at a time into one float
+matrix, so only one chunk's texts and tokenised references are held at once (sacrebleu's own
+``corpus_score`` tokenises every reference of the corpus first).
 
 The 95% interval is a percentile bootstrap over examples that resamples the statistics rows,
 never the texts: each resample's column sums are one matrix product (resample counts × rows),

@@ -116,3 +116,19 @@ def test_write_run_takes_a_generator(tmp_path: Path) -> None:
     assert [json.loads(x)["input"] for x in text.splitlines()] == ["é0", "é1", "é2"]
     assert "é0" in text  # UTF-8, not escapes
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_first_occurrence_compares_every_byte_of_rows_sharing_a_head() -> None:
+    # 2,000 random rows, half of them sharing one 4-byte head with different tails, plus exact
+    # copies: only the copies are merged, each with its first occurrence.
+    rng = np.random.default_rng(3)
+    digests = rng.integers(0, 256, size=(2000, 32), dtype=np.uint8)
+    digests[::2, :4] = digests[0, :4]
+    digests[1500:] = digests[:500]
+    got = first_occurrence(digests)
+    want = []
+    seen: dict[bytes, int] = {}
+    for i, row in enumerate(digests):
+        want.append(seen.setdefault(row.tobytes(), i))
+    assert got.tolist() == want
+    assert got.dtype == np.int32
