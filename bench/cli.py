@@ -55,6 +55,44 @@ err = Console(
 )
 
 
+def version_lines() -> list[str]:
+    """What ``bench --version`` prints: bench's version, Python's, and the installed versions
+    of the libraries whose versions records name because they can change a number (the same
+    list as a record's ``versions``)."""
+    import platform
+
+    from bench import __version__
+    from bench.records import package_versions
+
+    lines = [f"bench {__version__}", f"Python {platform.python_version()}"]
+    libraries = {k: v for k, v in package_versions().items() if k != "bench"}
+    if libraries:
+        lines.append("libraries that can change a score:")
+        width = max(len(name) for name in libraries)
+        lines += [f"  {name:<{width}}  {v}" for name, v in sorted(libraries.items())]
+    return lines
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        for line in version_lines():
+            out.print(line, soft_wrap=True)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print bench's version and the versions of the libraries that decide scores.",
+    ),
+) -> None:
+    """Options before any command (``--version``); the help text is the app's."""
+
+
 def _count_cell(n: int) -> Text:
     """A count: green when 0, red otherwise."""
     return Text(str(n), style="green" if n == 0 else "red")

@@ -123,6 +123,24 @@ def test_run_smoke_suite_with_every_baseline_and_publish(cli: Path) -> None:
 # --------------------------------------------------------------------------- tasks
 
 
+def test_version_names_bench_python_and_the_scoring_libraries(cli: Path) -> None:
+    from importlib import metadata
+
+    proc = bench("--version")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == f"bench {metadata.version('bench')}"
+    assert lines[1] == f"Python {sys.version.split()[0]}"
+    assert lines[2] == "libraries that can change a score:"
+    listed = dict(line.split() for line in lines[3:])
+    for name in ("sacrebleu", "rouge-score", "scikit-learn", "datasets", "jieba", "nltk"):
+        assert listed[name] == metadata.version(name), name
+    assert list(listed) == sorted(listed)
+    assert proc.stderr == ""
+    # Eager: it answers before any command, and a command after it is not run.
+    assert bench("--version", "run").stdout == proc.stdout
+
+
 def test_tasks_list(cli: Path) -> None:
     proc = bench("tasks", "list")
     assert proc.returncode == 0, proc.stderr
