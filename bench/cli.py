@@ -967,8 +967,20 @@ def compare(
         ),
     ] = None,
     resamples: Annotated[
-        int, typer.Option(min=100, help="Bootstrap resamples, permutations or AR trials per test.")
+        int,
+        typer.Option(
+            min=100,
+            help="Bootstrap resamples or permutations per test (sacrebleu's --paired-bs-n).",
+        ),
     ] = 1000,
+    ar_trials: Annotated[
+        int,
+        typer.Option(
+            min=100,
+            help="Approximate-randomisation trials for --corpus-test ar (sacrebleu's "
+            "--paired-ar-nrounds; its default, so p-values are sacrebleu's).",
+        ),
+    ] = 10000,
     seed: Annotated[int, _seed_option("Seed of every random draw")] = 12345,
     corpus_test: Annotated[
         str,
@@ -1009,6 +1021,7 @@ def compare(
         resamples=resamples,
         seed=seed,
         corpus_test="ar" if corpus_test == "ar" else "bs",
+        ar_trials=ar_trials,
     )
     tests = sum(len(v) for v in found.values())
     if as_json:

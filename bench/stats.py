@@ -454,6 +454,7 @@ def compare_metric(
     corpus_test: CorpusTest = "bs",
     confidence: float = 0.95,
     want_ci: bool = True,
+    ar_trials: int = 10000,
 ) -> Comparison:
     """Compare one metric of two runs of the same task with the metric's paired test.
 
@@ -465,6 +466,7 @@ def compare_metric(
         seed: Seed of every random draw.
         corpus_test: ``bs`` (paired bootstrap) or ``ar`` (approximate randomisation) for
             BLEU, chrF and TER.
+        ar_trials: Trials of approximate randomisation (10,000: sacrebleu's default).
         confidence: Coverage of the difference's interval.
         want_ci: Compute the difference's interval; without it (the tie test needs only the
             p-value) ``ci_low`` and ``ci_high`` are NaN. The p-value is the same either way.
@@ -506,6 +508,7 @@ def compare_metric(
         confidence=confidence,
         want_ci=want_ci,
         corpus_test=corpus_test,
+        ar_trials=ar_trials,
     )
     comparison = declared.compare(a, b, metric, options)
     if comparison.n < MIN_CI_N:
@@ -648,6 +651,7 @@ def compare_runs(
     resamples: int = 1000,
     seed: int = 12345,
     corpus_test: CorpusTest = "bs",
+    ar_trials: int = 10000,
 ) -> dict[str, Comparison]:
     """Compare every (or the named) metric of two runs of one task.
 
@@ -658,6 +662,7 @@ def compare_runs(
         resamples: Bootstrap resamples / permutations / randomisation trials.
         seed: Seed of every random draw.
         corpus_test: ``bs`` or ``ar`` for BLEU, chrF and TER.
+        ar_trials: Trials of approximate randomisation (10,000: sacrebleu's default).
 
     Returns:
         ``{metric: Comparison}`` without Holm adjustment (see :func:`compare_results`).
@@ -670,7 +675,13 @@ def compare_runs(
     with single_blas_thread():  # the same sums, so the same p-values, on every machine
         return {
             m: compare_metric(
-                run_a, run_b, m, resamples=resamples, seed=seed, corpus_test=corpus_test
+                run_a,
+                run_b,
+                m,
+                resamples=resamples,
+                seed=seed,
+                corpus_test=corpus_test,
+                ar_trials=ar_trials,
             )
             for m in names
         }
@@ -710,6 +721,7 @@ def compare_results(
     resamples: int = 1000,
     seed: int = 12345,
     corpus_test: CorpusTest = "bs",
+    ar_trials: int = 10000,
 ) -> dict[str, dict[str, Comparison]]:
     """Compare two models over tasks of a results folder, with Holm–Bonferroni across tests.
 
@@ -722,6 +734,7 @@ def compare_results(
         resamples: Bootstrap resamples / permutations / randomisation trials.
         seed: Seed of every random draw.
         corpus_test: ``bs`` or ``ar`` for BLEU, chrF and TER.
+        ar_trials: Trials of approximate randomisation (10,000: sacrebleu's default).
 
     Returns:
         ``{task: {metric: Comparison}}``; every comparison's ``p_holm`` is its p-value adjusted
@@ -753,7 +766,13 @@ def compare_results(
         run_a, run_b = load_run(models[name_a][task]), load_run(models[name_b][task])
         chosen = list(metrics) if metrics else pairable_metrics(run_a)[0]
         out[task] = compare_runs(
-            run_a, run_b, chosen, resamples=resamples, seed=seed, corpus_test=corpus_test
+            run_a,
+            run_b,
+            chosen,
+            resamples=resamples,
+            seed=seed,
+            corpus_test=corpus_test,
+            ar_trials=ar_trials,
         )
     flat = [(t, m) for t, comps in out.items() for m in comps]
     adjusted = holm([out[t][m].p_value for t, m in flat])

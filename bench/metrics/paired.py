@@ -192,6 +192,8 @@ class PairedOptions:
             p-value) ``ci_low`` and ``ci_high`` are NaN. The p-value is the same either way.
         corpus_test: ``bs`` (paired bootstrap) or ``ar`` (approximate randomisation, where the
             declaration offers it).
+        ar_trials: Trials of approximate randomisation (10,000: sacrebleu's
+            ``--paired-ar-nrounds`` default, so that its p-values are reproduced as they are).
     """
 
     resamples: int = 1000
@@ -199,6 +201,7 @@ class PairedOptions:
     confidence: float = 0.95
     want_ci: bool = True
     corpus_test: CorpusTest = "bs"
+    ar_trials: int = 10000
 
 
 class Examples(Protocol):
@@ -730,7 +733,7 @@ class SufficientStatistics(PairedStatistics):
                 self.score,
                 sa.value,
                 sb.value,
-                trials=options.resamples,
+                trials=options.ar_trials,
                 seed=options.seed,
             )
             method = "approximate-randomization"
@@ -744,7 +747,10 @@ class SufficientStatistics(PairedStatistics):
             sa.value,
             sb.value,
             n,
-            self.detail(method, options.resamples),
+            self.detail(
+                method,
+                options.ar_trials if method == "approximate-randomization" else options.resamples,
+            ),
         )
 
 

@@ -244,6 +244,30 @@ def test_ar_for_corpus_metrics(results: Path) -> None:
     assert got["bleu"].method == "approximate-randomization"
 
 
+def test_ar_runs_sacrebleus_default_trials_whatever_the_resamples(results: Path) -> None:
+    """sacrebleu's --paired-ar makes 10,000 trials (--paired-bs-n's 1,000 resamples are another
+    setting): bench's default is the same, so its p-value is sacrebleu's, and ``resamples``
+    (the difference's bootstrap) does not change it."""
+    from bench.metrics.mt import BLEU, CorpusPaired
+    from bench.stats import load_run
+
+    fa = folder(results, "baseline:copy", "translation-zh-en")
+    fb = folder(results, "baseline:ibm1", "translation-zh-en")
+    got = compare_runs(fa, fb, ["bleu"], resamples=300, corpus_test="ar")["bleu"]
+    assert got.detail == "10000 trials, as sacrebleu --paired-ar"
+    pair = CorpusPaired(BLEU())
+    sa, sb = pair.system(load_run(fa), "bleu"), pair.system(load_run(fb), "bleu")
+    want = approximate_randomization(
+        sa.matrix, sb.matrix, pair.score, sa.value, sb.value, trials=10000, seed=12345
+    )
+    assert got.p_value == want
+    fewer = compare_runs(fa, fb, ["bleu"], corpus_test="ar", ar_trials=500)["bleu"]
+    assert fewer.detail == "500 trials, as sacrebleu --paired-ar"
+    assert fewer.p_value == approximate_randomization(
+        sa.matrix, sb.matrix, pair.score, sa.value, sb.value, trials=500, seed=12345
+    )
+
+
 def test_refuses_runs_of_different_data_naming_both(results: Path, tmp_path: Path) -> None:
     fa = folder(results, "baseline:majority", "sentiment-en")
     other = tmp_path / "other"
