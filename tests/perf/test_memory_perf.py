@@ -32,6 +32,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests.perf.workloads import MEMORY_SAMPLER
+
 TASK = """\
 name: memory-perf
 version: 1
@@ -49,48 +51,27 @@ metrics: [accuracy, macro_f1]
 primary_metric: accuracy
 """
 
-CHILD = """
-import json, resource, sys, threading, time
+CHILD = (
+    MEMORY_SAMPLER
+    + """
+import time
 from pathlib import Path
 from bench.adapters.base import parse_model_spec
 from bench.metrics.base import BootstrapConfig
 from bench.runner import RunConfig, run_pair
 from bench.spec import load_task
 
-def anon_kib():
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("RssAnon:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-peak_anon = [anon_kib()]
-stop = threading.Event()
-
-def sample():
-    while not stop.wait(0.002):
-        peak_anon[0] = max(peak_anon[0], anon_kib())
-
-sampler = threading.Thread(target=sample, daemon=True)
-sampler.start()
 folder = Path(sys.argv[1])
 config = RunConfig(results=folder / "results", cache=None, bootstrap=BootstrapConfig(resamples=0))
 start = time.perf_counter()
 task = load_task(folder / "memory-perf.yaml")
 out = run_pair(parse_model_spec("baseline:majority"), task, config)
 seconds = time.perf_counter() - start
-stop.set()
-sampler.join()
-peak_anon[0] = max(peak_anon[0], anon_kib())
-peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 record = out.record
-print(json.dumps({"peak_mib": peak_kib / 1024, "anon_mib": peak_anon[0] / 1024,
-                  "seconds": seconds, "score_s": record.timings.score_s,
+print(json.dumps({**peaks_mib(), "seconds": seconds, "score_s": record.timings.score_s,
                   "n": record.task.n_examples, "accuracy": record.metrics["accuracy"].value}))
 """
+)
 
 WORDS = ["good", "bad", "fine", "awful", "great", "poor", "lovely", "dull", "superb", "broken"]
 

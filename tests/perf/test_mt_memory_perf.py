@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.perf.workloads import perturb
+from tests.perf.workloads import MEMORY_SAMPLER, perturb
 
 WMT = "wmt21-newstest2021"
 
@@ -50,35 +50,13 @@ metrics: [bleu, chrf]
 primary_metric: bleu
 """
 
-SAMPLER = """
-import json, resource, sys, threading
-
-def anon_kib():
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("RssAnon:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-peak_anon = [anon_kib()]
-stop = threading.Event()
-
-def sample():
-    while not stop.wait(0.002):
-        peak_anon[0] = max(peak_anon[0], anon_kib())
-
-threading.Thread(target=sample, daemon=True).start()
-
+SAMPLER = (
+    MEMORY_SAMPLER
+    + """
 def report(**values):
-    stop.set()
-    peak_anon[0] = max(peak_anon[0], anon_kib())
-    values["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    values["anon_mib"] = peak_anon[0] / 1024
-    print(json.dumps(values))
+    print(json.dumps({**values, **peaks_mib()}))
 """
+)
 
 BENCH_CHILD = (
     SAMPLER

@@ -14,6 +14,40 @@ from typing import Any
 from bench.catalog import find_task
 from bench.stages import RunConfig, prepare
 
+MEMORY_SAMPLER = """
+import json, resource, sys, threading
+
+def anon_kib():
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+peak_anon = [anon_kib()]
+stop = threading.Event()
+
+def sample():
+    while not stop.wait(0.002):
+        peak_anon[0] = max(peak_anon[0], anon_kib())
+
+sampler = threading.Thread(target=sample, daemon=True)
+sampler.start()
+
+def peaks_mib():
+    stop.set()
+    sampler.join()
+    peak_anon[0] = max(peak_anon[0], anon_kib())
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"peak_mib": rss / 1024, "anon_mib": peak_anon[0] / 1024}
+"""
+"""The start of a child process's script that measures its own memory: a thread samples
+``RssAnon`` (``/proc/self/status``, Linux) every 2 ms; ``peaks_mib()`` stops it and returns the
+peak resident set (``ru_maxrss``) and the peak anonymous memory, in MiB."""
+
 
 def smoke_examples(task_name: str, n: int) -> tuple[Any, list[Any], list[Any]]:
     """The smoke task's spec and its prepared requests and references, repeated to ``n``."""
