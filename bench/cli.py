@@ -980,7 +980,7 @@ def compare(
             help="Approximate-randomisation trials for --corpus-test ar (sacrebleu's "
             "--paired-ar-nrounds; its default, so p-values are sacrebleu's).",
         ),
-    ] = 10000,
+    ] = 10000,  # bench.metrics.paired.AR_TRIALS, not imported here: it would slow --help
     seed: Annotated[int, _seed_option("Seed of every random draw")] = 12345,
     corpus_test: Annotated[
         str,

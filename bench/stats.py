@@ -60,6 +60,7 @@ from bench.errors import BenchError
 from bench.metrics.base import MIN_CI_N, BootstrapConfig, Metric
 from bench.metrics.mt import SEGMENT_STATS
 from bench.metrics.paired import (
+    AR_TRIALS,
     Comparison,
     ComparisonError,
     CorpusTest,
@@ -454,7 +455,7 @@ def compare_metric(
     corpus_test: CorpusTest = "bs",
     confidence: float = 0.95,
     want_ci: bool = True,
-    ar_trials: int = 10000,
+    ar_trials: int = AR_TRIALS,
 ) -> Comparison:
     """Compare one metric of two runs of the same task with the metric's paired test.
 
@@ -466,7 +467,7 @@ def compare_metric(
         seed: Seed of every random draw.
         corpus_test: ``bs`` (paired bootstrap) or ``ar`` (approximate randomisation) for
             BLEU, chrF and TER.
-        ar_trials: Trials of approximate randomisation (10,000: sacrebleu's default).
+        ar_trials: Trials of approximate randomisation (:data:`~bench.metrics.paired.AR_TRIALS`).
         confidence: Coverage of the difference's interval.
         want_ci: Compute the difference's interval; without it (the tie test needs only the
             p-value) ``ci_low`` and ``ci_high`` are NaN. The p-value is the same either way.
@@ -651,7 +652,7 @@ def compare_runs(
     resamples: int = 1000,
     seed: int = 12345,
     corpus_test: CorpusTest = "bs",
-    ar_trials: int = 10000,
+    ar_trials: int = AR_TRIALS,
 ) -> dict[str, Comparison]:
     """Compare every (or the named) metric of two runs of one task.
 
@@ -662,7 +663,7 @@ def compare_runs(
         resamples: Bootstrap resamples / permutations / randomisation trials.
         seed: Seed of every random draw.
         corpus_test: ``bs`` or ``ar`` for BLEU, chrF and TER.
-        ar_trials: Trials of approximate randomisation (10,000: sacrebleu's default).
+        ar_trials: Trials of approximate randomisation (:data:`~bench.metrics.paired.AR_TRIALS`).
 
     Returns:
         ``{metric: Comparison}`` without Holm adjustment (see :func:`compare_results`).
@@ -721,7 +722,7 @@ def compare_results(
     resamples: int = 1000,
     seed: int = 12345,
     corpus_test: CorpusTest = "bs",
-    ar_trials: int = 10000,
+    ar_trials: int = AR_TRIALS,
 ) -> dict[str, dict[str, Comparison]]:
     """Compare two models over tasks of a results folder, with Holm–Bonferroni across tests.
 
@@ -734,7 +735,7 @@ def compare_results(
         resamples: Bootstrap resamples / permutations / randomisation trials.
         seed: Seed of every random draw.
         corpus_test: ``bs`` or ``ar`` for BLEU, chrF and TER.
-        ar_trials: Trials of approximate randomisation (10,000: sacrebleu's default).
+        ar_trials: Trials of approximate randomisation (:data:`~bench.metrics.paired.AR_TRIALS`).
 
     Returns:
         ``{task: {metric: Comparison}}``; every comparison's ``p_holm`` is its p-value adjusted

@@ -555,7 +555,7 @@ class _SacreMetric(Metric):
     def _corpus(self, ctx: ScoringContext) -> CorpusStats:
         key = f"mt.stats.{self.name}.{self.model_dump_json()}"
         if key not in ctx.memo:
-            if ctx.n == 0 or not len(ctx.responses):
+            if ctx.n == 0:
                 raise DataError(
                     f"{self.name}: nothing to score ({len(ctx.responses)} hypotheses)",
                     fix="pass at least one hypothesis and one reference stream",

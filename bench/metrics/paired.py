@@ -180,6 +180,11 @@ class Comparison:
         return f"[{self.ci_low:+.4f}, {self.ci_high:+.4f}]"
 
 
+AR_TRIALS = 10000
+"""Approximate-randomisation trials by default: sacrebleu's ``--paired-ar-nrounds`` default, so
+that its p-values are reproduced as they are."""
+
+
 @dataclass(frozen=True)
 class PairedOptions:
     """Settings of one paired test.
@@ -192,8 +197,7 @@ class PairedOptions:
             p-value) ``ci_low`` and ``ci_high`` are NaN. The p-value is the same either way.
         corpus_test: ``bs`` (paired bootstrap) or ``ar`` (approximate randomisation, where the
             declaration offers it).
-        ar_trials: Trials of approximate randomisation (10,000: sacrebleu's
-            ``--paired-ar-nrounds`` default, so that its p-values are reproduced as they are).
+        ar_trials: Trials of approximate randomisation (:data:`AR_TRIALS`).
     """
 
     resamples: int = 1000
@@ -201,7 +205,7 @@ class PairedOptions:
     confidence: float = 0.95
     want_ci: bool = True
     corpus_test: CorpusTest = "bs"
-    ar_trials: int = 10000
+    ar_trials: int = AR_TRIALS
 
 
 class Examples(Protocol):
