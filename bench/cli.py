@@ -11,7 +11,7 @@ import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 from rich.console import Console
@@ -19,11 +19,62 @@ from rich.table import Table
 from rich.text import Text
 
 from bench.errors import BenchError
+from bench.terminal import Column, make_console, print_table, table_csv, table_json
 
 __all__ = ["app", "main"]
 
+
+def _metavar(param: Any) -> str | None:
+    """A meaningful metavar for an option given none: ``N`` for an integer, ``X`` for a number,
+    ``PATH``, ``TEXT``, ``[a|b|c]`` for a choice; ``None`` for a flag (it takes no value)."""
+    import typing
+
+    if getattr(param, "is_flag", False) or getattr(param, "count", False):
+        return None
+    desc = param.type_descriptor
+    if desc.is_choice:
+        return "[" + "|".join(str(c) for c in desc.choices or ()) + "]"
+    if desc.is_path:
+        return "PATH"
+    kind = desc.annotation
+    if desc.is_list:
+        kind = (typing.get_args(kind) or (str,))[0]
+    if kind is bool:
+        return None
+    if isinstance(kind, type) and issubclass(kind, Path):
+        return "PATH"
+    return {int: "N", float: "X"}.get(kind, "TEXT")
+
+
+class _BenchGroup(typer.core.TyperGroup):
+    """Every command's options get a meaningful metavar (:func:`_metavar`) unless they name
+    their own (``NAME=PATH``, ``SPEC``): typer's are type names like ``<list[str]>``."""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        for param in getattr(command, "params", ()):
+            if isinstance(param, typer.core.TyperOption) and param.metavar is None:
+                param.metavar = _metavar(param)
+            elif isinstance(param, typer.core.TyperArgument) and param.metavar is None:
+                param.metavar = param.name.upper() + ("..." if param.nargs != 1 else "")
+                param.__class__ = _Argument
+        return command
+
+
+class _Argument(typer.core.TyperArgument):
+    """An argument shown as click shows it: ``RUN_DIR`` (``[SELECTOR]`` when optional), with
+    no type name beside it in the help (typer's ``{RUN_DIR}`` and ``<path>``)."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+    def _usage_display_name(self) -> str:
+        return str(self.metavar) if self.required else f"[{self.metavar}]"
+
+
 app = typer.Typer(
     name="bench",
+    cls=_BenchGroup,
     help=(
         "Evaluate models on English and Chinese tasks (translation, summarization, sentiment, "
         "extractive QA, recommendation, word similarity and analogy) and publish leaderboards "
@@ -32,27 +83,31 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # click's help formatter: each paragraph of a docstring is re-wrapped to the terminal as
+    # prose (rich's keeps the source's line breaks), defaults sit at the end of their help.
+    rich_markup_mode=None,
+    context_settings={"max_content_width": 100},
 )
-tasks_app = typer.Typer(help="List, show, validate and describe task files.", no_args_is_help=True)
+tasks_app = typer.Typer(
+    help="List, show, validate and describe task files.",
+    cls=_BenchGroup,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 app.add_typer(tasks_app, name="tasks")
 records_app = typer.Typer(
-    help="Run records (record.json): their JSON Schema.", no_args_is_help=True
+    help="Run records (record.json): their JSON Schema.",
+    cls=_BenchGroup,
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(records_app, name="records")
 
 # Every string bench prints may quote the user (model names, paths, data, error messages), so
 # neither console reads rich markup or emoji codes: "[/x]", "[ours]" and ":x:" print as
 # written. Styles are given as Text objects, never as markup inside a string.
-out = Console(
-    highlight=False, markup=False, emoji=False, width=None if sys.stdout.isatty() else 200
-)
-err = Console(
-    stderr=True,
-    highlight=False,
-    markup=False,
-    emoji=False,
-    width=None if sys.stderr.isatty() else 200,
-)
+out = make_console()
+err = make_console(stderr=True)
 
 
 def version_lines() -> list[str]:
@@ -171,6 +226,14 @@ Bootstrap = Annotated[
     typer.Option(min=0, help="Bootstrap resamples per interval (0: none; else at least 100)."),
 ]
 BootstrapSeed = Annotated[int, _seed_option("Bootstrap seed")]
+OutputFormat = Annotated[
+    Literal["table", "csv", "json"],
+    typer.Option(
+        "--format",
+        help="How the results are printed on stdout: a table that fits the terminal (never "
+        "cutting a number), or the raw rows as CSV or JSON for scripts.",
+    ),
+]
 ExtraMetrics = Annotated[
     list[str] | None,
     typer.Option(
@@ -259,6 +322,7 @@ def run(
         typer.Option(
             "--model",
             "-m",
+            metavar="SPEC",
             help="Model spec KIND:TARGET[,key=value...], repeatable: baseline:NAME, "
             "hf:PATH_OR_ID, openai:MODEL, vectors:PATH, finetune:PATH_OR_ID, "
             "predictions:FILE (the README lists every baseline and parameter). "
@@ -270,6 +334,7 @@ def run(
         typer.Option(
             "--tasks",
             "-t",
+            metavar="TASKS",
             help="Task names, families, suites, globs or 'all', comma-separated and/or "
             "repeatable. Default: the smoke suite.",
         ),
@@ -289,7 +354,9 @@ def run(
     data: Annotated[
         list[str] | None,
         typer.Option(
-            "--data", help="NAME=PATH: load task NAME from a local copy of its original release."
+            "--data",
+            metavar="NAME=PATH",
+            help="Load task NAME from PATH, a local copy of its original release (repeatable).",
         ),
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Requests per predict call.")] = 64,
@@ -317,6 +384,7 @@ def run(
     executor: Annotated[
         str,
         typer.Option(
+            metavar="NAME",
             help="local: every pair in this process (default). ray: (model, task, shard) jobs "
             "on a Ray cluster (the ray extra); model specs may ask for num_gpus=, num_cpus=, "
             "replicas=.",
@@ -325,6 +393,7 @@ def run(
     address: Annotated[
         str | None,
         typer.Option(
+            metavar="ADDRESS",
             help="Ray cluster for --executor ray: auto (the one on this machine) or "
             "ray://HOST:PORT. Default: RAY_ADDRESS, else a local cluster started for the run.",
         ),
@@ -386,6 +455,15 @@ def run(
     ] = False,
     metrics: ExtraMetrics = None,
     tasks_dir: TasksDir = None,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="List every skipped pair with its reason (by default: one line per model).",
+        ),
+    ] = False,
+    output_format: OutputFormat = "table",
 ) -> None:
     """Run models on tasks, write one record per (model, task), optionally publish a leaderboard.
 
@@ -455,7 +533,9 @@ def run(
                 )
             err.print(f"  {resume}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(130) from None
-    _summary(outcomes)
+    # What was skipped, warnings and the published files first (stderr), the results last
+    # (stdout), so that the table is what the terminal shows when the run ends.
+    _skip_summary(outcomes, verbose)
     _record_warnings(outcomes)
     unstable = _determinism_table(outcomes, determinism_sample) if check_determinism else 0
     if publish is not None:
@@ -465,6 +545,7 @@ def run(
             if o.record is not None and o.record_path is not None
         ]
         _publish(runs, publish, title, stamps=_home() / "published.json")
+    _summary(outcomes, output_format)
     if unstable:
         raise typer.Exit(1)
 
@@ -550,25 +631,25 @@ def _determinism_table(outcomes: Sequence[Any], sample: int) -> int:
 
 
 class _Progress:
-    """Renders runner events with a rich progress bar (on stderr)."""
+    """Renders runner events as one line per pair on stderr, only when stderr is a terminal
+    (logs of piped or CI runs get no progress lines): the stage (``fit epoch 2/5``,
+    ``predict``, ``score rougeL``), a bar and ``done/total`` while a stage counts its steps
+    (training examples, predictions, metrics or a model-based metric's segments), the time
+    spent on the pair."""
 
-    def __init__(self) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
+    def __init__(self, console: Console | None = None) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        console = console or err
 
         self.progress = Progress(
             TextColumn("{task.description}", markup=False),  # descriptions quote names
             BarColumn(),
-            MofNCompleteColumn(),
+            _StepsColumn(),
             TimeElapsedColumn(),
-            console=err,
+            console=console,
             transient=False,
-            disable=not err.is_terminal,
+            disable=not console.is_terminal,
         )
         self.bars: dict[tuple[str, str], Any] = {}
 
@@ -588,8 +669,11 @@ class _Progress:
         if event.kind == "stage":
             if key not in self.bars:
                 self.bars[key] = self.progress.add_task(f"{label}: {event.stage}", total=None)
-            else:
-                self.progress.update(self.bars[key], description=f"{label}: {event.stage}")
+            else:  # a new stage: its steps (if any) come with its own progress events
+                bar = self.bars[key]
+                task = next(t for t in self.progress.tasks if t.id == bar)
+                task.total, task.completed = None, 0  # update() cannot unset a total
+                self.progress.update(bar, description=f"{label}: {event.stage}")
         elif event.kind == "predict-start":
             bar = self.bars.get(key)
             if bar is None:
@@ -622,54 +706,153 @@ class _Progress:
         elif event.kind == "pair-done":
             if key in self.bars:
                 self.progress.update(self.bars[key], description=f"{label}: done")
-        elif event.kind == "pair-skipped" and not err.is_terminal:
-            pass
         elif event.kind == "pair-up-to-date":
             self.bars[key] = self.progress.add_task(f"{label}: up to date", total=1, completed=1)
-        if not err.is_terminal and event.kind in ("pair-start", "pair-done", "pair-up-to-date"):
-            err.print(f"{label}: {event.kind.removeprefix('pair-').replace('-', ' ')}")
 
 
-def _summary(outcomes: Sequence[Any]) -> None:
-    table = Table(title="results", show_lines=False)
-    for col in ("model", "task", "primary metric", "value", "95% CI", "n", "failed", "cached"):
-        table.add_column(
-            col, justify="right" if col in ("value", "n", "failed", "cached") else "left"
+def _steps_text(completed: float, total: float | None) -> str:
+    """``done/total`` of a counted stage; nothing for a stage without steps (loading, a
+    baseline's fit), where rich would print ``0/?``."""
+    return "" if total is None else f"{int(completed)}/{int(total)}"
+
+
+class _StepsColumn:
+    """A progress column: :func:`_steps_text` of the bar's task (a rich ``ProgressColumn``,
+    built on first use so that importing the CLI does not import rich.progress)."""
+
+    def __new__(cls) -> Any:
+        from rich.progress import ProgressColumn
+
+        class StepsColumn(ProgressColumn):
+            def render(self, task: Any) -> Text:
+                return Text(_steps_text(task.completed, task.total), style="progress.download")
+
+        return StepsColumn()
+
+
+RESULT_COLUMNS = (
+    Column("model"),
+    Column("task"),
+    Column("primary metric", stack_label=""),
+    Column("value", numeric=True, stack_label=""),
+    Column("95% CI", numeric=True, stack_label=""),
+    Column("n", numeric=True),
+    Column("failed", numeric=True),
+    Column("cached", numeric=True),
+)
+"""The columns of ``bench run``'s results table."""
+
+RAW_RESULT_COLUMNS = tuple(
+    Column(name)
+    for name in (
+        "model",
+        "task",
+        "family",
+        "primary_metric",
+        "value",
+        "ci_low",
+        "ci_high",
+        "n",
+        "failed",
+        "cached",
+        "total",
+        "record",
+    )
+)
+"""The columns of ``bench run --format csv|json``: one row per scored pair, numbers unformatted."""
+
+
+def _done(outcomes: Sequence[Any]) -> list[Any]:
+    """The outcomes with a record (scored now or kept up to date), by model then task."""
+    kept = [o for o in outcomes if o.status in ("done", "up-to-date") and o.record is not None]
+    return sorted(kept, key=lambda o: (o.record.model.name, o.record.task.name))
+
+
+def _summary(outcomes: Sequence[Any], fmt: str = "table") -> None:
+    """The results of the run on stdout: the table (last thing ``bench run`` prints), or the
+    raw rows as CSV or JSON."""
+    done = _done(outcomes)
+    if fmt in ("csv", "json"):
+        raw = []
+        for o in done:
+            r, p = o.record, o.record.primary
+            raw.append(
+                [
+                    r.model.name,
+                    r.task.name,
+                    r.task.family,
+                    r.primary_metric,
+                    p.value,
+                    p.ci_low,
+                    p.ci_high,
+                    p.n,
+                    r.failures.count,
+                    r.predictions.cached,
+                    r.predictions.total,
+                    str(o.record_path) if o.record_path is not None else None,
+                ]
+            )
+        render = table_csv if fmt == "csv" else table_json
+        sys.stdout.write(render(RAW_RESULT_COLUMNS, raw))
+        return
+    rows = []
+    for o in done:
+        r, p = o.record, o.record.primary
+        rows.append(
+            [
+                r.model.name,
+                r.task.name,
+                r.primary_metric,
+                f"{p.value:.4f}",
+                p.ci_text(),
+                str(p.n),
+                str(r.failures.count),
+                f"{r.predictions.cached}/{r.predictions.total}",
+            ]
         )
-    skipped = []
-    kept = 0
-    for o in outcomes:
-        kept += o.status == "up-to-date"
-        if o.status not in ("done", "up-to-date") or o.record is None:
-            skipped.append(o)
-            continue
-        r = o.record
-        p = r.primary
-        ci = p.ci_text()
-        table.add_row(
-            r.model.name,
-            r.task.name,
-            r.primary_metric,
-            f"{p.value:.4f}",
-            ci,
-            str(p.n),
-            str(r.failures.count),
-            f"{r.predictions.cached}/{r.predictions.total}",
-        )
-    out.print(table)
+    if rows:
+        print_table(out, RESULT_COLUMNS, rows, title="results")
+    else:
+        out.print("results: no pair was scored", soft_wrap=True)
+
+
+def _skip_summary(outcomes: Sequence[Any], verbose: bool) -> None:
+    """What was not scored, on stderr: one line per model (the families it ran, how many tasks
+    it skipped and why), or with ``verbose`` every skipped task with its reason."""
+    kept = sum(o.status == "up-to-date" for o in outcomes)
     if kept:
-        out.print(
-            f"{kept} pair(s) up to date: their records were kept, nothing was loaded or scored "
+        err.print(
+            f"{kept} pair(s) up to date: records kept, nothing loaded or scored "
             "(--rescore scores them again)"
         )
-    if skipped:
-        # One line per model and reason: "does not support the X family" repeats otherwise.
-        groups: dict[tuple[str, str], list[str]] = {}
-        for o in skipped:
-            groups.setdefault((o.model, o.reason), []).append(o.task)
-        out.print(f"skipped {len(skipped)} pair(s):")
-        for (model_name, reason), names in groups.items():
-            out.print(f"  {model_name}: {', '.join(names)} ({reason})", markup=False)
+    skipped = [o for o in outcomes if o.status not in ("done", "up-to-date") or o.record is None]
+    if not skipped:
+        return
+    ran: dict[str, set[str]] = {}
+    for o in outcomes:
+        if o.record is not None and o.status in ("done", "up-to-date"):
+            ran.setdefault(o.model, set()).add(o.record.task.family)
+    by_model: dict[str, list[Any]] = {}
+    for o in skipped:
+        by_model.setdefault(o.model, []).append(o)
+    err.print(f"skipped {len(skipped)} pair(s)" + (":" if verbose else " (--verbose lists them):"))
+    for model_name, items in by_model.items():
+        if verbose:
+            groups: dict[str, list[str]] = {}
+            for o in items:
+                groups.setdefault(o.reason, []).append(o.task)
+            for reason, names in groups.items():
+                err.print(f"  {model_name}: {', '.join(names)} ({reason})")
+            continue
+        families_ran = sorted(ran.get(model_name, ()))
+        what = f"{', '.join(families_ran)} only" if families_ran else "nothing scored"
+        others: dict[str, int] = {}
+        for o in items:
+            if not o.reason.startswith("does not support the "):
+                others[o.reason] = others.get(o.reason, 0) + 1
+        why = "".join(f"; {n}: {reason}" for reason, n in others.items())
+        n = len(items)
+        err.print(f"  {model_name}: {what}; {n} task{'s' * (n != 1)} skipped{why}")
 
 
 _ARGV: list[str] = []
@@ -730,7 +913,9 @@ def _publish(
 
 @app.command()
 def score(
-    task: Annotated[str, typer.Option("--task", help="The task the predictions belong to.")],
+    task: Annotated[
+        str, typer.Option("--task", metavar="TASK", help="The task the predictions belong to.")
+    ],
     predictions: Annotated[
         Path,
         typer.Option(
@@ -745,6 +930,7 @@ def score(
         str,
         typer.Option(
             "--format",
+            metavar="[auto|jsonl|text]",
             help="Predictions format: auto (by extension: .jsonl/.json or text), jsonl, text.",
         ),
     ] = "auto",
@@ -759,11 +945,14 @@ def score(
     name: Annotated[
         str | None,
         typer.Option(
+            metavar="NAME",
             help="Display name of the model (default: the file stem; for a run's samples, the "
-            "run's model name + '-rescored')."
+            "run's model name + '-rescored').",
         ),
     ] = None,
-    data: Annotated[list[str] | None, typer.Option("--data", help="NAME=PATH, as for run.")] = None,
+    data: Annotated[
+        list[str] | None, typer.Option("--data", metavar="NAME=PATH", help="As for run.")
+    ] = None,
     results: Annotated[
         Path | None, typer.Option(help="Results folder (default: .bench/results).")
     ] = None,
@@ -866,10 +1055,12 @@ def score(
 @app.command()
 def show(
     run_dir: Annotated[Path, typer.Argument(help="A run folder RESULTS/MODEL/TASK.")],
-    example: Annotated[str, typer.Option("--id", help="The example's id.")],
+    example: Annotated[str, typer.Option("--id", metavar="ID", help="The example's id.")],
     unit: Annotated[
         str | None,
-        typer.Option(help="Only this unit (variant/dN/sN) of a run with several units."),
+        typer.Option(
+            metavar="UNIT", help="Only this unit (variant/dN/sN) of a run with several units."
+        ),
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the raw samples.jsonl line(s).")
@@ -897,14 +1088,16 @@ def leaderboard(
     formats: Annotated[
         str,
         typer.Option(
+            metavar="LIST",
             help="Comma-separated outputs: md (README.md), csv (leaderboard.csv), json "
             "(leaderboard.json + leaderboard.schema.json), tex (leaderboard.tex), html "
-            "(index.html)."
+            "(index.html).",
         ),
     ] = "md,csv,json,tex,html",
     title: Annotated[str, typer.Option(help="Title of the report.")] = "bench leaderboard",
     lang: Annotated[
-        str, typer.Option(help="Labels of index.html: en (English) or zh (Chinese).")
+        str,
+        typer.Option(metavar="[en|zh]", help="Labels of index.html: en (English) or zh (Chinese)."),
     ] = "en",
     diff: Annotated[
         Path | None,
@@ -957,13 +1150,17 @@ def compare(
     task: Annotated[
         list[str] | None,
         typer.Option(
-            "--task", help="Task to compare, repeatable (default: every task both models ran)."
+            "--task",
+            metavar="TASK",
+            help="Task to compare, repeatable (default: every task both models ran).",
         ),
     ] = None,
     metric: Annotated[
         list[str] | None,
         typer.Option(
-            "--metric", help="Metric to compare, repeatable (default: every metric with a test)."
+            "--metric",
+            metavar="METRIC",
+            help="Metric to compare, repeatable (default: every metric with a test).",
         ),
     ] = None,
     resamples: Annotated[
@@ -985,8 +1182,9 @@ def compare(
     corpus_test: Annotated[
         str,
         typer.Option(
+            metavar="[bs|ar]",
             help="Test for BLEU, chrF and TER: bs (sacrebleu's paired bootstrap) or ar "
-            "(approximate randomisation)."
+            "(approximate randomisation).",
         ),
     ] = "bs",
     as_json: Annotated[
@@ -994,9 +1192,10 @@ def compare(
         typer.Option(
             "--json",
             help="Print JSON: {metric: {difference, ci_low, ci_high, p_value, p_holm, method}} "
-            "for one task, {task: {metric: {...}}} for several.",
+            "for one task, {task: {metric: {...}}} for several (the same as --format json).",
         ),
     ] = False,
+    output_format: OutputFormat = "table",
 ) -> None:
     """Paired significance tests of model A against model B, example by example.
 
@@ -1024,7 +1223,7 @@ def compare(
         ar_trials=ar_trials,
     )
     tests = sum(len(v) for v in found.values())
-    if as_json:
+    if as_json or output_format == "json":
         payload: dict[str, Any] = {
             t: {m: c.to_json() for m, c in comps.items()} for t, comps in found.items()
         }
@@ -1032,28 +1231,73 @@ def compare(
             payload = next(iter(payload.values()))
         sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
         return
-    table = Table(
+    if output_format == "csv":
+        raw = [
+            [t, m, c.value_a, c.value_b, c.difference]
+            + [c.to_json().get(k) for k in ("ci_low", "ci_high", "p_value", "p_holm")]
+            + [c.method, c.detail or None]
+            for t, comps in found.items()
+            for m, c in comps.items()
+        ]
+        sys.stdout.write(table_csv(COMPARE_RAW_COLUMNS, raw))
+        return
+    rows: list[list[str | Text]] = []
+    for t, comps in found.items():
+        for m, c in comps.items():
+            significant = c.p_holm is not None and c.p_holm < 0.05
+            rows.append(
+                [
+                    t,
+                    m,
+                    f"{c.value_a:.4f}",
+                    f"{c.value_b:.4f}",
+                    f"{c.difference:+.4f}",
+                    c.ci_text(),
+                    f"{c.p_value:.4g}",
+                    Text(f"{c.p_holm:.4g}", style="bold" if significant else ""),
+                    f"{c.method} ({c.detail})" if c.detail else c.method,
+                ]
+            )
+    print_table(
+        out,
+        COMPARE_COLUMNS,
+        rows,
         title=f"{model_a} (A) vs {model_b} (B): paired tests",
         caption=f"p (Holm): Holm–Bonferroni over the {tests} test(s) above; difference = A − B "
         f"with its 95% paired bootstrap interval ({resamples} resamples, seed {seed})",
     )
-    for col in ("task", "metric", "A", "B", "A − B", "95% CI", "p", "p (Holm)", "method"):
-        table.add_column(col, justify="left" if col in ("task", "metric", "method") else "right")
-    for t, comps in found.items():
-        for m, c in comps.items():
-            significant = c.p_holm is not None and c.p_holm < 0.05
-            table.add_row(
-                t,
-                m,
-                f"{c.value_a:.4f}",
-                f"{c.value_b:.4f}",
-                f"{c.difference:+.4f}",
-                c.ci_text(),
-                f"{c.p_value:.4g}",
-                Text(f"{c.p_holm:.4g}", style="bold" if significant else ""),
-                f"{c.method} ({c.detail})" if c.detail else c.method,
-            )
-    out.print(table)
+
+
+COMPARE_COLUMNS = (
+    Column("task"),
+    Column("metric"),
+    Column("A", numeric=True),
+    Column("B", numeric=True),
+    Column("A − B", numeric=True),
+    Column("95% CI", numeric=True, stack_label=""),
+    Column("p", numeric=True),
+    Column("p (Holm)", numeric=True),
+    Column("method"),
+)
+"""The columns of ``bench compare``'s table (grouped by task when narrow)."""
+
+COMPARE_RAW_COLUMNS = tuple(
+    Column(name)
+    for name in (
+        "task",
+        "metric",
+        "a",
+        "b",
+        "difference",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "p_holm",
+        "method",
+        "detail",
+    )
+)
+"""The columns of ``bench compare --format csv``: one row per test, numbers unformatted."""
 
 
 # --------------------------------------------------------------------------- records
@@ -1132,7 +1376,9 @@ def tasks_show(
     examples: Annotated[
         int, typer.Option(min=1, help="How many preprocessed examples to show.")
     ] = 3,
-    data: Annotated[list[str] | None, typer.Option("--data", help="NAME=PATH, as for run.")] = None,
+    data: Annotated[
+        list[str] | None, typer.Option("--data", metavar="NAME=PATH", help="As for run.")
+    ] = None,
     tasks_dir: TasksDir = None,
 ) -> None:
     """Show a task's spec (with its optional metrics, scored with --metrics +NAME) and its
@@ -1179,7 +1425,9 @@ def tasks_validate(
     paths: Annotated[list[Path], typer.Argument(help="Task files or folders.")],
     data: Annotated[
         list[str] | None,
-        typer.Option("--data", help="NAME=PATH: also check task NAME against this local copy."),
+        typer.Option(
+            "--data", metavar="NAME=PATH", help="Also check task NAME against this local copy."
+        ),
     ] = None,
     no_data: Annotated[
         bool,

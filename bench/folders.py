@@ -135,17 +135,18 @@ def run_folder(results: Path, display_name: str, task: str, limit: int | None) -
 
 
 def distinct_names(models: Sequence[ModelSpec]) -> list[ModelSpec]:
-    """The model specs of a plan, with default names made distinct where files share a stem.
+    """The model specs of a plan, with default names made distinct where specs share one.
 
-    A ``predictions:`` spec without ``name=`` is named after its file's stem, so two files
-    named alike in different folders (``a/out.jsonl``, ``b/out.jsonl``) would be one model;
-    each such spec is named after its path instead (``a/out``, ``b/out``). Explicit names are
-    never changed.
+    A spec without ``name=`` is named ``KIND:TARGET``, so two specs of one model with other
+    parameters (``baseline:textcnn,seed=1`` and ``baseline:textcnn,seed=2``) would be one
+    model: each such spec is named by its whole spec instead (secrets left out). A
+    ``predictions:`` spec is named after its file's stem, so two files named alike in
+    different folders (``a/out.jsonl``, ``b/out.jsonl``) are named after their paths instead
+    (``a/out``, ``b/out``). Explicit names are never changed.
     """
-    from bench.adapters.prediction_paths import default_name
 
     def defaulted(m: ModelSpec) -> bool:
-        return m.kind == "predictions" and m.display_name == default_name(m.target)
+        return m.display_name == m.default_name
 
     by_name: dict[str, set[tuple[str, str, tuple[tuple[str, str], ...]]]] = {}
     for m in models:
@@ -153,8 +154,11 @@ def distinct_names(models: Sequence[ModelSpec]) -> list[ModelSpec]:
     out = []
     for m in models:
         if defaulted(m) and len(by_name[m.display_name]) > 1:
-            path = Path(m.target)
-            m = replace(m, display_name=str(path.with_suffix("") if path.suffix else path))
+            if m.kind == "predictions":
+                path = Path(m.target)
+                m = replace(m, display_name=str(path.with_suffix("") if path.suffix else path))
+            else:
+                m = replace(m, display_name=m.spec_name)
         out.append(m)
     return out
 

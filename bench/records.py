@@ -170,7 +170,11 @@ class TaskInfo(_Frozen):
 
 
 class ModelInfo(_Frozen):
-    """Who was evaluated: the model spec (secrets masked) and the adapter's fingerprint."""
+    """Who was evaluated: the model spec (secrets masked) and the adapter's fingerprint.
+
+    ``name`` is the display name (``name=``, else ``KIND:TARGET``); ``params`` are the spec's
+    parameters with the types the adapter's parameter model gives them (``max_epochs: 5``,
+    not ``'5'``; a secret is ``'***'``)."""
 
     name: str
     spec: str

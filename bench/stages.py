@@ -975,7 +975,7 @@ def build_record(
             spec=_public_spec(model),
             adapter=adapter.name,
             fingerprint=fingerprint,
-            params=model.public_params(),
+            params=model.typed_params(adapter),
             info=Redactor(adapter.secrets()).value(dict(adapter.info() if info is None else info)),
         ),
         primary_metric=task.primary_metric,

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -304,8 +304,8 @@ class ModelSpec:
         kind: The part before ``:`` (``baseline``, ``hf``, ``openai``, ``predictions``, a plugin).
         target: The part after ``:`` up to the first comma (a baseline name, a model path).
         params: ``key=value`` pairs, values as strings (the adapter validates and converts them).
-        display_name: ``name=`` if given, else the spec without secrets (for ``predictions:``
-            specs, the file's stem; see :func:`bench.adapters.predictions.default_name`).
+        display_name: ``name=`` if given, else :attr:`default_name` (``KIND:TARGET``; for
+            ``predictions:`` specs, the file's stem).
     """
 
     raw: str
@@ -325,6 +325,38 @@ class ModelSpec:
     def public_params(self) -> dict[str, str]:
         """Params with anything that looks like a secret removed."""
         return {k: ("***" if SECRET_KEYS.search(k) else v) for k, v in self.params.items()}
+
+    @property
+    def default_name(self) -> str:
+        """The name a spec without ``name=`` gets: ``KIND:TARGET`` (a ``predictions:`` file:
+        its stem). Parameters are left out: those that change answers are in the adapter's
+        fingerprint, and a plan with two specs of one ``KIND:TARGET`` names each by its whole
+        spec (:func:`bench.folders.distinct_names`)."""
+        if self.kind == "predictions":
+            from bench.adapters.prediction_paths import default_name
+
+            return default_name(self.target)
+        return f"{self.kind}:{self.target}"
+
+    @property
+    def spec_name(self) -> str:
+        """The spec without secrets, ``KIND:TARGET,key=value,...`` (``name=`` left out): the
+        name of specs that share a :attr:`default_name` in one plan."""
+        shown = [f"{k}={v}" for k, v in self.params.items() if not SECRET_KEYS.search(k)]
+        return ",".join([f"{self.kind}:{self.target}", *shown])
+
+    def typed_params(self, adapter: Any = None) -> dict[str, Any]:
+        """The spec's parameters as the adapter's parameter model typed them
+        (``max_epochs=5`` is the integer 5, ``lr=2e-5`` the float), secrets masked: what
+        records store. A parameter the model does not hold under its spec key (a plugin
+        factory without a ``Params`` model) stays the string written."""
+        model = getattr(adapter, "params", None)
+        dumped: dict[str, Any] = {}
+        if isinstance(model, BaseModel):
+            dumped = model.model_dump(mode="json")
+        return {
+            k: "***" if SECRET_KEYS.search(k) else dumped.get(k, v) for k, v in self.params.items()
+        }
 
 
 def parse_model_spec(raw: str) -> ModelSpec:
@@ -362,17 +394,10 @@ def parse_model_spec(raw: str) -> ModelSpec:
             raise ModelSpecError(f"model spec '{mask_spec(raw)}': parameter '{key}' is given twice")
         params[key] = value
     display = params.pop("name", None)
-    if display is None and kind.strip() == "predictions" and target.strip():
-        # A file of outputs is named after the file (a run's samples: after its model).
-        from bench.adapters.prediction_paths import default_name
-
-        display = default_name(target.strip())
-    if display is None:
-        shown = [f"{k}={v}" for k, v in params.items() if not SECRET_KEYS.search(k)]
-        display = ",".join([f"{kind}:{target}", *shown])
-    return ModelSpec(
-        raw=raw, kind=kind.strip(), target=target.strip(), params=params, display_name=display
-    )
+    spec = ModelSpec(raw=raw, kind=kind.strip(), target=target.strip(), params=params)
+    # A file of outputs is named after the file (a run's samples: after its model); any other
+    # spec KIND:TARGET.
+    return replace(spec, display_name=spec.default_name if display is None else display)
 
 
 def make_adapter(spec: ModelSpec | str) -> Adapter:

@@ -529,7 +529,7 @@ class _TorchTextClassifier(Baseline, ABC):
                 validate if val_seqs else None,
                 max_epochs=p.max_epochs,
                 patience=p.patience,
-                progress=lambda done, total: self.report_fit("epoch", done, total),
+                progress=self.report_fit,
             )
 
         self._model = model

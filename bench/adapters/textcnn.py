@@ -305,7 +305,7 @@ class TextCNNBaseline(Baseline):
                 validate if val_seqs else None,
                 max_epochs=p.max_epochs,
                 patience=p.patience,
-                progress=lambda done, total: self.report_fit("epoch", done, total),
+                progress=self.report_fit,
             )
 
         self._model = model

@@ -44,7 +44,7 @@ def train_with_early_stopping(
     *,
     max_epochs: int,
     patience: int,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> tuple[list[EpochRecord], int]:
     """Train a classifier by cross-entropy, keeping the weights of its best held-out epoch.
 
@@ -64,7 +64,8 @@ def train_with_early_stopping(
         validate: ``None`` when nothing is held out.
         max_epochs: Most epochs trained.
         patience: Epochs without improvement before stopping.
-        progress: Called as ``progress(epoch, max_epochs)`` after each epoch.
+        progress: Called as ``progress("epoch E/MAX", seen, n_train)`` after each optimiser
+            step (``seen``: training examples of epoch ``E`` done so far).
 
     Returns:
         ``(history, best_epoch)``: one record per trained epoch (``epoch``, ``train_loss``,
@@ -81,12 +82,19 @@ def train_with_early_stopping(
     for epoch in range(1, max_epochs + 1):
         model.train()
         total = 0.0
+        seen = 0
+        phase = f"epoch {epoch}/{max_epochs}"
+        if progress is not None:
+            progress(phase, 0, n_train)
         for inputs, targets in epoch_batches():
             optimiser.zero_grad(set_to_none=True)
             loss = F.cross_entropy(model(*inputs), targets)
             loss.backward()
             optimiser.step()
             total += float(loss.item()) * len(targets)
+            seen += len(targets)
+            if progress is not None:
+                progress(phase, seen, n_train)
         record: EpochRecord = {
             "epoch": epoch,
             "train_loss": total / n_train,
@@ -94,8 +102,6 @@ def train_with_early_stopping(
             "val_loss": None,
         }
         history.append(record)
-        if progress is not None:
-            progress(epoch, max_epochs)
         if validate is None:
             best_epoch = epoch
             continue

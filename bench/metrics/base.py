@@ -119,7 +119,9 @@ class ScoringContext:
 
     Attributes beyond the data: ``segment_cache`` (the prediction cache, where model-based
     metrics keep each segment's scores; ``None``: no cache), ``progress`` (called as
-    ``progress(metric, done, total)`` while a long metric scores) and ``segment_counts``
+    ``progress(metric, done, total)`` before each metric scores, ``done`` metrics of ``total``
+    finished, and by a long metric while it scores, ``done`` of its ``total`` segments) and
+    ``segment_counts``
     (filled by model-based metrics: ``{metric: {segments, hits, computed, failed}}``, recorded
     as the record's ``segment_cache``).
     """
@@ -230,7 +232,9 @@ def _score_task(
     values: dict[str, MetricValue] = {}
     skipped: dict[str, str] = {}
     per_example = PerExample(ctx.n)
-    for metric in metrics:
+    for i, metric in enumerate(metrics):
+        if ctx.progress is not None:  # a bar while a task's metrics score, one step each
+            ctx.progress(metric.name, i, len(metrics))
         reason = getattr(metric, "unavailable", lambda _ctx: None)(ctx)
         if reason:
             skipped[metric.name] = reason
@@ -244,6 +248,8 @@ def _score_task(
             values[value.name] = withheld_interval(value)
         for key, column in metric.per_example(ctx).items():
             per_example.add(key, column)
+    if ctx.progress is not None and metrics:
+        ctx.progress(metrics[-1].name, len(metrics), len(metrics))
     return values, skipped, per_example
 
 

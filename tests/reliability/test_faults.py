@@ -371,16 +371,10 @@ MARKUP_COMMANDS: dict[str, list[str]] = {
 }
 
 MARKUP_CASES = [
-    MarkupCase("run-closing-tag-name", "run", 0, stdout=("│ [/x] ",)),
-    MarkupCase("run-bracket-name", "run", 0, stdout=("│ [ours] ",)),
-    MarkupCase("run-emoji-name", "run", 0, stdout=("│ emoji :x: ",)),
+    MarkupCase("run-closing-tag-name", "run", 0, stdout=("\n[/x] ",)),
+    MarkupCase("run-bracket-name", "run", 0, stdout=("\n[ours] ",)),
+    MarkupCase("run-emoji-name", "run", 0, stdout=("\nemoji :x: ",)),
     MarkupCase("run-results-path", "run", 0, stderr=("→ {root}/[b]res",)),
-    MarkupCase(
-        "run-progress-lines",
-        "run",
-        0,
-        stderr=("[/x] · sentiment-en: done", "[ours] · sentiment-en: done", "emoji :x: · "),
-    ),
     MarkupCase("compare-tag-names", "compare-tags", 0, stdout=("[/x] (A) vs [ours] (B)",)),
     MarkupCase("compare-emoji-name", "compare-emoji", 0, stdout=("emoji :x: (A) vs [ours] (B)",)),
     MarkupCase(

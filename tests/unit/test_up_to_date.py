@@ -264,7 +264,8 @@ def test_bench_run_reports_kept_pairs_and_rescore_scores_them(
         with pytest.raises(SystemExit) as info:
             main([*argv, *extra])
         assert info.value.code in (0, None)
-        return capsys.readouterr().out
+        captured = capsys.readouterr()
+        return captured.out + captured.err
 
     assert "up to date" not in bench_run()
     kept = bench_run()
