@@ -537,7 +537,11 @@ def run(
     # (stdout), so that the table is what the terminal shows when the run ends.
     _skip_summary(outcomes, verbose)
     _record_warnings(outcomes)
-    unstable = _determinism_table(outcomes, determinism_sample) if check_determinism else 0
+    unstable = (
+        _determinism_table(outcomes, determinism_sample, out if output_format == "table" else err)
+        if check_determinism
+        else 0
+    )
     if publish is not None:
         runs = [
             (o.record, o.record_path.parent)
@@ -577,30 +581,43 @@ def _record_warnings(outcomes: Sequence[Any]) -> None:
             )
 
 
-def _determinism_table(outcomes: Sequence[Any], sample: int) -> int:
-    """Show the determinism reports of the finished pairs; return how many changed."""
+DETERMINISM_COLUMNS = (
+    Column("model"),
+    Column("task"),
+    Column("checked", numeric=True),
+    Column("batch", numeric=True),
+    Column("changed predictions", numeric=True),
+    Column("changed scores", numeric=True),
+)
+"""The columns of ``bench run --check-determinism``'s table."""
+
+
+def _determinism_table(outcomes: Sequence[Any], sample: int, out: Console = out) -> int:
+    """Show the determinism reports of the finished pairs on ``out``; return how many
+    changed."""
     import json
 
-    table = Table(title=f"determinism (re-run of {sample} examples, another batch size, no cache)")
-    for col in ("model", "task", "checked", "batch", "changed predictions", "changed scores"):
-        table.add_column(col, justify="right" if col in ("checked", "batch") else "left")
     unstable = 0
     changes = []
-    for o in outcomes:
+    rows: list[list[str | Text]] = []
+    for o in sorted(outcomes, key=lambda o: (o.model, o.task)):
         report = o.determinism
         if o.status != "done" or report is None:
             continue
         unstable += not report.ok
-        table.add_row(
-            report.model,
-            report.task,
-            str(len(report.checked)),
-            f"{report.original_batch_size}→{report.batch_size}",
-            _count_cell(len(report.changed_predictions)),
-            _count_cell(len(report.changed_scores)),
+        rows.append(
+            [
+                report.model,
+                report.task,
+                str(len(report.checked)),
+                f"{report.original_batch_size}→{report.batch_size}",
+                _count_cell(len(report.changed_predictions)),
+                _count_cell(len(report.changed_scores)),
+            ]
         )
         changes += [(report, c) for c in report.changed_predictions[:5]]
-    out.print(table)
+    title = f"determinism (re-run of {sample} examples, another batch size, no cache)"
+    print_table(out, DETERMINISM_COLUMNS, rows, title=title)
     for report, change in changes:
         # Each changed field with both values (a label, or a probability beyond the tolerance).
         for part in change.get("fields") or [change]:
