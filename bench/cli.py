@@ -1417,7 +1417,11 @@ def tasks_show(
         items = list(dumped.items())
         at = next((i + 1 for i, (k, _) in enumerate(items) if k == "metrics"), len(items))
         dumped = dict([*items[:at], ("optional_metrics", optional), *items[at:]])
-    text = yaml.safe_dump(dumped, allow_unicode=True, sort_keys=False)
+    # PyYAML folds a long string past ``width`` at the next space, with the key's indentation
+    # in front: a margin keeps the lines within the terminal.
+    text = yaml.safe_dump(
+        dumped, allow_unicode=True, sort_keys=False, width=max(40, out.width - 12)
+    )
     out.print(text, markup=False, highlight=False, soft_wrap=True)
     family = get_family(spec.family)
     steps = build_steps(spec)
