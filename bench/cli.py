@@ -863,13 +863,15 @@ def _skip_summary(outcomes: Sequence[Any], verbose: bool) -> None:
             continue
         families_ran = sorted(ran.get(model_name, ()))
         what = f"{', '.join(families_ran)} only" if families_ran else "nothing scored"
-        others: dict[str, int] = {}
+        unsupported = [o for o in items if o.reason.startswith("does not support the ")]
+        if unsupported:
+            n = len(unsupported)
+            err.print(f"  {model_name}: {what}; {n} task{'s' * (n != 1)} skipped")
+        # Any other reason (a pair that failed, data the model cannot score) is rare and is
+        # the user's to act on: each gets its own line.
         for o in items:
-            if not o.reason.startswith("does not support the "):
-                others[o.reason] = others.get(o.reason, 0) + 1
-        why = "".join(f"; {n}: {reason}" for reason, n in others.items())
-        n = len(items)
-        err.print(f"  {model_name}: {what}; {n} task{'s' * (n != 1)} skipped{why}")
+            if o not in unsupported:
+                err.print(f"  {model_name}: {o.task} ({o.reason})")
 
 
 _ARGV: list[str] = []
@@ -1567,21 +1569,36 @@ def new_task(
 # --------------------------------------------------------------------------- doctor
 
 
+DOCTOR_COLUMNS = (
+    Column("resource"),
+    Column("status", stack_label=""),
+    Column("detail", stack_label=""),
+)
+"""The columns of ``bench doctor``'s table."""
+
+
 @app.command()
-def doctor() -> None:
-    """List the resources bench can use here: NLTK data, jieba, OpenCC, extras, devices."""
+def doctor(fmt: OutputFormat = "table") -> None:
+    """List what bench can use here and what is missing, with the command that fixes each:
+    where NLTK looks for data (NLTK_DATA) and which NLTK packages it finds (and what falls back
+    without them, such as ROUGE-Lsum's rule-based sentence splitter), jieba, OpenCC, the
+    optional extras, the models of the model-based metrics, and torch's device."""
     from bench.doctor import checks
 
-    table = Table(show_lines=False)
-    for col in ("resource", "status", "detail"):
-        table.add_column(col)
-    for row in checks():
-        table.add_row(
-            row.name,
-            Text("ok", style="green") if row.ok else Text("missing", style="red"),
-            row.detail,
+    found = checks()
+    if fmt != "table":
+        raw = [(c.name, "ok" if c.ok else "missing", c.detail) for c in found]
+        sys.stdout.write((table_csv if fmt == "csv" else table_json)(DOCTOR_COLUMNS, raw))
+        return
+    rows = [
+        (
+            c.name,
+            Text("ok", style="green") if c.ok else Text("missing", style="red"),
+            c.detail,
         )
-    out.print(table)
+        for c in found
+    ]
+    print_table(out, DOCTOR_COLUMNS, rows)
 
 
 # --------------------------------------------------------------------------- selftest

@@ -148,9 +148,12 @@ def _as_text(cell: Cell) -> Text:
     return cell.copy() if isinstance(cell, Text) else Text(str(cell))
 
 
-def _stacked(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], width: int) -> list[Text]:
+def _stacked(
+    console: Console, columns: Sequence[Column], rows: Sequence[Sequence[Cell]], width: int
+) -> list[Text]:
     """Lines of the stacked layout: headings, then per row its key and its fields, wrapped
-    between fields to ``width`` (a field longer than a whole line gets a line of its own)."""
+    between fields to ``width`` (a field longer than a whole line gets lines of its own,
+    wrapped between words under the same indent)."""
     lines: list[Text] = []
     current: str | None = None
     indent, more = "  ", "      "
@@ -163,12 +166,20 @@ def _stacked(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], width: i
         for col, cell in zip(columns[2:], row[2:], strict=True):
             value = _as_text(cell)
             field = Text(f"{col.label} ") + value if col.label else value
+            if len(more) + len(field) > width:  # prose longer than a line: wrapped, indented
+                lines.append(line)
+                for part in field.wrap(console, max(20, width - len(more)), overflow="fold"):
+                    part.rstrip()
+                    lines.append(Text(more) + part)
+                line = Text(indent)
+                continue
             if line.plain.strip() and len(line) + 2 + len(field) > width:
                 lines.append(line)
                 line = Text(more) + field
             else:
                 line = line + Text("  ") + field if line.plain.strip() else line + field
-        lines.append(line)
+        if line.plain.strip():
+            lines.append(line)
     return lines
 
 
@@ -194,7 +205,7 @@ def render_table(
     renderables: list[Any] = []
     if title:
         renderables.append(Text(title, style="italic", justify="center"))
-    renderables += _stacked(columns, rows, width)
+    renderables += _stacked(console, columns, rows, width)
     return "stacked", renderables
 
 

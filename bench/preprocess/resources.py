@@ -41,6 +41,7 @@ __all__ = [
     "nltk_identity",
     "nltk_location",
     "nltk_resources",
+    "nltk_search_path",
     "opencc_identity",
     "opencc_status",
     "require_nltk",
@@ -56,11 +57,14 @@ class NltkPackage:
         name: The package name the NLTK downloader knows, such as ``punkt_tab``.
         resource: The resource path probed with ``nltk.data.find`` to tell it is installed.
         used_by: What in bench needs it (step names, with the params that make them need it).
+        without: What happens without it (what falls back, and how a signature shows it), for
+            ``bench doctor``; empty where the steps that need it simply refuse to run.
     """
 
     name: str
     resource: str
     used_by: tuple[str, ...]
+    without: str = ""
 
     @property
     def install(self) -> str:
@@ -72,7 +76,9 @@ NLTK_PACKAGES: Final[tuple[NltkPackage, ...]] = (
     NltkPackage(
         "punkt_tab",
         "tokenizers/punkt_tab/english/",
-        ("en_sentences", "en_tokenize (sentence_split: true)"),
+        ("en_sentences", "en_tokenize (sentence_split: true)", "rougeLsum (splitter: auto)"),
+        "rougeLsum splits English sentences by rule (split:rule in its signature) and "
+        "en_sentences refuses to run",
     ),
     NltkPackage("stopwords", "corpora/stopwords/english", ("remove_stopwords (language: en)",)),
     NltkPackage(
@@ -148,15 +154,139 @@ def _nltk_default_path() -> list[str] | None:
     return path
 
 
+_ASK_NLTK: Final = object()
+"""What :func:`_fs_find` returns when only NLTK itself can tell."""
+
+_MAX_ZIP_FALLBACK_DEPTH: Final = 8
+"""How many components of a resource path ``nltk.data.find`` tries as ``p.zip/p``."""
+
+
+def _private(path: str) -> bool:
+    """NLTK's test of a data folder or file it will read (POSIX): owned by this user or root,
+    with no group or world write bit. NLTK refuses, with a warning, any other."""
+    import stat
+
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    if st.st_uid not in (os.geteuid(), 0):
+        return False
+    return not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _all_private(root: str, found: str) -> bool:
+    """Every folder from ``root`` down to ``found``, ``found`` itself and, for a folder,
+    every entry under it, pass :func:`_private` (what NLTK checks before it returns a hit)."""
+    rel = os.path.relpath(found, root)
+    cur = root
+    if not _private(cur):
+        return False
+    for part in rel.split(os.sep):
+        if part in ("", os.curdir):
+            continue
+        if part == os.pardir:
+            return False
+        cur = os.path.join(cur, part)
+        if not _private(cur):
+            return False
+    if os.path.isdir(found):
+        for folder, dirs, files in os.walk(found):
+            if not all(_private(os.path.join(folder, n)) for n in (*dirs, *files)):
+                return False
+    return True
+
+
+def _zip_has(archive: str, entry: str) -> bool:
+    """Whether the zip ``archive`` holds ``entry`` (a folder entry: any member under it), as
+    NLTK's ``ZipFilePathPointer`` decides."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            names = zf.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+    entry = entry.lstrip("/")
+    return entry in names or (entry.endswith("/") and any(n.startswith(entry) for n in names))
+
+
+def _hub_has_nltk_data() -> bool:
+    """Whether the Hugging Face cache holds a dataset of ``nltk-data-hub``, which NLTK serves
+    a missing corpus from (only then is a miss in the data folders not the last word)."""
+    root = os.environ.get("HF_HUB_CACHE") or os.path.join(
+        os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface"),
+        "hub",
+    )
+    try:
+        return any(n.startswith("datasets--nltk-data-hub--") for n in os.listdir(root))
+    except OSError:
+        return False
+
+
+def _fs_find(resource_path: str, roots: list[str]) -> object:
+    """``nltk.data.find``'s search of its data folders, done on the file system: a plain file
+    or folder in each root in order, then each path component ``p`` read as the zip package
+    ``p.zip/p`` (how the downloader installs packages), component by component.
+
+    Returns the location (as :func:`nltk_location` writes it), ``None`` when the resource is
+    in none of them, or :data:`_ASK_NLTK` when NLTK's own rules could decide otherwise: a
+    root that is itself a zip file, a hit in a folder or file NLTK would refuse as writable
+    by others, a resource path naming a zip, or a miss that NLTK may serve from the Hugging
+    Face cache.
+    """
+    name = os.path.normpath(resource_path).replace(os.sep, "/")
+    if resource_path.endswith("/"):
+        name += "/"
+    if ".zip" in name or name.startswith(("/", "..")):
+        return _ASK_NLTK
+    usable = []
+    for root in roots:
+        if os.path.isfile(root):
+            return _ASK_NLTK  # a zip file in the path: NLTK looks inside it first
+        if os.path.isdir(root):
+            usable.append(root)
+    parts = name.split("/")
+    for root in usable:
+        candidate = os.path.join(root, *parts)
+        if os.path.exists(candidate):
+            return os.path.abspath(candidate) if _all_private(root, candidate) else _ASK_NLTK
+    for i in range(min(len(parts), _MAX_ZIP_FALLBACK_DEPTH)):
+        if not parts[i]:
+            continue
+        archive_rel = "/".join([*parts[:i], parts[i] + ".zip"])
+        entry = "/".join(parts[i:])
+        for root in usable:
+            archive = os.path.join(root, *archive_rel.split("/"))
+            if os.path.isfile(archive) and _zip_has(archive, entry):
+                if not _all_private(root, archive):
+                    return _ASK_NLTK
+                return f"{os.path.abspath(archive)}/{entry}"
+    return _ASK_NLTK if _hub_has_nltk_data() else None
+
+
+def nltk_search_path() -> list[str]:
+    """The folders NLTK searches for data, in order: ``nltk.data.path`` (without importing
+    NLTK when it is not imported yet: then the list NLTK would build from ``NLTK_DATA``, the
+    home folder and the interpreter's prefix)."""
+    default = _nltk_default_path()
+    if default is not None:
+        return default
+    import nltk
+
+    return [str(p) for p in nltk.data.path]
+
+
 def nltk_find(resource_path: str) -> str | None:
     """Where ``nltk.data.find(resource_path)`` finds a resource (:func:`nltk_location` of its
     pointer), or ``None`` when it is not installed — without importing NLTK (about 2.5 s)
-    when the resource is a plain file or folder in one of NLTK's search folders.
+    in the usual cases: a plain file or folder, or a zipped package as the downloader
+    installs it, in one of NLTK's search folders, or in none of them.
 
     ``nltk.data.find`` looks for plain files and folders in every folder of its path, in
-    order, before it looks into zip files; so the first folder of NLTK's own default path that
-    holds the resource is what it would return. Anything else (not found there, a zipped
-    package, NLTK already imported, Windows) is asked of NLTK itself.
+    order, before it looks into zip files; :func:`_fs_find` repeats that search. Anything it
+    cannot settle (NLTK already imported, Windows, a folder NLTK would refuse, a zip file in
+    the path) is asked of NLTK itself.
 
     Example:
         >>> nltk_find("corpora/no-such-resource") is None  # doctest: +SKIP
@@ -164,12 +294,9 @@ def nltk_find(resource_path: str) -> str | None:
     """
     default = _nltk_default_path()
     if default is not None:
-        parts = resource_path.rstrip("/").split("/")
-        for base in default:
-            candidate = os.path.join(base, *parts)
-            folder = resource_path.endswith("/")
-            if os.path.isdir(candidate) if folder else os.path.exists(candidate):
-                return candidate
+        found = _fs_find(resource_path, default)
+        if found is not _ASK_NLTK:
+            return found  # type: ignore[return-value]
     import nltk
 
     try:
@@ -179,9 +306,7 @@ def nltk_find(resource_path: str) -> str | None:
 
 
 def _searched() -> str:
-    import nltk
-
-    return ", ".join(str(p) for p in nltk.data.path) or "(nltk.data.path is empty)"
+    return ", ".join(nltk_search_path()) or "(nltk.data.path is empty)"
 
 
 def require_nltk(resource_path: str, package: str, used_by: str) -> Any:
@@ -235,14 +360,9 @@ def nltk_resources() -> list[ResourceStatus]:
         >>> [s.name for s in nltk_resources()][:2]
         ['punkt_tab', 'stopwords']
     """
-    import nltk
-
     statuses = []
     for pkg in NLTK_PACKAGES:
-        try:
-            path: str | None = nltk_location(nltk.data.find(pkg.resource))
-        except LookupError:
-            path = None
+        path = nltk_find(pkg.resource)
         statuses.append(
             ResourceStatus(
                 name=pkg.name,
