@@ -18,6 +18,7 @@ import glob
 import importlib
 import json
 import os
+import re
 import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ __all__ = [
     "data_stamp",
     "discover",
     "find_task",
+    "not_found_hint",
     "plugin_task_roots",
     "select_tasks",
     "task_origin",
@@ -166,7 +168,7 @@ def discover(extra: Iterable[str | Path] = (), *, check_names: bool = True) -> d
         paths = sorted([*root.path.rglob("*.yaml"), *root.path.rglob("*.yml")])
         for path in paths:
             rel = path.relative_to(root.path)
-            suite = rel.parts[0] if len(rel.parts) > 1 else None
+            suite = rel.parts[0] if len(rel.parts) > 1 else _root_suite(root)
             spec = load_task(path, suite=suite, check_names=check_names)
             if spec.name in tasks:
                 raise TaskSpecError(
@@ -177,6 +179,39 @@ def discover(extra: Iterable[str | Path] = (), *, check_names: bool = True) -> d
             tasks[spec.name] = spec
             origins[spec.name] = root.origin
     return tasks
+
+
+def _root_suite(root: TaskRoot) -> str | None:
+    """The suite of a task file at the top of a user's folder (``--tasks-dir`` or
+    ``BENCH_TASKS_PATH``): the folder's name, so ``bench run -t FOLDER`` runs them all. The
+    built-in and plugin roots keep their files in suite folders."""
+    if root.origin in ("--tasks-dir", "BENCH_TASKS_PATH"):
+        return root.path.resolve().name or None
+    return None
+
+
+_HINT_DEPTH = 3
+"""How deep under the current folder :func:`not_found_hint` looks for a task file."""
+
+
+def not_found_hint(name: str) -> str:
+    """The fix of a "no task" error: where a task file called ``name`` lies under the current
+    folder (and the ``--tasks-dir`` that finds it), else how to name a folder of task files."""
+    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        here = Path.cwd()
+        for depth in range(_HINT_DEPTH + 1):
+            for ext in ("yaml", "yml"):
+                pattern = "/".join(["*"] * depth + [f"{name}.{ext}"])
+                for found in sorted(here.glob(pattern)):
+                    folder = found.parent.relative_to(here).as_posix()
+                    return (
+                        f"{found.relative_to(here).as_posix()} defines it: pass --tasks-dir "
+                        f"{folder} (or add the folder to BENCH_TASKS_PATH)"
+                    )
+    return (
+        "see `bench tasks list`; task files outside the built-in catalog need --tasks-dir "
+        "FOLDER (or BENCH_TASKS_PATH)"
+    )
 
 
 def task_origin(spec: TaskSpec, extra: Iterable[str | Path] = ()) -> str:
@@ -199,7 +234,7 @@ def find_task(name: str, extra: Iterable[str | Path] = ()) -> TaskSpec:
     if name not in tasks:
         raise TaskNotFound(
             f"unknown task '{name}'{did_you_mean(name, tasks)}",
-            fix="run `bench tasks list` to see the tasks",
+            fix=not_found_hint(name),
         )
     return tasks[name]
 
@@ -233,7 +268,7 @@ def select_tasks(selector: str, extra: Iterable[str | Path] = ()) -> list[TaskSp
             ]
             raise TaskNotFound(
                 f"no task matches '{part}'{did_you_mean(part, words)}",
-                fix="use a task name, family, suite, glob or 'all' (see `bench tasks list`)",
+                fix="use a task name, family, suite, glob or 'all'; " + not_found_hint(part),
             )
         for t in sorted(matched, key=lambda t: t.name):
             chosen.setdefault(t.name, t)

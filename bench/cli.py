@@ -15,7 +15,6 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from bench.errors import BenchError
@@ -1335,14 +1334,30 @@ def records_schema() -> None:
 # --------------------------------------------------------------------------- tasks
 
 
+TASK_COLUMNS = (
+    Column("suite"),
+    Column("name"),
+    Column("family", stack_label=""),
+    Column("languages", stack_label=""),
+    Column("source"),
+    Column("n scored", numeric=True, stack_label="n"),
+    Column("primary metric", stack_label=""),
+    Column("origin"),
+)
+"""The columns of ``bench tasks list``."""
+
+
 @tasks_app.command("list")
 def tasks_list(
     selector: Annotated[str, typer.Argument(help="Selector (default: all).")] = "all",
     tasks_dir: TasksDir = None,
+    fmt: OutputFormat = "table",
 ) -> None:
-    """Table of tasks: name, family, languages, suite, what a run scores where the data is local
-    (test examples; users for recommendation), and origin (builtin, --tasks-dir,
-    BENCH_TASKS_PATH, or the plugin package that ships it).
+    """Table of tasks by suite: name, family, languages, source, what a run scores where the
+    data is local (test examples; users for recommendation), the primary metric, and origin
+    (builtin, --tasks-dir, BENCH_TASKS_PATH, or the plugin package that ships it). A task file
+    at the top of a --tasks-dir or BENCH_TASKS_PATH folder is in the suite named after the
+    folder.
 
     Counting loads a task's data once; the counts are then kept in BENCH_HOME/task-counts.json,
     keyed by the task file and the size and time of each data file, so listing again reads
@@ -1350,23 +1365,26 @@ def tasks_list(
     from bench.catalog import TestCounts, select_tasks, task_origin
 
     counts = TestCounts(_home() / "task-counts.json")
-    table = Table(show_lines=False)
-    columns = ("name", "family", "languages", "suite", "source", "n scored", "primary metric")
-    for col in (*columns, "origin"):
-        table.add_column(col, justify="right" if col == "n scored" else "left")
-    for spec in select_tasks(selector, tasks_dir or []):
-        table.add_row(
+    specs = sorted(select_tasks(selector, tasks_dir or []), key=lambda t: (t.suite or "", t.name))
+    rows = [
+        (
+            spec.suite or "—",
             spec.name,
             spec.family,
             ",".join(spec.languages),
-            spec.suite or "—",
             spec.source.kind,
             counts.get(spec, _count),
             spec.primary_metric,
             task_origin(spec, tasks_dir or []),
         )
+        for spec in specs
+    ]
     counts.save()
-    out.print(table)
+    if fmt == "table":
+        print_table(out, TASK_COLUMNS, rows)
+        return
+    raw = [(None if r[0] == "—" else r[0], *r[1:]) for r in rows]
+    sys.stdout.write((table_csv if fmt == "csv" else table_json)(TASK_COLUMNS, raw))
 
 
 def _count(spec: Any) -> str:
@@ -1539,29 +1557,85 @@ def new_task(
     directory: Annotated[Path, typer.Option("--dir", help="Where to write the file.")] = Path(
         "tasks/custom"
     ),
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            metavar="LIST",
+            help="The task's languages, comma-separated: one (en, zh), or source,target for "
+            "translation (zh,en). Default: the family template's.",
+        ),
+    ] = None,
+    data_format: Annotated[
+        Literal["csv", "tsv", "jsonl", "json", "text-files"] | None,
+        typer.Option(
+            "--format",
+            help="The data files' format; the file names follow it (text-files: a folder per "
+            "split, one .txt file per example under a folder per label). Default: the "
+            "template's, or that of --from.",
+        ),
+    ] = None,
+    labels: Annotated[
+        str | None,
+        typer.Option(
+            metavar="LIST",
+            help="Sentiment labels, comma-separated, in their fixed order (negative,positive). "
+            "Default: the values of --from's label column, else the template's.",
+        ),
+    ] = None,
+    from_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            metavar="FILE",
+            help="A data file (csv, tsv, jsonl or json): the task reads it as its test split "
+            "(and a train file beside it whose name has train for test), its format is the "
+            "file's and fields: maps each family field to the column that holds it.",
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented task template that validates; edit it, then `bench tasks validate`.
 
     NAME is a task name (lowercase letters, digits, '.', '_', '-'): the file is --dir/NAME.yaml,
-    never anywhere else.
+    never anywhere else. --lang, --format, --labels and --from fill in the template; what they
+    cannot fill (a field no column matches) is listed after the file is written.
     """
+    from bench.registry import registry
     from bench.spec import parse_task
-    from bench.templates import task_template
+    from bench.templates import customise_template, read_columns, task_template
 
     text = task_template(name, family)  # refuses a name that is not a task name
     path = directory / f"{name}.yaml"
     if not path.resolve().is_relative_to(directory.resolve()):  # defence in depth
         raise BenchError(f"{path} is outside --dir {directory}", fix="choose another name")
-    parse_task(text, path=path)  # the template must validate as written
     if path.exists() and not force:
         raise BenchError(f"{path} exists", fix="pass --force to overwrite or choose another name")
+    columns = read_columns(from_file, data_format) if from_file is not None else None
+
+    def split_list(value: str | None) -> list[str] | None:
+        if value is None:
+            return None
+        return [v.strip() for v in value.split(",") if v.strip()]
+
+    done = customise_template(
+        text,
+        registry.get("family", family),
+        languages=split_list(lang),
+        fmt=data_format,
+        labels=split_list(labels),
+        columns=columns,
+        task_dir=directory,
+    )
+    parse_task(done.text, path=path)  # what is written must validate as written
     directory.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    path.write_text(done.text, encoding="utf-8")
+    for note in done.notes:
+        err.print(f"note: {note}", soft_wrap=True)
     out.print(
-        f"wrote {path}; next: edit it, then `bench tasks validate {path}`",
-        markup=False,
-        highlight=False,
+        f"wrote {path}; next: edit it, check it with `bench tasks validate {path}`, then run "
+        f"it with `bench run -t {name} --tasks-dir {directory} -m MODEL` (a folder of task "
+        "files outside the built-in catalog is named with --tasks-dir, or BENCH_TASKS_PATH)",
         soft_wrap=True,
     )
 

@@ -176,13 +176,14 @@ def test_duplicate_task_names_within_one_root(tmp_path: Path) -> None:
 def test_bench_tasks_path_adds_roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
     add_task(one, "team/alpha.yaml")
-    add_task(two, "beta.yaml")  # at the top of a root: no suite
+    add_task(two, "beta.yaml")  # at the top of a user's root: the root's name is its suite
     missing = tmp_path / "missing"
     monkeypatch.setenv("BENCH_TASKS_PATH", os.pathsep.join([str(one), str(missing), str(two)]))
     assert task_roots() == [one, missing, two, REPO / "tasks"]
     tasks = discover()
     assert set(tasks) >= {"alpha", "beta", *BUILTIN}
-    assert tasks["alpha"].suite == "team" and tasks["beta"].suite is None
+    assert tasks["alpha"].suite == "team" and tasks["beta"].suite == "two"
+    assert [t.name for t in select_tasks("two")] == ["beta"]
     assert names(select_tasks("team")) == ["alpha"]
     assert names(select_tasks("beta,alpha")) == ["beta", "alpha"]
     # Data paths of an environment root's task are resolved like any other task's.

@@ -129,16 +129,18 @@ def _load_plugin_module(site: Path, name: str) -> ModuleType:
 
 
 def test_tasks_list_shows_the_plugin_task_and_its_origin(site: Path, tmp_path: Path) -> None:
-    done = bench(site, tmp_path, "tasks", "list")
+    done = bench(site, tmp_path, "tasks", "list", "--format", "json")
     assert done.returncode == 0, done.stderr[-3000:]
-    row = next(line for line in done.stdout.splitlines() if TASK in line)
-    cells = [c.strip() for c in row.strip("│ ").split("│")]
-    assert cells == [
-        TASK, "sentiment", "en", "example", "local", "48", "balanced_accuracy",
+    rows = {row["name"]: row for row in json.loads(done.stdout)}
+    assert list(rows[TASK].values()) == [
+        "example", TASK, "sentiment", "en", "local", "48", "balanced_accuracy",
         f"plugin {DIST} 0.1.0",
     ]  # fmt: skip
-    builtin = next(line for line in done.stdout.splitlines() if "sentiment-zh" in line)
-    assert builtin.rstrip(" │").endswith("builtin")
+    assert rows["sentiment-zh"]["origin"] == "builtin"
+    # The table at 80 columns (COLUMNS honoured when piped) cuts nothing.
+    table = bench(site, tmp_path, "tasks", "list", COLUMNS="80")
+    assert max(len(line) for line in table.stdout.splitlines()) <= 80
+    assert f"origin plugin {DIST} 0.1.0" in " ".join(table.stdout.split())
 
 
 def test_a_task_name_defined_twice_names_both_files(site: Path, tmp_path: Path) -> None:
