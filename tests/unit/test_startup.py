@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -165,7 +166,8 @@ def test_warm_tasks_list_imports_no_numpy_or_scipy(
 
 def _row(output: str, name: str) -> list[str]:
     line = next(line for line in output.splitlines() if f" {name} " in line)
-    return [cell.strip() for cell in line.split("│") if cell.strip()]
+    # suite, name, family, languages, source, n scored, primary metric, origin
+    return [cell for cell in re.split(r"\s{2,}", line.strip()) if cell]
 
 
 @pytest.mark.parametrize("n", [7])
