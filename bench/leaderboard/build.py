@@ -4,8 +4,14 @@
   and the provenance of the number (signature, dataset fingerprint, run id, date);
 * ``main``: models × tasks on each task's primary metric, plus the number of tasks each model
   has, the mean of its primary metrics rescaled to 0–100 and its mean rank, both over the tasks
-  the model has (a missing task is missing, never 0);
-* ``views``: the same aggregate table restricted to one family or one language group.
+  the model has (a missing task is missing, never 0). Only the models that have every task of
+  the table are ranked (a mean over other tasks compares nothing); the others are listed after
+  them, unranked, with what they cover;
+* ``views``: the same aggregate table restricted to one family or one language group, ranked
+  the same way (so a family view ranks every model that has all of the family's tasks).
+
+Every rank, per task and per view, is a competition rank (``1, 1, 3``) from
+:func:`bench.leaderboard.ranking.competition_ranks`.
 
 Rescaling to 0–100 (:func:`rescale`): a metric whose perfect score (``MetricValue.scale``) is 1
 is multiplied by 100, one already on 0–100 is kept; a lower-is-better metric (TER, ECE) enters
@@ -44,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench.errors import RecordError
 from bench.identity import short_hash
+from bench.leaderboard.ranking import aggregate_key, competition_ranks
 from bench.metrics.base import BootstrapConfig
 from bench.records import RunRecord, load_record
 
@@ -59,6 +66,7 @@ __all__ = [
     "build_leaderboard",
     "column_labels",
     "comparability",
+    "coverage",
     "language_group",
     "load_runs",
     "protocol_summary",
@@ -74,6 +82,13 @@ LANGUAGE_GROUPS = ("en", "zh", "cross-lingual", "multilingual")
 MEAN = "mean (0-100)"
 MEAN_RANK = "mean rank"
 N_TASKS = "tasks"
+RANK = "rank"
+"""Column of a view's table: the competition rank of a model that has every task of the view
+(:func:`bench.leaderboard.ranking.competition_ranks` on mean, then mean rank); NaN for a model
+that lacks some of them, which is listed but not ranked."""
+COVERS = "covers"
+"""Column of a view's table: what a model has of the view's tasks, in words (see
+:func:`coverage`)."""
 
 
 @dataclass(frozen=True)
@@ -125,7 +140,9 @@ class View:
         key: The family name or language group (``all`` for the main view).
         tasks: The view's tasks, in column order.
         table: Models having at least one of the tasks × (tasks, ``tasks``,
-            ``mean (0-100)``, ``mean rank``, ``complete``), sorted as displayed.
+            ``mean (0-100)``, ``mean rank``, ``complete``, ``covers``, ``rank``), sorted as
+            displayed: the ranked (complete) models, then the unranked ones (see
+            :func:`aggregate`).
     """
 
     kind: str
@@ -142,7 +159,8 @@ class Leaderboard:
         records: The records it was built from, sorted by task then model.
         long: One row per (model, task, metric); see :data:`bench.leaderboard.schema.ROW_FIELDS`.
         main: The main view's table (models × tasks on the primary metric, with ``tasks``,
-            ``mean (0-100)``, ``mean rank`` and ``complete``), sorted by mean then mean rank.
+            ``mean (0-100)``, ``mean rank``, ``complete``, ``covers`` and ``rank``): the models
+            that have every task ranked by mean then mean rank, then the others, unranked.
         tasks: Task names in column order.
         columns: :class:`TaskColumn` per task.
         views: Per-family, then per-language views.
@@ -552,13 +570,37 @@ def _in_columns(
     return [pairs[i] for i in order], [labels[i] for i in order]
 
 
+def coverage(tasks: Sequence[str], families: Mapping[str, str], have: Sequence[str]) -> str:
+    """What a model has of a view's ``tasks``, in words: the task names when the view is one
+    family, else each family it has, with ``k/n`` where it has only some of that family's tasks.
+
+    Example:
+        >>> fam = {"mt-a": "translation", "mt-b": "translation", "qa-en": "qa"}
+        >>> coverage(["mt-a", "mt-b", "qa-en"], fam, ["mt-a", "qa-en"])
+        'qa, translation 1/2'
+        >>> coverage(["mt-a", "mt-b"], fam, ["mt-b"])
+        'mt-b'
+    """
+    view_families = {families[t] for t in tasks}
+    if len(view_families) <= 1:
+        return ", ".join(t for t in tasks if t in have)
+    parts = []
+    for family in sorted({families[t] for t in have}):
+        total = sum(families[t] == family for t in tasks)
+        got = sum(families[t] == family for t in have)
+        parts.append(family if got == total else f"{family} {got}/{total}")
+    return ", ".join(parts)
+
+
 def aggregate(long: pd.DataFrame, tasks: Sequence[str]) -> pd.DataFrame:
     """Models × ``tasks`` on the primary metric, with the aggregate columns.
 
     ``tasks`` counts the view's tasks a model has; ``mean (0-100)`` and ``mean rank`` average
-    over those tasks only; ``complete`` says whether the model has every task of the view. Rows
-    are the models with at least one of the tasks, sorted by mean (descending), then mean rank,
-    then name.
+    over those tasks only; ``complete`` says whether the model has every task of the view.
+    Only complete models are ranked (``rank``: competition ranks by mean, then mean rank): a
+    mean over other tasks compares nothing. The others follow, unranked (``rank`` NaN), with
+    what they have in ``covers``, grouped by the tasks they have (most first). Rows are the
+    models with at least one of the tasks, in that order (ties by name).
     """
     import pandas as pd
 
@@ -573,18 +615,28 @@ def aggregate(long: pd.DataFrame, tasks: Sequence[str]) -> pd.DataFrame:
     ranks = primary.pivot(index="model", columns="task", values="rank").reindex(
         index=models, columns=list(tasks)
     )
+    families = {str(r["task"]): str(r["family"]) for r in primary.to_dict("records")}
     table = values.copy()
     table[N_TASKS] = values.notna().sum(axis=1).astype(int)
     table[MEAN] = scaled.astype(float).mean(axis=1, skipna=True)
     table[MEAN_RANK] = ranks.astype(float).mean(axis=1, skipna=True)
     table["complete"] = table[N_TASKS] == len(tasks)
-    order = sorted(
-        models,
-        key=lambda m: (
-            -table.at[m, MEAN] if pd.notna(table.at[m, MEAN]) else math.inf,
-            table.at[m, MEAN_RANK] if pd.notna(table.at[m, MEAN_RANK]) else math.inf,
-            m,
-        ),
+    have = {m: [t for t in tasks if pd.notna(values.at[m, t])] for m in models}
+    table[COVERS] = [coverage(tasks, families, have[m]) for m in models]
+
+    def key(m: str) -> tuple[float, float]:
+        mean, mean_rank = table.at[m, MEAN], table.at[m, MEAN_RANK]
+        if pd.isna(mean) or pd.isna(mean_rank):
+            return (math.inf, math.inf)
+        return aggregate_key(mean, mean_rank)
+
+    ranked = [m for m in models if table.at[m, "complete"]]
+    rank_of = dict(zip(ranked, competition_ranks([key(m) for m in ranked]), strict=True))
+    table[RANK] = [float(rank_of[m]) if m in rank_of else math.nan for m in models]
+    unranked = [m for m in models if m not in rank_of]
+    order = sorted(ranked, key=lambda m: (rank_of[m], m)) + sorted(
+        unranked,
+        key=lambda m: (-len(have[m]), [tasks.index(t) for t in have[m]], key(m), m),
     )
     table = table.reindex(order)
     table.index.name = "model"
@@ -627,7 +679,11 @@ def build_leaderboard(
     # Rank among the models of a task on each metric, 1 = best; equal values share a rank.
     ascending = ~long["higher_is_better"].astype(bool)
     key = long["value"].where(ascending, -long["value"])
-    long["rank"] = key.groupby([long["task"], long["metric"]]).rank(method="min").astype(int)
+    long["rank"] = (
+        key.groupby([long["task"], long["metric"]])
+        .transform(lambda s: pd.Series(competition_ranks(list(s)), index=s.index))
+        .astype(int)
+    )
     best = key.groupby([long["task"], long["metric"]]).transform("min")
     long["best"] = key == best
     long["tied_with_best"] = pd.Series([None] * len(long), dtype=object)

@@ -20,22 +20,19 @@ from pydantic import ValidationError
 from bench import __version__
 from bench.leaderboard.build import (
     MEAN,
-    MEAN_RANK,
-    N_TASKS,
     Leaderboard,
     aggregate,
 )
 from bench.leaderboard.cells import (
     MISSING,
-    PARTIAL_MARK,
     TIE_MARK,
     fmt_ci,
-    fmt_mean,
     fmt_spread,
     fmt_value,
     metric_order,
     primary_cells,
     signatures,
+    standing,
     task_rows,
 )
 from bench.records import SampleLine
@@ -75,7 +72,9 @@ LABELS: dict[str, dict[str, str]] = {
         "legend_mean": "mean of the primary metrics rescaled to 0–100 (×100 for metrics on "
         "0–1, kept for metrics on 0–100, 100 − value for lower-is-better ones such as TER), over "
         "the tasks a model has; mean rank likewise.",
-        "legend_partial": "the model lacks some of the view's tasks.",
+        "legend_rank": "#: rank by mean, then mean rank, among the models that have every task "
+        "of the view (equal aggregates share a rank: 1, 1, 3); — in #: the model lacks some of "
+        "the view's tasks and is listed after the ranked ones, unranked, with the tasks it has.",
         "tie_paired": "not significantly worse than the best (paired test, Holm-adjusted, "
         "α = 0.05).",
         "tie_overlap": "95% interval overlaps the best model's ({note}; no paired test).",
@@ -120,7 +119,9 @@ LABELS: dict[str, dict[str, str]] = {
         "legend_missing": "模型未在该任务上运行（从不计为 0）。",
         "legend_mean": "主要指标换算到 0–100 后的平均值（0–1 的指标乘以 100，已是 0–100 的保持"
         "不变，TER 等越低越好的指标取 100 − 值），只对模型已有的任务求平均；平均名次同理。",
-        "legend_partial": "该模型缺少此视图中的部分任务。",
+        "legend_rank": "#：在拥有此视图全部任务的模型中，按平均分、再按平均名次排名"
+        "（平均值相同则名次相同：1, 1, 3）；# 为 — 表示该模型缺少此视图的部分任务，"
+        "列在已排名模型之后，不参与排名，并注明其拥有的任务。",
         "tie_paired": "与最佳模型无显著差异（配对检验，Holm 校正，α = 0.05）。",
         "tie_overlap": "95% 置信区间与最佳模型重叠（{note}；未做配对检验）。",
         "tie_single": "只有一个模型：不做并列检验。",
@@ -245,12 +246,15 @@ def _views(board: Leaderboard) -> dict[str, Any]:
             table = aggregate(board.long, tasks)
             models = {}
             for pos, (model, row) in enumerate(table.iterrows(), start=1):
-                partial = "" if row["complete"] else f" {PARTIAL_MARK}"
+                shown = standing(row, len(tasks))
+                tasks_text = shown["tasks"] + (f" ({shown['covers']})" if shown["covers"] else "")
                 models[str(model)] = [
                     pos,
-                    f"{int(row[N_TASKS])}/{len(tasks)}",
-                    fmt_mean(row[MEAN]) + partial,
-                    fmt_mean(row[MEAN_RANK]) + partial,
+                    shown["rank"],
+                    tasks_text,
+                    shown["mean"],
+                    shown["mean_rank"],
+                    shown["ranked"],
                 ]
             out[f"{fam}|{grp}"] = {"tasks": len(tasks), "models": models}
     return out
@@ -284,6 +288,7 @@ def render_html(
     models = []
     for pos, (model, agg) in enumerate(board.main.iterrows(), start=1):
         model = str(model)
+        shown = standing(agg, len(board.tasks))
         row_cells = []
         for task in board.tasks:
             row = cells.get((model, task))
@@ -302,15 +307,16 @@ def render_html(
                     "tip": _tip(labels, row, model, task),
                 }
             )
-        partial = "" if agg["complete"] else f" {PARTIAL_MARK}"
         models.append(
             {
                 "name": model,
                 "pos": pos,
+                "rank": shown["rank"],
+                "ranked": shown["ranked"],
                 "cells": row_cells,
-                "tasks": f"{int(agg[N_TASKS])}/{len(board.tasks)}",
-                "mean": fmt_mean(agg[MEAN]) + partial,
-                "rank": fmt_mean(agg[MEAN_RANK]) + partial,
+                "tasks": shown["tasks"] + (f" ({shown['covers']})" if shown["covers"] else ""),
+                "mean": shown["mean"],
+                "mean_rank": shown["mean_rank"],
             }
         )
     panels = []
@@ -434,7 +440,6 @@ def render_html(
         lang_svg=lang_svg,
         views=_views(board),
         tie_mark=TIE_MARK,
-        partial_mark=PARTIAL_MARK,
         missing=MISSING,
         main_total=len(board.tasks),
     )

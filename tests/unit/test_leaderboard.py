@@ -161,8 +161,8 @@ def test_missing_task_is_a_dash_and_mean_uses_own_tasks(results: Path) -> None:
     main_rows = _tables(markdown)[0]
     cells = next(c for c in map(_cells, main_rows) if c[1].startswith("a\\|b"))
     assert cells[3] == "—"  # sentiment-zh
-    assert cells[4] == "1/2"
-    assert cells[5] == f"{row['sentiment-en'] * 100:.2f} ‡"  # flagged: fewer tasks
+    assert cells[4] == "1/2 (sentiment-en)"  # what it has
+    assert cells[0] == cells[5] == cells[6] == "—"  # unranked: no rank, no mean to compare
     assert "0.0000 [" not in cells[3]
 
 
@@ -386,11 +386,12 @@ def test_diff_reports_rank_and_score_changes(tmp_path: Path) -> None:
     diff = diff_documents(old, new)
     moves = {c.model: c for c in diff.models}
     assert moves["beta-7b"].old is None and moves["beta-7b"].new is not None
-    assert moves["alpha"].old.position == 1 and moves["alpha"].new.position == 2  # type: ignore[union-attr]
+    # alpha has every task in both versions: ranked 1st; beta-7b lacks one: new and unranked.
+    assert moves["alpha"].old.rank == 1 and moves["alpha"].new.rank == 1  # type: ignore[union-attr]
+    assert moves["模型-中"].old.rank is None  # type: ignore[union-attr]
     text = render_diff(diff)
-    line = next(x for x in text.splitlines() if x.startswith("| alpha |"))
-    assert "| 2 (was 1) | ↓1 |" in line
-    assert "| beta-7b | 1 | new |" in text
+    assert "| alpha | 1 | = |" in text
+    assert "| beta-7b | unranked | new |" in text
     notes = {(s.model, s.task): s.note for s in diff.scores}
     assert notes[("beta-7b", "qa-zh")] == "new"
     assert ("alpha", "qa-zh") not in notes  # unchanged values are not listed
@@ -429,7 +430,7 @@ def test_cli_leaderboard_all_formats_diff_and_errors(
         _bench("leaderboard", "--results", str(GOLDEN), "--out", str(out), "--diff", str(out)) == 0
     )
     printed = capsys.readouterr().out
-    assert "| alpha | 2 | = |" in printed
+    assert "| alpha | 1 | = |" in printed
     assert (out / "DIFF.md").read_text(encoding="utf-8").strip() == printed.strip()
     for argv, message in (
         (["--formats", "md,pdf"], "unknown output format(s) pdf"),
