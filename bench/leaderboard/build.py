@@ -1,7 +1,8 @@
 """Build leaderboard tables from run records (and the samples beside them), with pandas.
 
 * ``long``: one row per (model, task, metric) with value, interval, n, rank, best and tie flags,
-  and the provenance of the number (signature, dataset fingerprint, run id, date);
+  and the provenance of the number (signature, dataset fingerprint, model fingerprint; the run's
+  date only with ``dates=True``: no published file carries a wall-clock fact by default);
 * ``main``: models × tasks on each task's primary metric, plus the number of tasks each model
   has, the mean of its primary metrics rescaled to 0–100 and its mean rank, both over the tasks
   the model has (a missing task is missing, never 0). Only the models that have every task of
@@ -167,6 +168,7 @@ class Leaderboard:
         folders: Run folder per (model, column), where known.
         warnings: Why a paired tie test fell back to intervals, per task (for the console).
         record_columns: The column of each of :attr:`records`, in the same order.
+        dates: Whether rows carry their run's date (``build_leaderboard(dates=True)``).
     """
 
     records: list[RunRecord]
@@ -178,6 +180,7 @@ class Leaderboard:
     folders: dict[tuple[str, str], Path] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     record_columns: list[str] = field(default_factory=list)
+    dates: bool = False
     _memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def long_rows(self, task: str) -> list[dict[str, Any]]:
@@ -436,7 +439,9 @@ def _check(records: Sequence[RunRecord], columns: Sequence[str], source: object)
         seen[key] = rec
 
 
-def _rows(records: Sequence[RunRecord], columns: Sequence[str]) -> list[dict[str, Any]]:
+def _rows(
+    records: Sequence[RunRecord], columns: Sequence[str], *, dates: bool = False
+) -> list[dict[str, Any]]:
     rows = []
     for rec, column in zip(records, columns, strict=True):
         group = language_group(rec.task.family, rec.task.languages)
@@ -468,7 +473,9 @@ def _rows(records: Sequence[RunRecord], columns: Sequence[str]) -> list[dict[str
                     "task_version": rec.task.version,
                     "dataset_fingerprint": rec.task.dataset_fingerprint,
                     "model_fingerprint": rec.model.fingerprint,
-                    "date": rec.finished_at[:10],
+                    # A wall-clock fact: re-scoring the same pairs changes it, so a published
+                    # board carries it only when asked (``bench leaderboard --dates``).
+                    "date": rec.finished_at[:10] if dates else None,
                     "failures": rec.failures.count,
                     **_spread_fields(rec, name),
                 }
@@ -646,6 +653,8 @@ def aggregate(long: pd.DataFrame, tasks: Sequence[str]) -> pd.DataFrame:
 
 def build_leaderboard(
     source: str | Path | Sequence[RunRecord] | Sequence[tuple[RunRecord, Path]],
+    *,
+    dates: bool = False,
 ) -> Leaderboard:
     """Build the tables from a results folder, or from records (with their run folders).
 
@@ -653,6 +662,8 @@ def build_leaderboard(
         source: A results folder (``<model>/<task>/record.json`` + ``samples.jsonl``), a list
             of ``(record, run folder)`` pairs, or a list of records (ties then fall back to
             interval overlap, since the samples cannot be found).
+        dates: Give each row the date its run finished (``record.finished_at``, UTC). Off by
+            default: the same pairs scored again on another day must publish the same bytes.
 
     Raises:
         RecordError: No records, or two records for the same (model, column).
@@ -674,7 +685,7 @@ def build_leaderboard(
         for (rec, folder), label in zip(pairs, labels, strict=True)
         if folder is not None
     }
-    long = pd.DataFrame(_rows(records, labels))
+    long = pd.DataFrame(_rows(records, labels, dates=dates))
     long = long.sort_values(["task", "model", "metric"], kind="stable").reset_index(drop=True)
     # Rank among the models of a task on each metric, 1 = best; equal values share a rank.
     ascending = ~long["higher_is_better"].astype(bool)
@@ -738,4 +749,5 @@ def build_leaderboard(
         folders=folders,
         warnings=warnings,
         record_columns=labels,
+        dates=dates,
     )

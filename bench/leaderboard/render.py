@@ -1,7 +1,9 @@
 """Render a :class:`~bench.leaderboard.build.Leaderboard` as Markdown, CSV, JSON, LaTeX and HTML.
 
-Output is deterministic (sorted, fixed number formats, no timestamps but the records' dates) and
-written atomically, so a published leaderboard changes only when a number does.
+Output is deterministic (sorted, fixed number formats, no timestamps; the records' dates only
+when the board was built with ``dates=True``) and written atomically, so a published leaderboard
+changes only when a number does: the same pairs scored again, on another day, publish the same
+bytes.
 """
 
 from __future__ import annotations
@@ -140,7 +142,7 @@ def document(board: Leaderboard, *, title: str, command: str) -> LeaderboardDocu
     """The leaderboard as the typed document ``leaderboard.json`` serialises."""
     rows = []
     for raw in board.long.to_dict("records"):
-        item = {k: _clean(raw[k]) for k in ROW_FIELDS}
+        item = {k: _clean(raw[k]) for k in (*ROW_FIELDS, "date")}
         item["scaled"] = _round(item["scaled"])
         rows.append(Row(**item))
     tasks = [
@@ -301,8 +303,8 @@ def render_markdown(board: Leaderboard, *, title: str = "Leaderboard", command: 
     lines.append(
         f"{n_models} models × {len(board.tasks)} tasks, from {len(board.records)} run records. "
         "Each cell is the task's primary metric with its 95% bootstrap interval in brackets; "
-        "its footnote gives the record's date, dataset fingerprint, model fingerprint and "
-        "signature."
+        f"its footnote gives the record's {'date, ' if board.dates else ''}dataset "
+        "fingerprint, model fingerprint and signature."
     )
     lines += [
         "",
@@ -382,8 +384,9 @@ def render_markdown(board: Leaderboard, *, title: str = "Leaderboard", command: 
         n = notes[(rec.model.name, board.column_of(i))]
         signature = rec.metrics[rec.primary_metric].signature
         lines.append(
-            f"[^{n}]: {md_escape(rec.model.name)} on {md_escape(board.column_of(i))}: run of "
-            f"{rec.finished_at[:10]}; dataset `{rec.task.dataset_fingerprint}` "
+            f"[^{n}]: {md_escape(rec.model.name)} on {md_escape(board.column_of(i))}: "
+            + (f"run of {rec.finished_at[:10]}; " if board.dates else "")
+            + f"dataset `{rec.task.dataset_fingerprint}` "
             f"(task v{rec.task.version}); model fingerprint `{rec.model.fingerprint}`; "
             f"{md_escape(rec.primary_metric)} signature {_md_code(signature)}."
         )
@@ -413,7 +416,8 @@ def render_csv(board: Leaderboard) -> str:
     """Long format: one row per (model, task, metric), columns :data:`ROW_FIELDS`, then
     :data:`~bench.leaderboard.build.SPREAD_FIELDS` when any record has a spread across prompt
     variants or exemplar draws."""
-    fields = list(ROW_FIELDS) + (list(SPREAD_FIELDS) if has_spread(board) else [])
+    fields = list(ROW_FIELDS) + (["date"] if board.dates else [])
+    fields += list(SPREAD_FIELDS) if has_spread(board) else []
     frame = board.long[fields].copy()
     frame["scaled"] = [_round(v) for v in frame["scaled"]]
     out: str = frame.to_csv(index=False, lineterminator="\n")

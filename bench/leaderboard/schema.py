@@ -80,12 +80,17 @@ class Row(_Closed):
     task_version: int = Field(description="Task version.")
     dataset_fingerprint: str = Field(description="Fingerprint of the test set.")
     model_fingerprint: str = Field(description="Adapter fingerprint of the model.")
-    date: str = Field(description="Date (UTC) the run finished, YYYY-MM-DD.")
+    date: str | None = Field(
+        default=None,
+        description="Date (UTC) the run finished, YYYY-MM-DD, when the board was built with "
+        "dates (bench leaderboard --dates); null by default, so that scoring the same pairs "
+        "again publishes the same bytes.",
+    )
     failures: int = Field(description="Examples on which the model failed (scored as misses).")
 
 
-ROW_FIELDS: tuple[str, ...] = tuple(Row.model_fields)
-"""The columns of ``leaderboard.csv``, in order."""
+ROW_FIELDS: tuple[str, ...] = tuple(f for f in Row.model_fields if f != "date")
+"""The columns of ``leaderboard.csv``, in order (then ``date`` for a board built with dates)."""
 
 
 class ModelEntry(_Closed):

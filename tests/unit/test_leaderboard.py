@@ -124,7 +124,10 @@ def test_build_from_records(results: Path) -> None:
         assert set(row["signature"]) == {m.signature for m in rec.metrics.values()} - {
             rec.metrics["confusion_matrix"].signature
         }
-        assert set(row["date"]) == {rec.finished_at[:10]}
+        assert set(row["date"]) == {None}  # no wall-clock fact unless asked
+        dated = build_leaderboard(results, dates=True).long
+        dated = dated[(dated["model"] == model) & (dated["task"] == task)]
+        assert set(dated["date"]) == {rec.finished_at[:10]}
         assert set(row["dataset_fingerprint"]) == {rec.task.dataset_fingerprint}
     # The long table has every scalar metric of every record, and no tables.
     assert set(board.long["metric"]) >= {"accuracy", "macro_f1", "mcc", "ece", "f1/positive"}
@@ -279,12 +282,12 @@ def test_md_escape() -> None:
 
 
 def test_markdown_footnotes_give_provenance_of_every_cell() -> None:
-    board = build_leaderboard(GOLDEN)
+    board = build_leaderboard(GOLDEN, dates=True)
     markdown = render_markdown(board)
     for i, rec in enumerate(board.records, start=1):
         ref = f"[^{i}]"
         note = next(x for x in markdown.splitlines() if x.startswith(ref + ":"))
-        assert rec.finished_at[:10] in note
+        assert f"run of {rec.finished_at[:10]};" in note  # with --dates only
         assert rec.task.dataset_fingerprint in note
         assert rec.metrics[rec.primary_metric].signature in note
         assert markdown.count(ref) >= 3  # main table, task table, definition
@@ -309,7 +312,7 @@ def test_csv_and_json_long_format_with_schema(tmp_path: Path) -> None:
     assert [m.model for m in doc.models] == board.models
     assert {(v.kind, v.key) for v in doc.views} == {(v.kind, v.key) for v in board.views[1:]}
     row = next(r for r in doc.rows if r.model == SCRIPT and r.primary)
-    assert row.tied_with_best is False and row.date == "2025-01-18"
+    assert row.tied_with_best is False and row.date is None  # dates are opt-in
     missing = [r for r in doc.rows if r.model == SCRIPT and r.metric == "macro_f1"]
     assert missing == []  # a missing metric is absent, never a 0
     # A broken document is rejected by the schema.
