@@ -1139,7 +1139,8 @@ def leaderboard(
     """Build the leaderboard (tables, JSON, LaTeX, HTML report) from run records alone.
 
     Every file is deterministic (rebuilding from the same records, or from the same pairs
-    scored again, gives the same bytes: no dates unless --dates) and written atomically. Ties with the best model come from paired tests on samples.jsonl.
+    scored again, gives the same bytes: no dates unless --dates) and written atomically. Ties
+    with the best model come from paired tests on samples.jsonl.
     """
     from bench.leaderboard import diff_documents, document, load_document, render_diff
     from bench.leaderboard.diff import DIFF_FILE
