@@ -37,7 +37,7 @@ from bench.leaderboard.cells import (
 )
 from bench.records import SampleLine
 
-__all__ = ["LABELS", "LANGS", "render_html"]
+__all__ = ["LABELS", "LANGS", "render_html", "short_metric", "short_task"]
 
 LANGS = ("en", "zh")
 EXAMPLES = 3
@@ -54,13 +54,24 @@ LABELS: dict[str, dict[str, str]] = {
         "model": "Model",
         "tasks": "Tasks",
         "mean": "Mean (0–100)",
+        "mean_short": "Mean",
         "mean_rank": "Mean rank",
+        "mean_rank_short": "Avg rank",
         "by_language": "By language",
         "per_task": "Tasks",
         "rank": "Rank",
         "failures": "Failures",
         "signatures": "Signatures",
         "examples": "Examples",
+        "browse": "Worst and best examples per model",
+        "worst": "Worst",
+        "best": "Best",
+        "previous": "Previous",
+        "next": "Next",
+        "page": "Page {page} of {pages}",
+        "score": "score",
+        "browse_note": "ordered by the per-example {score} ({direction}); the {n} worst and the "
+        "{n} best of each model.",
         "input": "Input",
         "reference": "Reference",
         "prediction": "Prediction",
@@ -103,13 +114,23 @@ LABELS: dict[str, dict[str, str]] = {
         "model": "模型",
         "tasks": "任务数",
         "mean": "平均分（0–100）",
+        "mean_short": "平均分",
         "mean_rank": "平均名次",
+        "mean_rank_short": "平均名次",
         "by_language": "按语言比较",
         "per_task": "各任务详情",
         "rank": "名次",
         "failures": "失败数",
         "signatures": "指标签名",
         "examples": "样例",
+        "browse": "各模型最差与最佳样例",
+        "worst": "最差",
+        "best": "最佳",
+        "previous": "上一页",
+        "next": "下一页",
+        "page": "第 {page} / {pages} 页",
+        "score": "得分",
+        "browse_note": "按每个样例的 {score} 排序（{direction}）；每个模型最差与最佳各 {n} 个。",
         "input": "输入",
         "reference": "参考答案",
         "prediction": "预测",
@@ -142,6 +163,65 @@ LABELS: dict[str, dict[str, str]] = {
         "lang_multilingual": "多语言",
     },
 }
+
+
+_ABBREVIATIONS = {
+    "translation": "MT",
+    "summarization": "Summ",
+    "sentiment": "Sent",
+    "recommendation": "Rec",
+    "classification": "Cls",
+    "analogy": "Analogy",
+    "wordsim": "WordSim",
+    "synthetic": "synth",
+}
+"""Short forms of common words of task names, for the main table's headers (the full name is
+the header's ``<abbr title>``)."""
+_HEADER_WORD = 8
+_HEADER_METRIC = 9
+
+
+def short_task(name: str) -> list[str]:
+    """A column label in short words for a narrow header (each word kept on one line): known
+    words abbreviated, short ones (language codes) kept together, others cut to 6 letters;
+    a bracketed group label (``[bleu tok:zh]``) is kept, cut to 8 characters.
+
+    Example:
+        >>> short_task("translation-en-zh"), short_task("recommendation-synthetic")
+        (['MT', 'en-zh'], ['Rec', 'synth'])
+    """
+    base, _, group = name.partition(" [")
+    words: list[str] = []
+    short: list[str] = []
+    for token in base.split("-"):
+        if len(token) <= 3:
+            short.append(token)
+            continue
+        if short:
+            words.append("-".join(short))
+            short = []
+        word = _ABBREVIATIONS.get(token.lower(), token)
+        words.append(word if len(word) <= _HEADER_WORD else word[:6] + ".")
+    if short:
+        words.append("-".join(short))
+    if group:
+        group = group.rstrip("]")
+        words.append("[" + (group if len(group) <= 8 else group[:7] + "…") + "]")
+    return words
+
+
+def short_metric(metric: str, task: str) -> str:
+    """A metric name for a narrow header: a leading word it shares with the task name dropped
+    (``analogy_3cosadd`` on ``analogy-en``: ``3cosadd``), then cut to 9 characters.
+
+    Example:
+        >>> short_metric("analogy_3cosadd", "analogy-en"), short_metric("bleu", "mt")
+        ('3cosadd', 'bleu')
+    """
+    head, sep, rest = metric.partition("_")
+    if sep and rest and head.lower() in task.lower().split("-"):
+        metric = rest
+    return metric if len(metric) <= _HEADER_METRIC else metric[: _HEADER_METRIC - 1] + "…"
 
 
 def _label(labels: Mapping[str, str], prefix: str, key: str) -> str:
@@ -208,6 +288,78 @@ def _examples(board: Leaderboard, task: str, models: list[str]) -> list[dict[str
     return out
 
 
+BROWSE = 12
+"""Worst and best examples embedded per model and task panel (by the per-example primary
+score), paged :data:`PAGE` at a time."""
+PAGE = 3
+
+
+def score_column(primary: str, scores: Mapping[str, Any]) -> str | None:
+    """The per-example score that stands for the primary metric in ``samples.jsonl``: the
+    metric's own name, its sentence-level form (``sentence_bleu``), or the 0/1 ``correct``
+    of an accuracy-like metric; ``None`` when the metric has none (a corpus correlation).
+
+    Example:
+        >>> score_column("bleu", {"sentence_bleu": 12.0}), score_column("spearman", {})
+        ('sentence_bleu', None)
+    """
+    suffix = primary.rsplit("_", 1)[-1]
+    for key in (primary, f"sentence_{primary}", f"correct_{suffix}", "correct"):
+        value = scores.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return key
+    return None
+
+
+def _browse(board: Leaderboard, task: str, models: list[str]) -> dict[str, Any] | None:
+    """The worst and best :data:`BROWSE` examples of each model on ``task``, ordered by the
+    per-example primary score (worst first / best first; ties by id), with their texts."""
+    col = board.columns[task]
+    texts: dict[str, list[str]] = {}
+    by_model: dict[str, Any] = {}
+    column = None
+    for model in models:
+        folder = board.folders.get((model, task))
+        if folder is None:
+            continue
+        lines = _head(folder / "samples.jsonl", 10**9)
+        scored = []
+        for line in lines:
+            if line.get("unit") not in (None, ""):
+                continue  # a prompted run with several units: one line per unit, not browsed
+            key = column or score_column(col.primary_metric, line.get("scores") or {})
+            value = (line.get("scores") or {}).get(key) if key else None
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                continue
+            column = key
+            scored.append((float(value), str(line.get("id", "")), line))
+        if not scored:
+            continue
+        # worst first: lowest score for a higher-is-better metric
+        sign = 1.0 if col.higher_is_better else -1.0
+        scored.sort(key=lambda t: (sign * t[0], t[1]))
+        best = sorted(scored, key=lambda t: (-sign * t[0], t[1]))
+        entry = {}
+        for side, items in (("worst", scored[:BROWSE]), ("best", best[:BROWSE])):
+            out = []
+            for value, ex_id, line in items:
+                texts.setdefault(ex_id, [_text(line.get("input")), _text(line.get("reference"))])
+                out.append([ex_id, value, _text(line.get("prediction"))])
+            entry[side] = out
+        by_model[model] = entry
+    if not by_model:
+        return None
+    return {
+        "score": column,
+        "higher": col.higher_is_better,
+        "scale": col.scale,
+        "models": [m for m in models if m in by_model],
+        "texts": texts,
+        "by_model": by_model,
+        "page": PAGE,
+    }
+
+
 def _tip(labels: Mapping[str, str], row: Mapping[str, Any], model: str, task: str) -> str:
     head = (
         f"{model} · {task}\n{row['metric']} = {fmt_value(row['value'], row['scale'])} "
@@ -251,14 +403,14 @@ def _views(board: Leaderboard) -> dict[str, Any]:
             models = {}
             for pos, (model, row) in enumerate(table.iterrows(), start=1):
                 shown = standing(row, len(tasks))
-                tasks_text = shown["tasks"] + (f" ({shown['covers']})" if shown["covers"] else "")
                 models[str(model)] = [
                     pos,
                     shown["rank"],
-                    tasks_text,
+                    shown["tasks"],
                     shown["mean"],
                     shown["mean_rank"],
                     shown["ranked"],
+                    shown["covers"],
                 ]
             out[f"{fam}|{grp}"] = {"tasks": len(tasks), "models": models}
     return out
@@ -286,6 +438,8 @@ def render_html(
             "higher": c.higher_is_better,
             "family_label": _family_label(c.family, lang),
             "group_label": _label(labels, "lang", c.group),
+            "short": short_task(t),
+            "short_metric": short_metric(c.primary_metric, t),
         }
         for t, c in board.columns.items()
     ]
@@ -318,7 +472,8 @@ def render_html(
                 "rank": shown["rank"],
                 "ranked": shown["ranked"],
                 "cells": row_cells,
-                "tasks": shown["tasks"] + (f" ({shown['covers']})" if shown["covers"] else ""),
+                "tasks": shown["tasks"],
+                "covers": shown["covers"],
                 "mean": shown["mean"],
                 "mean_rank": shown["mean_rank"],
             }
@@ -395,6 +550,7 @@ def render_html(
                 "signatures": signatures(board, task),
                 "n_models": len(ordered),
                 "examples": _examples(board, task, [m for m, _ in ordered]),
+                "browse": _browse(board, task, [m for m, _ in ordered]),
                 "svg": interval_plot(
                     plot_rows,
                     xlabel=f"{col.primary_metric} ({direction}), 95% CI",
@@ -446,4 +602,5 @@ def render_html(
         tie_mark=TIE_MARK,
         missing=MISSING,
         main_total=len(board.tasks),
+        browse={p["anchor"]: p["browse"] for p in panels if p["browse"]},
     )

@@ -358,7 +358,7 @@ def test_html_is_self_contained_and_escaped() -> None:
     assert "&lt;script&gt;alert(&#39;sample&#39;)&lt;/script&gt;" in html
     # nothing is fetched: no external resources, two data blocks and one inline script
     assert "<link" not in html and " src=" not in html and "@import" not in html
-    assert html.count("<script") == 3
+    assert html.count("<script") == 4  # three JSON blocks (views, labels, examples), one script
     assert html.count("<svg") == 1 + len(board.tasks)
     # the embedded data is JSON-escaped (no raw "<" that could close the script element)
     start = html.index('id="views-data">') + len('id="views-data">')

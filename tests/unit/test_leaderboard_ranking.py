@@ -120,7 +120,9 @@ def test_only_models_with_every_task_are_ranked() -> None:
     start = html.index('id="views-data">') + len('id="views-data">')
     views = json.loads(html[start : html.index("</script>", start)])
     assert views["|"]["models"]["alpha"][1] == "1"
-    assert views["|"]["models"]["beta-7b"][1:4] == ["—", "3/4 (qa, sentiment, translation)", "—"]
+    assert views["|"]["models"]["beta-7b"][1:4] == ["—", "3/4", "—"]
+    assert views["|"]["models"]["beta-7b"][6] == "qa, sentiment, translation"
+    assert 'title="qa, sentiment, translation">3/4</td>' in html
     assert views["sentiment|"]["models"]["beta-7b"][1] == "1"
     assert 'class="unranked"' in html
 
