@@ -891,6 +891,7 @@ def _publish(
     formats: str = "",
     lang: str = "en",
     stamps: Path | None = None,
+    dates: bool = False,
 ) -> Any:
     """Build the leaderboard of ``runs`` (records, or (record, run folder) pairs) into ``dest``;
     shared by ``bench run --publish`` and ``bench leaderboard``. Returns the leaderboard, or
@@ -903,7 +904,9 @@ def _publish(
     wanted = parse_formats(formats) if formats else list(FORMATS)
     command = _command_line()
     known = PublishStamps(stamps) if stamps is not None else None
-    stamp = publish_stamp(runs, title=title, formats=wanted, lang=lang, command=command)
+    stamp = publish_stamp(
+        runs, title=title, formats=wanted, lang=lang, command=command, dates=dates
+    )
     kept = known.current(dest, stamp) if known is not None else None
     if kept is not None:
         for warning in kept:
@@ -915,7 +918,7 @@ def _publish(
             soft_wrap=True,
         )
         return None
-    board = build_leaderboard(runs)
+    board = build_leaderboard(runs, dates=dates)
     for warning in board.warnings:
         err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     paths = write_leaderboard(board, dest, formats=wanted, title=title, command=command, lang=lang)
@@ -1125,11 +1128,20 @@ def leaderboard(
             "rank and score changes and write them to DIFF.md.",
         ),
     ] = None,
+    dates: Annotated[
+        bool,
+        typer.Option(
+            "--dates",
+            help="Show the date each run finished (from its record) in the tables, CSV and "
+            "JSON. Off by default, so that scoring the same pairs again publishes the same bytes.",
+        ),
+    ] = False,
 ) -> None:
     """Build the leaderboard (tables, JSON, LaTeX, HTML report) from run records alone.
 
-    Every file is deterministic (rebuilding from the same records gives the same bytes) and
-    written atomically. Ties with the best model come from paired tests on samples.jsonl.
+    Every file is deterministic (rebuilding from the same records, or from the same pairs
+    scored again, gives the same bytes: no dates unless --dates) and written atomically. Ties
+    with the best model come from paired tests on samples.jsonl.
     """
     from bench.leaderboard import diff_documents, document, load_document, render_diff
     from bench.leaderboard.diff import DIFF_FILE
@@ -1140,7 +1152,12 @@ def leaderboard(
         raise BenchError(f"unknown --lang '{lang}'", fix=f"use one of {', '.join(LANGS)}")
     old = load_document(diff) if diff is not None else None  # read before --out overwrites it
     board = _publish(
-        _load_runs(results or _default_results()), out_dir, title, formats=formats, lang=lang
+        _load_runs(results or _default_results()),
+        out_dir,
+        title,
+        formats=formats,
+        lang=lang,
+        dates=dates,
     )
     if old is not None:
         text = render_diff(diff_documents(old, document(board, title=title, command="")))

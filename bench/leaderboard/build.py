@@ -1,11 +1,18 @@
 """Build leaderboard tables from run records (and the samples beside them), with pandas.
 
 * ``long``: one row per (model, task, metric) with value, interval, n, rank, best and tie flags,
-  and the provenance of the number (signature, dataset fingerprint, run id, date);
+  and the provenance of the number (signature, dataset fingerprint, model fingerprint; the run's
+  date only with ``dates=True``: no published file carries a wall-clock fact by default);
 * ``main``: models × tasks on each task's primary metric, plus the number of tasks each model
   has, the mean of its primary metrics rescaled to 0–100 and its mean rank, both over the tasks
-  the model has (a missing task is missing, never 0);
-* ``views``: the same aggregate table restricted to one family or one language group.
+  the model has (a missing task is missing, never 0). Only the models that have every task of
+  the table are ranked (a mean over other tasks compares nothing); the others are listed after
+  them, unranked, with what they cover;
+* ``views``: the same aggregate table restricted to one family or one language group, ranked
+  the same way (so a family view ranks every model that has all of the family's tasks).
+
+Every rank, per task and per view, is a competition rank (``1, 1, 3``) from
+:func:`bench.leaderboard.ranking.competition_ranks`.
 
 Rescaling to 0–100 (:func:`rescale`): a metric whose perfect score (``MetricValue.scale``) is 1
 is multiplied by 100, one already on 0–100 is kept; a lower-is-better metric (TER, ECE) enters
@@ -44,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench.errors import RecordError
 from bench.identity import short_hash
+from bench.leaderboard.ranking import aggregate_key, competition_ranks
 from bench.metrics.base import BootstrapConfig
 from bench.records import RunRecord, load_record
 
@@ -59,6 +67,7 @@ __all__ = [
     "build_leaderboard",
     "column_labels",
     "comparability",
+    "coverage",
     "language_group",
     "load_runs",
     "protocol_summary",
@@ -74,6 +83,13 @@ LANGUAGE_GROUPS = ("en", "zh", "cross-lingual", "multilingual")
 MEAN = "mean (0-100)"
 MEAN_RANK = "mean rank"
 N_TASKS = "tasks"
+RANK = "rank"
+"""Column of a view's table: the competition rank of a model that has every task of the view
+(:func:`bench.leaderboard.ranking.competition_ranks` on mean, then mean rank); NaN for a model
+that lacks some of them, which is listed but not ranked."""
+COVERS = "covers"
+"""Column of a view's table: what a model has of the view's tasks, in words (see
+:func:`coverage`)."""
 
 
 @dataclass(frozen=True)
@@ -125,7 +141,9 @@ class View:
         key: The family name or language group (``all`` for the main view).
         tasks: The view's tasks, in column order.
         table: Models having at least one of the tasks × (tasks, ``tasks``,
-            ``mean (0-100)``, ``mean rank``, ``complete``), sorted as displayed.
+            ``mean (0-100)``, ``mean rank``, ``complete``, ``covers``, ``rank``), sorted as
+            displayed: the ranked (complete) models, then the unranked ones (see
+            :func:`aggregate`).
     """
 
     kind: str
@@ -142,13 +160,15 @@ class Leaderboard:
         records: The records it was built from, sorted by task then model.
         long: One row per (model, task, metric); see :data:`bench.leaderboard.schema.ROW_FIELDS`.
         main: The main view's table (models × tasks on the primary metric, with ``tasks``,
-            ``mean (0-100)``, ``mean rank`` and ``complete``), sorted by mean then mean rank.
+            ``mean (0-100)``, ``mean rank``, ``complete``, ``covers`` and ``rank``): the models
+            that have every task ranked by mean then mean rank, then the others, unranked.
         tasks: Task names in column order.
         columns: :class:`TaskColumn` per task.
         views: Per-family, then per-language views.
         folders: Run folder per (model, column), where known.
         warnings: Why a paired tie test fell back to intervals, per task (for the console).
         record_columns: The column of each of :attr:`records`, in the same order.
+        dates: Whether rows carry their run's date (``build_leaderboard(dates=True)``).
     """
 
     records: list[RunRecord]
@@ -160,6 +180,7 @@ class Leaderboard:
     folders: dict[tuple[str, str], Path] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     record_columns: list[str] = field(default_factory=list)
+    dates: bool = False
     _memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def long_rows(self, task: str) -> list[dict[str, Any]]:
@@ -418,7 +439,9 @@ def _check(records: Sequence[RunRecord], columns: Sequence[str], source: object)
         seen[key] = rec
 
 
-def _rows(records: Sequence[RunRecord], columns: Sequence[str]) -> list[dict[str, Any]]:
+def _rows(
+    records: Sequence[RunRecord], columns: Sequence[str], *, dates: bool = False
+) -> list[dict[str, Any]]:
     rows = []
     for rec, column in zip(records, columns, strict=True):
         group = language_group(rec.task.family, rec.task.languages)
@@ -450,7 +473,9 @@ def _rows(records: Sequence[RunRecord], columns: Sequence[str]) -> list[dict[str
                     "task_version": rec.task.version,
                     "dataset_fingerprint": rec.task.dataset_fingerprint,
                     "model_fingerprint": rec.model.fingerprint,
-                    "date": rec.finished_at[:10],
+                    # A wall-clock fact: re-scoring the same pairs changes it, so a published
+                    # board carries it only when asked (``bench leaderboard --dates``).
+                    "date": rec.finished_at[:10] if dates else None,
                     "failures": rec.failures.count,
                     **_spread_fields(rec, name),
                 }
@@ -552,13 +577,37 @@ def _in_columns(
     return [pairs[i] for i in order], [labels[i] for i in order]
 
 
+def coverage(tasks: Sequence[str], families: Mapping[str, str], have: Sequence[str]) -> str:
+    """What a model has of a view's ``tasks``, in words: the task names when the view is one
+    family, else each family it has, with ``k/n`` where it has only some of that family's tasks.
+
+    Example:
+        >>> fam = {"mt-a": "translation", "mt-b": "translation", "qa-en": "qa"}
+        >>> coverage(["mt-a", "mt-b", "qa-en"], fam, ["mt-a", "qa-en"])
+        'qa, translation 1/2'
+        >>> coverage(["mt-a", "mt-b"], fam, ["mt-b"])
+        'mt-b'
+    """
+    view_families = {families[t] for t in tasks}
+    if len(view_families) <= 1:
+        return ", ".join(t for t in tasks if t in have)
+    parts = []
+    for family in sorted({families[t] for t in have}):
+        total = sum(families[t] == family for t in tasks)
+        got = sum(families[t] == family for t in have)
+        parts.append(family if got == total else f"{family} {got}/{total}")
+    return ", ".join(parts)
+
+
 def aggregate(long: pd.DataFrame, tasks: Sequence[str]) -> pd.DataFrame:
     """Models × ``tasks`` on the primary metric, with the aggregate columns.
 
     ``tasks`` counts the view's tasks a model has; ``mean (0-100)`` and ``mean rank`` average
-    over those tasks only; ``complete`` says whether the model has every task of the view. Rows
-    are the models with at least one of the tasks, sorted by mean (descending), then mean rank,
-    then name.
+    over those tasks only; ``complete`` says whether the model has every task of the view.
+    Only complete models are ranked (``rank``: competition ranks by mean, then mean rank): a
+    mean over other tasks compares nothing. The others follow, unranked (``rank`` NaN), with
+    what they have in ``covers``, grouped by the tasks they have (most first). Rows are the
+    models with at least one of the tasks, in that order (ties by name).
     """
     import pandas as pd
 
@@ -573,18 +622,28 @@ def aggregate(long: pd.DataFrame, tasks: Sequence[str]) -> pd.DataFrame:
     ranks = primary.pivot(index="model", columns="task", values="rank").reindex(
         index=models, columns=list(tasks)
     )
+    families = {str(r["task"]): str(r["family"]) for r in primary.to_dict("records")}
     table = values.copy()
     table[N_TASKS] = values.notna().sum(axis=1).astype(int)
     table[MEAN] = scaled.astype(float).mean(axis=1, skipna=True)
     table[MEAN_RANK] = ranks.astype(float).mean(axis=1, skipna=True)
     table["complete"] = table[N_TASKS] == len(tasks)
-    order = sorted(
-        models,
-        key=lambda m: (
-            -table.at[m, MEAN] if pd.notna(table.at[m, MEAN]) else math.inf,
-            table.at[m, MEAN_RANK] if pd.notna(table.at[m, MEAN_RANK]) else math.inf,
-            m,
-        ),
+    have = {m: [t for t in tasks if pd.notna(values.at[m, t])] for m in models}
+    table[COVERS] = [coverage(tasks, families, have[m]) for m in models]
+
+    def key(m: str) -> tuple[float, float]:
+        mean, mean_rank = table.at[m, MEAN], table.at[m, MEAN_RANK]
+        if pd.isna(mean) or pd.isna(mean_rank):
+            return (math.inf, math.inf)
+        return aggregate_key(mean, mean_rank)
+
+    ranked = [m for m in models if table.at[m, "complete"]]
+    rank_of = dict(zip(ranked, competition_ranks([key(m) for m in ranked]), strict=True))
+    table[RANK] = [float(rank_of[m]) if m in rank_of else math.nan for m in models]
+    unranked = [m for m in models if m not in rank_of]
+    order = sorted(ranked, key=lambda m: (rank_of[m], m)) + sorted(
+        unranked,
+        key=lambda m: (-len(have[m]), [tasks.index(t) for t in have[m]], key(m), m),
     )
     table = table.reindex(order)
     table.index.name = "model"
@@ -594,6 +653,8 @@ def aggregate(long: pd.DataFrame, tasks: Sequence[str]) -> pd.DataFrame:
 
 def build_leaderboard(
     source: str | Path | Sequence[RunRecord] | Sequence[tuple[RunRecord, Path]],
+    *,
+    dates: bool = False,
 ) -> Leaderboard:
     """Build the tables from a results folder, or from records (with their run folders).
 
@@ -601,6 +662,8 @@ def build_leaderboard(
         source: A results folder (``<model>/<task>/record.json`` + ``samples.jsonl``), a list
             of ``(record, run folder)`` pairs, or a list of records (ties then fall back to
             interval overlap, since the samples cannot be found).
+        dates: Give each row the date its run finished (``record.finished_at``, UTC). Off by
+            default: the same pairs scored again on another day must publish the same bytes.
 
     Raises:
         RecordError: No records, or two records for the same (model, column).
@@ -622,12 +685,16 @@ def build_leaderboard(
         for (rec, folder), label in zip(pairs, labels, strict=True)
         if folder is not None
     }
-    long = pd.DataFrame(_rows(records, labels))
+    long = pd.DataFrame(_rows(records, labels, dates=dates))
     long = long.sort_values(["task", "model", "metric"], kind="stable").reset_index(drop=True)
     # Rank among the models of a task on each metric, 1 = best; equal values share a rank.
     ascending = ~long["higher_is_better"].astype(bool)
     key = long["value"].where(ascending, -long["value"])
-    long["rank"] = key.groupby([long["task"], long["metric"]]).rank(method="min").astype(int)
+    long["rank"] = (
+        key.groupby([long["task"], long["metric"]])
+        .transform(lambda s: pd.Series(competition_ranks(list(s)), index=s.index))
+        .astype(int)
+    )
     best = key.groupby([long["task"], long["metric"]]).transform("min")
     long["best"] = key == best
     long["tied_with_best"] = pd.Series([None] * len(long), dtype=object)
@@ -682,4 +749,5 @@ def build_leaderboard(
         folders=folders,
         warnings=warnings,
         record_columns=labels,
+        dates=dates,
     )

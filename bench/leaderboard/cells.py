@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from bench.leaderboard.build import Leaderboard
+from bench.leaderboard.build import COVERS, MEAN, MEAN_RANK, N_TASKS, RANK, Leaderboard
 
 __all__ = [
     "MISSING",
@@ -28,14 +28,16 @@ __all__ = [
     "is_missing",
     "metric_order",
     "primary_cells",
+    "ranking_note",
     "signatures",
+    "standing",
     "task_rows",
 ]
 
 TIE_MARK = "†"
 """Marks a cell tied with the best model of its column."""
 PARTIAL_MARK = "‡"
-"""Marks an aggregate over fewer tasks than the view has."""
+"""Marks a model that lacks some of the view's tasks (listed, not ranked)."""
 MISSING = "—"
 """A missing value."""
 
@@ -133,3 +135,55 @@ def primary_cells(board: Leaderboard) -> dict[tuple[str, str], dict[str, Any]]:
     """The primary-metric row of every (model, task)."""
     prim = board.long[board.long["primary"]]
     return {(str(r["model"]), str(r["task"])): r for r in prim.to_dict("records")}
+
+
+def standing(agg: Any, n_tasks: int) -> dict[str, Any]:
+    """A model's line of a view's aggregate table as every format shows it.
+
+    ``{"ranked", "rank", "tasks", "covers", "mean", "mean_rank"}``: a ranked model (it has every
+    task of the view) has its competition rank and its aggregates; an unranked one ``—`` for
+    all three, and what it has (``2/13``, ``covers``: ``sentiment``).
+
+    Example:
+        >>> row = {"rank": 2.0, "complete": True, "tasks": 2, "covers": "a, b",
+        ...        "mean (0-100)": 50.0, "mean rank": 1.5}
+        >>> standing(row, 2)["rank"], standing({**row, "complete": False, "tasks": 1}, 2)["mean"]
+        ('2', '—')
+    """
+    ranked = bool(agg["complete"]) and not is_missing(agg[RANK])
+    return {
+        "ranked": ranked,
+        "rank": str(int(agg[RANK])) if ranked else MISSING,
+        "tasks": f"{int(agg[N_TASKS])}/{n_tasks}",
+        "covers": "" if ranked else str(agg[COVERS]),
+        "mean": fmt_mean(agg[MEAN]) if ranked else MISSING,
+        "mean_rank": fmt_mean(agg[MEAN_RANK]) if ranked else MISSING,
+    }
+
+
+def ranking_note(table: Any, n_tasks: int, *, others: str = "") -> str:
+    """The sentence above a view's table that says whom it ranks (``""`` when every model has
+    every task); ``others`` is added when no model is ranked (where to look instead).
+
+    Example:
+        >>> import pandas as pd
+        >>> ranking_note(pd.DataFrame({"complete": [True, False]}), 3)
+        'Ranked: the 1 model that has all 3 tasks. The other 1 is listed below, unranked (—), \
+with the tasks it has: a mean over other tasks compares nothing.'
+    """
+    n_ranked = int(table["complete"].sum())
+    rest = len(table) - n_ranked
+    if rest == 0:
+        return ""
+    if n_ranked == 0:
+        text = (
+            f"No model has all {n_tasks} tasks, so none is ranked here; each is listed, "
+            "unranked (—), with the tasks it has: a mean over other tasks compares nothing."
+        )
+        return f"{text} {others}" if others else text
+    return (
+        f"Ranked: the {n_ranked} model{'s' if n_ranked != 1 else ''} that "
+        f"{'have' if n_ranked != 1 else 'has'} all {n_tasks} tasks. The other {rest} "
+        f"{'are' if rest != 1 else 'is'} listed below, unranked ({MISSING}), with the tasks "
+        f"{'they have' if rest != 1 else 'it has'}: a mean over other tasks compares nothing."
+    )

@@ -115,12 +115,29 @@ def _delta(new: float | None, old: float | None, *, digits: int = 2) -> str:
     return "±0" if round(d, digits) == 0 else f"{d:+.{digits}f}"
 
 
+def _rank(entry: ModelEntry) -> int | None:
+    """The entry's rank; a document written before ranks were recorded ranked by position."""
+    if "rank" not in entry.model_fields_set:
+        return entry.position
+    return entry.rank
+
+
+def _shown(entry: ModelEntry | None) -> str:
+    if entry is None:
+        return "—"
+    rank = _rank(entry)
+    return "unranked" if rank is None else str(rank)
+
+
 def _moves(change: ModelChange) -> str:
     if change.old is None:
         return "new"
     if change.new is None:
         return "removed"
-    d = change.old.position - change.new.position
+    old, new = _rank(change.old), _rank(change.new)
+    if old is None or new is None:
+        return "=" if old == new else ("ranked" if new is not None else "unranked")
+    d = old - new
     return "=" if d == 0 else (f"↑{d}" if d > 0 else f"↓{-d}")
 
 
@@ -133,20 +150,15 @@ def render_diff(diff: LeaderboardDiff) -> str:
         f"From the published version built by bench {md_escape(old.bench_version)} "
         f"({len(old.models)} models, {len(old.tasks)} tasks) to this one, built by bench "
         f"{md_escape(new.bench_version)} ({len(new.models)} models, {len(new.tasks)} tasks). "
-        "Position, mean (0-100) and mean rank are those of the main table.",
+        "Rank (competition ranking among the models that have every task; unranked: the "
+        "model lacks some), mean (0-100) and mean rank are those of the main table.",
         "",
-        "| model | position | move | mean (0-100) | Δ mean | mean rank | Δ mean rank |",
+        "| model | rank | move | mean (0-100) | Δ mean | mean rank | Δ mean rank |",
         "| --- | ---: | :---: | ---: | ---: | ---: | ---: |",
     ]
     for ch in diff.models:
         o, n = ch.old, ch.new
-        pos = (
-            f"{n.position}" + (f" (was {o.position})" if o and o.position != n.position else "")
-            if n
-            else f"— (was {o.position})"
-            if o
-            else "—"
-        )
+        pos = _shown(n) + (f" (was {_shown(o)})" if o and _shown(o) != _shown(n) else "")
         mean = fmt_mean(n.mean_0_100 if n else None)
         rank = fmt_mean(n.mean_rank if n else None)
         lines.append(

@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["interval_plot", "language_plot"]
+__all__ = ["CREATOR", "figure_bytes", "interval_plot", "language_plot"]
 
 _RC: dict[Any, Any] = {
     "svg.fonttype": "none",
@@ -34,14 +34,43 @@ _MARKERS = ("o", "s", "D", "^", "v", "P", "X", "*")
 _COLORS = ("#1b6ac9", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#5c940d", "#a61e4d")
 
 
-def _svg(fig: Any, salt: str) -> str:
-    """The figure as an ``<svg>`` element (no XML prolog), ids salted by ``salt``."""
+CREATOR = "bench"
+"""The ``Creator`` of every saved figure (matplotlib's default names its own version)."""
+
+
+def figure_bytes(fig: Any, fmt: str, salt: str) -> bytes:
+    """The figure saved as ``fmt`` (``svg``, ``pdf`` or ``png``) with no wall-clock fact and
+    no library version in it: the same figure gives the same bytes on every run.
+
+    SVG ids come from ``svg.hashsalt`` (``salt``), SVG and PDF carry no ``Date`` and a fixed
+    ``Creator``, PDF no ``CreationDate``/``ModDate`` and a fixed ``Producer``, PNG a fixed
+    ``Software`` key and nothing else.
+    """
     import matplotlib
 
-    buf = io.StringIO()
+    metadata: dict[str, Any]
+    if fmt == "svg":
+        metadata = {"Date": None, "Creator": CREATOR}
+    elif fmt == "pdf":
+        metadata = {
+            "CreationDate": None,
+            "ModDate": None,
+            "Creator": CREATOR,
+            "Producer": CREATOR,
+        }
+    elif fmt == "png":
+        metadata = {"Software": CREATOR}
+    else:
+        raise ValueError(f"unsupported figure format {fmt!r} (svg, pdf, png)")
+    buf = io.BytesIO()
     with matplotlib.rc_context({"svg.hashsalt": salt, "svg.id": salt}):
-        fig.savefig(buf, format="svg", metadata={"Date": None})
-    text = buf.getvalue()
+        fig.savefig(buf, format=fmt, metadata=metadata)
+    return buf.getvalue()
+
+
+def _svg(fig: Any, salt: str) -> str:
+    """The figure as an ``<svg>`` element (no XML prolog), ids salted by ``salt``."""
+    text = figure_bytes(fig, "svg", salt).decode("utf-8")
     start = text.find("<svg")
     return re.sub(r"\n\s*\n", "\n", text[start:]).strip() + "\n"
 

@@ -1,7 +1,9 @@
 """Render a :class:`~bench.leaderboard.build.Leaderboard` as Markdown, CSV, JSON, LaTeX and HTML.
 
-Output is deterministic (sorted, fixed number formats, no timestamps but the records' dates) and
-written atomically, so a published leaderboard changes only when a number does.
+Output is deterministic (sorted, fixed number formats, no timestamps; the records' dates only
+when the board was built with ``dates=True``) and written atomically, so a published leaderboard
+changes only when a number does: the same pairs scored again, on another day, publish the same
+bytes.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from bench.errors import BenchError
 from bench.leaderboard.build import MEAN, MEAN_RANK, N_TASKS, SPREAD_FIELDS, Leaderboard, View
 from bench.leaderboard.cells import (
     MISSING,
-    PARTIAL_MARK,
     TIE_MARK,
     fmt_ci,
     fmt_mean,
@@ -28,7 +29,9 @@ from bench.leaderboard.cells import (
     is_missing,
     metric_order,
     primary_cells,
+    ranking_note,
     signatures,
+    standing,
     task_rows,
 )
 from bench.leaderboard.html import render_html
@@ -139,7 +142,7 @@ def document(board: Leaderboard, *, title: str, command: str) -> LeaderboardDocu
     """The leaderboard as the typed document ``leaderboard.json`` serialises."""
     rows = []
     for raw in board.long.to_dict("records"):
-        item = {k: _clean(raw[k]) for k in ROW_FIELDS}
+        item = {k: _clean(raw[k]) for k in (*ROW_FIELDS, "date")}
         item["scaled"] = _round(item["scaled"])
         rows.append(Row(**item))
     tasks = [
@@ -174,18 +177,22 @@ def document(board: Leaderboard, *, title: str, command: str) -> LeaderboardDocu
 
 
 def _view_entry(view: View) -> ViewEntry:
-    models = [
-        ModelEntry(
-            model=str(model),
-            position=i,
-            tasks=int(row[N_TASKS]),
-            tasks_total=len(view.tasks),
-            complete=bool(row["complete"]),
-            mean_0_100=_round(row[MEAN]),
-            mean_rank=_round(row[MEAN_RANK]),
+    models = []
+    for i, (model, row) in enumerate(view.table.iterrows(), start=1):
+        shown = standing(row, len(view.tasks))
+        models.append(
+            ModelEntry(
+                model=str(model),
+                position=i,
+                rank=int(shown["rank"]) if shown["ranked"] else None,
+                covers=shown["covers"],
+                tasks=int(row[N_TASKS]),
+                tasks_total=len(view.tasks),
+                complete=bool(row["complete"]),
+                mean_0_100=_round(row[MEAN]),
+                mean_rank=_round(row[MEAN_RANK]),
+            )
         )
-        for i, (model, row) in enumerate(view.table.iterrows(), start=1)
-    ]
     kind: Any = view.kind
     return ViewEntry(kind=kind, key=view.key, tasks=list(view.tasks), models=models)
 
@@ -273,19 +280,16 @@ def _md_aggregate(
         MEAN_RANK,
     ]
     rows = []
-    for pos, (model, agg) in enumerate(view.table.iterrows(), start=1):
+    for model, agg in view.table.iterrows():
         model = str(model)
-        line = [str(pos), md_escape(model)]
+        shown = standing(agg, len(view.tasks))
+        line = [shown["rank"], md_escape(model)]
         for task in view.tasks:
             row = cells.get((model, task))
             note = notes.get((model, task)) if notes is not None and row is not None else None
             line.append(_md_cell(row, ci=ci, note=note, tie=True))
-        partial = "" if agg["complete"] else f" {PARTIAL_MARK}"
-        line += [
-            f"{int(agg[N_TASKS])}/{len(view.tasks)}",
-            fmt_mean(agg[MEAN]) + partial,
-            fmt_mean(agg[MEAN_RANK]) + partial,
-        ]
+        covers = f" ({md_escape(shown['covers'])})" if shown["covers"] else ""
+        line += [shown["tasks"] + covers, shown["mean"], shown["mean_rank"]]
         rows.append(line)
     return _table(header, rows, ["---:", "---", *["---:"] * (len(header) - 2)])
 
@@ -299,24 +303,31 @@ def render_markdown(board: Leaderboard, *, title: str = "Leaderboard", command: 
     lines.append(
         f"{n_models} models × {len(board.tasks)} tasks, from {len(board.records)} run records. "
         "Each cell is the task's primary metric with its 95% bootstrap interval in brackets; "
-        "its footnote gives the record's date, dataset fingerprint, model fingerprint and "
-        "signature."
+        f"its footnote gives the record's {'date, ' if board.dates else ''}dataset "
+        "fingerprint, model fingerprint and signature."
     )
     lines += [
         "",
         f"* **bold**: the best value on the task and metric; {TIE_MARK}: {TIE_TEST}.",
         f"* {MISSING}: the model was not run on the task (never counted as 0).",
         f"* `{MEAN}`: {RESCALING}. `{MEAN_RANK}`: the mean of the model's per-task ranks "
-        f"(1 = best) over the tasks it has. {PARTIAL_MARK}: the model lacks some of the tasks, "
-        "so its aggregates cover fewer tasks than the column header.",
+        "(1 = best) over the tasks it has. `#`: the model's rank, by mean, then mean rank, "
+        "among the models that have every task of the table; equal aggregates share a rank "
+        f"(1, 1, 3), as equal values do on a task. {MISSING} in `#`: the model lacks some of the "
+        "table's tasks, so it is listed, unranked, with the tasks it has.",
     ]
     if "ci_reason" in board.long and board.long["ci_reason"].notna().any():
         lines.append(f"* {WITHHELD_CI}.")
     if has_spread(board):
         lines.append(f"* {SPREAD_NOTE}.")
-    lines += [
-        "",
-    ]
+    lines.append("")
+    intro = ranking_note(
+        board.main,
+        len(board.tasks),
+        others="The family views below rank the models that have all of a family's tasks.",
+    )
+    if intro:
+        lines += [intro, ""]
     lines.append(_md_aggregate(board, board.views[0], ci=True, notes=notes))
     for kind, heading in (("family", "By family"), ("language", "By language")):
         views = [v for v in board.views if v.kind == kind]
@@ -325,6 +336,8 @@ def render_markdown(board: Leaderboard, *, title: str = "Leaderboard", command: 
         lines += ["", f"## {heading}"]
         for view in views:
             lines += ["", f"### {md_escape(view_label(view))}", ""]
+            if intro := ranking_note(view.table, len(view.tasks)):
+                lines += [intro, ""]
             lines.append(_md_aggregate(board, view, ci=False, notes=None))
     for task in board.tasks:
         col = board.columns[task]
@@ -371,8 +384,9 @@ def render_markdown(board: Leaderboard, *, title: str = "Leaderboard", command: 
         n = notes[(rec.model.name, board.column_of(i))]
         signature = rec.metrics[rec.primary_metric].signature
         lines.append(
-            f"[^{n}]: {md_escape(rec.model.name)} on {md_escape(board.column_of(i))}: run of "
-            f"{rec.finished_at[:10]}; dataset `{rec.task.dataset_fingerprint}` "
+            f"[^{n}]: {md_escape(rec.model.name)} on {md_escape(board.column_of(i))}: "
+            + (f"run of {rec.finished_at[:10]}; " if board.dates else "")
+            + f"dataset `{rec.task.dataset_fingerprint}` "
             f"(task v{rec.task.version}); model fingerprint `{rec.model.fingerprint}`; "
             f"{md_escape(rec.primary_metric)} signature {_md_code(signature)}."
         )
@@ -402,7 +416,8 @@ def render_csv(board: Leaderboard) -> str:
     """Long format: one row per (model, task, metric), columns :data:`ROW_FIELDS`, then
     :data:`~bench.leaderboard.build.SPREAD_FIELDS` when any record has a spread across prompt
     variants or exemplar draws."""
-    fields = list(ROW_FIELDS) + (list(SPREAD_FIELDS) if has_spread(board) else [])
+    fields = list(ROW_FIELDS) + (["date"] if board.dates else [])
+    fields += list(SPREAD_FIELDS) if has_spread(board) else []
     frame = board.long[fields].copy()
     frame["scaled"] = [_round(v) for v in frame["scaled"]]
     out: str = frame.to_csv(index=False, lineterminator="\n")
@@ -486,29 +501,39 @@ def render_latex(board: Leaderboard, *, title: str = "Leaderboard", command: str
         r"\centering",
         rf"\caption{{{tex_escape(title)}: primary metric per task. Bold: best; "
         r"\textsuperscript{\dag}: not significantly worse than the best; --: not run. "
-        r"Mean: primary metrics rescaled to 0--100 over the tasks a model has"
-        r" (\textsuperscript{\ddag}: not all tasks).}",
+        r"Mean: primary metrics rescaled to 0--100 over the tasks a model has. "
+        r"\#: rank by mean, then mean rank, among the models that have every task (ties share "
+        r"a rank); --: unranked, the model lacks some of the tasks.}",
         r"\label{tab:leaderboard}",
-        r"\begin{tabular}{l" + "r" * (len(board.tasks) + 3) + "}",
+        r"\begin{tabular}{rl" + "r" * (len(board.tasks) + 3) + "}",
         r"\toprule",
-        " & ".join(["Model", *[tex_escape(t) for t in board.tasks], "Tasks", "Mean", "Rank"])
+        " & ".join(
+            [r"\#", "Model", *[tex_escape(t) for t in board.tasks], "Tasks", "Mean", "Mean rank"]
+        )
         + r" \\",
         " & ".join(
-            ["", *[tex_escape(board.columns[t].primary_metric) for t in board.tasks], "", "", ""]
+            [
+                "",
+                "",
+                *[tex_escape(board.columns[t].primary_metric) for t in board.tasks],
+                "",
+                "",
+                "",
+            ]
         )
         + r" \\",
         r"\midrule",
     ]
     for model, agg in board.main.iterrows():
         model = str(model)
-        partial = "" if agg["complete"] else r"\textsuperscript{\ddag}"
-        line = [tex_escape(model)]
+        shown = {
+            k: v.replace(MISSING, "--")
+            for k, v in standing(agg, len(board.tasks)).items()
+            if isinstance(v, str)
+        }
+        line = [shown["rank"], tex_escape(model)]
         line += [_tex_cell(cells.get((model, t)), tie=True, ci=False) for t in board.tasks]
-        line += [
-            f"{int(agg[N_TASKS])}/{len(board.tasks)}",
-            fmt_mean(agg[MEAN]).replace(MISSING, "--") + partial,
-            fmt_mean(agg[MEAN_RANK]).replace(MISSING, "--") + partial,
-        ]
+        line += [shown["tasks"], shown["mean"], shown["mean_rank"]]
         out.append(" & ".join(line) + r" \\")
     out += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     for task in board.tasks:

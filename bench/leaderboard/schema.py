@@ -80,12 +80,17 @@ class Row(_Closed):
     task_version: int = Field(description="Task version.")
     dataset_fingerprint: str = Field(description="Fingerprint of the test set.")
     model_fingerprint: str = Field(description="Adapter fingerprint of the model.")
-    date: str = Field(description="Date (UTC) the run finished, YYYY-MM-DD.")
+    date: str | None = Field(
+        default=None,
+        description="Date (UTC) the run finished, YYYY-MM-DD, when the board was built with "
+        "dates (bench leaderboard --dates); null by default, so that scoring the same pairs "
+        "again publishes the same bytes.",
+    )
     failures: int = Field(description="Examples on which the model failed (scored as misses).")
 
 
-ROW_FIELDS: tuple[str, ...] = tuple(Row.model_fields)
-"""The columns of ``leaderboard.csv``, in order."""
+ROW_FIELDS: tuple[str, ...] = tuple(f for f in Row.model_fields if f != "date")
+"""The columns of ``leaderboard.csv``, in order (then ``date`` for a board built with dates)."""
 
 
 class ModelEntry(_Closed):
@@ -93,11 +98,24 @@ class ModelEntry(_Closed):
 
     model: str
     position: int = Field(description="1-based position in the view's order.")
+    rank: int | None = Field(
+        default=None,
+        description="Competition rank (1, 1, 3) by mean_0_100, then mean_rank, among the "
+        "view's models that have every task of the view; null: the model lacks some of them "
+        "and is listed after the ranked ones, unranked.",
+    )
+    covers: str = Field(
+        default="",
+        description="Unranked models: the view's tasks the model has, in words (its "
+        "families, or task names in a one-family view); empty for a ranked model.",
+    )
     tasks: int = Field(description="Number of the view's tasks the model has.")
     tasks_total: int = Field(description="Number of tasks in the view.")
     complete: bool = Field(description="The model has every task of the view.")
     mean_0_100: float | None = Field(
-        description="Mean of the primary metrics rescaled to 0-100, over the tasks the model has."
+        description="Mean of the primary metrics rescaled to 0-100, over the tasks the model has "
+        "(comparable only between models that have the same tasks; tables show it for ranked "
+        "models only)."
     )
     mean_rank: float | None = Field(description="Mean per-task rank over the tasks it has.")
 

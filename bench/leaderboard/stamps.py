@@ -26,7 +26,13 @@ __all__ = ["PublishStamps", "publish_stamp"]
 
 
 def publish_stamp(
-    runs: Sequence[Any], *, title: str, formats: Sequence[str], lang: str, command: str
+    runs: Sequence[Any],
+    *,
+    title: str,
+    formats: Sequence[str],
+    lang: str,
+    command: str,
+    dates: bool = False,
 ) -> str:
     """The identity of everything a leaderboard is built from (see the module docstring).
 
@@ -47,6 +53,7 @@ def publish_stamp(
             "formats": list(formats),
             "lang": lang,
             "command": command,
+            **({"dates": True} if dates else {}),
         }
     )
 

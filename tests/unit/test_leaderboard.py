@@ -124,7 +124,10 @@ def test_build_from_records(results: Path) -> None:
         assert set(row["signature"]) == {m.signature for m in rec.metrics.values()} - {
             rec.metrics["confusion_matrix"].signature
         }
-        assert set(row["date"]) == {rec.finished_at[:10]}
+        assert set(row["date"]) == {None}  # no wall-clock fact unless asked
+        dated = build_leaderboard(results, dates=True).long
+        dated = dated[(dated["model"] == model) & (dated["task"] == task)]
+        assert set(dated["date"]) == {rec.finished_at[:10]}
         assert set(row["dataset_fingerprint"]) == {rec.task.dataset_fingerprint}
     # The long table has every scalar metric of every record, and no tables.
     assert set(board.long["metric"]) >= {"accuracy", "macro_f1", "mcc", "ece", "f1/positive"}
@@ -161,8 +164,8 @@ def test_missing_task_is_a_dash_and_mean_uses_own_tasks(results: Path) -> None:
     main_rows = _tables(markdown)[0]
     cells = next(c for c in map(_cells, main_rows) if c[1].startswith("a\\|b"))
     assert cells[3] == "—"  # sentiment-zh
-    assert cells[4] == "1/2"
-    assert cells[5] == f"{row['sentiment-en'] * 100:.2f} ‡"  # flagged: fewer tasks
+    assert cells[4] == "1/2 (sentiment-en)"  # what it has
+    assert cells[0] == cells[5] == cells[6] == "—"  # unranked: no rank, no mean to compare
     assert "0.0000 [" not in cells[3]
 
 
@@ -279,12 +282,12 @@ def test_md_escape() -> None:
 
 
 def test_markdown_footnotes_give_provenance_of_every_cell() -> None:
-    board = build_leaderboard(GOLDEN)
+    board = build_leaderboard(GOLDEN, dates=True)
     markdown = render_markdown(board)
     for i, rec in enumerate(board.records, start=1):
         ref = f"[^{i}]"
         note = next(x for x in markdown.splitlines() if x.startswith(ref + ":"))
-        assert rec.finished_at[:10] in note
+        assert f"run of {rec.finished_at[:10]};" in note  # with --dates only
         assert rec.task.dataset_fingerprint in note
         assert rec.metrics[rec.primary_metric].signature in note
         assert markdown.count(ref) >= 3  # main table, task table, definition
@@ -309,7 +312,7 @@ def test_csv_and_json_long_format_with_schema(tmp_path: Path) -> None:
     assert [m.model for m in doc.models] == board.models
     assert {(v.kind, v.key) for v in doc.views} == {(v.kind, v.key) for v in board.views[1:]}
     row = next(r for r in doc.rows if r.model == SCRIPT and r.primary)
-    assert row.tied_with_best is False and row.date == "2025-01-18"
+    assert row.tied_with_best is False and row.date is None  # dates are opt-in
     missing = [r for r in doc.rows if r.model == SCRIPT and r.metric == "macro_f1"]
     assert missing == []  # a missing metric is absent, never a 0
     # A broken document is rejected by the schema.
@@ -355,7 +358,7 @@ def test_html_is_self_contained_and_escaped() -> None:
     assert "&lt;script&gt;alert(&#39;sample&#39;)&lt;/script&gt;" in html
     # nothing is fetched: no external resources, two data blocks and one inline script
     assert "<link" not in html and " src=" not in html and "@import" not in html
-    assert html.count("<script") == 3
+    assert html.count("<script") == 4  # three JSON blocks (views, labels, examples), one script
     assert html.count("<svg") == 1 + len(board.tasks)
     # the embedded data is JSON-escaped (no raw "<" that could close the script element)
     start = html.index('id="views-data">') + len('id="views-data">')
@@ -386,11 +389,12 @@ def test_diff_reports_rank_and_score_changes(tmp_path: Path) -> None:
     diff = diff_documents(old, new)
     moves = {c.model: c for c in diff.models}
     assert moves["beta-7b"].old is None and moves["beta-7b"].new is not None
-    assert moves["alpha"].old.position == 1 and moves["alpha"].new.position == 2  # type: ignore[union-attr]
+    # alpha has every task in both versions: ranked 1st; beta-7b lacks one: new and unranked.
+    assert moves["alpha"].old.rank == 1 and moves["alpha"].new.rank == 1  # type: ignore[union-attr]
+    assert moves["模型-中"].old.rank is None  # type: ignore[union-attr]
     text = render_diff(diff)
-    line = next(x for x in text.splitlines() if x.startswith("| alpha |"))
-    assert "| 2 (was 1) | ↓1 |" in line
-    assert "| beta-7b | 1 | new |" in text
+    assert "| alpha | 1 | = |" in text
+    assert "| beta-7b | unranked | new |" in text
     notes = {(s.model, s.task): s.note for s in diff.scores}
     assert notes[("beta-7b", "qa-zh")] == "new"
     assert ("alpha", "qa-zh") not in notes  # unchanged values are not listed
@@ -429,7 +433,7 @@ def test_cli_leaderboard_all_formats_diff_and_errors(
         _bench("leaderboard", "--results", str(GOLDEN), "--out", str(out), "--diff", str(out)) == 0
     )
     printed = capsys.readouterr().out
-    assert "| alpha | 2 | = |" in printed
+    assert "| alpha | 1 | = |" in printed
     assert (out / "DIFF.md").read_text(encoding="utf-8").strip() == printed.strip()
     for argv, message in (
         (["--formats", "md,pdf"], "unknown output format(s) pdf"),
