@@ -187,11 +187,6 @@ LAYOUT = """() => {
 
 
 @pytest.mark.skipif(not SMOKE.is_file(), reason="no published smoke board")
-@pytest.mark.xfail(
-    reason="open: the sticky # header's text sits 8 px left of its right-aligned numbers "
-    "(the overflow, sticky and visibility checks pass)",
-    strict=False,
-)
 def test_the_smoke_board_fits_1280_px_with_aligned_headers(tmp_path: Path) -> None:
     """The committed smoke board (13 tasks) at a 1,280 px window: the main table needs no
     horizontal scrolling, every column is on screen, numeric headers are right-aligned over
