@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.text import Text
 
 from bench.errors import BenchError
-from bench.terminal import Column, make_console, print_table, table_csv, table_json
+from bench.terminal import Column, make_console, print_table, table_csv, write_rows
 
 __all__ = ["app", "main"]
 
@@ -808,8 +808,7 @@ def _summary(outcomes: Sequence[Any], fmt: str = "table") -> None:
                     str(o.record_path) if o.record_path is not None else None,
                 ]
             )
-        render = table_csv if fmt == "csv" else table_json
-        sys.stdout.write(render(RAW_RESULT_COLUMNS, raw))
+        write_rows(fmt, RAW_RESULT_COLUMNS, raw)
         return
     rows = []
     for o in done:
@@ -1401,7 +1400,7 @@ def tasks_list(
         print_table(out, TASK_COLUMNS, rows)
         return
     raw = [(None if r[0] == "—" else r[0], *r[1:]) for r in rows]
-    sys.stdout.write((table_csv if fmt == "csv" else table_json)(TASK_COLUMNS, raw))
+    write_rows(fmt, TASK_COLUMNS, raw)
 
 
 def _count(spec: Any) -> str:
@@ -1679,7 +1678,7 @@ def doctor(fmt: OutputFormat = "table") -> None:
     found = checks()
     if fmt != "table":
         raw = [(c.name, "ok" if c.ok else "missing", c.detail) for c in found]
-        sys.stdout.write((table_csv if fmt == "csv" else table_json)(DOCTOR_COLUMNS, raw))
+        write_rows(fmt, DOCTOR_COLUMNS, raw)
         return
     rows = [
         (

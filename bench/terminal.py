@@ -37,6 +37,7 @@ __all__ = [
     "render_table",
     "table_csv",
     "table_json",
+    "write_rows",
 ]
 
 LAYOUTS = ("wide", "grouped", "stacked")
@@ -248,3 +249,11 @@ def table_csv(columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> str:
     for row in rows:
         writer.writerow(["" if v is None else _plain(v) if isinstance(v, Text) else v for v in row])
     return buf.getvalue()
+
+
+def write_rows(fmt: str, columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> None:
+    """Write ``rows`` raw to stdout for ``--format csv`` (:func:`table_csv`) or ``--format
+    json`` (:func:`table_json`)."""
+    import sys
+
+    sys.stdout.write((table_csv if fmt == "csv" else table_json)(columns, rows))

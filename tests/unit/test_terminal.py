@@ -17,19 +17,13 @@ import pytest
 from rich.console import Console
 
 from bench.adapters.base import make_adapter, parse_model_spec
+from bench.cli import RESULT_COLUMNS
 from bench.folders import distinct_names
 from bench.terminal import Column, make_console, print_table, render_table, table_csv
 from tests.conftest import NLTK_DATA
 from tests.unit.test_cli import bench
 
-COLUMNS = (
-    Column("model"),
-    Column("task"),
-    Column("primary metric", stack_label=""),
-    Column("value", numeric=True, stack_label=""),
-    Column("95% CI", numeric=True, stack_label=""),
-    Column("n", numeric=True),
-)
+COLUMNS = RESULT_COLUMNS[:6]  # model, task, primary metric, value, 95% CI, n
 ROWS = [
     [
         "baseline:transformer-small",
