@@ -7,8 +7,9 @@ checkout, or ``bench/_tasks`` in an installed wheel), then the task folders of i
 under its root (``smoke``, ``standard``). Task names are unique across all roots: two files
 defining one name are an error that names both.
 
-A selector is a task name, a family name, a suite name, a glob over task names, or ``all``;
-several selectors are joined with commas.
+A selector is a task name, a family, suite or tag name, a glob over task names, ``SUITE-LANG``
+(``standard-zh``), a prefixed kind (``family:qa``, ``lang:zh``, ``suite:smoke``, ``tag:wmt``) or
+``all``; several selectors are joined with commas (see :func:`select_tasks`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from bench.errors import TaskNotFound, TaskSpecError, did_you_mean
 from bench.spec import TaskSpec, load_task
 
 __all__ = [
+    "SELECTOR_KINDS",
     "TaskRoot",
     "TestCounts",
     "builtin_tasks_root",
@@ -239,8 +241,66 @@ def find_task(name: str, extra: Iterable[str | Path] = ()) -> TaskSpec:
     return tasks[name]
 
 
+SELECTOR_KINDS = ("family", "lang", "suite", "tag")
+"""The prefixes of a selector that names one kind only: ``family:qa``, ``lang:zh``,
+``suite:standard``, ``tag:wmt``."""
+
+
+def _base_language(code: str) -> str:
+    return code.split("-")[0].lower()
+
+
+def _matches(part: str, tasks: dict[str, TaskSpec]) -> list[TaskSpec]:
+    """The tasks one selector part picks (see :func:`select_tasks`)."""
+    kind, colon, value = part.partition(":")
+    if colon and kind in SELECTOR_KINDS:
+        if kind == "family":
+            return [t for t in tasks.values() if t.family == value]
+        if kind == "suite":
+            return [t for t in tasks.values() if t.suite == value]
+        if kind == "tag":
+            return [t for t in tasks.values() if value in t.tags]
+        lang = _base_language(value)
+        exact = "-" in value
+        return [
+            t
+            for t in tasks.values()
+            if any((x == value) if exact else _base_language(x) == lang for x in t.languages)
+        ]
+    if part == "all":
+        return list(tasks.values())
+    if part in tasks:
+        return [tasks[part]]
+    found = [
+        t
+        for t in tasks.values()
+        if t.family == part
+        or t.suite == part
+        or part in t.tags
+        or fnmatch.fnmatchcase(t.name, part)
+    ]
+    if not found and "-" in part:  # SUITE-LANG: standard-zh, smoke-en
+        suite, _, lang = part.rpartition("-")
+        found = [
+            t
+            for t in tasks.values()
+            if t.suite == suite and lang in {_base_language(x) for x in t.languages}
+        ]
+    return found
+
+
 def select_tasks(selector: str, extra: Iterable[str | Path] = ()) -> list[TaskSpec]:
-    """Resolve a selector (names, families, suites, globs, ``all``; comma-separated)."""
+    """Resolve a selector into tasks, sorted by name within each part, parts in order.
+
+    A selector is comma-separated parts, each picking tasks: ``all``; a task name or task
+    file; a family, suite or tag name; a glob over task names (``wmt2?-*``); ``SUITE-LANG``
+    (``standard-zh``: the suite's tasks with that language on either side); or one kind
+    only: ``family:qa``, ``lang:zh`` (``lang:zh-Hant`` for that script only), ``suite:smoke``,
+    ``tag:wmt``.
+
+    Raises:
+        TaskNotFound: A part picks no task (with a did-you-mean and where task files are).
+    """
     tasks = discover(extra)
     chosen: dict[str, TaskSpec] = {}
     for part in (p.strip() for p in selector.split(",")):
@@ -250,25 +310,19 @@ def select_tasks(selector: str, extra: Iterable[str | Path] = ()) -> list[TaskSp
             spec = load_task(part)
             chosen[spec.name] = spec
             continue
-        if part == "all":
-            matched = list(tasks.values())
-        elif part in tasks:
-            matched = [tasks[part]]
-        else:
-            matched = [
-                t
-                for t in tasks.values()
-                if t.family == part or t.suite == part or fnmatch.fnmatchcase(t.name, part)
-            ]
+        matched = _matches(part, tasks)
         if not matched:
             words = [
                 *tasks,
                 *{t.family for t in tasks.values()},
                 *{t.suite or "" for t in tasks.values()},
+                *{tag for t in tasks.values() for tag in t.tags},
+                *(f"{k}:" for k in SELECTOR_KINDS),
             ]
             raise TaskNotFound(
                 f"no task matches '{part}'{did_you_mean(part, words)}",
-                fix="use a task name, family, suite, glob or 'all'; " + not_found_hint(part),
+                fix="use a task name, family, suite, tag, glob, SUITE-LANG, family:/lang:/"
+                "suite:/tag: or 'all'; " + not_found_hint(part),
             )
         for t in sorted(matched, key=lambda t: t.name):
             chosen.setdefault(t.name, t)

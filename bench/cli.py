@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from bench.errors import BenchError
+from bench.errors import BenchError, TaskNotFound
 from bench.terminal import Column, make_console, print_table, table_csv, write_rows
 
 __all__ = ["app", "main"]
@@ -1358,22 +1358,49 @@ TASK_COLUMNS = (
     Column("source"),
     Column("n scored", numeric=True, stack_label="n"),
     Column("primary metric", stack_label=""),
+    Column("licence"),
     Column("origin"),
 )
 """The columns of ``bench tasks list``."""
+
+TASK_RAW_COLUMNS = tuple(
+    Column(name)
+    for name in (
+        "suite",
+        "name",
+        "family",
+        "languages",
+        "source",
+        "n scored",
+        "test size",
+        "primary metric",
+        "licence",
+        "tags",
+        "origin",
+    )
+)
+"""The fields of ``bench tasks list --format csv|json``: ``n scored`` as counted from local
+data (``null`` where it is not local), ``test size`` as the task file declares it."""
 
 
 @tasks_app.command("list")
 def tasks_list(
     selector: Annotated[str, typer.Argument(help="Selector (default: all).")] = "all",
     tasks_dir: TasksDir = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tag", metavar="TAG", help="Only tasks with this tag (repeat: all of them)."
+        ),
+    ] = None,
     fmt: OutputFormat = "table",
 ) -> None:
-    """Table of tasks by suite: name, family, languages, source, what a run scores where the
-    data is local (test examples; users for recommendation), the primary metric, and origin
+    """Table of tasks by suite: name, family, languages, source, what a run scores (test
+    examples; users for recommendation: counted where the data is local, else the size the
+    task file declares, marked *), the primary metric, the data's licence, and origin
     (builtin, --tasks-dir, BENCH_TASKS_PATH, or the plugin package that ships it). A task file
     at the top of a --tasks-dir or BENCH_TASKS_PATH folder is in the suite named after the
-    folder.
+    folder. SELECTOR is as for `bench run -t` (standard-zh, family:qa, lang:zh, tag:wmt).
 
     Counting loads a task's data once; the counts are then kept in BENCH_HOME/task-counts.json,
     keyed by the task file and the size and time of each data file, so listing again reads
@@ -1382,6 +1409,33 @@ def tasks_list(
 
     counts = TestCounts(_home() / "task-counts.json")
     specs = sorted(select_tasks(selector, tasks_dir or []), key=lambda t: (t.suite or "", t.name))
+    specs = [t for t in specs if all(x in t.tags for x in tag or [])]
+    if not specs:
+        raise TaskNotFound(
+            f"no task of '{selector}' has the tag(s) {', '.join(tag or [])}",
+            fix="see the tags with `bench tasks list --format json`",
+        )
+    found = [(spec, counts.get(spec, _count), task_origin(spec, tasks_dir or [])) for spec in specs]
+    counts.save()
+    if fmt != "table":
+        raw = [
+            (
+                spec.suite,
+                spec.name,
+                spec.family,
+                ",".join(spec.languages),
+                spec.source.kind,
+                None if counted == "—" else counted,
+                spec.test_size,
+                spec.primary_metric,
+                spec.license,
+                ",".join(spec.tags),
+                origin,
+            )
+            for spec, counted, origin in found
+        ]
+        write_rows(fmt, TASK_RAW_COLUMNS, raw)
+        return
     rows = [
         (
             spec.suite or "—",
@@ -1389,18 +1443,45 @@ def tasks_list(
             spec.family,
             ",".join(spec.languages),
             spec.source.kind,
-            counts.get(spec, _count),
+            _scored(spec, counted),
             spec.primary_metric,
-            task_origin(spec, tasks_dir or []),
+            spec.license or "—",
+            origin,
         )
-        for spec in specs
+        for spec, counted, origin in found
     ]
-    counts.save()
-    if fmt == "table":
-        print_table(out, TASK_COLUMNS, rows)
-        return
-    raw = [(None if r[0] == "—" else r[0], *r[1:]) for r in rows]
-    write_rows(fmt, TASK_COLUMNS, raw)
+    print_table(out, TASK_COLUMNS, rows)
+
+
+def _data_terms(spec: Any) -> str:
+    """Where a task's data comes from and under which licence, for ``bench tasks show``: bench
+    ships no data but its own built-in sets, so using a remote one means accepting its terms."""
+    source = spec.source
+    licence = spec.license or "not stated in the task file: check the source before use"
+    if source.kind == "builtin":
+        return f"data: built into bench (licence: {licence})"
+    where = {
+        "hub": f"the Hugging Face Hub dataset {source.location}"
+        + (f" ({source.name})" if source.name else ""),
+        "url": f"{source.location}",
+        "sacrebleu": f"sacrebleu's downloader ({source.testset} {source.langpair})",
+        "local": f"files you provide at {source.location}",
+    }.get(source.kind, source.kind)
+    fetched = "is read from" if source.kind == "local" else "is downloaded from"
+    return (
+        f"data: licence {licence}. bench ships none of it: it {fetched} {where} when a run "
+        f"needs it, or from a local copy with --data {spec.name}=PATH; using it means "
+        "accepting its licence and terms."
+    )
+
+
+def _scored(spec: Any, counted: str) -> str:
+    """The ``n scored`` cell: the count where the data is local, else the declared size
+    (``test_size``, marked ``*``), else ``—``."""
+    if counted != "—" or spec.test_size is None:
+        return counted
+    unit = " users" if spec.family == "recommendation" else ""
+    return f"{spec.test_size:,}{unit}*"
 
 
 def _count(spec: Any) -> str:
@@ -1421,6 +1502,42 @@ def _count(spec: Any) -> str:
         return str(len(load_split(spec, family, "test").dataset))
     except BenchError:
         return "—"
+
+
+@tasks_app.command("catalog")
+def tasks_catalog(
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Write nothing; exit 1 naming each file that is not current."),
+    ] = False,
+    page: Annotated[Path, typer.Option(metavar="PATH", help="The catalog page.")] = Path(
+        "docs/tasks.md"
+    ),
+    readme: Annotated[
+        Path,
+        typer.Option(metavar="PATH", help="The README whose generated task table is updated."),
+    ] = Path("README.md"),
+) -> None:
+    """Regenerate the task catalog from the task files of bench's own tasks/ folder: the
+    page (every task with its description, source, size, licence, citation and tags) and the
+    README's task table (between its marker lines). Run it from the repository root after
+    adding or changing a task; CI runs it with --check."""
+    from bench.catalog import builtin_tasks_root, discover
+    from bench.taskdocs import write_catalog
+
+    root = builtin_tasks_root().resolve()
+    tasks = [
+        t
+        for t in discover().values()
+        if t.path is not None and t.path.resolve().is_relative_to(root)
+    ]
+    done = write_catalog(tasks, page, readme, check=check)
+    if check and done.changed:
+        names = ", ".join(str(p) for p in done.changed)
+        err.print(f"not current: {names}; run `bench tasks catalog` and commit the result")
+        raise typer.Exit(1)
+    what = "current" if not done.changed else f"rewrote {', '.join(map(str, done.changed))}"
+    out.print(f"task catalog ({len(tasks)} tasks): {what}", soft_wrap=True)
 
 
 @tasks_app.command("show")
@@ -1447,6 +1564,7 @@ def tasks_show(
 
     spec = find_task(name, tasks_dir or [])
     out.print(Text.assemble((spec.name, "bold"), f"  ({spec.path})"))
+    out.print(_data_terms(spec), soft_wrap=False)
     dumped = spec.model_dump(mode="json", exclude_none=True)
     if spec.optional_metrics:  # not part of the spec's identity, but the user's to choose
         optional = [m.model_dump(mode="json") for m in spec.optional_metrics]

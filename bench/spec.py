@@ -479,6 +479,13 @@ class TaskSpec(_Closed):
     tags: list[str] = Field(default_factory=list)
     citation: str | None = None
     license: str | None = None
+    test_size: int | None = Field(
+        default=None,
+        ge=0,
+        exclude=True,  # documents the data, changes no number: not part of the spec hash
+        description="How many test examples (recommendation: users) the published data has, "
+        "for the catalog and `bench tasks list` where the data is not local.",
+    )
     allow_overlap: bool | Annotated[float, Field(ge=0, le=1)] = Field(
         default=False,
         exclude=True,  # it gates a check, changes no number: not part of the spec hash

@@ -139,8 +139,9 @@ def test_builtin_data_loads(path: Path) -> None:
         texts = [q.strip() for q in test["question"]]
     elif spec.family == "recommendation":
         assert len(test) >= 20_000  # interactions
+        prepared: object = None
         prepared = family.prepare(spec, data_override=None, limit=None)
-        assert prepared is not None and len(prepared.requests) >= 400
+        assert prepared is not None and len(prepared.requests) >= 400  # type: ignore[attr-defined]
         assert prepared.info["users_excluded"] == 0
         texts = [r.user for r in prepared.requests]
     elif spec.family == "word-similarity":
@@ -153,6 +154,11 @@ def test_builtin_data_loads(path: Path) -> None:
     else:  # pragma: no cover - a new family adds its own checks here
         pytest.fail(f"no conformance checks for family {spec.family}")
     assert len(set(texts)) == len(texts)
+    if spec.family == "recommendation":
+        assert prepared is not None
+        assert spec.test_size == len(prepared.requests)
+    else:
+        assert spec.test_size == len(test), "test_size must be what the data holds"
 
 
 def test_every_builtin_family_has_a_template() -> None:
@@ -178,3 +184,27 @@ def test_new_task_template_validates(
     assert "#" in path.read_text(encoding="utf-8")  # the template explains itself
     get_family(family).check_spec(spec)
     build_steps(spec)
+
+
+def test_a_declared_test_size_is_positive(spec: TaskSpec) -> None:
+    # For the catalog and `bench tasks list` where the data is not local (checked against the
+    # data above for built-in data); a size the publishers do not state is left out ("—").
+    assert spec.test_size is None or spec.test_size > 0
+    if spec.source.kind == "builtin":
+        assert spec.test_size is not None
+
+
+FEWSHOT_FAMILIES = {"sentiment", "translation", "summarization", "qa"}
+"""The families whose prompts take exemplars (recommendation and word vectors do not)."""
+
+
+def test_few_shot_exemplars_come_from_a_declared_split(spec: TaskSpec) -> None:
+    # So that the LLM protocol's fewshot works on every task without editing it: a task whose
+    # source has a train or validation role names the one exemplars come from.
+    roles = set(spec.source.splits or {})
+    if spec.family not in FEWSHOT_FAMILIES or not roles & {"train", "validation"}:
+        return
+    if spec.suite == "smoke":
+        return  # the built-in suite keeps its own defaults (exemplars from train)
+    assert spec.fewshot is not None, f"{spec.name}: add fewshot: {{split: ...}}"
+    assert spec.fewshot.split in roles

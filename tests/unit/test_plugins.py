@@ -132,10 +132,12 @@ def test_tasks_list_shows_the_plugin_task_and_its_origin(site: Path, tmp_path: P
     done = bench(site, tmp_path, "tasks", "list", "--format", "json")
     assert done.returncode == 0, done.stderr[-3000:]
     rows = {row["name"]: row for row in json.loads(done.stdout)}
-    assert list(rows[TASK].values()) == [
-        "example", TASK, "sentiment", "en", "local", "48", "balanced_accuracy",
-        f"plugin {DIST} 0.1.0",
+    row = rows[TASK]
+    assert [row[k] for k in ("suite", "name", "family", "languages", "source", "n scored")] == [
+        "example", TASK, "sentiment", "en", "local", "48",
     ]  # fmt: skip
+    assert row["primary metric"] == "balanced_accuracy"
+    assert row["origin"] == f"plugin {DIST} 0.1.0"
     assert rows["sentiment-zh"]["origin"] == "builtin"
     # The table at 80 columns (COLUMNS honoured when piped) cuts nothing.
     table = bench(site, tmp_path, "tasks", "list", COLUMNS="80")
