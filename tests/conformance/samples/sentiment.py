@@ -210,7 +210,7 @@ SAMPLES = {
         model="baseline:tfidf-logreg",
         n_test=4,
     ),
-    # fancyzhx/yelp_review_full (yelp_review_full): label (ClassLabel '1 star'..'5 stars'), text.
+    # Yelp/yelp_review_full (yelp_review_full): label (ClassLabel '1 star'..'5 stars'), text.
     "yelp-review-full": HubSample(
         splits={
             "train": [{"label": y, "text": t} for t, y in _YELP_FULL_TRAIN],
