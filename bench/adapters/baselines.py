@@ -150,11 +150,18 @@ class TfidfLogReg(Baseline):
             )
         return FeatureUnion(features)
 
-    def _classifier(self, c: float) -> Any:
+    def _classifier(self, c: float, n_labels: int = 2) -> Any:
+        """Logistic regression; liblinear fits binary problems only, so beyond two labels
+        it is one-vs-rest (one binary model per label, as liblinear itself did before
+        scikit-learn 1.8 stopped doing it inside ``LogisticRegression``)."""
         from sklearn.linear_model import LogisticRegression
+        from sklearn.multiclass import OneVsRestClassifier
 
         p = self.params
-        return LogisticRegression(C=c, max_iter=p.max_iter, solver=p.solver, random_state=p.seed)
+        clf = LogisticRegression(C=c, max_iter=p.max_iter, solver=p.solver, random_state=p.seed)
+        if p.solver == "liblinear" and n_labels > 2:
+            return OneVsRestClassifier(clf)
+        return clf
 
     def fit(self, examples: Sequence[tuple[Request, Any]]) -> None:
         """Tokenise, pick C by cross-validation, refit on the whole train split.
@@ -169,7 +176,8 @@ class TfidfLogReg(Baseline):
 
         requests = _sentiment([r for r, _ in examples])
         labels = np.asarray([str(ref) for _, ref in examples])
-        if len(set(labels)) < 2:
+        n_labels = len(set(labels))
+        if n_labels < 2:
             raise AdapterError("tfidf-logreg: the train split has fewer than two labels")
         docs = np.asarray([_Doc(text_tokens(r), r.text) for r in requests], dtype=object)
         folds = min(self.params.folds, min(Counter(labels.tolist()).values()))
@@ -185,13 +193,13 @@ class TfidfLogReg(Baseline):
             x_train = features.fit_transform(list(docs[train_idx]))
             x_val = features.transform(list(docs[val_idx]))
             for k, c in enumerate(grid):
-                clf = self._classifier(c).fit(x_train, labels[train_idx])
+                clf = self._classifier(c, n_labels).fit(x_train, labels[train_idx])
                 scores[k] += f1_score(labels[val_idx], clf.predict(x_val), average="macro")
         # Ties go to the smaller C (the stronger regularisation).
         self.best_c = float(grid[int(np.argmax(scores))])
         self.cv_scores = {str(c): float(s / folds) for c, s in zip(grid, scores, strict=True)}
         self._model = Pipeline(
-            [("features", self._features()), ("clf", self._classifier(self.best_c))]
+            [("features", self._features()), ("clf", self._classifier(self.best_c, n_labels))]
         ).fit(list(docs), labels)
 
     def info(self) -> dict[str, Any]:

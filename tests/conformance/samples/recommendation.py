@@ -1,6 +1,6 @@
 """Samples for the recommendation catalog: interaction logs and item tables in each release's
 own file layout (GroupLens CSVs with headers, the Amazon Reviews 2023 rating-only benchmark
-file, Yelp's one-object-per-line JSON, goodbooks-10k's CSVs).
+file, Yelp's one-object-per-line JSON).
 
 Tasks with sampled candidates draw 100 negatives per user, so their catalogues hold more than
 100 items beyond any user's own (the item table counts towards the catalogue).
@@ -170,42 +170,10 @@ def _yelp() -> FilesSample:
     )
 
 
-def _goodbooks() -> FilesSample:
-    """ratings.csv (user_id,book_id,rating: no timestamps, each user's ratings in time order)
-    and books.csv (the release's 23 columns)."""
-    header = ["book_id", "goodreads_book_id", "best_book_id", "work_id", "books_count", "isbn",
-              "isbn13", "authors", "original_publication_year", "original_title", "title",
-              "language_code", "average_rating", "ratings_count", "work_ratings_count",
-              "work_text_reviews_count", "ratings_1", "ratings_2", "ratings_3", "ratings_4",
-              "ratings_5", "image_url", "small_image_url"]  # fmt: skip
-    authors = ["Mara Ellison", "J. T. Okafor", "Ines Halvorsen, Paul Reyes", "Dana Whitlock"]
-    books: list[list[object]] = []
-    for i, title in enumerate(_TITLES[:120], start=1):
-        series = f"{title} ({title.split()[-1]} Saga, #{i % 4 + 1})" if i % 3 == 0 else title
-        ids: list[object] = [i, 40_000 + i, 40_000 + i, 90_000 + i, 10 + i % 40]
-        isbns: list[object] = [f"{439000000 + i}", f"{9.78e12 + i:.11e}"]
-        stats: list[object] = [round(3.5 + (i % 10) / 10, 2), 1000 * i, 1100 * i, 50 * i]
-        stars: list[object] = [10, 20, 30, 40, 50]
-        images = [f"https://images.example.org/{i}m.jpg", f"https://images.example.org/{i}s.jpg"]
-        meta: list[object] = [authors[i % len(authors)], float(1950 + i % 70), title, series]
-        books.append([*ids, *isbns, *meta, "eng", *stats, *stars, *images])
-    readers = [(1, [258 % 120, 7, 33]), (2, [81, 60, 96, 18, 2]), (3, [44, 45]), (4, [110, 3, 9])]
-    ratings = [[u, b, 1 + (u * b) % 5] for u, shelf in readers for b in shelf]
-    return FilesSample(
-        files={
-            "ratings.csv": _csv(["user_id", "book_id", "rating"], ratings),
-            "books.csv": _csv(header, books),
-        },
-        model="baseline:most-popular",
-        n_test=len(readers),
-    )
-
-
 SAMPLES = {
     "movielens-20m": _movielens(),
     "movielens-25m": _movielens(),
     "movielens-latest-small": _movielens(),
     "amazon-reviews-2023-video-games": _amazon(),
     "yelp": _yelp(),
-    "goodbooks-10k": _goodbooks(),
 }
