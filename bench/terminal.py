@@ -172,7 +172,7 @@ def _stacked(
                 for part in field.wrap(console, max(20, width - len(more)), overflow="fold"):
                     part.rstrip()
                     lines.append(Text(more) + part)
-                line = Text(indent)
+                line = Text(more)
                 continue
             if line.plain.strip() and len(line) + 2 + len(field) > width:
                 lines.append(line)

@@ -208,3 +208,13 @@ def test_few_shot_exemplars_come_from_a_declared_split(spec: TaskSpec) -> None:
         return  # the built-in suite keeps its own defaults (exemplars from train)
     assert spec.fewshot is not None, f"{spec.name}: add fewshot: {{split: ...}}"
     assert spec.fewshot.split in roles
+
+
+def test_only_data_written_for_bench_ships_with_it(spec: TaskSpec) -> None:
+    # Data bench ships (source kind builtin) is the smoke suite, written for bench under the
+    # project's licence; every other task downloads or reads its data under the publisher's
+    # terms, which `bench tasks show` states.
+    if spec.source.kind == "builtin":
+        assert spec.suite == "smoke" and spec.license == "Apache-2.0", spec.name
+    else:
+        assert spec.suite != "smoke"
