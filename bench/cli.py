@@ -1540,6 +1540,67 @@ def tasks_catalog(
     out.print(f"task catalog ({len(tasks)} tasks): {what}", soft_wrap=True)
 
 
+PIN_COLUMNS = (
+    Column("task"),
+    Column("repository", stack_label=""),
+    Column("was", stack_label="was"),
+    Column("commit", stack_label=""),
+)
+"""The columns of ``bench tasks pin``."""
+
+
+@tasks_app.command("pin")
+def tasks_pin(
+    selector: Annotated[str, typer.Argument(help="Tasks to pin (as for run -t).")],
+    write: Annotated[
+        bool,
+        typer.Option("--write", help="Write each commit into its task file (default: show)."),
+    ] = False,
+    tasks_dir: TasksDir = None,
+    fmt: OutputFormat = "table",
+) -> None:
+    """Pin Hub tasks to the commit their data is at now: ask the Hub which commit each task's
+    revision (or the main branch) points at and, with --write, write it into the task file as
+    source.revision (comments kept). A pinned task scores the same data on every machine and
+    day; its spec hash changes, so earlier records are not taken for it. Tasks of other
+    sources are skipped: sacrebleu and url data are pinned by their checksums. Needs the Hub
+    (HF_ENDPOINT for a mirror)."""
+    from bench.catalog import select_tasks
+    from bench.pin import COMMIT, PinResult, pin_text, resolve_revision
+
+    specs = select_tasks(selector, tasks_dir or [])
+    hub = [t for t in specs if t.source.kind == "hub"]
+    if not hub:
+        raise BenchError(
+            f"no task of '{selector}' loads from the Hub", fix="pin tasks whose source is hub"
+        )
+    results = []
+    for spec in hub:
+        before = str(spec.source.revision) if spec.source.revision else None
+        commit = before if before and COMMIT.fullmatch(before) else None
+        commit = commit or resolve_revision(str(spec.source.location), before)
+        results.append(PinResult(spec.name, str(spec.source.location), before, commit))
+        if write and before != commit and spec.path is not None:
+            text = spec.path.read_text(encoding="utf-8")
+            pinned = pin_text(text, commit, path=str(spec.path))
+            tmp = spec.path.with_name(f".{spec.path.name}.tmp")
+            tmp.write_text(pinned, encoding="utf-8")
+            tmp.replace(spec.path)
+    skipped = len(specs) - len(hub)
+    if skipped:
+        err.print(f"{skipped} task(s) not on the Hub skipped (pinned by their checksums)")
+    rows = [(r.task, r.repo, r.before or "main", r.commit) for r in results]
+    if fmt != "table":
+        write_rows(fmt, PIN_COLUMNS, rows)
+    else:
+        print_table(out, PIN_COLUMNS, rows)
+    changed = sum(r.before != r.commit for r in results)
+    if changed and not write:
+        err.print(f"{changed} task(s) not pinned yet: pass --write to write the commits")
+    elif changed:
+        err.print(f"pinned {changed} task file(s); commit them with the records they produce")
+
+
 @tasks_app.command("show")
 def tasks_show(
     name: Annotated[str, typer.Argument(help="Task name or task file.")],
