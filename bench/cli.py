@@ -1383,7 +1383,7 @@ TASK_RAW_COLUMNS = tuple(
 data (``null`` where it is not local), ``test size`` as the task file declares it."""
 
 
-@tasks_app.command("list")
+@tasks_app.command("list", short_help="Table of tasks: sizes, metrics, licences, origins.")
 def tasks_list(
     selector: Annotated[str, typer.Argument(help="Selector (default: all).")] = "all",
     tasks_dir: TasksDir = None,
@@ -1504,7 +1504,7 @@ def _count(spec: Any) -> str:
         return "—"
 
 
-@tasks_app.command("catalog")
+@tasks_app.command("catalog", short_help="Regenerate docs/tasks.md and the README's task table.")
 def tasks_catalog(
     check: Annotated[
         bool,
@@ -1549,7 +1549,7 @@ PIN_COLUMNS = (
 """The columns of ``bench tasks pin``."""
 
 
-@tasks_app.command("pin")
+@tasks_app.command("pin", short_help="Pin Hub tasks to the commit their data is at now.")
 def tasks_pin(
     selector: Annotated[str, typer.Argument(help="Tasks to pin (as for run -t).")],
     write: Annotated[
@@ -1601,7 +1601,7 @@ def tasks_pin(
         err.print(f"pinned {changed} task file(s); commit them with the records they produce")
 
 
-@tasks_app.command("show")
+@tasks_app.command("show", short_help="A task's spec and its first preprocessed examples.")
 def tasks_show(
     name: Annotated[str, typer.Argument(help="Task name or task file.")],
     examples: Annotated[
@@ -1656,7 +1656,9 @@ def tasks_show(
         out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
-@tasks_app.command("validate")
+@tasks_app.command(
+    "validate", short_help="Check task files: schema, names, parameters, local data."
+)
 def tasks_validate(
     paths: Annotated[list[Path], typer.Argument(help="Task files or folders.")],
     data: Annotated[
