@@ -1397,7 +1397,8 @@ def tasks_list(
 ) -> None:
     """Table of tasks by suite: name, family, languages, source, what a run scores (test
     examples; users for recommendation: counted where the data is local, else the size the
-    task file declares, marked *), the primary metric, the data's licence, and origin
+    task file declares, marked *), the primary metric, the data's licence (its name; the
+    whole statement with --format json and in `bench tasks show`), and origin
     (builtin, --tasks-dir, BENCH_TASKS_PATH, or the plugin package that ships it). A task file
     at the top of a --tasks-dir or BENCH_TASKS_PATH folder is in the suite named after the
     folder. SELECTOR is as for `bench run -t` (standard-zh, family:qa, lang:zh, tag:wmt).
@@ -1415,6 +1416,8 @@ def tasks_list(
             f"no task of '{selector}' has the tag(s) {', '.join(tag or [])}",
             fix="see the tags with `bench tasks list --format json`",
         )
+    from bench.taskdocs import short_licence
+
     found = [(spec, counts.get(spec, _count), task_origin(spec, tasks_dir or [])) for spec in specs]
     counts.save()
     if fmt != "table":
@@ -1445,7 +1448,7 @@ def tasks_list(
             spec.source.kind,
             _scored(spec, counted),
             spec.primary_metric,
-            spec.license or "—",
+            short_licence(spec.license),
             origin,
         )
         for spec, counted, origin in found
@@ -1480,7 +1483,9 @@ def _scored(spec: Any, counted: str) -> str:
     (``test_size``, marked ``*``), else ``—``."""
     if counted != "—" or spec.test_size is None:
         return counted
-    unit = " users" if spec.family == "recommendation" else ""
+    from bench.registry import registry
+
+    unit = f" {registry.get('family', spec.family).scored_unit}".rstrip()
     return f"{spec.test_size:,}{unit}*"
 
 

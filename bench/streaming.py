@@ -16,8 +16,6 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, overload
 
-import numpy as np
-
 from bench.families.base import Family, Request, Response
 from bench.spec import TaskSpec
 
@@ -115,6 +113,8 @@ class ResponseStore(Sequence[Response | None]):
     _PARSED_MAX = 65536
 
     def __init__(self, family: Family, n: int) -> None:
+        import numpy as np  # here, not at import: validating a task file imports no numpy
+
         self.family = family
         self.ids = np.full(n, -1, dtype=np.int32)
         self._index: dict[str, int] = {}

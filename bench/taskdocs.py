@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.errors import BenchError
 from bench.spec import TaskSpec
@@ -38,16 +39,23 @@ def _md(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
+def _family(spec: TaskSpec) -> Any:
+    from bench.registry import registry
+
+    return registry.get("family", spec.family)
+
+
 def _languages(spec: TaskSpec) -> str:
-    sep = "→" if spec.family == "translation" and len(spec.languages) == 2 else ", "
+    sep = "→" if _family(spec).directed and len(spec.languages) == 2 else ", "
     return sep.join(spec.languages)
 
 
 def short_licence(text: str | None) -> str:
-    """A licence's name without its notes: ``MIT (the repository ...)`` reads ``MIT``."""
+    """A licence's name without its notes: ``MIT (the repository ...)`` reads ``MIT``, ``no
+    formal licence: the organisers ...`` reads ``no formal licence``."""
     if not text:
         return "—"
-    for stop in (" (", "; "):
+    for stop in (" (", "; ", ": ", ", "):
         text = text.split(stop, 1)[0]
     return text
 
@@ -81,7 +89,7 @@ def source_text(spec: TaskSpec, *, short: bool = False) -> str:
 def _size(spec: TaskSpec) -> str:
     """The declared test size (recommendation: users); the conformance tests check it
     against the data wherever the data is at hand."""
-    unit = " users" if spec.family == "recommendation" else ""
+    unit = f" {_family(spec).scored_unit}".rstrip()
     return f"{spec.test_size:,}{unit}" if spec.test_size is not None else "—"
 
 

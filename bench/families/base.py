@@ -267,6 +267,10 @@ class Family(ABC):
         internal: A family bench uses inside itself (the LLM judge's requests,
             :mod:`bench.families.judge`): no task file may use it and it has no task
             template.
+        scored_unit: What one scored test item is, where it is not an example (``users``
+            for recommendation): how sizes are labelled in listings and the catalog.
+        directed: The task's languages are ``[source, target]`` (translation): listings
+            write them ``zh→en``.
     """
 
     name: ClassVar[str]
@@ -286,6 +290,8 @@ class Family(ABC):
     title: ClassVar[Mapping[str, str]] = {}
     new_task_template: ClassVar[str | None] = None
     internal: ClassVar[bool] = False
+    scored_unit: ClassVar[str] = ""
+    directed: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ task checks
 

@@ -636,6 +636,7 @@ class RecommendationFamily(Family):
     request_type = RecommendationRequest
     response_type = RankingResponse
     required_fields: ClassVar[tuple[str, ...]] = ("user", "item", "timestamp")
+    scored_unit: ClassVar[str] = "users"
     optional_fields: ClassVar[tuple[str, ...]] = ("id", "rating")
     text_fields: ClassVar[tuple[str, ...]] = ()
     default_metrics: ClassVar[tuple[str, ...]] = ("hit_rate", "ndcg", "mrr")

@@ -90,6 +90,7 @@ class TranslationFamily(Family):
     request_type = TranslationRequest
     response_type = TextResponse
     required_fields: ClassVar[tuple[str, ...]] = ("source", "references")
+    directed: ClassVar[bool] = True
     text_fields: ClassVar[tuple[str, ...]] = ("source",)
     default_metrics: ClassVar[tuple[str, ...]] = ("bleu", "chrf", "ter")
     default_prompt: ClassVar[str | None] = (

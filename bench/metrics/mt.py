@@ -46,10 +46,12 @@ from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, ClassVar, Literal, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, overload
 
-import numpy as np
 from pydantic import Field, field_validator
+
+if TYPE_CHECKING:  # numpy is imported where it computes: validating a task imports none
+    import numpy as np
 
 from bench.errors import DataError, MissingDependency, UnknownName, did_you_mean
 from bench.families.generation import reference_streams
@@ -305,6 +307,8 @@ class CorpusStats:
 
     def resample_sums(self, indices: np.ndarray) -> np.ndarray:
         """Column sums ``(B, S)`` of the rows picked by ``(B, N)`` resample ``indices``."""
+        import numpy as np
+
         return np.concatenate([counts @ self.matrix for counts in count_blocks(indices)])
 
     def resample_scores(self, indices: np.ndarray) -> np.ndarray:
@@ -353,6 +357,8 @@ def _extract(
     and references only, ``nrefs`` is decided over the whole corpus (as sacrebleu decides it),
     and the "looks tokenized" check counts the whole corpus once.
     """
+    import numpy as np
+
     matrix: np.ndarray | None = None
     exact: list[list[Any]] | None = None if integral else []
     nrefs: set[int] = set()
@@ -392,6 +398,8 @@ def _extract(
 def _stats_of_rows(
     scorer: Any, rows: list[list[Any]], vector: Any, *, integral: bool
 ) -> CorpusStats:
+    import numpy as np
+
     matrix = np.asarray(rows, dtype=np.float64).reshape(len(rows), -1)
     return CorpusStats(
         scorer=scorer, matrix=matrix, vector_score=vector, exact=None if integral else rows
@@ -403,6 +411,8 @@ def _stats_of_rows(
 
 def _my_log(x: np.ndarray) -> np.ndarray:
     """sacrebleu's ``my_log``: log, floored to -9999999999 at 0."""
+    import numpy as np
+
     with np.errstate(divide="ignore"):
         return np.where(x == 0, -9999999999.0, np.log(np.where(x == 0, 1.0, x)))
 
@@ -416,6 +426,7 @@ def _bleu_vector(
     effective_order: bool = False,
 ) -> np.ndarray:
     """``BLEU.compute_bleu`` over ``(B, 2 + 2·max_order)`` summed statistics."""
+    import numpy as np
     from sacrebleu.metrics.bleu import BLEU as SacreBLEU
 
     value = SacreBLEU.SMOOTH_DEFAULTS[smooth_method] if smooth_value is None else smooth_value
@@ -464,6 +475,8 @@ def _bleu_vector(
 
 def _chrf_vector(sums: np.ndarray, *, order: int, beta: int) -> np.ndarray:
     """``CHRF._compute_f_score`` (effective-order averaging) over ``(B, 3·order)`` sums."""
+    import numpy as np
+
     eps = 1e-16
     sums = np.asarray(sums, dtype=np.float64)
     b = sums.shape[0]
@@ -488,6 +501,8 @@ def _chrf_vector(sums: np.ndarray, *, order: int, beta: int) -> np.ndarray:
 
 def _ter_vector(sums: np.ndarray) -> np.ndarray:
     """``TER._compute_score_from_stats`` over ``(B, 2)`` sums (edits, reference length)."""
+    import numpy as np
+
     sums = np.asarray(sums, dtype=np.float64)
     edits, ref_len = sums[:, 0], sums[:, 1]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -863,6 +878,7 @@ def corpus_stats(
         DataError: The references are flat, ragged or not one tuple per hypothesis.
 
     Example:
+        >>> import numpy as np
         >>> stats = corpus_stats("ter", ["a b c", None], [("a b c",), ("d e",)], language="en")
         >>> stats.score(), stats.resample_scores(np.array([[0, 0]])).tolist()
         (40.0, [0.0])

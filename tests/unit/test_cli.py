@@ -146,8 +146,11 @@ def test_tasks_list(cli: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     for name in ("sentiment-en", "sentiment-zh", "chnsenticorp", "sst2", "imdb"):
         assert name in proc.stdout
-    line = next(x for x in proc.stdout.splitlines() if "sentiment-zh" in x)
-    assert "sentiment" in line and "zh" in line and "smoke" in line and "160" in line
+    raw = bench("tasks", "list", "--format", "json")
+    row = next(r for r in json.loads(raw.stdout) if r["name"] == "sentiment-zh")
+    assert (row["family"], row["languages"], row["suite"], row["n scored"]) == (
+        "sentiment", "zh", "smoke", "160",
+    )  # fmt: skip
 
 
 def test_tasks_show_has_three_segmented_examples(cli: Path) -> None:

@@ -108,8 +108,9 @@ def test_view_in_a_task_file_is_validated(tmp_path: Path) -> None:
     text = (SMOKE / "sentiment-zh.yaml").read_text(encoding="utf-8")
     path = tmp_path / "sentiment-zh.yaml"
     path.write_text(text.replace("  - unicode_nfkc\n", "  - unicode_nfkc: {view: reader}\n"))
+    line = 1 + text.splitlines().index("  - unicode_nfkc")
     expected = (
-        r"line 19: field 'preprocess\[0\]\.unicode_nfkc': view: Input should be 'model', "
+        rf"line {line}: field 'preprocess\[0\]\.unicode_nfkc': view: Input should be 'model', "
         r"'metric' or 'both'"
     )
     with pytest.raises(TaskSpecError, match=expected):
