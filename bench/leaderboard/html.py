@@ -580,7 +580,7 @@ def render_html(
         keep_trailing_newline=True,
     )
     # tojson still escapes <, >, & and ' (so no text can close the script element); Chinese
-    # text stays as UTF-8 characters instead of \uXXXX escapes (a third of the page's size).
+    # text stays as UTF-8 characters instead of \uXXXX escapes (the smoke report: 562 KB -> 500 KB).
     env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
     template = env.get_template("index.html.j2")
     families = sorted({c.family for c in board.columns.values()})
